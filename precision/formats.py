@@ -1,0 +1,477 @@
+"""Number formats that round any real number exactly, the way the real dtypes do.
+
+Three families: IEEE-style binary formats (binary16, bfloat16, binary32, binary64, float8, and arbitrary
+precision with an unbounded exponent), decimal with k significant digits, and the paper's fixed grid of step
+δ. Every format offers exact rounding of an exact real (`round`), the four operations and exp/log/log1p
+correctly rounded (exact result, then one rounding), and an index over its non-negative values so that
+searches and scans can walk the grid.
+
+Values: binary formats use `mpmath.mpf` (exact dyadic rationals), decimal formats `decimal.Decimal`, the δ-grid
+`fractions.Fraction`. Signed zeros are not modelled: they never change a softmax output.
+"""
+from __future__ import annotations
+
+import decimal
+import re
+from contextlib import contextmanager
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property
+
+import mpmath
+import numpy as np
+
+Real = "mpmath.mpf | Fraction | decimal.Decimal | int"
+
+
+def to_fraction(x) -> Fraction:
+    """The exact rational value of an mpf, Decimal, Fraction or int."""
+    if isinstance(x, mpmath.mpf):
+        if not mpmath.isfinite(x):
+            raise ValueError(f"x must be finite, got {x}")
+        sign, man, exp, _ = x._mpf_
+        man = -man if sign else man
+        return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
+    if isinstance(x, float) and not np.isfinite(x):
+        raise ValueError(f"x must be finite, got {x}")
+    return Fraction(x)
+
+
+@contextmanager
+def interval_precision(prec: int):
+    """mpmath.iv at `prec` bits for the duration (mpmath.iv has no workprec of its own)."""
+    saved, mpmath.iv.prec = mpmath.iv.prec, prec
+    try:
+        yield
+    finally:
+        mpmath.iv.prec = saved
+
+
+def interval(x, prec: int):
+    """A mpmath.iv interval at `prec` bits that contains the exact value of x."""
+    with interval_precision(prec):
+        if isinstance(x, mpmath.mpf):
+            return mpmath.iv.mpf(x)
+        q = to_fraction(x)
+        return mpmath.iv.mpf(q.numerator) / q.denominator
+
+
+class Format:
+    """A set of representable numbers and a rounding rule onto it."""
+
+    name: str
+    precision_bits: int  # roughly how many bits a value carries; sets working precision for exp/log
+    carrier = False  # True when float64 arrays can carry the values and ops stay exact (see Arithmetic)
+
+    def round(self, x):
+        """The format's value nearest to the exact real x (the format's tie rule)."""
+        raise NotImplementedError
+
+    def from_value(self, v):
+        """Convert a float/str/int/Fraction/mpf input into this format (rounded)."""
+        if isinstance(v, str):
+            v = Fraction(v)
+        if isinstance(v, float):
+            if not np.isfinite(v):
+                raise ValueError(f"logits must be finite, got {v}")
+            v = Fraction(v)
+        return self.round(v)
+
+    # Exact operation, then one rounding. Subclasses with a cheaper exact route override these.
+    def add(self, a, b):
+        return self.round(to_fraction(a) + to_fraction(b))
+
+    def sub(self, a, b):
+        return self.round(to_fraction(a) - to_fraction(b))
+
+    def mul(self, a, b):
+        return self.round(to_fraction(a) * to_fraction(b))
+
+    def div(self, a, b):
+        return self.round(to_fraction(a) / to_fraction(b))
+
+    def exp(self, a):
+        return self.round_function(mpmath.iv.exp, a)
+
+    def log(self, a):
+        return self.round_function(mpmath.iv.log, a)
+
+    def log1p(self, a):
+        return self.round_function(lambda x: mpmath.iv.log(1 + x), a)
+
+    def round_function(self, f, x):
+        """Correctly rounded f(x): widen an enclosing interval until both ends round alike (Ziv's loop)."""
+        prec = 2 * self.precision_bits + 40
+        while prec < 200_000:
+            with interval_precision(prec):
+                y = f(interval(x, prec))
+                lo, hi = (self.round(mpmath.mpf(end)) for end in y._mpi_)
+            if lo == hi:
+                return lo
+            prec *= 2
+        raise ArithmeticError(f"could not round {f} at {x} in {self.name}")
+
+    def to_mpf(self, v, prec: int = 113):
+        """The value as an mpf at `prec` bits (exact for binary formats)."""
+        if isinstance(v, mpmath.mpf):
+            return v
+        q = to_fraction(v)
+        with mpmath.workprec(prec):
+            return mpmath.mpf(q.numerator) / q.denominator
+
+    # The grid of non-negative values, indexed 0 (zero) .. max_index (largest finite).
+    max_index: int
+
+    def value_at(self, i: int):
+        raise NotImplementedError
+
+    def index_of(self, v) -> int:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, eq=True)
+class BinaryFormat(Format):
+    """IEEE-style binary floating point: round to nearest even, gradual underflow, overflow per `overflow`."""
+
+    name: str
+    precision: int  # significand bits, the implicit bit included
+    emin: int  # exponent of the smallest normal number
+    emax: int  # exponent of the largest finite binade
+    overflow: str = "inf"  # "inf" (IEEE), "saturate" (to ±largest finite, as torch casts to float8_e4m3fn)
+    largest_significand: int | None = None  # e4m3fn stops at 1.110×2^8 = 448, not 1.111×2^8
+
+    @property
+    def precision_bits(self) -> int:
+        return self.precision
+
+    @property
+    def carrier(self) -> bool:  # binary64 itself, or narrow enough that double rounding is innocuous (p ≤ 26)
+        return (self.precision <= 26 or self.precision == 53) and self.emin >= -1022 and self.emax <= 1023
+
+    @cached_property
+    def _largest(self) -> tuple[int, int]:
+        n = self.largest_significand or (1 << self.precision) - 1
+        return n, self.emax - self.precision + 1
+
+    @cached_property
+    def max_finite(self) -> mpmath.mpf:
+        n, q = self._largest
+        return mpmath.ldexp(n, q)
+
+    @cached_property
+    def smallest_subnormal(self) -> mpmath.mpf:
+        return mpmath.ldexp(1, self.emin - self.precision + 1)
+
+    @cached_property
+    def epsilon(self) -> mpmath.mpf:
+        """Distance from 1 to the next larger value."""
+        return mpmath.ldexp(1, 1 - self.precision)
+
+    def _round_parts(self, man: int, exp: int) -> tuple[int, int]:
+        """Round man·2^exp (man > 0) to (n, q) with n·2^q in the format's precision (exponent unbounded above)."""
+        e = exp + man.bit_length() - 1
+        q = max(e, self.emin) - (self.precision - 1)
+        shift = q - exp
+        if shift <= 0:
+            return man << -shift, q
+        n = man >> shift
+        rem = man - (n << shift)
+        half = 1 << (shift - 1)
+        if rem > half or (rem == half and n & 1):
+            n += 1
+        return n, q
+
+    def round(self, x) -> mpmath.mpf:
+        if isinstance(x, mpmath.mpf):
+            if not mpmath.isfinite(x):
+                return x
+            negative, man, exp, _ = x._mpf_
+            sign = -1 if negative else 1
+        else:
+            q = to_fraction(x)
+            sign = -1 if q < 0 else 1
+            num, den = abs(q.numerator), q.denominator
+            if num == 0:
+                return mpmath.mpf(0)
+            # scale to an integer with enough bits, remembering whether anything was dropped (sticky bit)
+            k = self.precision + 3 + den.bit_length() - num.bit_length()
+            scaled, rem = divmod(num << k if k >= 0 else num, den if k >= 0 else den << -k)
+            man, exp = (scaled << 1) | (rem != 0), -k - 1
+        if man == 0:
+            return mpmath.mpf(0)
+        n, q = self._round_parts(man, exp)
+        n_max, q_max = self._largest
+        if self._exceeds(n, q, n_max, q_max):
+            if self.overflow == "saturate":
+                n, q = n_max, q_max
+            else:
+                return mpmath.mpf("inf") * sign
+        return mpmath.ldexp(sign * n, q)
+
+    @staticmethod
+    def _exceeds(n: int, q: int, n_max: int, q_max: int) -> bool:
+        """n·2^q > n_max·2^q_max, without building huge integers."""
+        top, top_max = q + n.bit_length(), q_max + n_max.bit_length()
+        if top != top_max:
+            return top > top_max
+        d = q - q_max  # |d| ≤ precision here
+        return (n << d) > n_max if d >= 0 else n > (n_max << -d)
+
+    def add(self, a, b):
+        return self.round(mpmath.fadd(a, b, exact=True))
+
+    def sub(self, a, b):
+        return self.round(mpmath.fsub(a, b, exact=True))
+
+    def mul(self, a, b):
+        return self.round(mpmath.fmul(a, b, exact=True))
+
+    def div(self, a, b):
+        if not (mpmath.isfinite(a) and mpmath.isfinite(b)) or b == 0:
+            return self.round(a / b) if b != 0 else (mpmath.nan if a == 0 else mpmath.inf * mpmath.sign(a))
+        # Rounding to 2p+2 bits first and then to p bits is innocuous (Figueroa 1995).
+        return self.round(mpmath.fdiv(a, b, prec=2 * self.precision + 2, rounding="n"))
+
+    def exp(self, a):
+        if not mpmath.isfinite(a):
+            return a if a > 0 or mpmath.isnan(a) else mpmath.mpf(0)
+        return super().exp(a)
+
+    @cached_property
+    def numpy_dtype(self):
+        """The NumPy dtype with exactly this format's values and IEEE arithmetic, if there is one."""
+        return _NUMPY_DTYPES.get((self.precision, self.emin, self.emax, self.overflow, self.largest_significand))
+
+    def round_array(self, x: np.ndarray) -> np.ndarray:
+        """Round float64 values to this format, elementwise (the float64 carrier's rounding)."""
+        x = np.asarray(x, dtype=np.float64)
+        if self.precision == 53:
+            return x
+        if self.numpy_dtype is not None:  # NumPy's double→float/half casts round once, to nearest even
+            with np.errstate(over="ignore"):
+                return x.astype(self.numpy_dtype).astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            _, e2 = np.frexp(x)
+            q = np.maximum(e2 - 1, self.emin) - (self.precision - 1)
+            r = np.ldexp(np.rint(np.ldexp(x, -q)), q)  # rint rounds half to even
+            big = np.abs(r) > float(self.max_finite)
+            if self.overflow == "saturate":
+                r = np.where(big, np.copysign(float(self.max_finite), x), r)
+            else:
+                r = np.where(big, np.copysign(np.inf, x), r)
+            return np.where(np.isfinite(x), r, x)
+
+    @cached_property
+    def max_index(self) -> int:
+        return self.index_of(self.max_finite)
+
+    def index_of(self, v) -> int:
+        negative, man, exp, _ = mpmath.mpf(v)._mpf_
+        if negative:
+            raise ValueError(f"index_of needs a non-negative value, got {v}")
+        if man == 0:
+            return 0
+        n, q = self._round_parts(man, exp)
+        if mpmath.ldexp(n, q) != v:
+            raise ValueError(f"{v} is not a {self.name} value")
+        e = q + self.precision - 1
+        return n + (e - self.emin) * (1 << (self.precision - 1))
+
+    def value_at(self, i: int) -> mpmath.mpf:
+        half = 1 << (self.precision - 1)
+        if i < half:
+            return mpmath.ldexp(i, self.emin - self.precision + 1)
+        k, m = divmod(i, half)
+        return mpmath.ldexp(half + m, self.emin + k - self.precision)
+
+    def values_at(self, idx: np.ndarray) -> np.ndarray:
+        """float64 values at grid indices (carrier formats)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        half = 1 << (self.precision - 1)
+        k, m = np.divmod(idx, half)
+        normal = np.ldexp((half + m).astype(np.float64), (self.emin + k - self.precision).astype(np.int64))
+        sub = np.ldexp(idx.astype(np.float64), self.emin - self.precision + 1)
+        return np.where(idx < half, sub, normal)
+
+
+def _decimal_context(digits: int) -> decimal.Context:
+    return decimal.Context(prec=digits, rounding=decimal.ROUND_HALF_EVEN, Emin=-999_999_999, Emax=999_999_999)
+
+
+@dataclass(frozen=True, eq=True)
+class DecimalFormat(Format):
+    """Decimal floating point with k significant digits, round half to even (Python's decimal module)."""
+
+    name: str
+    digits: int
+
+    @property
+    def precision_bits(self) -> int:
+        return int(self.digits * 3.33) + 1
+
+    @cached_property
+    def context(self) -> decimal.Context:
+        return _decimal_context(self.digits)
+
+    def round(self, x) -> decimal.Decimal:
+        if isinstance(x, decimal.Decimal):
+            return self.context.plus(x)
+        if isinstance(x, mpmath.mpf) and not mpmath.isfinite(x):
+            return decimal.Decimal(str(x).replace("+", ""))
+        q = to_fraction(x)
+        if q == 0:
+            return decimal.Decimal(0)
+        # divide at enough digits to be exact up to a sticky digit, then round once
+        num, den = abs(q.numerator), q.denominator
+        e = len(str(num)) - len(str(den)) - self.digits - 2
+        scaled, rem = divmod(num * 10**-e if e < 0 else num, den if e < 0 else den * 10**e)
+        d = decimal.Decimal((0 if q > 0 else 1, tuple(int(c) for c in str(scaled * 10 + (rem != 0))), e - 1))
+        return self.context.plus(d)
+
+    # decimal's + − × ÷, exp and ln are correctly rounded (Python documentation); log1p goes through Ziv.
+    def add(self, a, b):
+        return self.context.add(a, b)
+
+    def sub(self, a, b):
+        return self.context.subtract(a, b)
+
+    def mul(self, a, b):
+        return self.context.multiply(a, b)
+
+    def div(self, a, b):
+        return self.context.divide(a, b)
+
+    def exp(self, a):
+        return self.context.exp(a)
+
+    def log(self, a):
+        return self.context.ln(a)
+
+    max_index = 10**12  # a practical bound: gaps up to ~10^(12/k)·… are plenty for softmax
+
+    def _digits_grid(self) -> int:
+        return 9 * 10 ** (self.digits - 1)  # values per decade
+
+    def value_at(self, i: int) -> decimal.Decimal:
+        # i = 0 is zero; then decades from 10^-emin_grid upward, each with 9·10^(k-1) values
+        if i == 0:
+            return decimal.Decimal(0)
+        dec, m = divmod(i - 1, self._digits_grid())
+        return decimal.Decimal((0, tuple(int(c) for c in str(10 ** (self.digits - 1) + m)), dec - 40 - self.digits + 1))
+
+    def index_of(self, v) -> int:
+        v = decimal.Decimal(v)
+        if v == 0:
+            return 0
+        sign, digits, exp = v.normalize(self.context).as_tuple()
+        n = int("".join(map(str, digits)))
+        n, exp = n * 10 ** (self.digits - len(digits)), exp - (self.digits - len(digits))
+        return 1 + (exp + 40 + self.digits - 1) * self._digits_grid() + n - 10 ** (self.digits - 1)
+
+
+@dataclass(frozen=True, eq=True)
+class DeltaGrid(Format):
+    """The paper's model: the multiples of δ, "the smallest positive number that can be represented".
+
+    rule="nearest": round to the nearest multiple of δ, ties to the even multiple.
+    rule="paper": as the paper states it (Appendix A): a value below δ is 0, a value above 1 − δ and below 1
+    is 1, anything else goes to the nearest multiple. The two differ on (δ/2, δ) and (1 − δ, 1 − δ/2).
+    """
+
+    name: str
+    delta: Fraction
+    rule: str = "nearest"
+
+    @property
+    def precision_bits(self) -> int:
+        return 64
+
+    def round(self, x) -> Fraction:
+        q = to_fraction(x)
+        if self.rule == "paper":
+            if abs(q) < self.delta:
+                return Fraction(0)
+            if 1 - self.delta < q < 1:
+                return Fraction(1)
+        return round(q / self.delta) * self.delta  # Fraction.__round__ ties to even
+
+    # the grid is closed under + and −
+    def add(self, a, b):
+        return self.round(a + b)
+
+    def sub(self, a, b):
+        return self.round(a - b)
+
+    max_index = 10**12
+
+    def value_at(self, i: int) -> Fraction:
+        return i * self.delta
+
+    def index_of(self, v) -> int:
+        n = to_fraction(v) / self.delta
+        if n.denominator != 1:
+            raise ValueError(f"{v} is not on the grid of step {self.delta}")
+        return int(n)
+
+
+_NUMPY_DTYPES = {(11, -14, 15, "inf", None): np.float16, (24, -126, 127, "inf", None): np.float32,
+                 (53, -1022, 1023, "inf", None): np.float64}
+FLOAT16 = BinaryFormat("float16", 11, -14, 15)
+BFLOAT16 = BinaryFormat("bfloat16", 8, -126, 127)
+FLOAT32 = BinaryFormat("float32", 24, -126, 127)
+FLOAT64 = BinaryFormat("float64", 53, -1022, 1023)
+FLOAT8_E4M3FN = BinaryFormat("float8_e4m3fn", 4, -6, 8, overflow="saturate", largest_significand=0b1110)
+FLOAT8_E5M2 = BinaryFormat("float8_e5m2", 3, -14, 15)
+BUILTIN = {f.name: f for f in (FLOAT16, BFLOAT16, FLOAT32, FLOAT64, FLOAT8_E4M3FN, FLOAT8_E5M2)}
+ALIASES = {"binary16": "float16", "half": "float16", "binary32": "float32", "single": "float32",
+           "binary64": "float64", "double": "float64"}
+
+_UNBOUNDED_EXP = 1 << 40
+
+
+def mp_format(bits: int) -> BinaryFormat:
+    """Arbitrary binary precision (mpmath-style): `bits` significand bits, an exponent range of ±2^40."""
+    if not isinstance(bits, int) or bits < 2:
+        raise ValueError(f"bits must be an integer ≥ 2, got {bits!r}")
+    return BinaryFormat(f"mp{bits}", bits, -_UNBOUNDED_EXP, _UNBOUNDED_EXP)
+
+
+def decimal_format(digits: int) -> DecimalFormat:
+    """Decimal with `digits` significant digits."""
+    if not isinstance(digits, int) or digits < 1:
+        raise ValueError(f"digits must be an integer ≥ 1, got {digits!r}")
+    return DecimalFormat(f"decimal{digits}", digits)
+
+
+def delta_grid(delta, rule: str = "nearest") -> DeltaGrid:
+    """The paper's fixed grid of step δ, δ ∈ (0, 0.1)."""
+    d = Fraction(str(delta)) if isinstance(delta, float) else Fraction(delta)
+    if not 0 < d < Fraction(1, 10):
+        raise ValueError(f"delta must lie in (0, 0.1) as in the paper, got {delta}")
+    if rule not in ("nearest", "paper"):
+        raise ValueError(f"rule must be 'nearest' or 'paper', got {rule!r}")
+    suffix = "" if rule == "nearest" else "-paper"
+    return DeltaGrid(f"delta{delta}{suffix}", d, rule)
+
+
+def get_format(name) -> Format:
+    """A format by name: float16, bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, mpBITS,
+    decimalDIGITS, deltaSTEP or deltaSTEP-paper (for example mp113, decimal7, delta0.01)."""
+    if isinstance(name, Format):
+        return name
+    if not isinstance(name, str):
+        raise TypeError(f"format must be a format name or a Format, got {type(name).__name__}")
+    key = ALIASES.get(name.lower(), name.lower())
+    if key in BUILTIN:
+        return BUILTIN[key]
+    if m := re.fullmatch(r"mp(\d+)", key):
+        return mp_format(int(m.group(1)))
+    if m := re.fullmatch(r"decimal(\d+)", key):
+        return decimal_format(int(m.group(1)))
+    if m := re.fullmatch(r"delta([0-9.e-]+?)(-paper)?", key):
+        return delta_grid(m.group(1), "paper" if m.group(2) else "nearest")
+    raise ValueError(f"format: unknown name {name!r}; expected one of {', '.join(BUILTIN)}, "
+                     "mpBITS, decimalDIGITS, deltaSTEP or deltaSTEP-paper")

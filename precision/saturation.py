@@ -1,0 +1,257 @@
+"""Exact saturation thresholds of a softmax on a format's grid of logit gaps.
+
+The top logit sits `gap` above its rivals: rivals "equal" puts all M−1 rivals at 0, rivals "one" puts one rival
+at 0 and the other M−2 so far below (−largest finite, or −10^6 where the format has no largest) that they only
+count as classes; a vector puts the rivals where it says and the top logit at max(rivals) + gap. Gaps are the
+format's own non-negative values, walked by grid index: exhaustively where the grid is small enough, otherwise
+by a k-ary search that is exact when the predicate is monotone in the gap (true for every algorithm here except
+the naive one, whose overflow to NaN is found and reported separately).
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from dataclasses import asdict, dataclass, field
+
+import mpmath
+import numpy as np
+
+from .arithmetic import Arithmetic, arithmetic
+from .formats import BinaryFormat, Format, get_format, to_fraction
+from .softmax import ALGORITHMS, ORDERS, emulate
+
+EXHAUSTIVE_CELLS = 4_000_000  # rows × classes evaluated at once in an exhaustive scan
+SEARCH_WIDTH = 256  # points per round of the k-ary search
+VERIFY_WINDOW = 256  # grid points on each side of a searched threshold that are evaluated one by one
+
+
+def _far_logit(fmt: Format):
+    return -fmt.max_finite if isinstance(fmt, BinaryFormat) and fmt.max_finite < 10**6 else -(10**6)
+
+
+def rival_logits(fmt: Format, classes: int, rivals) -> np.ndarray:
+    """The M−1 rival logits of an arrangement, as exact values (before rounding into the format)."""
+    if classes < 2 or int(classes) != classes:
+        raise ValueError(f"classes must be an integer ≥ 2, got {classes!r}")
+    if isinstance(rivals, str):
+        if rivals == "equal":
+            return np.array([0] * (classes - 1), dtype=object)
+        if rivals == "one":
+            return np.array([0] + [_far_logit(fmt)] * (classes - 2), dtype=object)
+        raise ValueError(f"rivals must be 'one', 'equal' or a vector of M−1 logits, got {rivals!r}")
+    r = np.asarray(rivals, dtype=object).ravel()
+    if len(r) != classes - 1:
+        raise ValueError(f"rivals: a vector needs classes−1 = {classes - 1} entries, got {len(r)}")
+    if not all(np.isfinite(float(v)) for v in r):
+        raise ValueError("rivals must be finite")
+    return r
+
+
+class GapScan:
+    """Evaluates one softmax configuration at batches of grid indices of the gap."""
+
+    def __init__(self, fmt, algorithm="shifted", classes=2, rivals="equal", accumulate=None, order="sequential"):
+        if algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm: unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+        if order not in ORDERS:
+            raise ValueError(f"order: unknown {order!r}; expected one of {', '.join(ORDERS)}")
+        self.fmt = get_format(fmt)
+        self.io = arithmetic(self.fmt)
+        self.acc = self.io if accumulate is None else arithmetic(accumulate)
+        self.algorithm, self.classes, self.order = algorithm, classes, order
+        self.rivals_name = rivals if isinstance(rivals, str) else "vector"
+        self.rivals = self.io.array(rival_logits(self.fmt, classes, rivals))
+        self.base = max(self.rivals)
+
+    def gaps(self, idx: np.ndarray) -> np.ndarray:
+        """Gap values at grid indices."""
+        if self.io.vectorized:
+            return self.fmt.values_at(idx)
+        return np.array([self.fmt.value_at(int(i)) for i in idx], dtype=object)
+
+    def outputs(self, idx: np.ndarray) -> np.ndarray:
+        """Softmax outputs (B, M) with the top class in column 0."""
+        g = self.gaps(idx)
+        top = self.io.add(np.full(len(g), self.base, dtype=g.dtype), g) if self.base != 0 else g
+        u = np.concatenate([top[:, None], np.broadcast_to(self.rivals, (len(g), len(self.rivals)))], axis=1)
+        return emulate(self.algorithm, u, self.io, self.acc, self.order)
+
+    def state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Per index: is the top output exactly 1, are the others exactly 0, is it NaN; and the top value."""
+        p = self.outputs(np.asarray(idx))
+        top, rest = p[:, 0], p[:, 1:]
+        nan = np.array([v != v for v in top]) if top.dtype == object else np.isnan(top)
+        return {"top": top, "top_one": top == 1, "others_zero": np.all(rest == 0, axis=1), "nan": nan}
+
+
+def _first_true(pred, lo: int, hi: int, width: int = SEARCH_WIDTH) -> int | None:
+    """Smallest i in [lo, hi] with pred(i), pred monotone (False…False True…True); None if pred(hi) is False."""
+    if not pred(np.array([hi]))[0]:
+        return None
+    lo -= 1  # virtual False just below the range
+    while hi - lo > 1:
+        n = min(width, hi - lo - 1)  # Python ints: grid indices of wide formats exceed 2^63
+        pts = sorted({lo + (hi - lo) * j // (n + 1) for j in range(1, n + 1)} - {lo})
+        ok = pred(np.array(pts, dtype=object if hi >= 1 << 62 else np.int64))
+        falses = np.nonzero(~ok)[0]
+        if len(falses):
+            lo = int(pts[falses[-1]])
+        trues_after = [int(p) for p, t in zip(pts, ok) if t and p > lo]
+        hi = trues_after[0] if trues_after else hi
+    return hi
+
+
+@dataclass
+class Thresholds:
+    """Saturation thresholds of one configuration. Gaps are exact strings; `*_float` their float64 values."""
+
+    format: str
+    algorithm: str
+    classes: int
+    rivals: str
+    accumulate: str | None
+    order: str
+    method: str  # "exhaustive" (every grid gap evaluated) or "search" (k-ary search, monotone predicates)
+    top_is_one_from_gap: str | None
+    others_zero_from_gap: str | None
+    sum_exceeds_one: list[str] | None  # [first gap with top = 1 while some other > 0, first gap with all 0)
+    nan_from_gap: str | None  # naive overflow: from here the top output is NaN
+    top_is_one_exceptions: list[list[str]] = field(default_factory=list)  # gap intervals after the threshold
+    distinct_top_outputs: int | None = None  # over every representable gap (exhaustive only)
+    closed_form: dict = field(default_factory=dict)
+    gaps_scanned: int = 0
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        for key in ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap"):
+            d[key + "_float"] = None if d[key] is None else float(Fraction(d[key]))
+        return d
+
+
+def _text(v) -> str | None:
+    """A value as a string that reads back exactly (Fraction(text) is the value)."""
+    if v is None:
+        return None
+    if isinstance(v, float):
+        return repr(float(v))
+    if isinstance(v, mpmath.mpf):
+        return str(to_fraction(v)) if v != int(v) and to_fraction(v).denominator > 2**64 else \
+            mpmath.nstr(v, 60, strip_zeros=True)
+    return str(v)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Index runs [start, end] where mask is True."""
+    runs, start = [], None
+    for i, m in enumerate(mask):
+        if m and start is None:
+            start = i
+        if not m and start is not None:
+            runs.append((start, i - 1))
+            start = None
+    if start is not None:
+        runs.append((start, len(mask) - 1))
+    return runs
+
+
+def search_limit(scan: GapScan) -> int:
+    """The largest grid index searched: the largest finite gap, or a gap far past any threshold."""
+    fmt = scan.fmt
+    if isinstance(fmt, BinaryFormat) and fmt.max_finite < mpmath.mpf(2) ** 1000:
+        return fmt.max_index
+    bound = 2 * (fmt.precision_bits * math.log(2) + math.log(scan.classes)) + 64
+    return fmt.index_of(fmt.round(int(bound)))
+
+
+def thresholds(fmt, algorithm="shifted", classes=2, rivals="equal", accumulate=None, order="sequential",
+               exhaustive: bool | None = None) -> Thresholds:
+    """Exact saturation thresholds of one configuration (see the module docstring for the method)."""
+    scan = GapScan(fmt, algorithm, classes, rivals, accumulate, order)
+    limit = search_limit(scan)
+    if exhaustive is None:
+        exhaustive = scan.io.vectorized and (limit + 1) * classes <= EXHAUSTIVE_CELLS and limit < 1 << 17
+    if exhaustive:
+        return _exhaustive(scan, limit)
+    return _searched(scan, limit)
+
+
+def _record(scan: GapScan, method, top_one, others_zero, nan_from, exceptions, distinct, scanned) -> Thresholds:
+    g = lambda i: None if i is None else _text(scan.gaps(np.array([i]))[0])
+    window = None
+    if top_one is not None and (others_zero is None or others_zero > top_one):
+        window = [g(top_one), g(others_zero)]
+    return Thresholds(
+        format=scan.fmt.name, algorithm=scan.algorithm, classes=scan.classes, rivals=scan.rivals_name,
+        accumulate=None if scan.acc is scan.io else scan.acc.fmt.name, order=scan.order, method=method,
+        top_is_one_from_gap=g(top_one), others_zero_from_gap=g(others_zero), sum_exceeds_one=window,
+        nan_from_gap=g(nan_from), top_is_one_exceptions=[[g(a), g(b)] for a, b in exceptions],
+        distinct_top_outputs=distinct, closed_form=closed_forms(scan.fmt, scan.classes, scan.rivals_name),
+        gaps_scanned=scanned)
+
+
+def _exhaustive(scan: GapScan, limit: int) -> Thresholds:
+    idx = np.arange(limit + 1)
+    s = scan.state(idx)
+    hits = np.nonzero(s["top_one"])[0]
+    first = int(hits[0]) if len(hits) else None
+    exceptions = [] if first is None else [(first + a, first + b) for a, b in _runs(~s["top_one"][first:])]
+    zero_fail = np.nonzero(~s["others_zero"])[0]
+    others_zero = 0 if not len(zero_fail) else (int(zero_fail[-1]) + 1 if zero_fail[-1] < limit else None)
+    nans = np.nonzero(s["nan"])[0]
+    distinct = len(np.unique(s["top"][~s["nan"]]))
+    return _record(scan, "exhaustive", first, others_zero, int(nans[0]) if len(nans) else None, exceptions,
+                   distinct, limit + 1)
+
+
+def _searched(scan: GapScan, limit: int) -> Thresholds:
+    """k-ary search for each threshold, then an exhaustive look at the grid points around it."""
+    width = SEARCH_WIDTH if scan.io.vectorized else 2  # object arithmetic pays per element: bisect
+    calls = [0]
+
+    def state(idx):
+        calls[0] += len(idx)
+        return scan.state(idx)
+
+    def first(key, hi):
+        return _first_true(lambda idx: state(idx)[key], 0, hi, width) if hi >= 0 else None
+
+    nan_from = first("nan", limit) if scan.algorithm == "naive" else None  # only exp(u) itself overflows
+    usable = limit if nan_from is None else nan_from - 1
+    top_one, others_zero = first("top_one", usable), first("others_zero", usable)
+    exceptions = [(nan_from, limit)] if nan_from is not None and top_one is not None else []
+    if top_one is not None and scan.io.vectorized and scan.algorithm == "naive":
+        # the naive algorithm is not monotone near its threshold: find the true first 1 close by
+        lo = max(0, top_one - VERIFY_WINDOW)
+        window = state(np.arange(lo, min(usable, top_one + VERIFY_WINDOW) + 1))["top_one"]
+        top_one = lo + int(np.argmax(window))
+        exceptions = [(top_one + a, top_one + b) for a, b in _runs(~window[top_one - lo:])] + exceptions
+    return _record(scan, "search", top_one, others_zero, nan_from, exceptions, None, calls[0])
+
+
+def closed_forms(fmt: Format, classes: int, rivals: str) -> dict:
+    """Closed-form gaps where the top output turns 1, for rivals at equal logits (or one rival).
+
+    - `exact_rounded_once`: the exact softmax 1/(1 + k·e^−g), k rival classes, rounded once to the format:
+      it reaches 1 when it passes the midpoint between 1 and the value just below 1 (tie goes to 1).
+    - `shifted_sum_absorbs`: max-shifted softmax whose sum 1 + e^−g rounds to 1 (top first, two classes):
+      about p·ln 2 for a binary format of p bits.
+    """
+    if rivals == "vector":
+        return {}
+    k = classes - 1 if rivals == "equal" else 1
+    one = fmt.round(1)
+    below = fmt.value_at(fmt.index_of(one) - 1)
+    h = (mpmath.mpf(1) - fmt.to_mpf(below, 200)) / 2
+    if getattr(fmt, "rule", "nearest") == "paper":
+        h = 2 * h  # the paper's rule maps everything above 1 − δ to 1
+    out = {"exact_rounded_once": float(mpmath.log(k * (1 - h) / h))}
+    above = fmt.value_at(fmt.index_of(one) + 1)
+    half_up = (fmt.to_mpf(above, 200) - 1) / 2
+    out["shifted_sum_absorbs"] = float(-mpmath.log(half_up))
+    return out
+
+
+def all_thresholds(formats, algorithms, classes, rivals=("one", "equal"), **kw) -> list[Thresholds]:
+    """Thresholds for every combination (the report's and the benchmark's table)."""
+    return [thresholds(f, a, m, r, **kw) for f in formats for a in algorithms for m in classes for r in rivals
+            if not (r == "one" and m == 2 and "equal" in rivals)]

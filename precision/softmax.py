@@ -1,0 +1,181 @@
+"""Softmax as people run it: each algorithm a few lines over an `Arithmetic` that rounds every operation.
+
+Inputs are batches of logit vectors, shape (B, M) (a single vector is accepted too). Every algorithm computes
+in `accumulate` (default: the input format) and rounds its outputs back to the input format, as a float16
+kernel with float32 accumulation does. `order` is the order in which a sum visits its terms.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .arithmetic import Arithmetic, arithmetic
+
+ORDERS = ("sequential", "max_first", "max_last", "pairwise")
+
+
+def _columns_in_order(u: np.ndarray, terms: np.ndarray, order: str) -> np.ndarray:
+    """`terms` with each row's columns permuted into summation order (the largest logit first or last)."""
+    if order in ("sequential", "pairwise"):
+        return terms
+    m = u.shape[1]
+    top = np.argmax(u, axis=1)[:, None]
+    rest = np.arange(m)[None, :].repeat(len(u), 0)
+    rest = rest[rest != top].reshape(len(u), m - 1)
+    perm = np.concatenate([top, rest] if order == "max_first" else [rest, top], axis=1)
+    return np.take_along_axis(terms, perm, axis=1)
+
+
+def total(ar: Arithmetic, terms: np.ndarray, u: np.ndarray, order: str) -> np.ndarray:
+    """Σ terms along each row, every addition rounded, in the given order."""
+    cols = _columns_in_order(u, terms, order)
+    if order == "pairwise":
+        def pairwise(lo, hi):
+            if hi - lo == 1:
+                return cols[:, lo]
+            mid = (lo + hi) // 2
+            return ar.add(pairwise(lo, mid), pairwise(mid, hi))
+        return pairwise(0, cols.shape[1])
+    return ar.sum_sequential(cols)
+
+
+def _rowmax(u: np.ndarray) -> np.ndarray:
+    return np.max(u, axis=1, keepdims=True)
+
+
+def naive(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+    """exp(u) / Σ exp(u) — overflows for large logits; that is a finding, not an error."""
+    e = ar.exp(u)
+    return ar.div(e, total(ar, e, u, order)[:, None])
+
+
+def shifted(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+    """exp(u − max) / Σ exp(u − max)."""
+    e = ar.exp(ar.sub(u, _rowmax(u)))
+    return ar.div(e, total(ar, e, u, order)[:, None])
+
+
+def shifted_reciprocal(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+    """exp(u − max) · (1 / Σ exp(u − max)), as PyTorch's CPU kernel does."""
+    e = ar.exp(ar.sub(u, _rowmax(u)))
+    r = ar.div(ar.constant(1), total(ar, e, u, order))
+    return ar.mul(e, r[:, None])
+
+
+def logsumexp(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+    """exp(u − lse), lse = max + log Σ exp(u − max): division-free."""
+    m = _rowmax(u)
+    lse = ar.add(m, ar.log(total(ar, ar.exp(ar.sub(u, m)), u, order))[:, None])
+    return ar.exp(ar.sub(u, lse))
+
+
+def logsumexp_log1p(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+    """exp(u − lse), lse = max + log1p(Σ_{i≠argmax} exp(u_i − max)): keeps the small terms' information."""
+    m = _rowmax(u)
+    top = np.argmax(u, axis=1)
+    others = np.ones(u.shape, dtype=bool)
+    others[np.arange(len(u)), top] = False
+    e = ar.exp(ar.sub(u, m))[others].reshape(len(u), -1)
+    rest = u[others].reshape(len(u), -1)
+    s = total(ar, e, rest, order) if e.shape[1] else np.zeros(len(u), dtype=e.dtype)
+    lse = ar.add(m, ar.log1p(s)[:, None])
+    return ar.exp(ar.sub(u, lse))
+
+
+def online(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+    """One pass (Milakov & Gimelshein 2018): running max m and d ← d·exp(m_old − m) + exp(x − m)."""
+    cols = _columns_in_order(u, u, "sequential" if order == "pairwise" else order)
+    m = cols[:, 0]
+    d = ar.exp(ar.sub(m, m))
+    for j in range(1, cols.shape[1]):
+        x = cols[:, j]
+        m_new = ar.maximum(m, x)
+        d = ar.add(ar.mul(d, ar.exp(ar.sub(m, m_new))), ar.exp(ar.sub(x, m_new)))
+        m = m_new
+    return ar.div(ar.exp(ar.sub(u, m[:, None])), d[:, None])
+
+
+ALGORITHMS = {f.__name__: f for f in (naive, shifted, shifted_reciprocal, logsumexp, logsumexp_log1p, online)}
+
+
+def check_logits(logits, name: str = "logits") -> np.ndarray:
+    """Logits as a 2-D array (B, M) of finite reals; clear errors otherwise."""
+    a = np.asarray(logits, dtype=object if _is_exact(logits) else np.float64)
+    if a.ndim == 0:
+        raise ValueError(f"{name} must be a vector or a batch of vectors, got a 0-d value")
+    if a.size == 0:
+        raise ValueError(f"{name} must not be empty, got shape {a.shape}")
+    if a.ndim > 2:
+        raise ValueError(f"{name} must have shape (M,) or (B, M), got {a.shape}")
+    a = a.reshape(-1, a.shape[-1]) if a.ndim == 2 else a[None, :]
+    finite = np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(a) if a.dtype == object else np.isfinite(a)
+    if not finite.all():
+        raise ValueError(f"{name} must be finite; found {a[~finite][0]} (NaN or infinite logits are not logits)")
+    return a
+
+
+def _is_exact(logits) -> bool:
+    a = np.asarray(logits, dtype=object)
+    return a.size > 0 and not isinstance(a.flat[0], (float, int, np.floating, np.integer))
+
+
+def softmax(logits, fmt="float32", algorithm: str = "shifted", accumulate=None,
+            order: str = "sequential") -> np.ndarray:
+    """Softmax of each row of `logits`, rounded into `fmt`, computed in `accumulate` (default `fmt`).
+
+    Returns an array of the format's values (float64 for binary formats up to binary64, object otherwise),
+    shape (B, M), or (M,) for a single vector.
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm: unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+    if order not in ORDERS:
+        raise ValueError(f"order: unknown {order!r}; expected one of {', '.join(ORDERS)}")
+    single = np.ndim(logits) == 1
+    u = check_logits(logits)
+    io = arithmetic(fmt)
+    acc = io if accumulate is None else arithmetic(accumulate)
+    x = io.array(u)
+    p = emulate(algorithm, x, io, acc, order)
+    return p[0] if single else p
+
+
+def emulate(algorithm: str, x: np.ndarray, io: Arithmetic, acc: Arithmetic, order: str) -> np.ndarray:
+    """Run an algorithm on values already in `io`'s format, computing in `acc`'s (the hot path of scans)."""
+    inner = x if acc is io else acc.convert(x, io)
+    p = ALGORITHMS[algorithm](acc, inner, order)
+    return p if acc is io else io.convert(p, acc)
+
+
+# --- native backends --------------------------------------------------------------------------------
+NATIVE = ("numpy", "torch", "torch_log")
+
+
+def native_softmax(logits, backend: str = "numpy", dtype: str = "float32", upcast: str | None = None,
+                   device: str = "cpu") -> np.ndarray:
+    """Softmax by a library: NumPy (max-shifted, divided), torch.softmax, or exp(torch.log_softmax).
+
+    `upcast` is torch's `dtype=` argument (compute in that dtype, cast the result back to `dtype`).
+    Returns float64 copies of the results, shape as the input.
+    """
+    u = check_logits(logits)
+    shape = np.shape(logits)
+    if backend == "numpy":
+        if dtype not in ("float16", "float32", "float64") or upcast is not None:
+            raise ValueError(f"dtype: NumPy backend takes float16/float32/float64 and no upcast, got {dtype}, {upcast}")
+        x = u.astype(dtype)
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            p = e / e.sum(axis=1, keepdims=True)
+        return p.astype(np.float64).reshape(shape)
+    if backend not in NATIVE:
+        raise ValueError(f"backend: unknown {backend!r}; expected one of {', '.join(NATIVE)}")
+    import torch
+
+    def torch_dtype(name):
+        if not hasattr(torch, str(name)) or not isinstance(getattr(torch, name), torch.dtype):
+            raise ValueError(f"dtype: unknown torch dtype {name!r}")
+        return getattr(torch, name)
+
+    t = torch.tensor(u.astype(np.float64), device=device).to(torch_dtype(dtype))
+    kw = {"dtype": torch_dtype(upcast)} if upcast else {}
+    p = torch.softmax(t, dim=-1, **kw) if backend == "torch" else torch.log_softmax(t, dim=-1, **kw).exp()
+    return p.to(torch_dtype(dtype)).double().cpu().numpy().reshape(shape)
