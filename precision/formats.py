@@ -292,8 +292,9 @@ class BinaryFormat(Format):
         idx = np.asarray(idx, dtype=np.int64)
         half = 1 << (self.precision - 1)
         k, m = np.divmod(idx, half)
-        normal = np.ldexp((half + m).astype(np.float64), (self.emin + k - self.precision).astype(np.int64))
-        sub = np.ldexp(idx.astype(np.float64), self.emin - self.precision + 1)
+        with np.errstate(over="ignore"):  # np.where evaluates both branches
+            normal = np.ldexp((half + m).astype(np.float64), (self.emin + k - self.precision).astype(np.int64))
+            sub = np.ldexp(idx.astype(np.float64), self.emin - self.precision + 1)
         return np.where(idx < half, sub, normal)
 
 

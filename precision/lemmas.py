@@ -1,0 +1,188 @@
+"""Lemmas 2.1 and 2.2 of the paper as predicates: does the claim hold for these inputs, and if not, why.
+
+Three readings of "the calculation is performed under a limited decimal precision":
+- `"exact"`: real arithmetic, no rounding at all (evaluated with mpmath at 200 bits; the proof kernel re-checks
+  counterexamples at higher precision);
+- a `DeltaGrid` format with algorithm `"rounded_once"`: the exact softmax, each output rounded once onto the
+  grid of step δ — the paper's own model;
+- any format with any algorithm of `precision.softmax`: every operation rounded, as computers do.
+
+Each predicate tests the statement *as written* (`lemma_2_1`, `lemma_2_2`) or the corrected statement
+(`lemma_2_1_corrected`, `lemma_2_2_corrected`) and returns a `Verdict`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import mpmath
+import numpy as np
+
+from .formats import DeltaGrid, Format, get_format
+from .softmax import ALGORITHMS, check_logits, softmax
+
+EXACT_BITS = 200
+# Every step of these is a monotone function of the top logit, so their top output is monotone in it
+# (corrected Lemma 2.1). The log-sum-exp forms are not: fl(m + L) − m depends on the binade of m.
+MONOTONE_ALGORITHMS = ("shifted", "shifted_reciprocal", "online")
+
+
+@dataclass
+class Verdict:
+    """Whether a lemma's claim holds at given inputs; `failed` names the clause that did not."""
+
+    lemma: str
+    reading: str
+    holds: bool
+    vacuous: bool = False  # the premise did not hold, so the claim says nothing here
+    failed: str | None = None
+    inputs: dict = field(default_factory=dict)
+    values: dict = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return self.holds
+
+
+def _mp(x) -> mpmath.mpf:
+    q = Fraction(x)
+    return mpmath.mpf(q.numerator) / q.denominator
+
+
+def _exact_softmax(u) -> list[mpmath.mpf]:
+    with mpmath.workprec(EXACT_BITS):
+        x = [_mp(v) for v in u]
+        m = max(x)
+        e = [mpmath.exp(v - m) for v in x]
+        s = mpmath.fsum(e)
+        return [v / s for v in e]
+
+
+def outputs(u, reading="exact", algorithm: str = "shifted") -> list:
+    """Softmax outputs of one logit vector in a reading: exact reals, rounded once, or an algorithm."""
+    u = list(check_logits(u, "u")[0])
+    if reading == "exact":
+        return _exact_softmax(u)
+    fmt = get_format(reading)
+    if algorithm == "rounded_once":
+        return [fmt.round(p) for p in _exact_softmax(u)]
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"algorithm: unknown {algorithm!r}; expected 'rounded_once' or one of {', '.join(ALGORITHMS)}")
+    return list(softmax([u], fmt, algorithm)[0])
+
+
+def _reading_name(reading, algorithm) -> str:
+    return "exact" if reading == "exact" else f"{get_format(reading).name}/{algorithm}"
+
+
+def _is_nan(v) -> bool:
+    return v != v
+
+
+def _delta(reading) -> Fraction | None:
+    return get_format(reading).delta if reading != "exact" and isinstance(get_format(reading), DeltaGrid) else None
+
+
+def lemma_2_1(u, v1, reading="exact", algorithm: str = "shifted", delta=None) -> Verdict:
+    """Lemma 2.1 as written: u1 > 0 the top logit and p1 > 1 − δ ⇒ p1 ≡ 1 and, for every v1 > u1,
+    P(v1, u2, …, uM) = (1, 0, …, 0). δ is the grid step for a δ-grid reading; pass it for the others
+    (for an IEEE format, the paper's premise p1 > 1 − δ is read as "p1 was mapped to one": p1 = 1)."""
+    name = _reading_name(reading, algorithm)
+    u = [Fraction(x) if not isinstance(x, Fraction) else x for x in u]
+    d = _delta(reading) if delta is None else Fraction(str(delta))
+    p = outputs(u, reading, algorithm)
+    inputs = {"u": [str(x) for x in u], "v1": str(v1), "delta": None if d is None else str(d)}
+    exact_p = _exact_softmax(u)
+    premise = u[0] > 0 and Fraction(v1) > u[0] and all(exact_p[0] > q for q in exact_p[1:])
+    premise = premise and (exact_p[0] > _mp(1 - d) if d is not None else p[0] == 1)
+    if not premise:
+        return Verdict("2.1", name, True, vacuous=True, inputs=inputs)
+    values = {"p": [str(x) for x in p]}
+    if p[0] != 1:
+        return Verdict("2.1", name, False, failed="p1 ≡ 1 (p1 > 1 − δ, yet p1 is not mapped to 1)",
+                       inputs=inputs, values=values)
+    q = outputs([Fraction(v1)] + u[1:], reading, algorithm)
+    values["P(v)"] = [str(x) for x in q]
+    if q[0] != 1 or any(x != 0 for x in q[1:]):
+        return Verdict("2.1", name, False, failed="P(v1, u2, …, uM) = (1, 0, …, 0)", inputs=inputs, values=values)
+    return Verdict("2.1", name, True, inputs=inputs, values=values)
+
+
+def lemma_2_1_corrected(u, v1, reading, algorithm: str = "shifted") -> Verdict:
+    """Corrected Lemma 2.1 (rounded readings): once the computed top output is 1, it stays 1 for every
+    larger top logit — the other outputs need not be 0. Proved for MONOTONE_ALGORITHMS with exp correctly
+    rounded (and for `rounded_once` on a δ-grid)."""
+    name = _reading_name(reading, algorithm)
+    u = [Fraction(x) for x in u]
+    inputs = {"u": [str(x) for x in u], "v1": str(v1)}
+    p = outputs(u, reading, algorithm)
+    if not (p[0] == 1 and Fraction(v1) > u[0] and u[0] == max(u)):
+        return Verdict("2.1-corrected", name, True, vacuous=True, inputs=inputs)
+    q = outputs([Fraction(v1)] + u[1:], reading, algorithm)
+    holds = bool(q[0] == 1)
+    return Verdict("2.1-corrected", name, holds, failed=None if holds else "top output stays 1",
+                   inputs=inputs, values={"p": [str(x) for x in p], "P(v)": [str(x) for x in q]})
+
+
+def _lemma_2_2_premise(u, v, t, p) -> bool:
+    m = len(u)
+    return (all(p[0] > p[i] for i in range(1, m)) and p[t] > 0 and v[t] > v[0] > 0
+            and u[0] + v[0] > u[t] + v[t] and all(v[k] == 0 for k in range(m) if k not in (0, t)))
+
+
+def lemma_2_2(u, v, t: int, reading="exact", algorithm: str = "shifted") -> Verdict:
+    """Lemma 2.2 as written: p1 > pi, pt > 0, vt > v1 > 0, u1 + v1 > ut + vt, vk = 0 otherwise ⇒
+    P(u + v) = (l1, …) with l1 > lt and l1 < p1. (Index 0 here is the paper's class 1.)"""
+    name = _reading_name(reading, algorithm)
+    u, v = [Fraction(x) for x in u], [Fraction(x) for x in v]
+    if not 0 < t < len(u) or len(v) != len(u):
+        raise ValueError(f"t must index a rival (1 ≤ t < M) and v must have M = {len(u)} entries")
+    p = outputs(u, reading, algorithm)
+    inputs = {"u": [str(x) for x in u], "v": [str(x) for x in v], "t": t}
+    if not _lemma_2_2_premise(u, v, t, p):
+        return Verdict("2.2", name, True, vacuous=True, inputs=inputs)
+    w = [a + b for a, b in zip(u, v)]
+    q = outputs(w, reading, algorithm)
+    values = {"p": [str(x) for x in p], "l": [str(x) for x in q]}
+    if any(_is_nan(x) for x in q):
+        return Verdict("2.2", name, False, failed="P(u + v) is defined (the algorithm returned NaN)",
+                       inputs=inputs, values=values)
+    if not q[0] > q[t]:
+        return Verdict("2.2", name, False, failed="l1 > lt", inputs=inputs, values=values)
+    if not q[0] < p[0]:
+        return Verdict("2.2", name, False, failed="l1 < p1", inputs=inputs, values=values)
+    return Verdict("2.2", name, True, inputs=inputs, values=values)
+
+
+def lemma_2_2_condition(u, v, t: int) -> bool:
+    """The exact condition under which l1 < p1 in real arithmetic (corrected Lemma 2.2):
+    pt·(e^(vt − v1) − 1) > (1 − p1 − pt)·(1 − e^(−v1)). Always true for M = 2."""
+    p = _exact_softmax(u)
+    with mpmath.workprec(EXACT_BITS):
+        v1, vt = _mp(v[0]), _mp(v[t])
+        return p[t] * (mpmath.exp(vt - v1) - 1) > (1 - p[0] - p[t]) * (1 - mpmath.exp(-v1))
+
+
+def lemma_2_2_corrected(u, v, t: int, reading="exact", algorithm: str = "shifted") -> Verdict:
+    """Corrected Lemma 2.2. Exact reading: under the premise, l1 < p1 exactly when `lemma_2_2_condition` holds.
+    Rounded readings, two classes, monotone algorithm: l1 ≤ p1 (no increase; equality where rounding merges
+    them, e.g. both saturated at 1), provided the rounded inputs keep the rival's larger increase."""
+    name = _reading_name(reading, algorithm)
+    u, v = [Fraction(x) for x in u], [Fraction(x) for x in v]
+    p = outputs(u, reading, algorithm)
+    inputs = {"u": [str(x) for x in u], "v": [str(x) for x in v], "t": t}
+    if not _lemma_2_2_premise(u, v, t, p):
+        return Verdict("2.2-corrected", name, True, vacuous=True, inputs=inputs)
+    w = [a + b for a, b in zip(u, v)]
+    q = outputs(w, reading, algorithm)
+    values = {"p": [str(x) for x in p], "l": [str(x) for x in q]}
+    if reading == "exact":
+        holds = bool((q[0] < p[0]) == lemma_2_2_condition(u, v, t))
+        return Verdict("2.2-corrected", name, holds, failed=None if holds else "l1 < p1 ⇔ condition",
+                       inputs=inputs, values=values)
+    fmt: Format = get_format(reading)
+    wr = [fmt.round(x) for x in w]
+    ur = [fmt.round(x) for x in u]
+    if len(u) != 2 or not (wr[t] - wr[0] > ur[t] - ur[0]):
+        return Verdict("2.2-corrected", name, True, vacuous=True, inputs=inputs, values=values)
+    holds = bool(q[0] <= p[0])
+    return Verdict("2.2-corrected", name, holds, failed=None if holds else "l1 ≤ p1", inputs=inputs, values=values)
