@@ -105,7 +105,7 @@ class Format:
         while prec < 200_000:
             with interval_precision(prec):
                 y = f(interval(x, prec))
-                lo, hi = (self.round(mpmath.mpf(end)) for end in y._mpi_)
+                lo, hi = (self.round(mpmath.mp.make_mpf(end)) for end in y._mpi_)  # exact, no re-rounding
             if lo == hi:
                 return lo
             prec *= 2

@@ -48,8 +48,14 @@ def _mp(x) -> mpmath.mpf:
     return mpmath.mpf(q.numerator) / q.denominator
 
 
+def _exact_bits(u) -> int:
+    """Enough bits that 1 − p1 ≈ e^−(gap) is still resolved: real outputs are never exactly 0 or 1."""
+    spread = float(max(Fraction(v) for v in u) - min(Fraction(v) for v in u))
+    return EXACT_BITS + int(spread * 1.5)
+
+
 def _exact_softmax(u) -> list[mpmath.mpf]:
-    with mpmath.workprec(EXACT_BITS):
+    with mpmath.workprec(_exact_bits(u)):
         x = [_mp(v) for v in u]
         m = max(x)
         e = [mpmath.exp(v - m) for v in x]
@@ -157,7 +163,7 @@ def lemma_2_2_condition(u, v, t: int) -> bool:
     """The exact condition under which l1 < p1 in real arithmetic (corrected Lemma 2.2):
     pt·(e^(vt − v1) − 1) > (1 − p1 − pt)·(1 − e^(−v1)). Always true for M = 2."""
     p = _exact_softmax(u)
-    with mpmath.workprec(EXACT_BITS):
+    with mpmath.workprec(_exact_bits(u)):
         v1, vt = _mp(v[0]), _mp(v[t])
         return p[t] * (mpmath.exp(vt - v1) - 1) > (1 - p[0] - p[t]) * (1 - mpmath.exp(-v1))
 

@@ -195,9 +195,10 @@ def _exhaustive(scan: GapScan, limit: int) -> Thresholds:
     hits = np.nonzero(s["top_one"])[0]
     first = int(hits[0]) if len(hits) else None
     exceptions = [] if first is None else [(first + a, first + b) for a, b in _runs(~s["top_one"][first:])]
-    zero_fail = np.nonzero(~s["others_zero"])[0]
-    others_zero = 0 if not len(zero_fail) else (int(zero_fail[-1]) + 1 if zero_fail[-1] < limit else None)
     nans = np.nonzero(s["nan"])[0]
+    usable = int(nans[0]) - 1 if len(nans) else limit  # past an overflow the outputs mean nothing
+    zero_fail = np.nonzero(~s["others_zero"][:usable + 1])[0]
+    others_zero = 0 if not len(zero_fail) else (int(zero_fail[-1]) + 1 if zero_fail[-1] < usable else None)
     distinct = len(np.unique(s["top"][~s["nan"]]))
     return _record(scan, "exhaustive", first, others_zero, int(nans[0]) if len(nans) else None, exceptions,
                    distinct, limit + 1)
