@@ -18,6 +18,9 @@ import numpy as np
 from .formats import Format, get_format
 
 
+_LONG_BITS = np.finfo(np.longdouble).nmant  # 63 on x86 (80-bit), 112 where long double is quad, 52 elsewhere
+
+
 class Arithmetic:
     """Rounded elementwise +, −, ×, ÷, exp, log, log1p and max over arrays of one format's values."""
 
@@ -105,14 +108,19 @@ class Arithmetic:
         if not self.vectorized:
             return self._ops[name](a)
         a = np.asarray(a, dtype=np.float64)
+        # libm in a carrier of w ≥ p + 10 bits: its value ± a band of 2^(5−w) (16+ of its ulps, far more than
+        # libm's error) rounds to one format value for nearly every input; the rest go through mpmath.
+        wide = np.float64 if self.fmt.precision <= 26 else (np.longdouble if _LONG_BITS >= 63 else None)
         with np.errstate(all="ignore"):
-            y = libm(a)
-            out = self.fmt.round_array(y)
-            if self.fmt.precision == 53:
-                unsure = np.isfinite(a) & (a != 0)  # libm is not correctly rounded in binary64 itself
-            else:  # a relative ±2^-50 band covers libm's < 1 ulp error with room to spare
-                band = np.abs(y) * 2.0**-50
-                unsure = np.isfinite(a) & (self.fmt.round_array(y - band) != self.fmt.round_array(y + band))
+            if wide is None:
+                out = self.fmt.round_array(libm(a))
+                unsure = np.isfinite(a) & (a != 0)
+            else:
+                y = libm(a.astype(wide))
+                band = np.abs(y) * wide(2.0 ** (5 - (53 if wide is np.float64 else _LONG_BITS + 1)))
+                out = self.fmt.round_array(y.astype(np.float64))
+                lo = self.fmt.round_array((y - band).astype(np.float64))
+                unsure = np.isfinite(a) & (lo != self.fmt.round_array((y + band).astype(np.float64)))
         if unsure.any():
             values, inverse = np.unique(a[unsure], return_inverse=True)
             exact = np.array([self._correctly_rounded(name, float(v)) for v in values])

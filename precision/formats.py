@@ -94,6 +94,8 @@ class Format:
         return self.round_function(mpmath.iv.exp, a)
 
     def log(self, a):
+        if a == 0:  # formats with an infinity return it; the δ-grid has none and refuses
+            return self.round(mpmath.mpf("-inf"))
         return self.round_function(mpmath.iv.log, a)
 
     def log1p(self, a):
@@ -202,6 +204,11 @@ class BinaryFormat(Format):
             man, exp = (scaled << 1) | (rem != 0), -k - 1
         if man == 0:
             return mpmath.mpf(0)
+        lead = exp + man.bit_length() - 1  # x ∈ [2^lead, 2^(lead+1))
+        if lead < self.emin - self.precision:  # below half the smallest subnormal
+            return mpmath.mpf(0)
+        if lead > self.emax + 1:  # far past the largest finite value: skip building a huge integer
+            man, exp = 1, self.emax + 2
         n, q = self._round_parts(man, exp)
         n_max, q_max = self._largest
         if self._exceeds(n, q, n_max, q_max):
@@ -220,19 +227,20 @@ class BinaryFormat(Format):
         d = q - q_max  # |d| ≤ precision here
         return (n << d) > n_max if d >= 0 else n > (n_max << -d)
 
+    # Rounding to 2p+2 bits first and then to p bits is innocuous for + − × ÷ (Figueroa 1995); unlike an
+    # exact sum it stays cheap when the exponents are 2^40 apart.
     def add(self, a, b):
-        return self.round(mpmath.fadd(a, b, exact=True))
+        return self.round(mpmath.fadd(a, b, prec=2 * self.precision + 2, rounding="n"))
 
     def sub(self, a, b):
-        return self.round(mpmath.fsub(a, b, exact=True))
+        return self.round(mpmath.fsub(a, b, prec=2 * self.precision + 2, rounding="n"))
 
     def mul(self, a, b):
-        return self.round(mpmath.fmul(a, b, exact=True))
+        return self.round(mpmath.fmul(a, b, prec=2 * self.precision + 2, rounding="n"))
 
     def div(self, a, b):
-        if not (mpmath.isfinite(a) and mpmath.isfinite(b)) or b == 0:
-            return self.round(a / b) if b != 0 else (mpmath.nan if a == 0 else mpmath.inf * mpmath.sign(a))
-        # Rounding to 2p+2 bits first and then to p bits is innocuous (Figueroa 1995).
+        if b == 0:
+            return mpmath.nan if a == 0 or mpmath.isnan(a) else mpmath.inf * mpmath.sign(a)
         return self.round(mpmath.fdiv(a, b, prec=2 * self.precision + 2, rounding="n"))
 
     def exp(self, a):
@@ -269,7 +277,7 @@ class BinaryFormat(Format):
         return self.index_of(self.max_finite)
 
     def index_of(self, v) -> int:
-        negative, man, exp, _ = mpmath.mpf(v)._mpf_
+        negative, man, exp, _ = (v if isinstance(v, mpmath.mpf) else mpmath.mpf(v))._mpf_  # mpf(mpf) would re-round
         if negative:
             raise ValueError(f"index_of needs a non-negative value, got {v}")
         if man == 0:
@@ -391,6 +399,8 @@ class DeltaGrid(Format):
         return 64
 
     def round(self, x) -> Fraction:
+        if isinstance(x, mpmath.mpf) and not mpmath.isfinite(x):
+            raise ValueError(f"{self.name} has no infinity or NaN to round {x} to")
         q = to_fraction(x)
         if self.rule == "paper":
             if abs(q) < self.delta:

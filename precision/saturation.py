@@ -69,12 +69,15 @@ class GapScan:
             return self.fmt.values_at(idx)
         return np.array([self.fmt.value_at(int(i)) for i in idx], dtype=object)
 
-    def outputs(self, idx: np.ndarray) -> np.ndarray:
-        """Softmax outputs (B, M) with the top class in column 0."""
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Logit rows (B, M) in the format, the top class in column 0, at grid indices of the gap."""
         g = self.gaps(idx)
         top = self.io.add(np.full(len(g), self.base, dtype=g.dtype), g) if self.base != 0 else g
-        u = np.concatenate([top[:, None], np.broadcast_to(self.rivals, (len(g), len(self.rivals)))], axis=1)
-        return emulate(self.algorithm, u, self.io, self.acc, self.order)
+        return np.concatenate([top[:, None], np.broadcast_to(self.rivals, (len(g), len(self.rivals)))], axis=1)
+
+    def outputs(self, idx: np.ndarray) -> np.ndarray:
+        """Softmax outputs (B, M) with the top class in column 0."""
+        return emulate(self.algorithm, self.rows(idx), self.io, self.acc, self.order)
 
     def state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         """Per index: is the top output exactly 1, are the others exactly 0, is it NaN; and the top value."""
@@ -213,8 +216,16 @@ def _searched(scan: GapScan, limit: int) -> Thresholds:
         calls[0] += len(idx)
         return scan.state(idx)
 
+    # Wide formats: gaps below 2^-64 cannot saturate anything, so look there only if pred already holds.
+    start = scan.fmt.index_of(scan.fmt.round(Fraction(1, 2**64))) if limit >= 1 << 70 else 0
+
     def first(key, hi):
-        return _first_true(lambda idx: state(idx)[key], 0, hi, width) if hi >= 0 else None
+        if hi < 0:
+            return None
+        pred = lambda idx: state(idx)[key]
+        if start and start < hi and not pred(np.array([start], dtype=object))[0]:
+            return _first_true(pred, start + 1, hi, width)
+        return _first_true(pred, 0, hi, width)
 
     nan_from = first("nan", limit) if scan.algorithm == "naive" else None  # only exp(u) itself overflows
     usable = limit if nan_from is None else nan_from - 1

@@ -1,0 +1,178 @@
+"""PNG figures of the precision-saturation report."""
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .measures import measure_at  # noqa: E402
+from .formats import to_fraction  # noqa: E402
+from .saturation import GapScan  # noqa: E402
+
+
+def _f(v) -> float | None:
+    return None if v is None else float(Fraction(v))
+
+
+def _find(records, **kw):
+    return next((r for r in records if all(r.get(k) == v for k, v in kw.items())), None)
+
+
+def _gap_grid(scan: GapScan, upper: float, n: int) -> np.ndarray:
+    """Grid indices of about n gaps spread evenly over [0, upper] (every grid gap where there are fewer)."""
+    fmt = scan.fmt
+    hi = fmt.index_of(fmt.round(Fraction(upper).limit_denominator(1 << 30)))
+    if hi <= n:
+        return np.arange(hi + 1)
+    vals = np.linspace(0, upper, n)
+    return np.unique([fmt.index_of(fmt.round(Fraction(float(v)))) for v in vals])
+
+
+def top_output_figure(data: dict, out: Path) -> Path:
+    """1 − p1 against the gap for every format (two classes, max-shifted): the plateau at exactly 1 shows as
+    the points on the floor line."""
+    recs = [r for f in data["settings"]["formats"]
+            if (r := _find(data["thresholds"], format=f, algorithm="shifted", classes=2, rivals="equal"))]
+    cols = min(5, len(recs))
+    rows = -(-len(recs) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    for ax, r in zip(axes.flat, recs):
+        t1, t0 = _f(r["top_is_one_from_gap"]), _f(r["others_zero_from_gap"])
+        upper = 1.6 * t1 if t1 else 60.0
+        scan = GapScan(r["format"], "shifted", 2, "equal")
+        idx = _gap_grid(scan, upper, 1500 if scan.io.vectorized else 160)
+        g = scan.io.to_float(scan.gaps(idx))
+        gap_to_one = np.array([float(1 - to_fraction(v)) for v in scan.outputs(idx)[:, 0]])  # exact, then rounded
+        exact = np.exp(-g) / (1 + np.exp(-g))
+        floor = max(exact.min() / 30, 1e-300)
+        ax.semilogy(g, exact, color="0.7", lw=1, label="exact 1 − p1")
+        below = gap_to_one > 0
+        ax.semilogy(g[below], gap_to_one[below], ".", ms=2, color="C0", label="computed 1 − p1")
+        ax.semilogy(g[~below], np.full((~below).sum(), floor), "|", ms=6, color="C3", label="p1 = 1 exactly")
+        if t1:
+            ax.axvline(t1, color="C3", ls="--", lw=0.8)
+        ax.set_title(f"{r['format']}: 1.0 from gap {t1:.4g}" if t1 else r["format"], fontsize=9)
+        ax.set_xlabel("logit gap u1 − u2")
+        ax.set_ylabel("1 − top output")
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(recs):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="lower left")
+    fig.suptitle("Top softmax output of two classes (max-shifted): where it becomes exactly 1", fontsize=11)
+    fig.tight_layout()
+    path = out / "top_output.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def thresholds_figure(data: dict, out: Path) -> Path:
+    """Grouped bars: the saturation gap of each algorithm in each format, for the smallest and largest M."""
+    T = data["thresholds"]
+    formats, algorithms = data["settings"]["formats"], data["settings"]["algorithms"]
+    ms = sorted({r["classes"] for r in T})
+    ms = [ms[0], ms[-1]] if len(ms) > 1 else ms
+    fig, axes = plt.subplots(len(ms), 1, figsize=(12, 3.6 * len(ms)), squeeze=False)
+    width = 0.8 / len(algorithms)
+    for ax, m in zip(axes.flat, ms):
+        for k, a in enumerate(algorithms):
+            ys = [_f(r["top_is_one_from_gap"]) if (r := _find(T, format=f, algorithm=a, classes=m, rivals="equal"))
+                  else None for f in formats]
+            xs = np.arange(len(formats)) + (k - len(algorithms) / 2 + 0.5) * width
+            ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=a)
+        ax.set_xticks(np.arange(len(formats)), formats, fontsize=8)
+        ax.set_yscale("log")
+        ax.set_ylabel("gap from which top output = 1")
+        ax.set_title(f"{m} classes, all rivals equal", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes.flat[0].legend(fontsize=8, ncol=len(algorithms), loc="upper left")
+    fig.tight_layout()
+    path = out / "thresholds.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def sum_window_figure(data: dict, out: Path) -> Path:
+    """The gap interval where the top output is 1 while some other output is not 0 (outputs sum > 1)."""
+    T = data["thresholds"]
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(data["settings"]["formats"]) * 2 + 1.2))
+    labels, y = [], 0
+    right = max([_f(r["others_zero_from_gap"]) or 0 for r in T] + [200]) * 1.5
+    for f in data["settings"]["formats"]:
+        for m, color in ((2, "C0"), (1000, "C1")):
+            r = _find(T, format=f, algorithm="shifted", classes=m, rivals="equal")
+            if not r or not r["top_is_one_from_gap"]:
+                continue
+            a, b = _f(r["top_is_one_from_gap"]), _f(r["others_zero_from_gap"])
+            if b is not None and b <= a:
+                ax.text(a, y, f" none: the others reach 0 at gap {a:.3g} too", va="center", fontsize=7)
+            ax.barh(y, (b or right) - a, left=a, color=color, alpha=0.8 if b else 0.35, height=0.7,
+                    label=f"{m} classes" if f == data["settings"]["formats"][0] else None)
+            if b is None:
+                ax.text(right, y, " never ends →", va="center", fontsize=7)
+            labels.append(f"{f}, M={m}")
+            y += 1
+    ax.set_yticks(range(len(labels)), labels, fontsize=8)
+    ax.set_xscale("log")
+    ax.set_xlabel("logit gap (top output is exactly 1 and another output is still > 0: outputs sum to more than 1)")
+    ax.set_title("Window where the softmax outputs sum to more than 1 (max-shifted)", fontsize=10)
+    ax.legend(fontsize=8)
+    ax.invert_yaxis()
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    path = out / "sum_window.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
+    """Saturating against non-saturating measures in one format, two classes."""
+    row = _find(data["measures"], format=fmt)
+    if row is None:
+        return None
+    scan = GapScan(fmt, "shifted", 2, "equal")
+    idx = _gap_grid(scan, 130.0, 3000)
+    g = scan.io.to_float(scan.gaps(idx))
+    panels = [("softmax_top", "1 − top output", lambda v: 1 - v, "log"),
+              ("log_odds_from_p", "log(p1 / (1 − p1)) from the rounded p1", lambda v: v, "linear"),
+              ("log_softmax_log1p", "−log p1 (log1p form)", lambda v: -v, "log"),
+              ("log_odds_stable", "log-odds u1 − lse(rivals) and logit margin", lambda v: v, "linear")]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    for ax, (name, label, tf, scale) in zip(axes, panels):
+        v = tf(scan.io.to_float(measure_at(scan, name, idx)))
+        ok = np.isfinite(v) & ((v > 0) if scale == "log" else True)
+        ax.plot(g[ok], v[ok], ".", ms=1.5)
+        if name == "log_odds_stable":
+            ax.plot(g, scan.io.to_float(measure_at(scan, "logit_margin", idx)), "-", lw=0.8, alpha=0.6,
+                    label="logit margin")
+            ax.legend(fontsize=7)
+        ax.set_yscale(scale)
+        sat = row.get(name)
+        if sat and not str(sat).startswith("undefined"):
+            ax.axvline(float(Fraction(sat)), color="C3", ls="--", lw=0.8)
+            ax.set_title(f"{name}: constant from gap {float(Fraction(sat)):.4g}", fontsize=9)
+        else:
+            ax.set_title(f"{name}: never saturates", fontsize=9)
+        ax.set_xlabel("logit gap")
+        ax.set_ylabel(label, fontsize=8)
+        if name == "log_odds_from_p":
+            ax.text(0.98, 0.05, "+∞ beyond the dashed line", transform=ax.transAxes, ha="right", fontsize=7)
+    fig.suptitle(f"{fmt}, two classes: which measures keep telling gaps apart", fontsize=11)
+    fig.tight_layout()
+    path = out / "measures.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def draw_all(data: dict, out: Path) -> list[Path]:
+    paths = [top_output_figure(data, out), thresholds_figure(data, out), sum_window_figure(data, out),
+             measures_figure(data, out)]
+    return [p for p in paths if p is not None]
