@@ -28,6 +28,8 @@ def load_logits(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"--logits: no such file {path}")
     suffix = path.suffix.lower()
+    if suffix not in (".npy", ".csv", ".pt"):
+        raise ValueError(f"--logits: {path} must end in .npy, .csv or .pt")
     try:
         if suffix == ".npy":
             a = np.load(path, allow_pickle=False)
@@ -35,16 +37,16 @@ def load_logits(path: Path) -> np.ndarray:
             a = np.genfromtxt(path, delimiter=",", dtype=np.float64)
             if a.ndim == 2 and np.isnan(a[0]).all():  # a header line
                 a = a[1:]
-        elif suffix == ".pt":
+        else:
             import torch
             a = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(a, torch.Tensor):
-                raise ValueError(f"--logits: {path} holds a {type(a).__name__}, expected one tensor")
-            a = a.detach().double().numpy()
-        else:
-            raise ValueError(f"--logits: {path} must end in .npy, .csv or .pt")
-    except (OSError, EOFError, RuntimeError) as e:
+    except Exception as e:  # whatever the reader says, the user needs to know which file and why
         raise ValueError(f"--logits: cannot read {path}: {e}") from None
+    if suffix == ".pt":
+        import torch
+        if not isinstance(a, torch.Tensor):
+            raise ValueError(f"--logits: {path} holds a {type(a).__name__}, expected one tensor")
+        a = a.detach().double().numpy()
     a = np.asarray(a, dtype=np.float64)
     if a.ndim != 2 or a.shape[1] < 2 or a.shape[0] < 1:
         raise ValueError(f"--logits: expected shape (N, C) with C ≥ 2, got {a.shape} in {path}")

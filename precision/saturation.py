@@ -114,7 +114,7 @@ class Thresholds:
     rivals: str
     accumulate: str | None
     order: str
-    method: str  # "exhaustive" (every grid gap evaluated) or "search" (k-ary search, monotone predicates)
+    method: str  # "exhaustive" (every grid gap), "search" (k-ary, monotone predicates) or search + local scan
     top_is_one_from_gap: str | None
     others_zero_from_gap: str | None
     sum_exceeds_one: list[str] | None  # [first gap with top = 1 while some other > 0, first gap with all 0)
@@ -160,7 +160,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def search_limit(scan: GapScan) -> int:
     """The largest grid index searched: the largest finite gap, or a gap far past any threshold."""
     fmt = scan.fmt
-    if isinstance(fmt, BinaryFormat) and fmt.max_finite < mpmath.mpf(2) ** 1000:
+    if isinstance(fmt, BinaryFormat) and fmt.emax < 1 << 20:  # a real exponent range: search all of it
         return fmt.max_index
     bound = 2 * (fmt.precision_bits * math.log(2) + math.log(scan.classes)) + 64
     return fmt.index_of(fmt.round(int(bound)))
@@ -237,7 +237,8 @@ def _searched(scan: GapScan, limit: int) -> Thresholds:
         window = state(np.arange(lo, min(usable, top_one + VERIFY_WINDOW) + 1))["top_one"]
         top_one = lo + int(np.argmax(window))
         exceptions = [(top_one + a, top_one + b) for a, b in _runs(~window[top_one - lo:])] + exceptions
-    return _record(scan, "search", top_one, others_zero, nan_from, exceptions, None, calls[0])
+    method = "search" if scan.algorithm != "naive" else f"search + ±{VERIFY_WINDOW}-step scan (not monotone)"
+    return _record(scan, method, top_one, others_zero, nan_from, exceptions, None, calls[0])
 
 
 def closed_forms(fmt: Format, classes: int, rivals: str) -> dict:

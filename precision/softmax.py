@@ -84,14 +84,13 @@ def logsumexp_log1p(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
 def online(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
     """One pass (Milakov & Gimelshein 2018): running max m and d ← d·exp(m_old − m) + exp(x − m)."""
     cols = _columns_in_order(u, u, "sequential" if order == "pairwise" else order)
-    m = cols[:, 0]
-    d = ar.exp(ar.sub(m, m))
+    m = np.maximum.accumulate(cols, axis=1)  # the running max is exact; precompute it and both exps
+    previous = np.concatenate([cols[:, :1], m[:, :-1]], axis=1)
+    scale, term = ar.exp(ar.sub(previous, m)), ar.exp(ar.sub(cols, m))
+    d = term[:, 0]
     for j in range(1, cols.shape[1]):
-        x = cols[:, j]
-        m_new = ar.maximum(m, x)
-        d = ar.add(ar.mul(d, ar.exp(ar.sub(m, m_new))), ar.exp(ar.sub(x, m_new)))
-        m = m_new
-    return ar.div(ar.exp(ar.sub(u, m[:, None])), d[:, None])
+        d = ar.add(ar.mul(d, scale[:, j]), term[:, j])
+    return ar.div(ar.exp(ar.sub(u, m[:, -1:])), d[:, None])
 
 
 ALGORITHMS = {f.__name__: f for f in (naive, shifted, shifted_reciprocal, logsumexp, logsumexp_log1p, online)}

@@ -34,7 +34,7 @@ def test_threshold_saturates_and_the_gap_just_below_does_not(fmt, algorithm, cla
 def test_search_agrees_with_exhaustive_scan_on_float16(algorithm):
     a = thresholds("float16", algorithm, 10, exhaustive=True)
     b = thresholds("float16", algorithm, 10, exhaustive=False)
-    assert a.method == "exhaustive" and b.method == "search"
+    assert a.method == "exhaustive" and b.method.startswith("search")
     assert (a.top_is_one_from_gap, a.others_zero_from_gap, a.nan_from_gap) == \
            (b.top_is_one_from_gap, b.others_zero_from_gap, b.nan_from_gap)
 

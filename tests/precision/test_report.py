@@ -1,0 +1,74 @@
+"""`softmax-sat report` and `softmax-sat thresholds` end to end, on a small configuration."""
+import json
+
+import numpy as np
+import pytest
+
+from softmax_sat import main
+
+KEYS = {"format", "algorithm", "classes", "rivals", "top_is_one_from_gap", "others_zero_from_gap",
+        "sum_exceeds_one", "distinct_top_outputs"}
+
+
+def test_report_writes_json_markdown_and_figures(tmp_path, capsys):
+    out = tmp_path / "rep"
+    rc = main(["report", "--formats", "float16,float8_e4m3fn,delta0.01", "--algorithms", "shifted,naive",
+               "--classes", "2,10", "--out", str(out)])
+    assert rc == 0
+    data = json.loads((out / "report.json").read_text())
+    assert KEYS <= set(data["thresholds"][0])
+    assert {"settings", "versions", "orders", "accumulation", "measures"} <= set(data)
+    f16 = next(r for r in data["thresholds"] if r["format"] == "float16" and r["algorithm"] == "shifted"
+               and r["classes"] == 2)
+    assert f16["top_is_one_from_gap"] == "7.625" and f16["sum_exceeds_one"] == ["7.625", "17.34375"]
+    md = (out / "report.md").read_text()
+    assert "7.625" in md and "Measures that do not saturate" in md
+    for png in ("top_output.png", "thresholds.png", "sum_window.png"):
+        assert (out / png).stat().st_size > 10_000
+
+
+def test_thresholds_command_prints_one_configuration(capsys):
+    assert main(["thresholds", "--format", "bfloat16", "--classes", "2"]) == 0
+    assert json.loads(capsys.readouterr().out)["top_is_one_from_gap"] == "5.5625"
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv", ".pt"])
+def test_logits_report_reads_each_file_type(tmp_path, suffix):
+    logits = np.array([[30.0, 0.0, -1.0], [1.0, 0.5, 0.0], [12.0, 0.0, 0.0]])
+    path = tmp_path / f"l{suffix}"
+    if suffix == ".npy":
+        np.save(path, logits)
+    elif suffix == ".csv":
+        np.savetxt(path, logits, delimiter=",", header="a,b,c", comments="")
+    else:
+        torch = pytest.importorskip("torch")
+        torch.save(torch.tensor(logits), path)
+    out = tmp_path / "out"
+    assert main(["report", "--logits", str(path), "--out", str(out)]) == 0
+    data = json.loads((out / "logits.json").read_text())
+    f32 = next(s for s in data["summary"] if s["format"] == "float32")
+    assert f32["saturated"] == 1  # only the row with gap 30 (float32 saturates from 16.64 with one rival)
+    assert data["rows"]["float32"]["saturated"] == [True, False, False]
+    assert (out / "logits_past_threshold.png").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "--formats", "float99"], "unknown name"),
+    (["report", "--classes", "1"], "classes must be"),
+    (["report", "--algorithms", "quick"], "unknown 'quick'"),
+    (["report", "--logits", "/nonexistent/x.npy"], "no such file"),
+    (["nosuch"], "invalid choice")])
+def test_bad_options_give_one_line_and_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as e:
+        rc = main(argv)
+        raise SystemExit(rc)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_unreadable_logits_file(tmp_path, capsys):
+    bad = tmp_path / "bad.npy"
+    bad.write_text("not numpy")
+    assert main(["report", "--logits", str(bad), "--out", str(tmp_path)]) == 2
+    assert "--logits: cannot read" in capsys.readouterr().err
