@@ -11,6 +11,7 @@ import sys
 COMMANDS = {  # name: (module with configure(parser) and run(args) -> int, one-line help)
     "report": ("precision.report", "write the precision-saturation report (tables, JSON, PNG figures)"),
     "thresholds": ("precision.report", "print the saturation thresholds of one configuration"),
+    "prove": ("proofs.run", "machine-check Lemmas 2.1 and 2.2; write a certificate"),
 }
 
 

@@ -1,0 +1,212 @@
+"""A small proof-checking kernel: a proof is a list of claims, each with one piece of evidence the kernel checks.
+
+Evidence kinds:
+- `Symbolic`: a sympy expression that must simplify to 0, or be positive / non-negative under the symbols'
+  declared assumptions (sympy must *show* it: "could not decide" is a failure);
+- `IntervalBound`: an expression over interval variables, evaluated with mpmath.iv: a rigorous enclosure that
+  must lie strictly below / above a bound;
+- `Exhaustive`: a named enumeration over every value or gap of a finite format, which must find no failure;
+- `SMT`: a z3 formula whose negation must be unsatisfiable (skipped, with a note, where z3 is not installed);
+- `Counterexample`: inputs at which the refuted statement is re-checked false at 120 significant digits.
+
+`check_proof` runs every claim and names the step whose evidence did not check.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import mpmath
+import sympy
+
+CHECK_DIGITS = 120
+
+
+class EvidenceFailed(Exception):
+    """The evidence does not establish its claim."""
+
+
+class EvidenceSkipped(Exception):
+    """The checker for this kind of evidence is not installed."""
+
+
+@dataclass
+class Symbolic:
+    """`expr` (sympy syntax) == 0, > 0 or >= 0, with `symbols` declared as {name: {assumption: True}}."""
+
+    expr: str
+    relation: str  # "== 0", "> 0" or ">= 0"
+    symbols: dict = field(default_factory=dict)
+    kind = "symbolic"
+
+    def check(self) -> str:
+        names = {n: sympy.Symbol(n, **a) for n, a in self.symbols.items()}
+        e = sympy.simplify(sympy.sympify(self.expr, locals=names))
+        decide = lambda x: {"== 0": x == 0, "> 0": x.is_positive, ">= 0": x.is_nonnegative}[self.relation]
+        decided = decide(e)
+        if decided is not True:  # a sign is often visible only once the fraction is cancelled and factored
+            e = sympy.factor(sympy.cancel(e))
+            decided = decide(e)
+        if decided is not True:
+            raise EvidenceFailed(f"sympy could not show {self.expr} {self.relation} (simplified: {e})")
+        return f"sympy: {self.expr} {self.relation} (simplified to {e})"
+
+    def inputs(self) -> dict:
+        return {"expr": self.expr, "relation": self.relation, "symbols": self.symbols}
+
+
+@dataclass
+class IntervalBound:
+    """max (or min) of `expr` over the box `variables` {name: (lo, hi)} is < (or >) `bound`, rigorously."""
+
+    expr: str  # mpmath.iv syntax, e.g. "exp(-g)"
+    variables: dict
+    relation: str  # "<" or ">"
+    bound: str  # a number as text, e.g. "2**-24"
+    kind = "interval"
+
+    def check(self) -> str:
+        iv = mpmath.iv
+        saved, iv.prec = iv.prec, 4 * CHECK_DIGITS
+        try:
+            env = {"exp": iv.exp, "log": iv.log, "log1p": lambda x: iv.log(1 + x), "mpf": iv.mpf}
+            env |= {k: iv.mpf([str(lo), str(hi)]) for k, (lo, hi) in self.variables.items()}
+            y = eval(self.expr, {"__builtins__": {}}, env)  # noqa: S307 - our own claim text
+            b = eval(self.bound, {"__builtins__": {}}, {"mpf": iv.mpf}) * iv.mpf(1)
+            ok = (y.b < b.a) if self.relation == "<" else (y.a > b.b)
+        finally:
+            iv.prec = saved
+        if not ok:
+            raise EvidenceFailed(f"interval {self.expr} over {self.variables} = {y} is not {self.relation} {self.bound}")
+        return f"mpmath.iv at {4 * CHECK_DIGITS} bits: {self.expr} ∈ {y} {self.relation} {self.bound}"
+
+    def inputs(self) -> dict:
+        return {"expr": self.expr, "variables": {k: [str(a), str(b)] for k, (a, b) in self.variables.items()},
+                "relation": self.relation, "bound": self.bound}
+
+
+@dataclass
+class Exhaustive:
+    """`enumerate(**params)` visits every case and returns (cases checked, first failure or None)."""
+
+    name: str
+    enumerate: Callable[..., tuple[int, object]]
+    params: dict
+    kind = "exhaustive"
+
+    def check(self) -> str:
+        n, failure = self.enumerate(**self.params)
+        if failure is not None:
+            raise EvidenceFailed(f"{self.name}: fails at {failure} (after {n} cases)")
+        return f"{self.name}: all {n} cases hold"
+
+    def inputs(self) -> dict:
+        return {"enumeration": self.name, **self.params}
+
+
+@dataclass
+class SMT:
+    """z3: `formula()` builds the claim; the kernel asks z3 for a model of its negation (must be unsat)."""
+
+    description: str
+    formula: Callable[[], object]
+    timeout_ms: int = 60_000
+    kind = "smt"
+
+    def check(self) -> str:
+        try:
+            import z3
+        except ImportError:
+            raise EvidenceSkipped("z3-solver is not installed (pip install 'softmax-saturation[proofs]')") from None
+        solver = z3.Solver()
+        solver.set("timeout", self.timeout_ms)
+        solver.add(z3.Not(self.formula()))
+        result = solver.check()
+        if result != z3.unsat:
+            model = solver.model() if result == z3.sat else None
+            raise EvidenceFailed(f"z3 says {result} for the negation of: {self.description}"
+                                 + (f"; counter-model {model}" if model is not None else ""))
+        return f"z3: negation unsatisfiable ({self.description})"
+
+    def inputs(self) -> dict:
+        return {"formula": self.description}
+
+
+@dataclass
+class Counterexample:
+    """`refutes(**inputs)` re-evaluates the statement at CHECK_DIGITS digits and returns (is_false, detail)."""
+
+    refutes: Callable[..., tuple[bool, str]]
+    values: dict
+    kind = "counterexample"
+
+    def check(self) -> str:
+        with mpmath.workdps(CHECK_DIGITS):
+            false, detail = self.refutes(**self.values)
+        if not false:
+            raise EvidenceFailed(f"not a counterexample: {detail}")
+        return f"at {CHECK_DIGITS} digits: {detail}"
+
+    def inputs(self) -> dict:
+        return {k: (str(v) if not isinstance(v, (int, float, str, list)) else v) for k, v in self.values.items()}
+
+
+@dataclass
+class Claim:
+    statement: str
+    evidence: object
+
+
+@dataclass
+class Proof:
+    """What is claimed in one reading, under which assumptions, and the claims that establish or refute it."""
+
+    lemma: str
+    reading: str
+    statement: str
+    verdict: str  # "proved" or "refuted"
+    assumptions: list[str]
+    claims: list[Claim]
+    corrected: "Proof | None" = None
+
+
+@dataclass
+class ClaimResult:
+    statement: str
+    kind: str
+    status: str  # "checked", "failed" or "skipped"
+    detail: str
+    seconds: float
+    inputs: dict
+
+
+def check_claim(claim: Claim) -> ClaimResult:
+    start = time.perf_counter()
+    try:
+        status, detail = "checked", claim.evidence.check()
+    except EvidenceSkipped as e:
+        status, detail = "skipped", str(e)
+    except EvidenceFailed as e:
+        status, detail = "failed", str(e)
+    except Exception as e:  # a checker that crashes has not checked anything
+        status, detail = "failed", f"{type(e).__name__}: {e}"
+    return ClaimResult(claim.statement, claim.evidence.kind, status, detail, time.perf_counter() - start,
+                       claim.evidence.inputs())
+
+
+def check_proof(proof: Proof) -> list[ClaimResult]:
+    """Check every claim; a refutation must carry a checked counterexample, a proof must carry none."""
+    results = [check_claim(c) for c in proof.claims]
+    kinds = [c.evidence.kind for c in proof.claims]
+    if proof.verdict == "refuted" and "counterexample" not in kinds:
+        results.append(ClaimResult("a refutation carries a counterexample", "kernel", "failed",
+                                   "no counterexample among the claims", 0.0, {}))
+    if proof.verdict == "proved" and "counterexample" in kinds:
+        results.append(ClaimResult("a proof carries no counterexample", "kernel", "failed",
+                                   "a counterexample claim in a proof", 0.0, {}))
+    return results
+
+
+def proof_holds(results: list[ClaimResult]) -> bool:
+    return all(r.status != "failed" for r in results)
