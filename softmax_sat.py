@@ -12,6 +12,7 @@ COMMANDS = {  # name: (module with configure(parser) and run(args) -> int, one-l
     "report": ("precision.report", "write the precision-saturation report (tables, JSON, PNG figures)"),
     "thresholds": ("precision.report", "print the saturation thresholds of one configuration"),
     "prove": ("proofs.run", "machine-check Lemmas 2.1 and 2.2; write a certificate"),
+    "attack": ("attacks.cli", "run an over-optimized or multi-class attack on real ImageNet images"),
 }
 
 
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[1:])
     try:
         return getattr(module, f"run_{name}", getattr(module, "run", None))(args)
-    except (ValueError, OSError, KeyError) as e:  # bad input: one clear line, exit 2
+    except (ValueError, OSError) as e:  # bad input: one clear line, exit 2
         print(f"softmax-sat {name}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -1,0 +1,130 @@
+"""`softmax-sat attack`: one model, one method, real images; records, a summary and Figure 1/2 panels."""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .data import find_images, predict, select_correct
+from .loop import attack_batches
+from .methods import METHODS, draw_targets
+from .models import MODEL_NAMES, load_model
+from .record import read_records
+
+
+def pick_device(name: str) -> str:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: no CUDA device here")
+    return name
+
+
+def configure_attack(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, choices=MODEL_NAMES)
+    parser.add_argument("--method", required=True, choices=sorted(METHODS))
+    parser.add_argument("--images", required=True, type=Path, help="ImageNet folder or a flat folder of WNID_*.JPEG")
+    parser.add_argument("--n", type=int, default=10, help="images (all correctly classified by every model used)")
+    parser.add_argument("--iterations", type=int, default=100)
+    parser.add_argument("--out", type=Path, default=Path("runs/attack"))
+    parser.add_argument("--alpha", type=float, default=0.15, help="over-optimized step multiplier")
+    parser.add_argument("--low", type=float, default=0.05, help="multi-class: smaller multiplier")
+    parser.add_argument("--high", type=float, default=0.1, help="multi-class: larger multiplier")
+    parser.add_argument("--gradient", choices=("input", "pixels"), default="input",
+                        help="step in the normalised network input (default) or literally in raw pixels")
+    parser.add_argument("--targets", type=str, default=None,
+                        help="comma-separated target classes for every image (one, or two for multi-class); "
+                             "default: drawn (seeded) among the classes other than the true one")
+    parser.add_argument("--transfer", type=str, default="", help="comma-separated models whose predictions to record")
+    parser.add_argument("--weights", type=Path, default=None, help="weights file for --model")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--reference-max", action="store_true",
+                        help="also compute the largest top logit any image in --images produces (for the summary)")
+
+
+def _targets(spec: str | None, labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
+    if spec is None:
+        return draw_targets(labels, k, seed)
+    classes = [int(c) for c in spec.split(",")]
+    if len(classes) != k or not all(0 <= c < 1000 for c in classes):
+        raise ValueError(f"--targets: give {k} class index(es) in 0..999, got {spec!r}")
+    t = torch.tensor(classes).repeat(len(labels), 1)
+    if (t == labels[:, None]).any():
+        raise ValueError("--targets: a target equals an image's true class")
+    return t
+
+
+def summarize(records: dict, method: str, reference_max: float | None) -> dict:
+    """Per image: when float32 confidence first hits exactly 1.0 and how the top logit grows after that."""
+    images = np.unique(records["image"])
+    first_one, logit_at_one, logit_end, conf_end = [], [], [], []
+    for i in images:
+        sel = records["image"] == i
+        one = np.nonzero(records["softmax_top_float32"][sel] == 1.0)[0]
+        top = records["top1_logit"][sel]
+        logit_end.append(float(top[-1]))
+        conf_end.append(float(records["softmax_top_float32"][sel][-1]))
+        if len(one):
+            first_one.append(int(records["iteration"][sel][one[0]]))
+            logit_at_one.append(float(top[one[0]]))
+    out = {"method": method, "images": int(len(images)),
+           "images_reaching_float32_one": len(first_one),
+           "median_iteration_of_first_one": float(np.median(first_one)) if first_one else None,
+           "median_top_logit_at_first_one": float(np.median(logit_at_one)) if logit_at_one else None,
+           "median_top_logit_at_end": float(np.median(logit_end)),
+           "max_top_logit_at_end": float(np.max(logit_end)),
+           "median_float32_confidence_at_end": float(np.median(conf_end)),
+           "float32_confidence_range_at_end": [float(np.min(conf_end)), float(np.max(conf_end))],
+           "largest_top_logit_of_any_reference_image": reference_max}
+    target_columns = [k for k in ("target1_class", "target2_class") if k in records]
+    last = lambda col, i: records[col][records["image"] == i][-1]
+    out["images_predicted_as_a_target_at_end"] = int(sum(last("top1_class", i) in {last(c, i) for c in target_columns}
+                                                         for i in images))
+    return out
+
+
+def run_attack(args) -> int:
+    from .figures import attack_panels, attack_curves
+    device = pick_device(args.device)
+    if args.n < 1 or args.iterations < 1:
+        raise ValueError("--n and --iterations must be at least 1")
+    model = load_model(args.model, args.weights, device)
+    others = [load_model(m, None, device) for m in args.transfer.split(",") if m and m != args.model]
+    method = METHODS[args.method](model, args.alpha, gradient=args.gradient) if args.method == "over-optimized" \
+        else METHODS[args.method](model, args.low, args.high, gradient=args.gradient)
+    items = find_images(args.images)
+    chosen, pixels = select_correct([model] + others, items, args.n, args.batch_size, device, args.seed)
+    if not chosen:
+        raise ValueError(f"--images: none of the images in {args.images} is classified correctly by every model")
+    labels = torch.tensor([y for _, y in chosen])
+    targets = _targets(args.targets, labels, 2 if args.method == "multi-class" else 1, args.seed)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
+    kept = attack_batches(method, pixels[args.model], targets, args.iterations, out / "records", others,
+                          args.batch_size, device, snaps)
+    (out / "images.json").write_text(json.dumps([{"image": i, "path": str(p), "label": y}
+                                                 for i, (p, y) in enumerate(chosen)], indent=1))
+    if kept:
+        np.savez_compressed(out / "snapshots.npz", **{f"iteration_{k}": v for k, v in kept.items()})
+    records = read_records(out / "records")
+    reference = None
+    if args.reference_max:
+        from .data import load_pixels
+        px = load_pixels([p for p, _ in items], model.spec.input_size)
+        with torch.no_grad():
+            reference = float(max(model(px[i:i + 64].to(device).float()).max() for i in range(0, len(px), 64)))
+    summary = summarize(records, args.method, reference)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    figures = []
+    if (out / "snapshots.npz").exists():
+        figures.append(attack_panels(out, records, args.method))
+    figures.append(attack_curves(out, records, args.method))
+    print(json.dumps(summary, indent=1))
+    print(f"wrote {out}/records, summary.json and {', '.join(p.name for p in figures)}")
+    return 0

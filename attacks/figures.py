@@ -1,0 +1,68 @@
+"""Figures 1 and 2 of the paper (images with prediction, confidence and class activations at chosen
+iterations), and activation/confidence curves per iteration."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .data import class_names  # noqa: E402
+
+FIGURE_NAMES = {"over-optimized": "figure1_over_optimized", "multi-class": "figure2_multi_class"}
+
+
+def _confidence(p: float) -> str:
+    return "1 (exactly)" if p == 1.0 else f"{p:.4f}"
+
+
+def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Path:
+    """Original and adversarial images at the snapshot iterations, titled as in the paper's Figures 1 and 2."""
+    snaps = np.load(out / "snapshots.npz")
+    iterations = sorted(int(k.split("_")[1]) for k in snaps.files)
+    names = class_names()
+    n = min(images, len(snaps[f"iteration_{iterations[0]}"]))
+    fig, axes = plt.subplots(n, len(iterations), figsize=(3.1 * len(iterations), 3.9 * n), squeeze=False)
+    for row in range(n):
+        sel = records["image"] == row
+        for col, it in enumerate(iterations):
+            r = np.nonzero(sel & (records["iteration"] == it))[0][0]
+            ax = axes[row, col]
+            ax.imshow(snaps[f"iteration_{it}"][row].transpose(1, 2, 0))
+            ax.set_xticks([]), ax.set_yticks([])
+            cas = "\n".join(f"CA{k} ∼ {records[f'top{k}_logit'][r]:.3g}" for k in (1, 2, 3))
+            ax.set_title(f"{'original' if it == 0 else f'iteration {it}'}\n"
+                         f"Prediction: {names[records['top1_class'][r]][:22]}\n"
+                         f"Confidence: {_confidence(records['softmax_top_float32'][r])}\n{cas}", fontsize=8)
+    fig.suptitle(f"{method} adversarial examples: confidence (float32 softmax) and class activations", fontsize=10)
+    fig.tight_layout()
+    path = out / f"{FIGURE_NAMES[method]}.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def attack_curves(out: Path, records: dict, method: str) -> Path:
+    """Top class activation and float32 confidence against iteration, one line per image."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    for i in np.unique(records["image"]):
+        sel = records["image"] == i
+        it = records["iteration"][sel]
+        a1.plot(it, records["top1_logit"][sel], lw=0.8, alpha=0.7)
+        a2.plot(it, 1 - records["softmax_top_float32"][sel] + 1e-9, lw=0.8, alpha=0.7)
+    a1.set_yscale("symlog")
+    a1.set_xlabel("iteration"), a1.set_ylabel("highest class activation (logit)")
+    a2.set_yscale("log")
+    a2.set_xlabel("iteration"), a2.set_ylabel("1 − top softmax output (float32) + 1e-9")
+    a2.axhline(1e-9, color="k", lw=0.6, ls=":")
+    a2.text(0.99, 0.02, "on the dotted line: confidence is exactly 1.0", transform=a2.transAxes, ha="right",
+            fontsize=7)
+    fig.suptitle(f"{method}: the activation keeps growing while the confidence stops telling", fontsize=10)
+    fig.tight_layout()
+    path = out / f"{FIGURE_NAMES[method]}_curves.png"
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
