@@ -1,0 +1,127 @@
+"""Attacks on a tiny model and a few generated images; real models and images where ../shared exists."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("torchvision")
+
+from attacks.data import find_images, load_pixels, wnids  # noqa: E402
+from attacks.loop import attack_batches  # noqa: E402
+from attacks.methods import MultiClass, OverOptimized, draw_targets  # noqa: E402
+from attacks.models import ModelSpec, PixelModel, WeightsError, load_model  # noqa: E402
+from attacks.record import read_records  # noqa: E402
+
+COLUMNS = {"iteration", "image", "top1_class", "top2_class", "top3_class", "top1_logit", "top2_logit", "top3_logit",
+           "target1_class", "target1_logit", "softmax_top_float16", "softmax_top_float32", "softmax_top_float64",
+           "logit_margin", "log_odds", "l2", "linf"}
+
+
+def tiny_model(seed=0, classes=1000):
+    torch.manual_seed(seed)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, classes))
+    torch.nn.init.normal_(net[1].weight, std=5.0)  # steps of several pixels, so rounding keeps them
+    spec = ModelSpec(f"tiny{seed}", 8, lambda: net, None, mean=(0.5,) * 3, std=(1 / 255,) * 3)
+    model = PixelModel(spec, net).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def images(n=4, seed=0):
+    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (n, 3, 8, 8), dtype=np.uint8))
+
+
+def test_one_step_raises_the_target_logit_and_keeps_a_valid_image():
+    model, x = tiny_model(), images().float()
+    targets = torch.tensor([[5], [7], [9], [11]])
+    attack = OverOptimized(model, alpha=0.15)
+    logits, x1 = attack.step(x, targets)
+    after = model(x1)
+    rows = torch.arange(4)
+    assert torch.all(after[rows, targets[:, 0]] > logits[rows, targets[:, 0]])
+    assert torch.equal(x1, x1.round()) and x1.min() >= 0 and x1.max() <= 255
+
+
+def test_multi_class_gives_the_larger_multiplier_to_the_class_behind():
+    attack = MultiClass(tiny_model(), 0.05, 0.1)
+    logits = torch.zeros(2, 1000)
+    logits[0, 3], logits[0, 4] = 5.0, 1.0  # class 4 is behind in row 0
+    logits[1, 3], logits[1, 4] = 1.0, 5.0  # class 3 is behind in row 1
+    w = attack.multipliers(logits, torch.tensor([[3, 4], [3, 4]]))
+    assert w[0, 4] == 0.1 and w[0, 3] == 0.05 and w[1, 3] == 0.1 and w[1, 4] == 0.05
+
+
+def test_targets_are_seeded_and_never_the_true_class():
+    labels = torch.arange(0, 1000, 7)
+    a, b = draw_targets(labels, 2, seed=3), draw_targets(labels, 2, seed=3)
+    assert torch.equal(a, b)
+    assert not (a == labels[:, None]).any() and not (a[:, 0] == a[:, 1]).any()
+
+
+def test_records_have_the_promised_columns_and_a_run_resumes(tmp_path):
+    model, other = tiny_model(0), tiny_model(1)
+    x = images(5)
+    targets = draw_targets(torch.tensor([1, 2, 3, 4, 5]), 1, seed=0)
+    attack_batches(OverOptimized(model), x, targets, 4, tmp_path, [other], batch_size=2, progress=False)
+    rec = read_records(tmp_path)
+    assert COLUMNS | {"transfer_tiny1"} <= set(rec)
+    assert len(rec["image"]) == 5 * 5  # iterations 0..4
+    assert np.all(rec["linf"][rec["iteration"] == 0] == 0)
+    shards = sorted(p.name for p in tmp_path.glob("*.npz"))
+    (tmp_path / shards[-1]).unlink()  # as if killed before the last batch finished
+    attack_batches(OverOptimized(model), x, targets, 4, tmp_path, [other], batch_size=2, progress=False)
+    again = read_records(tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("*.npz")) == shards
+    assert all(np.array_equal(rec[k], again[k]) for k in rec)  # deterministic: same records, none duplicated
+
+
+def test_find_images_reads_flat_and_class_folders(tmp_path):
+    from PIL import Image
+    w = wnids()
+    flat, nested = tmp_path / "flat", tmp_path / "nested" / "val" / w[3]
+    flat.mkdir()
+    nested.mkdir(parents=True)
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(flat / f"{w[7]}_thing.JPEG")
+    Image.new("RGB", (40, 30), (10, 200, 10)).save(nested / "a.JPEG")
+    assert [y for _, y in find_images(flat)] == [7]
+    assert [y for _, y in find_images(tmp_path / "nested")] == [3]
+    px = load_pixels([p for p, _ in find_images(flat)], 16)
+    assert px.dtype == torch.uint8 and px.shape == (1, 3, 16, 16)
+    (flat / "n99999999_unknown.JPEG").write_bytes(b"")
+    with pytest.raises(ValueError, match="WordNet id"):
+        find_images(flat)
+
+
+def test_missing_weights_say_which_file_where_and_how(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.delenv("SOFTMAX_SAT_WEIGHTS", raising=False)
+    with pytest.raises(WeightsError) as e:
+        load_model("resnet50")
+    msg = str(e.value)
+    assert "resnet50-0676ba61.pth" in msg and str(tmp_path) in msg and "--weights" in msg and "https://" in msg
+
+
+def test_corrupt_weights_are_refused(tmp_path):
+    bad = tmp_path / "squeezenet1_1-imagenet.pth"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(WeightsError, match="sha256"):
+        load_model("squeezenet1_1", weights=bad)
+
+
+@pytest.mark.shared
+def test_real_models_classify_and_the_attack_runs(shared, tmp_path, monkeypatch):
+    from softmax_sat import main
+    monkeypatch.setenv("SOFTMAX_SAT_WEIGHTS", str(shared / "models"))
+    out = tmp_path / "run"
+    rc = main(["attack", "--model", "squeezenet1_1", "--method", "multi-class", "--images",
+               str(shared / "data" / "imagenet-sample"), "--n", "2", "--iterations", "3", "--out", str(out),
+               "--transfer", "mobilenet_v2", "--device", "cpu"])
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["images"] == 2
+    rec = read_records(out / "records")
+    assert {"target2_class", "transfer_mobilenet_v2"} <= set(rec)
+    assert (out / "figure2_multi_class.png").exists()
