@@ -13,6 +13,8 @@ COMMANDS = {  # name: (module with configure(parser) and run(args) -> int, one-l
     "thresholds": ("precision.report", "print the saturation thresholds of one configuration"),
     "prove": ("proofs.run", "machine-check Lemmas 2.1 and 2.2; write a certificate"),
     "attack": ("attacks.cli", "run an over-optimized or multi-class attack on real ImageNet images"),
+    "experiment": ("attacks.experiment", "the transferability experiment: every model pair, both attacks, Figures 3-5"),
+    "figures": ("attacks.experiment", "re-draw an experiment's Figures 3-5 and curves from its records"),
 }
 
 

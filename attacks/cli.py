@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import find_images, predict, select_correct
+from .data import find_images, select_correct
 from .loop import attack_batches
-from .methods import METHODS, draw_targets
+from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, draw_targets
 from .models import MODEL_NAMES, load_model
 from .record import read_records
 
@@ -24,7 +24,7 @@ def pick_device(name: str) -> str:
 
 
 def configure_attack(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, choices=MODEL_NAMES)
+    parser.add_argument("--model", required=True, help=f"one of {', '.join(MODEL_NAMES)}, or package.module:function")
     parser.add_argument("--method", required=True, choices=sorted(METHODS))
     parser.add_argument("--images", required=True, type=Path, help="ImageNet folder or a flat folder of WNID_*.JPEG")
     parser.add_argument("--n", type=int, default=10, help="images (all correctly classified by every model used)")
@@ -33,8 +33,9 @@ def configure_attack(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--alpha", type=float, default=0.15, help="over-optimized step multiplier")
     parser.add_argument("--low", type=float, default=0.05, help="multi-class: smaller multiplier")
     parser.add_argument("--high", type=float, default=0.1, help="multi-class: larger multiplier")
-    parser.add_argument("--gradient", choices=("input", "pixels"), default="input",
-                        help="step in the normalised network input (default) or literally in raw pixels")
+    parser.add_argument("--gradient", choices=GRADIENTS, default="unit",
+                        help="units of X in the step α∇_X g: the [0, 1] image (default), the normalised network "
+                             "input, or raw [0, 255] pixels (see attacks.methods)")
     parser.add_argument("--targets", type=str, default=None,
                         help="comma-separated target classes for every image (one, or two for multi-class); "
                              "default: drawn (seeded) among the classes other than the true one")
@@ -95,18 +96,17 @@ def run_attack(args) -> int:
         raise ValueError("--n and --iterations must be at least 1")
     model = load_model(args.model, args.weights, device)
     others = [load_model(m, None, device) for m in args.transfer.split(",") if m and m != args.model]
-    method = METHODS[args.method](model, args.alpha, gradient=args.gradient) if args.method == "over-optimized" \
-        else METHODS[args.method](model, args.low, args.high, gradient=args.gradient)
+    method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient)
     items = find_images(args.images)
     chosen, pixels = select_correct([model] + others, items, args.n, args.batch_size, device, args.seed)
     if not chosen:
         raise ValueError(f"--images: none of the images in {args.images} is classified correctly by every model")
     labels = torch.tensor([y for _, y in chosen])
-    targets = _targets(args.targets, labels, 2 if args.method == "multi-class" else 1, args.seed)
+    targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
-    kept = attack_batches(method, pixels[args.model], targets, args.iterations, out / "records", others,
+    kept = attack_batches(method, pixels[model.name], targets, args.iterations, out / "records", others,
                           args.batch_size, device, snaps)
     (out / "images.json").write_text(json.dumps([{"image": i, "path": str(p), "label": y}
                                                  for i, (p, y) in enumerate(chosen)], indent=1))

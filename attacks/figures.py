@@ -66,3 +66,60 @@ def attack_curves(out: Path, records: dict, method: str) -> Path:
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+PAIR_FIGURES = {"over-optimized": "figure4_over_optimized", "multi-class": "figure5_multi_class"}
+
+
+def transfer_panel(ax, curve) -> None:
+    """Highest class activation (left axis) and softmax output (right axis) against transferability, with 95 % CIs."""
+    x = curve.transferability
+    ax.plot(x, curve.activation_mean, color="tab:blue", lw=1.2)
+    ax.fill_between(x, curve.activation_mean - curve.activation_ci, curve.activation_mean + curve.activation_ci,
+                    color="tab:blue", alpha=0.25, lw=0)
+    ax.set_xlim(0, 100)
+    ax.set_xlabel("transferability (%)")
+    ax.set_ylabel("highest class activation", color="tab:blue")
+    right = ax.twinx()
+    right.plot(x, curve.softmax_mean, color="tab:red", lw=1.2)
+    right.fill_between(x, curve.softmax_mean - curve.softmax_ci, np.minimum(curve.softmax_mean + curve.softmax_ci, 1),
+                       color="tab:red", alpha=0.25, lw=0)
+    right.set_ylim(0, 1.02)
+    right.set_ylabel("softmax output (float32)", color="tab:red")
+    ax.set_title(f"{curve.source} → {curve.target}  ({curve.kept} kept, {curve.dropped} never transferred)",
+                 fontsize=9)
+
+
+def _panels(curves, title: str, path: Path, columns: int) -> Path:
+    rows = -(-len(curves) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5.6 * columns, 3.6 * rows), squeeze=False)
+    for ax, curve in zip(axes.flat, curves):
+        if curve.kept:
+            transfer_panel(ax, curve)
+        else:
+            ax.text(0.5, 0.5, f"{curve.source} → {curve.target}: no example transferred", ha="center",
+                    transform=ax.transAxes)
+    for ax in list(axes.flat)[len(curves):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def transferability_figures(curves, out: Path, figure3_pair: tuple[str, str]) -> list[Path]:
+    """Figure 3 (one pair, both methods) and Figures 4 and 5 (every ordered pair, one method each)."""
+    paths = []
+    pair = [c for c in curves if (c.source, c.target) == figure3_pair]
+    if pair:
+        paths.append(_panels(sorted(pair, key=lambda c: c.method != "over-optimized"),
+                             f"Figure 3: {figure3_pair[0]} → {figure3_pair[1]}, over-optimized (left) and "
+                             "multi-class (right): mean and 95 % CI against black-box transferability",
+                             out / "figure3.png", 2))
+    for method, name in PAIR_FIGURES.items():
+        chosen = [c for c in curves if c.method == method]
+        if chosen:
+            paths.append(_panels(chosen, f"{name.split('_')[0].capitalize()}: {method} adversarial examples, "
+                                 "every ordered model pair", out / f"{name}.png", 2))
+    return paths

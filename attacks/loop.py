@@ -25,26 +25,40 @@ def transfer_predictions(others, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {m.name: m(as_input(m, x)).argmax(1) for m in others}
 
 
+def progress_bar(total: int, desc: str, enabled: bool = True) -> tqdm:
+    """Images × iterations done and the rate, on stderr (also when it is a log file, not a terminal)."""
+    return tqdm(total=total, desc=desc, unit="img·it", file=sys.stderr, disable=not enabled, smoothing=0.1,
+                mininterval=1 if sys.stderr.isatty() else 30)
+
+
+def batch_starts(n: int, batch_size: int, rank: int = 0, world: int = 1) -> list[int]:
+    """First image of each batch this process runs: batch k goes to rank k mod world, so shards do not depend on
+    how many processes share the work."""
+    return list(range(0, n, batch_size))[rank::world]
+
+
 def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iterations: int, out: Path,
-                   others=(), batch_size: int = 16, device="cpu", snapshots=(), image_ids=None,
-                   progress: bool = True, desc: str = "attack") -> dict[int, np.ndarray]:
+                   others=(), batch_size: int = 16, device="cpu", snapshots=(), rank: int = 0, world: int = 1,
+                   bar: tqdm | None = None, progress: bool = True) -> dict[int, np.ndarray]:
     """Attack every image for `iterations` steps, recording iterations 0..iterations (0 is the original).
 
-    Batches whose shard already exists are skipped, so a killed run continues where it stopped.
+    Batches whose shard already exists are skipped, so a killed run continues where it stopped; under several
+    processes each runs its share of the batches (`batch_starts`). Nothing leaves the device until a batch ends.
     Returns {iteration: uint8 images} for the requested snapshot iterations of the batches run now.
     """
     writer = RecordWriter(out)
     n = len(pixels)
-    image_ids = np.arange(n) if image_ids is None else np.asarray(image_ids)
-    bar = tqdm(total=n * iterations, desc=desc, unit="img·it", file=sys.stderr, disable=not progress or None,
-               smoothing=0.1)
+    starts = batch_starts(n, batch_size, rank, world)
+    own_bar = bar is None
+    if own_bar:
+        bar = progress_bar(sum(min(batch_size, n - s) for s in starts) * iterations, "attack", progress)
     kept: dict[int, list[np.ndarray]] = {k: [] for k in snapshots}
-    for start in range(0, n, batch_size):
-        tag = f"{image_ids[start]:07d}"
+    for start in starts:
+        tag = f"{start:07d}"
         if (out / f"records-{tag}.npz").exists():
             bar.update(min(batch_size, n - start) * iterations)
             continue
-        ids = image_ids[start:start + batch_size]
+        ids = np.arange(start, min(start + batch_size, n))
         x0 = pixels[start:start + batch_size].to(device).float()
         t = targets[start:start + batch_size].to(device)
         x = x0.clone()
@@ -61,5 +75,6 @@ def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iteratio
             if it < iterations:
                 bar.update(len(ids))
         writer.flush(tag)
-    bar.close()
+    if own_bar:
+        bar.close()
     return {k: np.concatenate(v) for k, v in kept.items() if v}

@@ -100,6 +100,19 @@ MODEL_NAMES = ("alexnet", "vgg16", "resnet50", "squeezenet1_1", "mobilenet_v2",
                "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
+def _own_model(name: str, device) -> PixelModel:
+    import importlib
+    module, _, attr = name.partition(":")
+    try:
+        factory = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"model: cannot load {name!r} ({e}); expected package.module:function") from None
+    model = factory(device)
+    if not isinstance(model, PixelModel):
+        raise ValueError(f"model: {name} returned {type(model).__name__}, expected a PixelModel")
+    return model.to(device).eval()
+
+
 def spec(name: str) -> ModelSpec:
     specs = _registry()
     if name not in specs:
@@ -138,7 +151,11 @@ def weights_file(s: ModelSpec, weights: str | Path | None = None) -> Path:
 
 
 def load_model(name: str, weights: str | Path | None = None, device: str | torch.device = "cpu") -> PixelModel:
-    """A registry model with its real weights, in eval mode, gradients off for its parameters."""
+    """A registry model with its real weights, in eval mode, gradients off for its parameters.
+
+    A name `package.module:function` is a model of your own: function(device) returns a `PixelModel`."""
+    if ":" in name:
+        return _own_model(name, device)
     s = spec(name)
     path = weights_file(s, weights)
     if s.sha256:

@@ -1,6 +1,6 @@
 """Per-iteration records of an attack: columnar NumPy shards, appended as the run goes, readable without torch.
 
-Each shard `records-<start>-<end>.npz` holds every column for a block of iterations of a batch of images; it is
+Each shard `records-<first image>.npz` holds every column for every iteration of one batch of images; it is
 written to a temporary name and renamed, so a crash leaves whole shards only.
 """
 from __future__ import annotations
@@ -13,8 +13,9 @@ import numpy as np
 SOFTMAX_DTYPES = ("float16", "float32", "float64")
 
 
-def measures(logits, targets, x, x0, transfer: dict) -> dict[str, np.ndarray]:
-    """The columns of one iteration for a batch (logits from the attacked model, as float32)."""
+def measures(logits, targets, x, x0, transfer: dict) -> dict:
+    """The columns of one iteration for a batch (logits from the attacked model, as float32), as tensors left on
+    the model's device: they reach the host once per batch, at `RecordWriter.flush`, not once per iteration."""
     import torch
     top = torch.topk(logits, 3, dim=1)
     cols = {f"top{k + 1}_class": top.indices[:, k] for k in range(3)}
@@ -34,32 +35,39 @@ def measures(logits, targets, x, x0, transfer: dict) -> dict[str, np.ndarray]:
     cols["l2"], cols["linf"] = d.norm(dim=1), d.abs().max(dim=1).values
     for name, pred in transfer.items():
         cols[f"transfer_{name}"] = pred
-    return {k: v.detach().cpu().numpy() for k, v in cols.items()}
+    return {k: v.detach() for k, v in cols.items()}
 
 
 class RecordWriter:
-    """Collects iteration columns and writes them as shards."""
+    """Collects iteration columns (tensors on any device, or arrays) and writes them as shards."""
 
     def __init__(self, folder: Path, prefix: str = "records"):
         self.folder, self.prefix = Path(folder), prefix
         self.folder.mkdir(parents=True, exist_ok=True)
-        self.pending: list[dict[str, np.ndarray]] = []
+        self.pending: list[dict] = []
 
-    def add(self, iteration: int, images: np.ndarray, columns: dict[str, np.ndarray]) -> None:
+    def add(self, iteration: int, images: np.ndarray, columns: dict) -> None:
         n = len(images)
-        self.pending.append({"iteration": np.full(n, iteration, dtype=np.int32), "image": images, **columns})
+        self.pending.append({"iteration": np.full(n, iteration, dtype=np.int32), "image": np.asarray(images),
+                             **columns})
 
     def flush(self, tag: str) -> Path | None:
         if not self.pending:
             return None
-        keys = self.pending[0].keys()
-        block = {k: np.concatenate([p[k] for p in self.pending]) for k in keys}
+        block = {k: _concatenate([p[k] for p in self.pending]) for k in self.pending[0]}
         path = self.folder / f"{self.prefix}-{tag}.npz"
         tmp = path.with_suffix(".tmp.npz")
         np.savez(tmp, **block)
         os.replace(tmp, path)
         self.pending = []
         return path
+
+
+def _concatenate(parts: list) -> np.ndarray:
+    if isinstance(parts[0], np.ndarray):
+        return np.concatenate(parts)
+    import torch
+    return torch.cat(parts).cpu().numpy()
 
 
 def read_records(folder: Path, prefix: str = "records") -> dict[str, np.ndarray]:

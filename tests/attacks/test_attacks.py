@@ -11,27 +11,14 @@ pytest.importorskip("torchvision")
 from attacks.data import find_images, load_pixels, wnids  # noqa: E402
 from attacks.loop import attack_batches  # noqa: E402
 from attacks.methods import MultiClass, OverOptimized, draw_targets  # noqa: E402
-from attacks.models import ModelSpec, PixelModel, WeightsError, load_model  # noqa: E402
+from attacks.models import WeightsError, load_model  # noqa: E402
+
+from .tiny_models import random_images as images, tiny_model  # noqa: E402
 from attacks.record import read_records  # noqa: E402
 
 COLUMNS = {"iteration", "image", "top1_class", "top2_class", "top3_class", "top1_logit", "top2_logit", "top3_logit",
            "target1_class", "target1_logit", "softmax_top_float16", "softmax_top_float32", "softmax_top_float64",
            "logit_margin", "log_odds", "l2", "linf"}
-
-
-def tiny_model(seed=0, classes=1000):
-    torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 8 * 8, classes))
-    torch.nn.init.normal_(net[1].weight, std=5.0)  # steps of several pixels, so rounding keeps them
-    spec = ModelSpec(f"tiny{seed}", 8, lambda: net, None, mean=(0.5,) * 3, std=(1 / 255,) * 3)
-    model = PixelModel(spec, net).eval()
-    for p in model.parameters():
-        p.requires_grad_(False)
-    return model
-
-
-def images(n=4, seed=0):
-    return torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (n, 3, 8, 8), dtype=np.uint8))
 
 
 def test_one_step_raises_the_target_logit_and_keeps_a_valid_image():

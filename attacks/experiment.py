@@ -1,0 +1,260 @@
+"""The transferability experiment of Appendix B: every source model × method attacks the same images, and every
+iteration records the source's activations and softmax and each other model's prediction.
+
+Results folder: config.json (what was asked; a different config against it is refused), selection.json (the
+images every model classifies correctly, and the targets), records/<source>/<method>/records-*.npz (one shard
+per finished batch, so a killed run continues where it stopped), then curves.csv, cleaning.json and Figures 3–5.
+
+Several processes: `torchrun --nproc-per-node=K -m attacks.experiment ARGS` (the same arguments as
+`softmax-sat experiment`); batch k runs on rank k mod K, each rank on its own GPU (NCCL) or on the CPU (gloo),
+and rank 0 draws the figures once every rank is done.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tomllib
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+
+from .data import find_images, load_pixels, select_correct
+from .figures import transferability_figures
+from .loop import attack_batches, batch_starts, progress_bar
+from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, draw_targets
+from .models import MODEL_NAMES, load_model
+from .transferability import cleaning_table, experiment_curves, write_curves_csv
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that decides the results; saved with them."""
+    images: str
+    models: tuple[str, ...] = ("alexnet", "vgg16", "resnet50")
+    methods: tuple[str, ...] = ("over-optimized", "multi-class")
+    n: int = 2500
+    iterations: int = 500
+    alpha: float = 0.15
+    low: float = 0.05
+    high: float = 0.1
+    gradient: str = "unit"
+    batch_size: int = 32
+    seed: int = 0
+    weights: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
+
+    def __post_init__(self):
+        if len(self.models) < 2 or len(set(self.models)) != len(self.models):
+            raise ValueError(f"models: need at least two different models, got {list(self.models)}")
+        unknown = set(self.methods) - set(TARGETS_PER_IMAGE)
+        if unknown or not self.methods:
+            raise ValueError(f"methods: expected some of {', '.join(TARGETS_PER_IMAGE)}, got {list(self.methods)}")
+        if self.n < 1 or self.iterations < 1 or self.batch_size < 1:
+            raise ValueError("n, iterations and batch_size must be at least 1")
+
+    def as_json(self) -> dict:
+        return json.loads(json.dumps(asdict(self)))
+
+
+def _listed(value) -> tuple:
+    return tuple(v.strip() for v in value.split(",") if v.strip()) if isinstance(value, str) else tuple(value)
+
+
+def build_config(flags: dict, config_file: Path | None = None) -> ExperimentConfig:
+    """Defaults, overridden by the config file (TOML), overridden by flags given on the command line."""
+    values: dict = {}
+    if config_file is not None:
+        try:
+            values = tomllib.loads(Path(config_file).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as e:
+            raise ValueError(f"--config: cannot read {config_file}: {e}") from None
+    values |= {k: v for k, v in flags.items() if v is not None}
+    known = {f.name for f in fields(ExperimentConfig)}
+    if set(values) - known:
+        raise ValueError(f"config: unknown keys {sorted(set(values) - known)}; expected {sorted(known)}")
+    if "images" not in values:
+        raise ValueError("--images (or images in --config) is required")
+    for key in ("models", "methods"):
+        if key in values:
+            values[key] = _listed(values[key])
+    if isinstance(values.get("weights"), dict):
+        values["weights"] = tuple(sorted(values["weights"].items()))
+    values["weights"] = tuple(tuple(w) for w in values.get("weights", ()))
+    values["images"] = str(values["images"])
+    return ExperimentConfig(**values)
+
+
+def claim_results_folder(config: ExperimentConfig, out: Path, write: bool) -> None:
+    """Refuse a results folder made with another config; record the config in a new one."""
+    saved = out / "config.json"
+    if saved.exists():
+        old = json.loads(saved.read_text())
+        if old != config.as_json():
+            changed = sorted(k for k in set(old) | set(config.as_json()) if old.get(k) != config.as_json().get(k))
+            raise ValueError(f"--out: {out} holds results of another config (differs in: {', '.join(changed)}); "
+                             "use the same config to continue it, or another --out")
+    elif write:
+        out.mkdir(parents=True, exist_ok=True)
+        _write_atomic(saved, json.dumps(config.as_json(), indent=1))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+class Ranks:
+    """This process's place among torchrun's processes (one process, rank 0 of 1, without torchrun)."""
+
+    def __init__(self, device: str):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank, self.device = 0, device
+        if self.world > 1:
+            import torch.distributed as dist
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            if device.startswith("cuda"):
+                torch.cuda.set_device(local)
+                self.device = f"cuda:{local}"
+            dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+            self.rank = dist.get_rank()
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            import torch.distributed as dist
+            dist.destroy_process_group()
+
+
+def select_images(config: ExperimentConfig, models, out: Path, ranks: Ranks) -> tuple[list, dict]:
+    """Rank 0 picks the images every model classifies correctly (once; a resumed run reuses selection.json) and
+    draws the targets; every rank then reads the same selection."""
+    path = out / "selection.json"
+    if ranks.rank == 0 and not path.exists():
+        chosen, _ = select_correct(models, find_images(config.images), config.n, 64, ranks.device, config.seed)
+        if not chosen:
+            raise ValueError(f"--images: no image in {config.images} is classified correctly by every model")
+        if len(chosen) < config.n:
+            print(f"experiment: only {len(chosen)} of the asked {config.n} images are classified correctly by "
+                  "every model; going on with those", file=sys.stderr)
+        labels = torch.tensor([y for _, y in chosen])
+        targets = {m: draw_targets(labels, TARGETS_PER_IMAGE[m], config.seed).tolist() for m in config.methods}
+        _write_atomic(path, json.dumps({"models": [m.name for m in models],
+                                        "images": [{"path": str(p), "label": y} for p, y in chosen],
+                                        "targets": targets}, indent=1))
+    ranks.barrier()
+    selection = json.loads(path.read_text())
+    return [(Path(i["path"]), i["label"]) for i in selection["images"]], selection["targets"]
+
+
+def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu",
+                            progress: bool = True) -> list[Path]:
+    """Run (or continue) the experiment; rank 0 returns the figures it drew."""
+    ranks = Ranks(device)
+    try:
+        claim_results_folder(config, out, write=ranks.rank == 0)
+        weights = dict(config.weights)
+        models = [load_model(m, weights.get(m), ranks.device) for m in config.models]
+        chosen, targets = select_images(config, models, out, ranks)
+        paths = [p for p, _ in chosen]
+        pixels = {m.name: load_pixels(paths, m.spec.input_size) for m in models}
+        share = sum(min(config.batch_size, len(paths) - s)
+                    for s in batch_starts(len(paths), config.batch_size, ranks.rank, ranks.world))
+        bar = progress_bar(len(models) * len(config.methods) * share * config.iterations,
+                           f"experiment (rank {ranks.rank} of {ranks.world})", progress)
+        for source in models:
+            others = [m for m in models if m is not source]
+            for method in config.methods:
+                bar.set_postfix_str(f"{source.name}, {method}")
+                attack = build_method(method, source, config.alpha, config.low, config.high, config.gradient)
+                attack_batches(attack, pixels[source.name], torch.tensor(targets[method]), config.iterations,
+                               out / "records" / source.name / method, others, config.batch_size, ranks.device,
+                               rank=ranks.rank, world=ranks.world, bar=bar)
+        bar.close()
+        ranks.barrier()
+        return write_figures(out) if ranks.rank == 0 else []
+    finally:
+        ranks.close()
+
+
+def write_figures(results: Path) -> list[Path]:
+    """Curves, cleaning counts and Figures 3–5 from the records alone (Figure 3: VGG-16 → ResNet-50 where both
+    were run, else the first two models)."""
+    curves = experiment_curves(results)
+    selection = results / "selection.json"
+    names = json.loads(selection.read_text())["models"] if selection.exists() else sorted({c.source for c in curves})
+    pair = ("vgg16", "resnet50") if {"vgg16", "resnet50"} <= set(names) else (names[0], names[1])
+    table = cleaning_table(curves)
+    _write_atomic(results / "cleaning.json", json.dumps(table, indent=1))
+    paths = [write_curves_csv(curves, results / "curves.csv"), results / "cleaning.json"]
+    paths += transferability_figures(curves, results, pair)
+    print_cleaning(table)
+    return paths
+
+
+def print_cleaning(table: list[dict]) -> None:
+    print(f"{'source → target':32s} {'method':15s} {'attacked':>8s} {'never transferred':>17s} "
+          f"{'transfer at end':>15s} {'softmax at end':>14s} {'activation at end':>17s}")
+    for r in table:
+        end = "—" if r["kept"] == 0 else f"{r['transferring_at_last_iteration_percent']:.1f} %"
+        sm = "—" if r["kept"] == 0 else f"{r['softmax_mean_at_last_iteration']:.4f}"
+        act = "—" if r["kept"] == 0 else f"{r['activation_mean_at_last_iteration']:.1f}"
+        print(f"{r['source'] + ' → ' + r['target']:32s} {r['method']:15s} {r['examples']:8d} "
+              f"{r['never_transferred']:17d} {end:>15s} {sm:>14s} {act:>17s}")
+
+
+def configure_experiment(parser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML file with any of the options below (flags win)")
+    parser.add_argument("--models", help=f"comma-separated, default alexnet,vgg16,resnet50; any of "
+                                         f"{', '.join(MODEL_NAMES)} or package.module:function")
+    parser.add_argument("--methods", help="comma-separated, default over-optimized,multi-class")
+    parser.add_argument("--images", help="ImageNet validation folder, class folders, or a flat folder of WNID_*")
+    parser.add_argument("--n", "--num-images", type=int, dest="n",
+                        help="images every model classifies correctly (default 2500); under torchrun write "
+                             "--num-images, as torchrun takes --n for an abbreviation of its own options")
+    parser.add_argument("--iterations", type=int, help="default 500")
+    parser.add_argument("--alpha", type=float)
+    parser.add_argument("--low", type=float)
+    parser.add_argument("--high", type=float)
+    parser.add_argument("--gradient", choices=GRADIENTS, help="default unit (see attacks.methods)")
+    parser.add_argument("--batch-size", type=int, dest="batch_size")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--weights", action="append", metavar="MODEL=PATH", help="a model's weights file (repeat)")
+    parser.add_argument("--out", type=Path, default=Path("runs/experiment"))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", action="store_true")
+
+
+def run_experiment(args) -> int:
+    from .cli import pick_device
+    flags = {k: getattr(args, k) for k in ("models", "methods", "images", "n", "iterations", "alpha", "low", "high",
+                                           "gradient", "batch_size", "seed")}
+    if args.weights:
+        pairs = [w.split("=", 1) for w in args.weights]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError("--weights: expected MODEL=PATH")
+        flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
+    config = build_config(flags, args.config)
+    paths = run_transfer_experiment(config, args.out, pick_device(args.device), not args.no_progress)
+    if paths:
+        print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def configure_figures(parser) -> None:
+    parser.add_argument("--results", type=Path, required=True, help="an experiment's --out folder")
+
+
+def run_figures(args) -> int:
+    print(f"wrote {', '.join(str(p) for p in write_figures(args.results))}")
+    return 0
+
+
+if __name__ == "__main__":  # torchrun --nproc-per-node=K -m attacks.experiment ARGS
+    from softmax_sat import main
+    sys.exit(main(["experiment", *sys.argv[1:]]))

@@ -1,0 +1,123 @@
+"""Appendix B's analysis, from the stored records alone (no model, no GPU).
+
+An example transfers to a model at an iteration when that model predicts one of the attack's target classes.
+Data cleaning: examples that never transferred to the target model are dropped (counted per model pair).
+Aggregation: each iteration becomes one point whose x is the percentage of kept examples transferring at that
+iteration, and whose y values are the mean and 95 % confidence interval (normal, 1.96 standard errors) of the
+source model's highest class activation and of its float32 softmax top output over the kept examples.
+"""
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .record import read_records
+
+Z95 = 1.959963984540054
+
+
+@dataclass
+class TransferCurve:
+    source: str
+    target: str
+    method: str
+    examples: int  # attacked images
+    dropped: int  # never transferred, left out of the curve
+    iteration: np.ndarray
+    transferability: np.ndarray  # percent of kept examples transferring at each iteration
+    activation_mean: np.ndarray
+    activation_ci: np.ndarray  # half-width of the 95 % interval
+    softmax_mean: np.ndarray
+    softmax_ci: np.ndarray
+
+    @property
+    def kept(self) -> int:
+        return self.examples - self.dropped
+
+
+def per_image(records: dict, column: str) -> np.ndarray:
+    """A column as an (images, iterations) array; records must hold every iteration of every image."""
+    images = np.unique(records["image"])
+    values = records[column]
+    if len(values) % len(images):
+        raise ValueError(f"records: images have different numbers of iterations ({len(values)} rows, "
+                         f"{len(images)} images); is the run still going?")
+    return values.reshape(len(images), -1)
+
+
+def transferred(records: dict, target: str) -> np.ndarray:
+    """(images, iterations) booleans: model `target` predicts one of the attack's target classes."""
+    column = f"transfer_{target}"
+    if column not in records:
+        raise ValueError(f"records: no predictions of {target!r} (columns: {', '.join(sorted(records))})")
+    prediction = per_image(records, column)
+    goals = [per_image(records, k) for k in ("target1_class", "target2_class") if k in records]
+    return np.logical_or.reduce([prediction == g for g in goals])
+
+
+def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean over axis 0 and the half-width of its 95 % confidence interval (0 for fewer than two values)."""
+    n = len(values)
+    if n == 0:
+        nan = np.full(values.shape[1], np.nan)
+        return nan, nan
+    half = Z95 * values.std(axis=0, ddof=1) / np.sqrt(n) if n > 1 else np.zeros(values.shape[1])
+    return values.mean(axis=0), half
+
+
+def transfer_curve(records: dict, source: str, target: str, method: str) -> TransferCurve:
+    """The curve of one source → target model pair for one method."""
+    hit = transferred(records, target)
+    keep = hit.any(axis=1)
+    activation = per_image(records, "top1_logit").astype(np.float64)[keep]
+    softmax = per_image(records, "softmax_top_float32").astype(np.float64)[keep]
+    a_mean, a_ci = mean_ci(activation)
+    s_mean, s_ci = mean_ci(softmax)
+    percent = 100 * hit[keep].mean(axis=0) if keep.any() else np.full(hit.shape[1], np.nan)
+    return TransferCurve(source, target, method, len(hit), int((~keep).sum()), per_image(records, "iteration")[0],
+                         percent, a_mean, a_ci, s_mean, s_ci)
+
+
+def experiment_curves(results: Path) -> list[TransferCurve]:
+    """Every ordered model pair × method of an experiment folder (records/<source>/<method>/)."""
+    curves = []
+    for folder in sorted(p for p in (Path(results) / "records").glob("*/*") if p.is_dir()):
+        source, method = folder.parent.name, folder.name
+        records = read_records(folder)
+        targets = sorted(k.removeprefix("transfer_") for k in records if k.startswith("transfer_"))
+        curves += [transfer_curve(records, source, t, method) for t in targets]
+    if not curves:
+        raise FileNotFoundError(f"--results: no records under {Path(results) / 'records'}")
+    return curves
+
+
+CSV_COLUMNS = ("source", "target", "method", "iteration", "transferability_percent", "examples_kept",
+               "activation_mean", "activation_ci95_low", "activation_ci95_high",
+               "softmax_mean", "softmax_ci95_low", "softmax_ci95_high")
+
+
+def write_curves_csv(curves: list[TransferCurve], path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(CSV_COLUMNS)
+        for c in curves:
+            for k, it in enumerate(c.iteration):
+                w.writerow([c.source, c.target, c.method, int(it), f"{c.transferability[k]:.4f}", c.kept,
+                            *(f"{v:.9g}" for v in (c.activation_mean[k], c.activation_mean[k] - c.activation_ci[k],
+                                                   c.activation_mean[k] + c.activation_ci[k], c.softmax_mean[k],
+                                                   c.softmax_mean[k] - c.softmax_ci[k],
+                                                   c.softmax_mean[k] + c.softmax_ci[k]))])
+    return path
+
+
+def cleaning_table(curves: list[TransferCurve]) -> list[dict]:
+    """Per pair and method: examples attacked, dropped (never transferred), kept, and transferring at the end."""
+    return [{"source": c.source, "target": c.target, "method": c.method, "examples": c.examples,
+             "never_transferred": c.dropped, "kept": c.kept,
+             "transferring_at_last_iteration_percent": round(float(c.transferability[-1]), 2) if c.kept else None,
+             "softmax_mean_at_last_iteration": round(float(c.softmax_mean[-1]), 6) if c.kept else None,
+             "activation_mean_at_last_iteration": round(float(c.activation_mean[-1]), 3) if c.kept else None}
+            for c in curves]
