@@ -76,6 +76,7 @@ def summarize(records: dict, method: str, reference_max: float | None) -> dict:
     out = {"method": method, "images": int(len(images)),
            "images_reaching_float32_one": len(first_one),
            "median_iteration_of_first_one": float(np.median(first_one)) if first_one else None,
+           "iteration_of_first_one_range": [min(first_one), max(first_one)] if first_one else None,
            "median_top_logit_at_first_one": float(np.median(logit_at_one)) if logit_at_one else None,
            "median_top_logit_at_end": float(np.median(logit_end)),
            "max_top_logit_at_end": float(np.max(logit_end)),
@@ -124,7 +125,7 @@ def run_attack(args) -> int:
     figures = []
     if (out / "snapshots.npz").exists():
         figures.append(attack_panels(out, records, args.method))
-    figures.append(attack_curves(out, records, args.method))
+    figures.append(attack_curves(out, records, args.method, reference))
     print(json.dumps(summary, indent=1))
     print(f"wrote {out}/records, summary.json and {', '.join(p.name for p in figures)}")
     return 0

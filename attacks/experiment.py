@@ -50,8 +50,18 @@ class ExperimentConfig:
         unknown = set(self.methods) - set(TARGETS_PER_IMAGE)
         if unknown or not self.methods:
             raise ValueError(f"methods: expected some of {', '.join(TARGETS_PER_IMAGE)}, got {list(self.methods)}")
+        for key in ("n", "iterations", "batch_size", "seed", "alpha", "low", "high"):
+            value = getattr(self, key)
+            kind = (int,) if key in ("n", "iterations", "batch_size", "seed") else (int, float)
+            if not isinstance(value, kind) or isinstance(value, bool):
+                raise ValueError(f"{key}: expected a number, got {value!r}")
         if self.n < 1 or self.iterations < 1 or self.batch_size < 1:
             raise ValueError("n, iterations and batch_size must be at least 1")
+        if not (self.alpha > 0 and 0 < self.low <= self.high):
+            raise ValueError(f"multipliers: need alpha > 0 and 0 < low ≤ high, got {self.alpha}, {self.low}, "
+                             f"{self.high}")
+        if self.gradient not in GRADIENTS:
+            raise ValueError(f"gradient: expected one of {', '.join(GRADIENTS)}, got {self.gradient!r}")
 
     def as_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))

@@ -25,7 +25,8 @@ def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Pat
     iterations = sorted(int(k.split("_")[1]) for k in snaps.files)
     names = class_names()
     n = min(images, len(snaps[f"iteration_{iterations[0]}"]))
-    fig, axes = plt.subplots(n, len(iterations), figsize=(3.1 * len(iterations), 3.9 * n), squeeze=False)
+    fig, axes = plt.subplots(n, len(iterations), figsize=(3.1 * len(iterations), 4.1 * n), squeeze=False,
+                             layout="constrained")
     for row in range(n):
         sel = records["image"] == row
         for col, it in enumerate(iterations):
@@ -38,21 +39,24 @@ def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Pat
                          f"Prediction: {names[records['top1_class'][r]][:22]}\n"
                          f"Confidence: {_confidence(records['softmax_top_float32'][r])}\n{cas}", fontsize=8)
     fig.suptitle(f"{method} adversarial examples: confidence (float32 softmax) and class activations", fontsize=10)
-    fig.tight_layout()
     path = out / f"{FIGURE_NAMES[method]}.png"
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
 
 
-def attack_curves(out: Path, records: dict, method: str) -> Path:
-    """Top class activation and float32 confidence against iteration, one line per image."""
+def attack_curves(out: Path, records: dict, method: str, reference: float | None = None) -> Path:
+    """Top class activation and float32 confidence against iteration, one line per image; `reference`: the
+    largest top activation of any unattacked image, drawn as a dashed line."""
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
     for i in np.unique(records["image"]):
         sel = records["image"] == i
         it = records["iteration"][sel]
         a1.plot(it, records["top1_logit"][sel], lw=0.8, alpha=0.7)
         a2.plot(it, 1 - records["softmax_top_float32"][sel] + 1e-9, lw=0.8, alpha=0.7)
+    if reference is not None:
+        a1.axhline(reference, color="k", lw=0.8, ls="--", label="largest of any unattacked sample image")
+        a1.legend(fontsize=7, loc="lower right")
     a1.set_yscale("symlog")
     a1.set_xlabel("iteration"), a1.set_ylabel("highest class activation (logit)")
     a2.set_yscale("log")

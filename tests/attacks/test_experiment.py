@@ -147,3 +147,7 @@ def test_config_file_flags_and_bad_keys(tmp_path):
         build_config({}, toml)
     with pytest.raises(ValueError, match="two different models"):
         build_config({"images": "x", "models": "vgg16"})
+    with pytest.raises(ValueError, match="n: expected a number"):
+        build_config({"images": "x", "n": "many"})
+    with pytest.raises(ValueError, match="gradient"):
+        build_config({"images": "x", "gradient": "sideways"})
