@@ -10,6 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from precision.report_figures import save_figure  # noqa: E402
+
 from .data import class_names  # noqa: E402
 
 FIGURE_NAMES = {"over-optimized": "figure1_over_optimized", "multi-class": "figure2_multi_class"}
@@ -39,10 +41,7 @@ def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Pat
                          f"Prediction: {names[records['top1_class'][r]][:22]}\n"
                          f"Confidence: {_confidence(records['softmax_top_float32'][r])}\n{cas}", fontsize=8)
     fig.suptitle(f"{method} adversarial examples: confidence (float32 softmax) and class activations", fontsize=10)
-    path = out / f"{FIGURE_NAMES[method]}.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"{FIGURE_NAMES[method]}.png", dpi=100, tight=False)  # constrained layout
 
 
 def attack_curves(out: Path, records: dict, method: str, reference: float | None = None) -> Path:
@@ -65,11 +64,7 @@ def attack_curves(out: Path, records: dict, method: str, reference: float | None
     a2.text(0.99, 0.02, "on the dotted line: confidence is exactly 1.0", transform=a2.transAxes, ha="right",
             fontsize=7)
     fig.suptitle(f"{method}: the activation keeps growing while the confidence stops telling", fontsize=10)
-    fig.tight_layout()
-    path = out / f"{FIGURE_NAMES[method]}_curves.png"
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / f"{FIGURE_NAMES[method]}_curves.png", dpi=100)
 
 
 PAIR_FIGURES = {"over-optimized": "figure4_over_optimized", "multi-class": "figure5_multi_class"}
@@ -106,10 +101,7 @@ def _panels(curves, title: str, path: Path, columns: int) -> Path:
     for ax in list(axes.flat)[len(curves):]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def transferability_figures(curves, out: Path, figure3_pair: tuple[str, str]) -> list[Path]:

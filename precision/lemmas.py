@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import mpmath
-import numpy as np
 
 from .formats import DeltaGrid, Format, get_format
 from .softmax import ALGORITHMS, check_logits, softmax
@@ -135,9 +134,8 @@ def _lemma_2_2_premise(u, v, t, p) -> bool:
             and u[0] + v[0] > u[t] + v[t] and all(v[k] == 0 for k in range(m) if k not in (0, t)))
 
 
-def lemma_2_2(u, v, t: int, reading="exact", algorithm: str = "shifted") -> Verdict:
-    """Lemma 2.2 as written: p1 > pi, pt > 0, vt > v1 > 0, u1 + v1 > ut + vt, vk = 0 otherwise ⇒
-    P(u + v) = (l1, …) with l1 > lt and l1 < p1. (Index 0 here is the paper's class 1.)"""
+def _lemma_2_2_outputs(u, v, t: int, reading, algorithm):
+    """Both lemma 2.2 predicates' common part: the outputs P(u) and, when the premise holds, P(u + v) (else None)."""
     name = _reading_name(reading, algorithm)
     u, v = [Fraction(x) for x in u], [Fraction(x) for x in v]
     if not 0 < t < len(u) or len(v) != len(u):
@@ -145,10 +143,17 @@ def lemma_2_2(u, v, t: int, reading="exact", algorithm: str = "shifted") -> Verd
     p = outputs(u, reading, algorithm)
     inputs = {"u": [str(x) for x in u], "v": [str(x) for x in v], "t": t}
     if not _lemma_2_2_premise(u, v, t, p):
+        return name, u, v, p, None, inputs, None
+    q = outputs([a + b for a, b in zip(u, v)], reading, algorithm)
+    return name, u, v, p, q, inputs, {"p": [str(x) for x in p], "l": [str(x) for x in q]}
+
+
+def lemma_2_2(u, v, t: int, reading="exact", algorithm: str = "shifted") -> Verdict:
+    """Lemma 2.2 as written: p1 > pi, pt > 0, vt > v1 > 0, u1 + v1 > ut + vt, vk = 0 otherwise ⇒
+    P(u + v) = (l1, …) with l1 > lt and l1 < p1. (Index 0 here is the paper's class 1.)"""
+    name, u, v, p, q, inputs, values = _lemma_2_2_outputs(u, v, t, reading, algorithm)
+    if q is None:
         return Verdict("2.2", name, True, vacuous=True, inputs=inputs)
-    w = [a + b for a, b in zip(u, v)]
-    q = outputs(w, reading, algorithm)
-    values = {"p": [str(x) for x in p], "l": [str(x) for x in q]}
     if any(_is_nan(x) for x in q):
         return Verdict("2.2", name, False, failed="P(u + v) is defined (the algorithm returned NaN)",
                        inputs=inputs, values=values)
@@ -172,21 +177,15 @@ def lemma_2_2_corrected(u, v, t: int, reading="exact", algorithm: str = "shifted
     """Corrected Lemma 2.2. Exact reading: under the premise, l1 < p1 exactly when `lemma_2_2_condition` holds.
     Rounded readings, two classes, monotone algorithm: l1 ≤ p1 (no increase; equality where rounding merges
     them, e.g. both saturated at 1), provided the rounded inputs keep the rival's larger increase."""
-    name = _reading_name(reading, algorithm)
-    u, v = [Fraction(x) for x in u], [Fraction(x) for x in v]
-    p = outputs(u, reading, algorithm)
-    inputs = {"u": [str(x) for x in u], "v": [str(x) for x in v], "t": t}
-    if not _lemma_2_2_premise(u, v, t, p):
+    name, u, v, p, q, inputs, values = _lemma_2_2_outputs(u, v, t, reading, algorithm)
+    if q is None:
         return Verdict("2.2-corrected", name, True, vacuous=True, inputs=inputs)
-    w = [a + b for a, b in zip(u, v)]
-    q = outputs(w, reading, algorithm)
-    values = {"p": [str(x) for x in p], "l": [str(x) for x in q]}
     if reading == "exact":
         holds = bool((q[0] < p[0]) == lemma_2_2_condition(u, v, t))
         return Verdict("2.2-corrected", name, holds, failed=None if holds else "l1 < p1 ⇔ condition",
                        inputs=inputs, values=values)
     fmt: Format = get_format(reading)
-    wr = [fmt.round(x) for x in w]
+    wr = [fmt.round(a + b) for a, b in zip(u, v)]
     ur = [fmt.round(x) for x in u]
     if len(u) != 2 or not (wr[t] - wr[0] > ur[t] - ur[0]):
         return Verdict("2.2-corrected", name, True, vacuous=True, inputs=inputs, values=values)

@@ -134,9 +134,9 @@ def analyse_logits(path: Path, out: Path, formats=LOGIT_FORMATS, algorithm: str 
 
 
 def _histogram(results: dict, path: Path) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from .report_figures import save_figure  # sets the Agg backend
     fig, ax = plt.subplots(figsize=(8, 4))
     finite = np.concatenate([r["past"][np.isfinite(r["past"])] for r in results.values()])
     bins = np.linspace(finite.min(), finite.max(), 60) if len(finite) else 10
@@ -147,6 +147,4 @@ def _histogram(results: dict, path: Path) -> None:
     ax.set_ylabel("rows")
     ax.set_title("How far past softmax saturation each row is, per format")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

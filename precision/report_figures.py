@@ -15,6 +15,15 @@ from .formats import to_fraction  # noqa: E402
 from .saturation import GapScan  # noqa: E402
 
 
+
+def save_figure(fig, path: Path, dpi: int = 110, tight: bool = True) -> Path:
+    """Lay out (unless the figure lays itself out), write and close a figure."""
+    if tight:
+        fig.tight_layout()
+    fig.savefig(path, dpi=dpi)
+    plt.close(fig)
+    return path
+
 def _f(v) -> float | None:
     return None if v is None else float(Fraction(v))
 
@@ -42,7 +51,7 @@ def top_output_figure(data: dict, out: Path) -> Path:
     rows = -(-len(recs) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
     for ax, r in zip(axes.flat, recs):
-        t1, t0 = _f(r["top_is_one_from_gap"]), _f(r["others_zero_from_gap"])
+        t1 = _f(r["top_is_one_from_gap"])
         upper = 1.6 * t1 if t1 else 60.0
         scan = GapScan(r["format"], "shifted", 2, "equal")
         idx = _gap_grid(scan, upper, 1500 if scan.io.vectorized else 160)
@@ -64,11 +73,7 @@ def top_output_figure(data: dict, out: Path) -> Path:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Top softmax output of two classes (max-shifted): where it becomes exactly 1", fontsize=11)
-    fig.tight_layout()
-    path = out / "top_output.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "top_output.png")
 
 
 def thresholds_figure(data: dict, out: Path) -> Path:
@@ -91,11 +96,7 @@ def thresholds_figure(data: dict, out: Path) -> Path:
         ax.set_title(f"{m} classes, all rivals equal", fontsize=10)
         ax.grid(axis="y", alpha=0.3)
     axes.flat[0].legend(fontsize=8, ncol=len(algorithms), loc="upper left")
-    fig.tight_layout()
-    path = out / "thresholds.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "thresholds.png")
 
 
 def sum_window_figure(data: dict, out: Path) -> Path:
@@ -125,11 +126,7 @@ def sum_window_figure(data: dict, out: Path) -> Path:
     ax.legend(fontsize=8)
     ax.invert_yaxis()
     ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    path = out / "sum_window.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "sum_window.png")
 
 
 def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
@@ -165,11 +162,7 @@ def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
         if name == "log_odds_from_p":
             ax.text(0.98, 0.05, "+∞ beyond the dashed line", transform=ax.transAxes, ha="right", fontsize=7)
     fig.suptitle(f"{fmt}, two classes: which measures keep telling gaps apart", fontsize=11)
-    fig.tight_layout()
-    path = out / "measures.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "measures.png")
 
 
 def draw_all(data: dict, out: Path) -> list[Path]:

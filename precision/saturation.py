@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 import mpmath
 import numpy as np
 
-from .arithmetic import Arithmetic, arithmetic
+from .arithmetic import arithmetic
 from .formats import BinaryFormat, Format, get_format, to_fraction
 from .softmax import ALGORITHMS, ORDERS, emulate
 

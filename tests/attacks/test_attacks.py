@@ -1,6 +1,5 @@
 """Attacks on a tiny model and a few generated images; real models and images where ../shared exists."""
 import json
-import os
 
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from precision.arithmetic import Arithmetic
-from precision.softmax import ALGORITHMS, ORDERS, native_softmax, softmax
+from precision.softmax import ALGORITHMS, native_softmax, softmax
 
 torch = pytest.importorskip("torch")
 
