@@ -61,7 +61,7 @@ def test_records_have_the_promised_columns_and_a_run_resumes(tmp_path):
     attack_batches(OverOptimized(model), x, targets, 4, tmp_path, [other], batch_size=2, progress=False)
     again = read_records(tmp_path)
     assert sorted(p.name for p in tmp_path.glob("*.npz")) == shards
-    assert all(np.array_equal(rec[k], again[k]) for k in rec)  # deterministic: same records, none duplicated
+    assert all(np.array_equal(rec[k], again[k], equal_nan=k.startswith("softmax")) for k in rec)  # same, once each
 
 
 def test_find_images_reads_flat_and_class_folders(tmp_path):
