@@ -25,7 +25,7 @@ from .figures import transferability_figures
 from .loop import attack_batches, batch_starts, progress_bar
 from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, draw_targets
 from .models import MODEL_NAMES, load_model
-from .transferability import cleaning_table, experiment_curves, write_curves_csv
+from .transferability import CRITERIA, cleaning_table, experiment_curves, write_curves_csv
 
 
 @dataclass(frozen=True)
@@ -162,8 +162,8 @@ def select_images(config: ExperimentConfig, models, out: Path, ranks: Ranks) -> 
     return [(Path(i["path"]), i["label"]) for i in selection["images"]], selection["targets"]
 
 
-def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu",
-                            progress: bool = True) -> list[Path]:
+def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu", progress: bool = True,
+                            criterion: str = "misclassified") -> list[Path]:
     """Run (or continue) the experiment; rank 0 returns the figures it drew."""
     ranks = Ranks(device)
     try:
@@ -187,19 +187,19 @@ def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "
                                rank=ranks.rank, world=ranks.world, bar=bar)
         bar.close()
         ranks.barrier()
-        return write_figures(out) if ranks.rank == 0 else []
+        return write_figures(out, criterion) if ranks.rank == 0 else []
     finally:
         ranks.close()
 
 
-def write_figures(results: Path) -> list[Path]:
+def write_figures(results: Path, criterion: str = "misclassified") -> list[Path]:
     """Curves, cleaning counts and Figures 3–5 from the records alone (Figure 3: VGG-16 → ResNet-50 where both
     were run, else the first two models)."""
-    curves = experiment_curves(results)
+    curves = experiment_curves(results, criterion)
     selection = results / "selection.json"
     names = json.loads(selection.read_text())["models"] if selection.exists() else sorted({c.source for c in curves})
     pair = ("vgg16", "resnet50") if {"vgg16", "resnet50"} <= set(names) else (names[0], names[1])
-    table = cleaning_table(curves)
+    table = [{"criterion": criterion, **row} for row in cleaning_table(curves)]
     _write_atomic(results / "cleaning.json", json.dumps(table, indent=1))
     paths = [write_curves_csv(curves, results / "curves.csv"), results / "cleaning.json"]
     paths += transferability_figures(curves, results, pair)
@@ -238,6 +238,13 @@ def configure_experiment(parser) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/experiment"))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-progress", action="store_true")
+    add_criterion(parser)
+
+
+def add_criterion(parser) -> None:
+    parser.add_argument("--criterion", choices=CRITERIA, default="misclassified",
+                        help="an example transfers when the other model misclassifies it (default) or predicts a "
+                             "target class")
 
 
 def run_experiment(args) -> int:
@@ -250,7 +257,8 @@ def run_experiment(args) -> int:
             raise ValueError("--weights: expected MODEL=PATH")
         flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
     config = build_config(flags, args.config)
-    paths = run_transfer_experiment(config, args.out, pick_device(args.device), not args.no_progress)
+    paths = run_transfer_experiment(config, args.out, pick_device(args.device), not args.no_progress,
+                                    args.criterion)
     if paths:
         print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
@@ -258,10 +266,11 @@ def run_experiment(args) -> int:
 
 def configure_figures(parser) -> None:
     parser.add_argument("--results", type=Path, required=True, help="an experiment's --out folder")
+    add_criterion(parser)
 
 
 def run_figures(args) -> int:
-    print(f"wrote {', '.join(str(p) for p in write_figures(args.results))}")
+    print(f"wrote {', '.join(str(p) for p in write_figures(args.results, args.criterion))}")
     return 0
 
 

@@ -77,7 +77,8 @@ def transfer_panel(ax, curve) -> None:
     ax.fill_between(x, curve.activation_mean - curve.activation_ci, curve.activation_mean + curve.activation_ci,
                     color="tab:blue", alpha=0.25, lw=0)
     ax.set_xlim(0, 100)
-    ax.set_xlabel("transferability (%)")
+    ax.set_xlabel("transferability (%): " + ("misclassified by " if curve.criterion == "misclassified"
+                                               else "a target class for ") + curve.target)
     ax.set_ylabel("highest class activation", color="tab:blue")
     right = ax.twinx()
     right.plot(x, curve.softmax_mean, color="tab:red", lw=1.2)

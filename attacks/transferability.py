@@ -1,7 +1,9 @@
 """Appendix B's analysis, from the stored records alone (no model, no GPU).
 
-An example transfers to a model at an iteration when that model predicts one of the attack's target classes.
-Data cleaning: examples that never transferred to the target model are dropped (counted per model pair).
+An example transfers to another model at an iteration when that model misclassifies it (predicts anything but
+the image's true class: criterion "misclassified", the default, as the paper's counts imply: its cleaning dropped
+only 200–500 of 2500 examples per pair) or, stricter, when it predicts one of the attack's target classes
+(criterion "target"). Data cleaning: examples that never transferred to the target model are dropped (counted per model pair).
 Aggregation: each iteration becomes one point whose x is the percentage of kept examples transferring at that
 iteration, and whose y values are the mean and 95 % confidence interval (normal, 1.96 standard errors) of the
 source model's highest class activation and of its float32 softmax top output over the kept examples.
@@ -9,6 +11,7 @@ source model's highest class activation and of its float32 softmax top output ov
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +35,7 @@ class TransferCurve:
     activation_ci: np.ndarray  # half-width of the 95 % interval
     softmax_mean: np.ndarray
     softmax_ci: np.ndarray
+    criterion: str = "target"
 
     @property
     def kept(self) -> int:
@@ -48,12 +52,18 @@ def per_image(records: dict, column: str) -> np.ndarray:
     return values.reshape(len(images), -1)
 
 
-def transferred(records: dict, target: str) -> np.ndarray:
-    """(images, iterations) booleans: model `target` predicts one of the attack's target classes."""
+CRITERIA = ("misclassified", "target")
+
+
+def transferred(records: dict, target: str, labels: np.ndarray | None = None) -> np.ndarray:
+    """(images, iterations) booleans: model `target` predicts anything but the true class (given `labels`, one per
+    image in order), or else one of the attack's target classes."""
     column = f"transfer_{target}"
     if column not in records:
         raise ValueError(f"records: no predictions of {target!r} (columns: {', '.join(sorted(records))})")
     prediction = per_image(records, column)
+    if labels is not None:
+        return prediction != np.asarray(labels)[np.unique(records["image"])][:, None]
     goals = [per_image(records, k) for k in ("target1_class", "target2_class") if k in records]
     return np.logical_or.reduce([prediction == g for g in goals])
 
@@ -68,9 +78,10 @@ def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return values.mean(axis=0), half
 
 
-def transfer_curve(records: dict, source: str, target: str, method: str) -> TransferCurve:
-    """The curve of one source → target model pair for one method."""
-    hit = transferred(records, target)
+def transfer_curve(records: dict, source: str, target: str, method: str,
+                   labels: np.ndarray | None = None) -> TransferCurve:
+    """The curve of one source → target model pair for one method (`labels`: see `transferred`)."""
+    hit = transferred(records, target, labels)
     keep = hit.any(axis=1)
     activation = per_image(records, "top1_logit").astype(np.float64)[keep]
     softmax = per_image(records, "softmax_top_float32").astype(np.float64)[keep]
@@ -78,17 +89,25 @@ def transfer_curve(records: dict, source: str, target: str, method: str) -> Tran
     s_mean, s_ci = mean_ci(softmax)
     percent = 100 * hit[keep].mean(axis=0) if keep.any() else np.full(hit.shape[1], np.nan)
     return TransferCurve(source, target, method, len(hit), int((~keep).sum()), per_image(records, "iteration")[0],
-                         percent, a_mean, a_ci, s_mean, s_ci)
+                         percent, a_mean, a_ci, s_mean, s_ci, "target" if labels is None else "misclassified")
 
 
-def experiment_curves(results: Path) -> list[TransferCurve]:
-    """Every ordered model pair × method of an experiment folder (records/<source>/<method>/)."""
+def experiment_curves(results: Path, criterion: str = "misclassified") -> list[TransferCurve]:
+    """Every ordered model pair × method of an experiment folder (records/<source>/<method>/, selection.json)."""
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion: expected one of {', '.join(CRITERIA)}, got {criterion!r}")
+    labels = None
+    if criterion == "misclassified":
+        selection = Path(results) / "selection.json"
+        if not selection.exists():
+            raise FileNotFoundError(f"--results: {selection} (the images' true classes) is missing")
+        labels = np.array([i["label"] for i in json.loads(selection.read_text())["images"]])
     curves = []
     for folder in sorted(p for p in (Path(results) / "records").glob("*/*") if p.is_dir()):
         source, method = folder.parent.name, folder.name
         records = read_records(folder)
         targets = sorted(k.removeprefix("transfer_") for k in records if k.startswith("transfer_"))
-        curves += [transfer_curve(records, source, t, method) for t in targets]
+        curves += [transfer_curve(records, source, t, method, labels) for t in targets]
     if not curves:
         raise FileNotFoundError(f"--results: no records under {Path(results) / 'records'}")
     return curves

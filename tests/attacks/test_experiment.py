@@ -132,6 +132,10 @@ def test_cleaning_and_aggregation_on_known_records():
     np.testing.assert_array_equal(curve.transferability, [0, 50, 100, 100])
     np.testing.assert_allclose(curve.activation_mean, [6, 7, 8, 9])  # mean of rows 1 and 2
     np.testing.assert_allclose(curve.activation_ci, 1.959963984540054 * np.std([4, 8], ddof=1) / np.sqrt(2))
+    # misclassified: true classes 0, 0, 5: image 2's prediction 0 ≠ 5 from the start, the others as before
+    loose = transfer_curve(records, "a", "b", "over-optimized", labels=np.array([0, 0, 5]))
+    assert (loose.dropped, loose.criterion) == (1, "misclassified")
+    np.testing.assert_array_equal(loose.transferability, [50, 50, 100, 100])
     mean, half = mean_ci(np.array([[1.0, 2.0]]))
     assert np.array_equal(mean, [1, 2]) and np.array_equal(half, [0, 0])
 
