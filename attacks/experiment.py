@@ -141,12 +141,12 @@ class Ranks:
             dist.destroy_process_group()
 
 
-def select_images(config: ExperimentConfig, models, out: Path, ranks: Ranks) -> tuple[list, dict]:
+def select_images(config: ExperimentConfig, models, items: list, out: Path, ranks: Ranks) -> tuple[list, dict]:
     """Rank 0 picks the images every model classifies correctly (once; a resumed run reuses selection.json) and
     draws the targets; every rank then reads the same selection."""
     path = out / "selection.json"
     if ranks.rank == 0 and not path.exists():
-        chosen, _ = select_correct(models, find_images(config.images), config.n, 64, ranks.device, config.seed)
+        chosen, _ = select_correct(models, items, config.n, 64, ranks.device, config.seed)
         if not chosen:
             raise ValueError(f"--images: no image in {config.images} is classified correctly by every model")
         if len(chosen) < config.n:
@@ -167,10 +167,11 @@ def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "
     """Run (or continue) the experiment; rank 0 returns the figures it drew."""
     ranks = Ranks(device)
     try:
-        claim_results_folder(config, out, write=ranks.rank == 0)
         weights = dict(config.weights)
         models = [load_model(m, weights.get(m), ranks.device) for m in config.models]
-        chosen, targets = select_images(config, models, out, ranks)
+        items = find_images(config.images)  # bad models or images fail before the results folder is claimed
+        claim_results_folder(config, out, write=ranks.rank == 0)
+        chosen, targets = select_images(config, models, items, out, ranks)
         paths = [p for p, _ in chosen]
         pixels = {m.name: load_pixels(paths, m.spec.input_size) for m in models}
         share = sum(min(config.batch_size, len(paths) - s)

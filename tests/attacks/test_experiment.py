@@ -155,3 +155,9 @@ def test_config_file_flags_and_bad_keys(tmp_path):
         build_config({"images": "x", "n": "many"})
     with pytest.raises(ValueError, match="gradient"):
         build_config({"images": "x", "gradient": "sideways"})
+
+
+def test_a_bad_images_folder_is_one_line_and_claims_no_results_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["experiment", *experiment_args(tmp_path / "missing", out)]) == 2
+    assert "no such folder" in capsys.readouterr().err and not out.exists()
