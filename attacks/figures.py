@@ -45,25 +45,38 @@ def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Pat
 
 
 def attack_curves(out: Path, records: dict, method: str, reference: float | None = None) -> Path:
-    """Top class activation and float32 confidence against iteration, one line per image; `reference`: the
-    largest top activation of any unattacked image, drawn as a dashed line."""
+    """Top class activation and float32 confidence against iteration: one thin line per image, the median bold;
+    `reference`: the largest top activation of any unattacked image, drawn dashed. Over-optimized confidence is
+    drawn as 1 − p on a log scale (where it reaches exactly 1), multi-class confidence as p itself."""
+    from .transferability import per_image
+    iteration = per_image(records, "iteration")[0]
+    activation, confidence = per_image(records, "top1_logit"), per_image(records, "softmax_top_float32")
+    over = method == "over-optimized"
+    shown = 1 - confidence + 1e-9 if over else confidence
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
-    for i in np.unique(records["image"]):
-        sel = records["image"] == i
-        it = records["iteration"][sel]
-        a1.plot(it, records["top1_logit"][sel], lw=0.8, alpha=0.7)
-        a2.plot(it, 1 - records["softmax_top_float32"][sel] + 1e-9, lw=0.8, alpha=0.7)
+    for ax, values in ((a1, activation), (a2, shown)):
+        ax.plot(iteration, values.T, lw=0.6, alpha=0.35)
+        ax.plot(iteration, np.median(values, axis=0), color="k", lw=2, label=f"median of {len(values)} images")
+        ax.set_xlabel("iteration")
     if reference is not None:
         a1.axhline(reference, color="k", lw=0.8, ls="--", label="largest of any unattacked sample image")
-        a1.legend(fontsize=7, loc="lower right")
-    a1.set_yscale("symlog")
-    a1.set_xlabel("iteration"), a1.set_ylabel("highest class activation (logit)")
-    a2.set_yscale("log")
-    a2.set_xlabel("iteration"), a2.set_ylabel("1 − top softmax output (float32) + 1e-9")
-    a2.axhline(1e-9, color="k", lw=0.6, ls=":")
-    a2.text(0.99, 0.02, "on the dotted line: confidence is exactly 1.0", transform=a2.transAxes, ha="right",
-            fontsize=7)
-    fig.suptitle(f"{method}: the activation keeps growing while the confidence stops telling", fontsize=10)
+    a1.legend(fontsize=7, loc="lower right")
+    a1.set_yscale("log" if activation.min() > 0 else "symlog")
+    a1.set_ylabel("highest class activation (logit)")
+    if over:
+        a2.set_yscale("log")
+        a2.set_ylabel("1 − top softmax output (float32) + 1e-9")
+        a2.axhline(1e-9, color="k", lw=0.6, ls=":")
+        a2.text(0.99, 0.02, "on the dotted line: confidence is exactly 1.0", transform=a2.transAxes, ha="right",
+                fontsize=7)
+        title = "over-optimized: the activation keeps growing after the confidence is exactly 1"
+    else:
+        a2.set_ylim(0, 1.02)
+        a2.axhline(1, color="k", lw=0.6, ls=":")
+        a2.set_ylabel("top softmax output (float32)")
+        title = "multi-class: the activations grow while the confidence is meant to stay below 1"
+    a2.legend(fontsize=7, loc="upper right" if over else "lower right")
+    fig.suptitle(title, fontsize=10)
     return save_figure(fig, out / f"{FIGURE_NAMES[method]}_curves.png", dpi=100)
 
 
