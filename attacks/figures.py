@@ -36,6 +36,9 @@ def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Pat
             ax = axes[row, col]
             ax.imshow(snaps[f"iteration_{it}"][row].transpose(1, 2, 0))
             ax.set_xticks([]), ax.set_yticks([])
+            if col == 0:
+                goals = [names[records[k][r]][:18] for k in ("target1_class", "target2_class") if k in records]
+                ax.set_ylabel(f"target{'s' if len(goals) > 1 else ''}: {', '.join(goals)}", fontsize=8)
             cas = "\n".join(f"CA{k} ∼ {records[f'top{k}_logit'][r]:.3g}" for k in (1, 2, 3))
             ax.set_title(f"{'original' if it == 0 else f'iteration {it}'}\n"
                          f"Prediction: {names[records['top1_class'][r]][:22]}\n"
