@@ -49,7 +49,7 @@ class OverOptimized:
 
     def multipliers(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         w = torch.zeros_like(logits)
-        w[torch.arange(len(w)), targets[:, 0]] = self.alpha
+        w[torch.arange(len(w), device=w.device), targets[:, 0]] = self.alpha
         return w
 
     def step(self, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -73,7 +73,7 @@ class MultiClass(OverOptimized):
         self.gradient_scale = _gradient_scale(model, gradient)
 
     def multipliers(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        rows = torch.arange(len(logits))
+        rows = torch.arange(len(logits), device=logits.device)
         gc, gd = logits[rows, targets[:, 0]], logits[rows, targets[:, 1]]
         c_behind = gc < gd
         w = torch.zeros_like(logits)

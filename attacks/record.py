@@ -20,7 +20,7 @@ def measures(logits, targets, x, x0, transfer: dict) -> dict:
     top = torch.topk(logits, 3, dim=1)
     cols = {f"top{k + 1}_class": top.indices[:, k] for k in range(3)}
     cols |= {f"top{k + 1}_logit": top.values[:, k] for k in range(3)}
-    rows = torch.arange(len(logits))
+    rows = torch.arange(len(logits), device=logits.device)
     for k in range(targets.shape[1]):
         cols[f"target{k + 1}_class"] = targets[:, k]
         cols[f"target{k + 1}_logit"] = logits[rows, targets[:, k]]
