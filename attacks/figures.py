@@ -83,7 +83,7 @@ def attack_curves(out: Path, records: dict, method: str, reference: float | None
     return save_figure(fig, out / f"{FIGURE_NAMES[method]}_curves.png", dpi=100)
 
 
-PAIR_FIGURES = {"over-optimized": "figure4_over_optimized", "multi-class": "figure5_multi_class"}
+PAIR_FIGURES = {"over-optimized": (4, "figure4_over_optimized"), "multi-class": (5, "figure5_multi_class")}
 
 
 def transfer_panel(ax, curve) -> None:
@@ -102,8 +102,8 @@ def transfer_panel(ax, curve) -> None:
                        color="tab:red", alpha=0.25, lw=0)
     right.set_ylim(0, 1.02)
     right.set_ylabel("softmax output (float32)", color="tab:red")
-    ax.set_title(f"{curve.source} → {curve.target}  ({curve.kept} kept, {curve.dropped} never transferred)",
-                 fontsize=9)
+    ax.set_title(f"{curve.method}: {curve.source} → {curve.target}  ({curve.kept} kept, {curve.dropped} never "
+                 "transferred)", fontsize=9)
 
 
 def _panels(curves, title: str, path: Path, columns: int) -> Path:
@@ -130,9 +130,9 @@ def transferability_figures(curves, out: Path, figure3_pair: tuple[str, str]) ->
                              f"Figure 3: {figure3_pair[0]} → {figure3_pair[1]}, over-optimized (left) and "
                              "multi-class (right): mean and 95 % CI against black-box transferability",
                              out / "figure3.png", 2))
-    for method, name in PAIR_FIGURES.items():
+    for method, (number, name) in PAIR_FIGURES.items():
         chosen = [c for c in curves if c.method == method]
         if chosen:
-            paths.append(_panels(chosen, f"{name.split('_')[0].capitalize()}: {method} adversarial examples, "
-                                 "every ordered model pair", out / f"{name}.png", 2))
+            paths.append(_panels(chosen, f"Figure {number}: {method} adversarial examples, every ordered model pair: "
+                                 "mean and 95 % CI against black-box transferability", out / f"{name}.png", 2))
     return paths

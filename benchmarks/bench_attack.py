@@ -54,6 +54,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="squeezenet1_1", help="source first, then the models it is tested on")
     ap.add_argument("--images", type=int, default=16)
+    ap.add_argument("--batch-size", type=int, default=None, help="batch of the batched runs (default: all images)")
     ap.add_argument("--per-image", type=int, default=4, help="images for the (slow) per-image loop")
     ap.add_argument("--iterations", type=int, default=10)
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared/data/imagenet-sample"))
@@ -69,6 +70,7 @@ def main():
     targets = draw_targets(torch.tensor([y for _, y in items]), 1, seed=0)
     attack = OverOptimized(source)
     bare_loop(source, others, x[:2].to(args.device).float(), targets[:2].to(args.device), 2, attack.gradient_scale)
+    batch = args.batch_size or args.images
 
     def recorded(n, batch):
         with tempfile.TemporaryDirectory() as out:
@@ -76,10 +78,10 @@ def main():
                            device=args.device, progress=False)
 
     seconds = {
-        "recorded (batched)": timed(args.device, lambda: recorded(args.images, args.images)),
-        "bare forward+backward": timed(args.device, lambda: bare_loop(
-            source, others, x.to(args.device).float(), targets.to(args.device), args.iterations,
-            attack.gradient_scale)),
+        "recorded (batched)": timed(args.device, lambda: recorded(args.images, batch)),
+        "bare forward+backward": timed(args.device, lambda: [bare_loop(
+            source, others, x[k:k + batch].to(args.device).float(), targets[k:k + batch].to(args.device),
+            args.iterations, attack.gradient_scale) for k in range(0, args.images, batch)]),
         "per-image loop": timed(args.device, lambda: recorded(args.per_image, 1)),
     }
     work = {k: (args.per_image if k == "per-image loop" else args.images) * args.iterations for k in seconds}
@@ -87,7 +89,7 @@ def main():
     name = torch.cuda.get_device_name() if args.device.startswith("cuda") else (platform.processor() or "cpu")
     print(f"device {args.device} ({name}), torch {torch.__version__}, {torch.get_num_threads()} CPU threads; "
           f"source {source.name}, tested on {', '.join(m.name for m in others) or 'no other model'}; "
-          f"{args.images} images × {args.iterations} iterations")
+          f"{args.images} images × {args.iterations} iterations, batches of {batch}")
     for k in seconds:
         print(f"  {k:22s}: {rate[k]:9.2f} images×iterations/s ({seconds[k]:.2f} s)")
     print(f"recorded / bare: {rate['recorded (batched)'] / rate['bare forward+backward']:.1%}")
