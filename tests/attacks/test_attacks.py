@@ -111,3 +111,24 @@ def test_real_models_classify_and_the_attack_runs(shared, tmp_path, monkeypatch)
     rec = read_records(out / "records")
     assert {"target2_class", "transfer_mobilenet_v2"} <= set(rec)
     assert (out / "figure2_multi_class.png").exists()
+
+
+def test_attack_command_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
+    from softmax_sat import main
+    base = ["attack", "--method", "over-optimized", "--images", str(tmp_path), "--out", str(tmp_path / "o")]
+    assert main([*base, "--model", "resnet9000"]) == 2
+    assert "unknown 'resnet9000'" in capsys.readouterr().err
+    assert main([*base, "--model", "tests.attacks.tiny_models:tiny0", "--n", "0"]) == 2
+    assert "--n and --iterations must be at least 1" in capsys.readouterr().err
+
+
+def test_own_model_by_module_and_function_runs_the_attack_command(tmp_path):
+    from softmax_sat import main
+
+    from .tiny_models import labelled_image_folder
+    folder = labelled_image_folder(tmp_path / "images", 3)
+    out = tmp_path / "run"
+    assert main(["attack", "--model", "tests.attacks.tiny_models:tiny0", "--method", "multi-class", "--images",
+                 str(folder), "--n", "2", "--iterations", "3", "--out", str(out), "--device", "cpu"]) == 0
+    assert json.loads((out / "summary.json").read_text())["images"] == 2
+    assert (out / "figure2_multi_class.png").exists() and (out / "figure2_multi_class_curves.png").exists()
