@@ -89,13 +89,18 @@ def saturation_chain(threshold: str) -> Claim:
 
 
 # --- IEEE rounding facts (z3's floating-point theory) ------------------------------------------------
+def _fp_one_and_e(fmt: str):
+    """z3, the format's sort, a free value e and the constant 1 in it."""
+    z3 = _z3()
+    s = z3.FPSort(*Z3_SORTS[fmt])
+    return z3, s, z3.FP("e", s), z3.FPVal(1.0, s)
+
+
 def one_plus_e_is_one_iff_half_ulp(fmt: str) -> Claim:
-    e_bits, p = Z3_SORTS[fmt]
+    p = Z3_SORTS[fmt][1]
 
     def formula():
-        z3 = _z3()
-        s = z3.FPSort(e_bits, p)
-        e, one = z3.FP("e", s), z3.FPVal(1.0, s)
+        z3, s, e, one = _fp_one_and_e(fmt)
         return z3.Implies(z3.And(z3.fpGEQ(e, z3.FPVal(0.0, s)), z3.Not(z3.fpIsNaN(e))),
                           (z3.fpAdd(z3.RNE(), one, e) == one) == z3.fpLEQ(e, z3.FPVal(2.0 ** -p, s)))
     return Claim(f"{fmt}: fl(1 + e) = 1 exactly when 0 ≤ e ≤ 2^-{p} (half an ulp of 1, ties to even)",
@@ -103,12 +108,8 @@ def one_plus_e_is_one_iff_half_ulp(fmt: str) -> Claim:
 
 
 def reciprocal_is_one_iff_sum_is_one(fmt: str) -> Claim:
-    e_bits, p = Z3_SORTS[fmt]
-
     def formula():
-        z3 = _z3()
-        s = z3.FPSort(e_bits, p)
-        e, one = z3.FP("e", s), z3.FPVal(1.0, s)
+        z3, s, e, one = _fp_one_and_e(fmt)
         total = z3.fpAdd(z3.RNE(), one, e)
         return z3.Implies(z3.And(z3.fpGEQ(e, z3.FPVal(0.0, s)), z3.fpLEQ(e, one)),
                           z3.And((z3.fpDiv(z3.RNE(), one, total) == one) == (total == one),
