@@ -12,7 +12,7 @@ from .data import find_images, select_correct
 from .loop import attack_batches
 from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, draw_targets
 from .models import MODEL_NAMES, load_model
-from .record import read_records
+from .record import per_image, read_records
 
 
 def pick_device(name: str) -> str:
@@ -62,31 +62,26 @@ def _targets(spec: str | None, labels: torch.Tensor, k: int, seed: int) -> torch
 
 def summarize(records: dict, method: str, reference_max: float | None) -> dict:
     """Per image: when float32 confidence first hits exactly 1.0 and how the top logit grows after that."""
-    images = np.unique(records["image"])
-    first_one, logit_at_one, logit_end, conf_end = [], [], [], []
-    for i in images:
-        sel = records["image"] == i
-        one = np.nonzero(records["softmax_top_float32"][sel] == 1.0)[0]
-        top = records["top1_logit"][sel]
-        logit_end.append(float(top[-1]))
-        conf_end.append(float(records["softmax_top_float32"][sel][-1]))
-        if len(one):
-            first_one.append(int(records["iteration"][sel][one[0]]))
-            logit_at_one.append(float(top[one[0]]))
-    out = {"method": method, "images": int(len(images)),
+    iteration = per_image(records, "iteration")[0]
+    confidence = per_image(records, "softmax_top_float32")
+    top = per_image(records, "top1_logit").astype(np.float64)
+    reached = [i for i in range(len(confidence)) if (confidence[i] == 1.0).any()]
+    first = [int(np.argmax(confidence[i] == 1.0)) for i in reached]
+    first_one = [int(iteration[k]) for k in first]
+    logit_at_one = [float(top[i, k]) for i, k in zip(reached, first)]
+    out = {"method": method, "images": len(confidence),
            "images_reaching_float32_one": len(first_one),
            "median_iteration_of_first_one": float(np.median(first_one)) if first_one else None,
            "iteration_of_first_one_range": [min(first_one), max(first_one)] if first_one else None,
            "median_top_logit_at_first_one": float(np.median(logit_at_one)) if logit_at_one else None,
-           "median_top_logit_at_end": float(np.median(logit_end)),
-           "max_top_logit_at_end": float(np.max(logit_end)),
-           "median_float32_confidence_at_end": float(np.median(conf_end)),
-           "float32_confidence_range_at_end": [float(np.min(conf_end)), float(np.max(conf_end))],
+           "median_top_logit_at_end": float(np.median(top[:, -1])),
+           "max_top_logit_at_end": float(np.max(top[:, -1])),
+           "median_float32_confidence_at_end": float(np.median(confidence[:, -1])),
+           "float32_confidence_range_at_end": [float(np.min(confidence[:, -1])), float(np.max(confidence[:, -1]))],
            "largest_top_logit_of_any_reference_image": reference_max}
-    target_columns = [k for k in ("target1_class", "target2_class") if k in records]
-    last = lambda col, i: records[col][records["image"] == i][-1]
-    out["images_predicted_as_a_target_at_end"] = int(sum(last("top1_class", i) in {last(c, i) for c in target_columns}
-                                                         for i in images))
+    predicted = per_image(records, "top1_class")[:, -1]
+    goals = [per_image(records, k)[:, -1] for k in ("target1_class", "target2_class") if k in records]
+    out["images_predicted_as_a_target_at_end"] = int(np.logical_or.reduce([predicted == g for g in goals]).sum())
     return out
 
 

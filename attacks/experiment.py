@@ -19,10 +19,11 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 
 from .data import find_images, load_pixels, select_correct
 from .figures import transferability_figures
-from .loop import attack_batches, batch_starts, progress_bar
+from .loop import attack_batches, images_of_rank, progress_bar
 from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, draw_targets
 from .models import MODEL_NAMES, load_model
 from .transferability import CRITERIA, cleaning_table, experiment_curves, write_curves_csv
@@ -99,9 +100,9 @@ def claim_results_folder(config: ExperimentConfig, out: Path, write: bool) -> No
     """Refuse a results folder made with another config; record the config in a new one."""
     saved = out / "config.json"
     if saved.exists():
-        old = json.loads(saved.read_text())
-        if old != config.as_json():
-            changed = sorted(k for k in set(old) | set(config.as_json()) if old.get(k) != config.as_json().get(k))
+        old, new = json.loads(saved.read_text()), config.as_json()
+        if old != new:
+            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise ValueError(f"--out: {out} holds results of another config (differs in: {', '.join(changed)}); "
                              "use the same config to continue it, or another --out")
     elif write:
@@ -122,7 +123,6 @@ class Ranks:
         self.world = int(os.environ.get("WORLD_SIZE", "1"))
         self.rank, self.device = 0, device
         if self.world > 1:
-            import torch.distributed as dist
             local = int(os.environ.get("LOCAL_RANK", "0"))
             if device.startswith("cuda"):
                 torch.cuda.set_device(local)
@@ -132,21 +132,21 @@ class Ranks:
 
     def barrier(self) -> None:
         if self.world > 1:
-            import torch.distributed as dist
             dist.barrier()
 
     def close(self) -> None:
         if self.world > 1:
-            import torch.distributed as dist
             dist.destroy_process_group()
 
 
-def select_images(config: ExperimentConfig, models, items: list, out: Path, ranks: Ranks) -> tuple[list, dict]:
+def select_images(config: ExperimentConfig, models, items: list, out: Path, ranks: Ranks) -> tuple[list, dict, dict]:
     """Rank 0 picks the images every model classifies correctly (once; a resumed run reuses selection.json) and
-    draws the targets; every rank then reads the same selection."""
+    draws the targets; every rank then reads the same selection. Returns (images, targets, each model's uint8
+    pixels of them), the pixels decoded once: during the selection where this process made it, else now."""
     path = out / "selection.json"
+    pixels = None
     if ranks.rank == 0 and not path.exists():
-        chosen, _ = select_correct(models, items, config.n, 64, ranks.device, config.seed)
+        chosen, pixels = select_correct(models, items, config.n, 64, ranks.device, config.seed)
         if not chosen:
             raise ValueError(f"--images: no image in {config.images} is classified correctly by every model")
         if len(chosen) < config.n:
@@ -159,7 +159,10 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
                                         "targets": targets}, indent=1))
     ranks.barrier()
     selection = json.loads(path.read_text())
-    return [(Path(i["path"]), i["label"]) for i in selection["images"]], selection["targets"]
+    chosen = [(Path(i["path"]), i["label"]) for i in selection["images"]]
+    if pixels is None:
+        pixels = {m.name: load_pixels([p for p, _ in chosen], m.spec.input_size) for m in models}
+    return chosen, selection["targets"], pixels
 
 
 def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu", progress: bool = True,
@@ -171,11 +174,8 @@ def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "
         models = [load_model(m, weights.get(m), ranks.device) for m in config.models]
         items = find_images(config.images)  # bad models or images fail before the results folder is claimed
         claim_results_folder(config, out, write=ranks.rank == 0)
-        chosen, targets = select_images(config, models, items, out, ranks)
-        paths = [p for p, _ in chosen]
-        pixels = {m.name: load_pixels(paths, m.spec.input_size) for m in models}
-        share = sum(min(config.batch_size, len(paths) - s)
-                    for s in batch_starts(len(paths), config.batch_size, ranks.rank, ranks.world))
+        chosen, targets, pixels = select_images(config, models, items, out, ranks)
+        share = images_of_rank(len(chosen), config.batch_size, ranks.rank, ranks.world)
         bar = progress_bar(len(models) * len(config.methods) * share * config.iterations,
                            f"experiment (rank {ranks.rank} of {ranks.world})", progress)
         for source in models:

@@ -13,6 +13,7 @@ import numpy as np  # noqa: E402
 from precision.report_figures import save_figure  # noqa: E402
 
 from .data import class_names  # noqa: E402
+from .record import per_image  # noqa: E402
 
 FIGURE_NAMES = {"over-optimized": "figure1_over_optimized", "multi-class": "figure2_multi_class"}
 
@@ -51,7 +52,6 @@ def attack_curves(out: Path, records: dict, method: str, reference: float | None
     """Top class activation and float32 confidence against iteration: one thin line per image, the median bold;
     `reference`: the largest top activation of any unattacked image, drawn dashed. Over-optimized confidence is
     drawn as 1 − p on a log scale (where it reaches exactly 1), multi-class confidence as p itself."""
-    from .transferability import per_image
     iteration = per_image(records, "iteration")[0]
     activation, confidence = per_image(records, "top1_logit"), per_image(records, "softmax_top_float32")
     over = method == "over-optimized"

@@ -37,6 +37,11 @@ def batch_starts(n: int, batch_size: int, rank: int = 0, world: int = 1) -> list
     return list(range(0, n, batch_size))[rank::world]
 
 
+def images_of_rank(n: int, batch_size: int, rank: int = 0, world: int = 1) -> int:
+    """How many of the n images this process attacks (its progress bar's share)."""
+    return sum(min(batch_size, n - s) for s in batch_starts(n, batch_size, rank, world))
+
+
 def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iterations: int, out: Path,
                    others=(), batch_size: int = 16, device="cpu", snapshots=(), rank: int = 0, world: int = 1,
                    bar: tqdm | None = None, progress: bool = True) -> dict[int, np.ndarray]:
@@ -48,12 +53,11 @@ def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iteratio
     """
     writer = RecordWriter(out)
     n = len(pixels)
-    starts = batch_starts(n, batch_size, rank, world)
     own_bar = bar is None
     if own_bar:
-        bar = progress_bar(sum(min(batch_size, n - s) for s in starts) * iterations, "attack", progress)
+        bar = progress_bar(images_of_rank(n, batch_size, rank, world) * iterations, "attack", progress)
     kept: dict[int, list[np.ndarray]] = {k: [] for k in snapshots}
-    for start in starts:
+    for start in batch_starts(n, batch_size, rank, world):
         tag = f"{start:07d}"
         if (out / f"records-{tag}.npz").exists():
             bar.update(min(batch_size, n - start) * iterations)

@@ -80,3 +80,13 @@ def read_records(folder: Path, prefix: str = "records") -> dict[str, np.ndarray]
     table = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((table["iteration"], table["image"]))
     return {k: v[order] for k, v in table.items()}
+
+
+def per_image(records: dict, column: str) -> np.ndarray:
+    """A column as an (images, iterations) array; records must hold every iteration of every image."""
+    images = np.unique(records["image"])
+    values = records[column]
+    if len(values) % len(images):
+        raise ValueError(f"records: images have different numbers of iterations ({len(values)} rows, "
+                         f"{len(images)} images); is the run still going?")
+    return values.reshape(len(images), -1)

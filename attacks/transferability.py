@@ -3,7 +3,8 @@
 An example transfers to another model at an iteration when that model misclassifies it (predicts anything but
 the image's true class: criterion "misclassified", the default, as the paper's counts imply: its cleaning dropped
 only 200–500 of 2500 examples per pair) or, stricter, when it predicts one of the attack's target classes
-(criterion "target"). Data cleaning: examples that never transferred to the target model are dropped (counted per model pair).
+(criterion "target"). Data cleaning: examples that never transferred to the target model are dropped (counted
+per model pair).
 Aggregation: each iteration becomes one point whose x is the percentage of kept examples transferring at that
 iteration, and whose y values are the mean and 95 % confidence interval (normal, 1.96 standard errors) of the
 source model's highest class activation and of its float32 softmax top output over the kept examples.
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .record import read_records
+from .record import per_image, read_records
 
 Z95 = 1.959963984540054
 
@@ -40,16 +41,6 @@ class TransferCurve:
     @property
     def kept(self) -> int:
         return self.examples - self.dropped
-
-
-def per_image(records: dict, column: str) -> np.ndarray:
-    """A column as an (images, iterations) array; records must hold every iteration of every image."""
-    images = np.unique(records["image"])
-    values = records[column]
-    if len(values) % len(images):
-        raise ValueError(f"records: images have different numbers of iterations ({len(values)} rows, "
-                         f"{len(images)} images); is the run still going?")
-    return values.reshape(len(images), -1)
 
 
 CRITERIA = ("misclassified", "target")

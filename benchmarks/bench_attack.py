@@ -21,7 +21,7 @@ import torch
 
 from attacks.data import find_images, load_pixels
 from attacks.loop import as_input, attack_batches
-from attacks.methods import OverOptimized, draw_targets
+from attacks.methods import OverOptimized, draw_targets, valid_image
 from attacks.models import load_model
 
 
@@ -30,13 +30,13 @@ def synchronize(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def bare_loop(source, others, x0, targets, iterations, scale):
-    """Forward+backward of the source and forward of the others per iteration; nothing recorded or copied."""
+def bare_loop(attack, others, x0, targets, iterations):
+    """The attack's forward+backward and the others' forward per iteration; nothing recorded or copied."""
     x, rows = x0.clone(), torch.arange(len(x0), device=x0.device)
     for _ in range(iterations):
         x.requires_grad_(True)
-        (grad,) = torch.autograd.grad(source(x)[rows, targets[:, 0]].sum(), x)
-        x = (x.detach() + 0.15 * scale * grad).round().clamp(0, 255)
+        (grad,) = torch.autograd.grad(attack.model(x)[rows, targets[:, 0]].sum(), x)
+        x = valid_image(x.detach() + attack.alpha * attack.gradient_scale * grad)
         with torch.no_grad():
             for m in others:
                 m(as_input(m, x))
@@ -69,7 +69,7 @@ def main():
     x = load_pixels([p for p, _ in items], source.spec.input_size)
     targets = draw_targets(torch.tensor([y for _, y in items]), 1, seed=0)
     attack = OverOptimized(source)
-    bare_loop(source, others, x[:2].to(args.device).float(), targets[:2].to(args.device), 2, attack.gradient_scale)
+    bare_loop(attack, others, x[:2].to(args.device).float(), targets[:2].to(args.device), 2)  # warm-up
     batch = args.batch_size or args.images
 
     def recorded(n, batch):
@@ -80,8 +80,8 @@ def main():
     seconds = {
         "recorded (batched)": timed(args.device, lambda: recorded(args.images, batch)),
         "bare forward+backward": timed(args.device, lambda: [bare_loop(
-            source, others, x[k:k + batch].to(args.device).float(), targets[k:k + batch].to(args.device),
-            args.iterations, attack.gradient_scale) for k in range(0, args.images, batch)]),
+            attack, others, x[k:k + batch].to(args.device).float(), targets[k:k + batch].to(args.device),
+            args.iterations) for k in range(0, args.images, batch)]),
         "per-image loop": timed(args.device, lambda: recorded(args.per_image, 1)),
     }
     work = {k: (args.per_image if k == "per-image loop" else args.images) * args.iterations for k in seconds}

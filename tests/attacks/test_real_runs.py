@@ -6,8 +6,7 @@ import pytest
 
 pytest.importorskip("torchvision")
 
-from attacks.record import read_records  # noqa: E402
-from attacks.transferability import per_image  # noqa: E402
+from attacks.record import per_image, read_records  # noqa: E402
 from softmax_sat import main  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared]
