@@ -24,7 +24,7 @@ import torch.distributed as dist
 from .data import find_images, load_pixels, select_correct
 from .figures import transferability_figures
 from .loop import attack_batches, images_of_rank, progress_bar
-from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, draw_targets
+from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, check_settings, draw_targets
 from .models import MODEL_NAMES, load_model
 from .transferability import CRITERIA, cleaning_table, experiment_curves, write_curves_csv
 
@@ -58,11 +58,7 @@ class ExperimentConfig:
                 raise ValueError(f"{key}: expected a number, got {value!r}")
         if self.n < 1 or self.iterations < 1 or self.batch_size < 1:
             raise ValueError("n, iterations and batch_size must be at least 1")
-        if not (self.alpha > 0 and 0 < self.low <= self.high):
-            raise ValueError(f"multipliers: need alpha > 0 and 0 < low ≤ high, got {self.alpha}, {self.low}, "
-                             f"{self.high}")
-        if self.gradient not in GRADIENTS:
-            raise ValueError(f"gradient: expected one of {', '.join(GRADIENTS)}, got {self.gradient!r}")
+        check_settings(self.alpha, self.low, self.high, self.gradient)
 
     def as_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))

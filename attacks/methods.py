@@ -27,23 +27,28 @@ def valid_image(x: torch.Tensor) -> torch.Tensor:
 GRADIENTS = ("unit", "input", "pixels")
 
 
+def check_settings(alpha: float | None = None, low: float | None = None, high: float | None = None,
+                   gradient: str | None = None) -> None:
+    """Reject multipliers and gradient readings the attacks cannot use (the ones given; None is not checked)."""
+    if alpha is not None and not alpha > 0:
+        raise ValueError(f"alpha must be positive, got {alpha}")
+    if low is not None and not 0 < low <= high:
+        raise ValueError(f"multipliers need 0 < low ≤ high, got {low}, {high}")
+    if gradient is not None and gradient not in GRADIENTS:
+        raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
+
+
 def _gradient_scale(model, gradient: str):
     """Factor turning the pixel-space gradient into the pixel step α·factor·∇_x g of the chosen reading."""
-    if gradient == "unit":
-        return 255.0 ** 2
-    if gradient == "input":
-        return getattr(model, "std", 1.0) ** 2
-    if gradient == "pixels":
-        return 1.0
-    raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
+    check_settings(gradient=gradient)
+    return {"unit": 255.0 ** 2, "input": getattr(model, "std", 1.0) ** 2, "pixels": 1.0}[gradient]
 
 
 class OverOptimized:
     """X ← clip(round(X + α ∇_X g(X)_c)), α = 0.15: keeps raising the target logit past softmax saturation."""
 
     def __init__(self, model, alpha: float = 0.15, gradient: str = "unit"):
-        if not alpha > 0:
-            raise ValueError(f"alpha must be positive, got {alpha}")
+        check_settings(alpha=alpha)
         self.model, self.alpha = model, alpha
         self.gradient_scale = _gradient_scale(model, gradient)
 
@@ -67,8 +72,7 @@ class MultiClass(OverOptimized):
     the larger multiplier, so neither class runs away and the top softmax output stays between 0.5 and 1."""
 
     def __init__(self, model, low: float = 0.05, high: float = 0.1, gradient: str = "unit"):
-        if not 0 < low <= high:
-            raise ValueError(f"multipliers need 0 < low ≤ high, got {low}, {high}")
+        check_settings(low=low, high=high)
         self.model, self.low, self.high = model, low, high
         self.gradient_scale = _gradient_scale(model, gradient)
 
