@@ -90,6 +90,10 @@ def thresholds_figure(data: dict, out: Path) -> Path:
                   else None for f in formats]
             xs = np.arange(len(formats)) + (k - len(algorithms) / 2 + 0.5) * width
             ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=a)
+        for x, f in enumerate(formats):  # a blank slot would read as "never saturates"
+            if not any(_find(T, format=f, algorithm=a, classes=m, rivals="equal") for a in algorithms):
+                ax.text(x, 0.5, f"not run\nfor {m} classes", transform=ax.get_xaxis_transform(), ha="center",
+                        va="center", fontsize=7, color="0.4")
         ax.set_xticks(np.arange(len(formats)), formats, fontsize=8)
         ax.set_yscale("log")
         ax.set_ylabel("gap from which top output = 1")
