@@ -92,7 +92,7 @@ class Arithmetic:
 
     def sum_sequential(self, cols: np.ndarray) -> np.ndarray:
         """Σ along rows, left to right, every addition rounded."""
-        dtype = getattr(self.fmt, "numpy_dtype", None) if self.vectorized else None
+        dtype = self.fmt.addition_dtype if self.vectorized else None
         if dtype is not None:  # NumPy's accumulate is strictly sequential and rounds each step in dtype
             with np.errstate(over="ignore", invalid="ignore"):
                 return np.add.accumulate(cols.astype(dtype), axis=1)[:, -1].astype(np.float64)
@@ -101,13 +101,15 @@ class Arithmetic:
             s = self.add(s, cols[:, j])
         return s
 
-    def maximum(self, a, b):
-        return np.maximum(a, b) if self.vectorized else np.where(a >= b, a, b)
-
     def _function(self, name, a, libm):
         if not self.vectorized:
             return self._ops[name](a)
         a = np.asarray(a, dtype=np.float64)
+        if a.size >= 1 << 16 and self.fmt.precision > 26:  # long double is slow, and wide rows repeat their
+            # rivals: evaluate each distinct argument once
+            values, inverse = np.unique(a, return_inverse=True)
+            if len(values) <= a.size // 8:
+                return self._function(name, values, libm)[inverse.reshape(a.shape)]
         # libm in a carrier of w ≥ p + 10 bits: its value ± a band of 2^(5−w) (16+ of its ulps, far more than
         # libm's error) rounds to one format value for nearly every input; the rest go through mpmath.
         wide = np.float64 if self.fmt.precision <= 26 else (np.longdouble if _LONG_BITS >= 63 else None)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 
+import ml_dtypes
 import mpmath
 import numpy as np
 
@@ -129,6 +130,11 @@ class Format:
 
     def index_of(self, v) -> int:
         raise NotImplementedError
+
+    @property
+    def addition_dtype(self):
+        """A NumPy dtype whose + rounds every sum exactly as this format does, or None."""
+        return None
 
     def __str__(self) -> str:
         return self.name
@@ -252,6 +258,11 @@ class BinaryFormat(Format):
     def numpy_dtype(self):
         """The NumPy dtype with exactly this format's values and IEEE arithmetic, if there is one."""
         return _NUMPY_DTYPES.get((self.precision, self.emin, self.emax, self.overflow, self.largest_significand))
+
+    @cached_property
+    def addition_dtype(self):
+        # ml_dtypes' bfloat16 adds in float32 and rounds once more: innocuous, as 24 ≥ 2·8 + 2 (Figueroa 1995)
+        return self.numpy_dtype if self.numpy_dtype is not None else _ADDITION_DTYPES.get(self.name)
 
     def round_array(self, x: np.ndarray) -> np.ndarray:
         """Round float64 values to this format, elementwise (the float64 carrier's rounding)."""
@@ -430,6 +441,7 @@ class DeltaGrid(Format):
 
 _NUMPY_DTYPES = {(11, -14, 15, "inf", None): np.float16, (24, -126, 127, "inf", None): np.float32,
                  (53, -1022, 1023, "inf", None): np.float64}
+_ADDITION_DTYPES = {"bfloat16": ml_dtypes.bfloat16}
 FLOAT16 = BinaryFormat("float16", 11, -14, 15)
 BFLOAT16 = BinaryFormat("bfloat16", 8, -126, 127)
 FLOAT32 = BinaryFormat("float32", 24, -126, 127)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 
 from .arithmetic import Arithmetic
-from .saturation import GapScan, _first_true, search_limit
+from .saturation import GapScan, search_limit
+from .search import first_true_index
 from .softmax import shifted
 
 
@@ -61,5 +62,5 @@ def saturation_gap(fmt, name: str, classes: int = 2, rivals: str = "equal"):
     final = measure_at(scan, name, np.array([limit]))[0]
     same = lambda idx: np.array([v == final or (v != v and final != final)
                                  for v in measure_at(scan, name, idx)])
-    i = _first_true(same, 0, limit, 256 if scan.io.vectorized else 2)
+    i = first_true_index(same, 0, limit, 256 if scan.io.vectorized else 2)
     return None if i is None or i == limit else scan.gaps(np.array([i]))[0]

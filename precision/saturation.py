@@ -18,10 +18,10 @@ import numpy as np
 
 from .arithmetic import arithmetic
 from .formats import BinaryFormat, Format, get_format, to_fraction
+from .search import SEARCH_POINTS, first_true_index, runs
 from .softmax import ALGORITHMS, ORDERS, emulate
 
 EXHAUSTIVE_CELLS = 4_000_000  # rows × classes evaluated at once in an exhaustive scan
-SEARCH_WIDTH = 256  # points per round of the k-ary search
 VERIFY_WINDOW = 256  # grid points on each side of a searched threshold that are evaluated one by one
 
 
@@ -60,7 +60,10 @@ class GapScan:
         self.acc = self.io if accumulate is None else arithmetic(accumulate)
         self.algorithm, self.classes, self.order = algorithm, classes, order
         self.rivals_name = rivals if isinstance(rivals, str) else "vector"
-        self.rivals = self.io.array(rival_logits(self.fmt, classes, rivals))
+        exact = rival_logits(self.fmt, classes, rivals).tolist()
+        distinct = dict.fromkeys(exact)  # round the few distinct rivals, not M of them
+        rounded = dict(zip(distinct, self.io.array(np.array(list(distinct), dtype=object))))
+        self.rivals = np.array([rounded[v] for v in exact], dtype=self.io.array(np.zeros(1)).dtype)
         self.base = max(self.rivals)
 
     def gaps(self, idx: np.ndarray) -> np.ndarray:
@@ -85,23 +88,6 @@ class GapScan:
         top, rest = p[:, 0], p[:, 1:]
         nan = np.array([v != v for v in top]) if top.dtype == object else np.isnan(top)
         return {"top": top, "top_one": top == 1, "others_zero": np.all(rest == 0, axis=1), "nan": nan}
-
-
-def _first_true(pred, lo: int, hi: int, width: int = SEARCH_WIDTH) -> int | None:
-    """Smallest i in [lo, hi] with pred(i), pred monotone (False…False True…True); None if pred(hi) is False."""
-    if not pred(np.array([hi]))[0]:
-        return None
-    lo -= 1  # virtual False just below the range
-    while hi - lo > 1:
-        n = min(width, hi - lo - 1)  # Python ints: grid indices of wide formats exceed 2^63
-        pts = sorted({lo + (hi - lo) * j // (n + 1) for j in range(1, n + 1)} - {lo})
-        ok = pred(np.array(pts, dtype=object if hi >= 1 << 62 else np.int64))
-        falses = np.nonzero(~ok)[0]
-        if len(falses):
-            lo = int(pts[falses[-1]])
-        trues_after = [int(p) for p, t in zip(pts, ok) if t and p > lo]
-        hi = trues_after[0] if trues_after else hi
-    return hi
 
 
 @dataclass
@@ -141,20 +127,6 @@ def _text(v) -> str | None:
         return str(to_fraction(v)) if v != int(v) and to_fraction(v).denominator > 2**64 else \
             mpmath.nstr(v, 60, strip_zeros=True)
     return str(v)
-
-
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    """Index runs [start, end] where mask is True."""
-    runs, start = [], None
-    for i, m in enumerate(mask):
-        if m and start is None:
-            start = i
-        if not m and start is not None:
-            runs.append((start, i - 1))
-            start = None
-    if start is not None:
-        runs.append((start, len(mask) - 1))
-    return runs
 
 
 def search_limit(scan: GapScan) -> int:
@@ -197,7 +169,7 @@ def _exhaustive(scan: GapScan, limit: int) -> Thresholds:
     s = scan.state(idx)
     hits = np.nonzero(s["top_one"])[0]
     first = int(hits[0]) if len(hits) else None
-    exceptions = [] if first is None else [(first + a, first + b) for a, b in _runs(~s["top_one"][first:])]
+    exceptions = [] if first is None else [(first + a, first + b) for a, b in runs(~s["top_one"][first:])]
     nans = np.nonzero(s["nan"])[0]
     usable = int(nans[0]) - 1 if len(nans) else limit  # past an overflow the outputs mean nothing
     zero_fail = np.nonzero(~s["others_zero"][:usable + 1])[0]
@@ -209,7 +181,8 @@ def _exhaustive(scan: GapScan, limit: int) -> Thresholds:
 
 def _searched(scan: GapScan, limit: int) -> Thresholds:
     """k-ary search for each threshold, then an exhaustive look at the grid points around it."""
-    width = SEARCH_WIDTH if scan.io.vectorized else 2  # object arithmetic pays per element: bisect
+    # object arithmetic pays per element, and so does a wide row: probe fewer points per round there
+    width = max(2, min(SEARCH_POINTS, EXHAUSTIVE_CELLS // (64 * scan.classes))) if scan.io.vectorized else 2
     calls = [0]
 
     def state(idx):
@@ -224,8 +197,8 @@ def _searched(scan: GapScan, limit: int) -> Thresholds:
             return None
         pred = lambda idx: state(idx)[key]
         if start and start < hi and not pred(np.array([start], dtype=object))[0]:
-            return _first_true(pred, start + 1, hi, width)
-        return _first_true(pred, 0, hi, width)
+            return first_true_index(pred, start + 1, hi, width)
+        return first_true_index(pred, 0, hi, width)
 
     nan_from = first("nan", limit) if scan.algorithm == "naive" else None  # only exp(u) itself overflows
     usable = limit if nan_from is None else nan_from - 1
@@ -236,7 +209,7 @@ def _searched(scan: GapScan, limit: int) -> Thresholds:
         lo = max(0, top_one - VERIFY_WINDOW)
         window = state(np.arange(lo, min(usable, top_one + VERIFY_WINDOW) + 1))["top_one"]
         top_one = lo + int(np.argmax(window))
-        exceptions = [(top_one + a, top_one + b) for a, b in _runs(~window[top_one - lo:])] + exceptions
+        exceptions = [(top_one + a, top_one + b) for a, b in runs(~window[top_one - lo:])] + exceptions
     method = "search" if scan.algorithm != "naive" else f"search + ±{VERIFY_WINDOW}-step scan (not monotone)"
     return _record(scan, method, top_one, others_zero, nan_from, exceptions, None, calls[0])
 
@@ -262,9 +235,3 @@ def closed_forms(fmt: Format, classes: int, rivals: str) -> dict:
     half_up = (fmt.to_mpf(above, 200) - 1) / 2
     out["shifted_sum_absorbs"] = float(-mpmath.log(half_up))
     return out
-
-
-def all_thresholds(formats, algorithms, classes, rivals=("one", "equal"), **kw) -> list[Thresholds]:
-    """Thresholds for every combination (the report's and the benchmark's table)."""
-    return [thresholds(f, a, m, r, **kw) for f in formats for a in algorithms for m in classes for r in rivals
-            if not (r == "one" and m == 2 and "equal" in rivals)]
