@@ -1,20 +1,45 @@
 """The `softmax-sat` command: one subcommand per job, each living in the package that does the work.
 
-Subcommand modules are imported only when chosen, so `softmax-sat report` never loads torch.
+`COMMANDS` is the explicit table: subcommand → (module, configure function, run function, help). Modules are
+imported only when chosen, so `softmax-sat report` never loads torch unless a torch kernel is asked for.
 """
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+import traceback
+from dataclasses import dataclass
 
-COMMANDS = {  # name: (module with configure(parser) and run(args) -> int, one-line help)
-    "report": ("precision.report", "write the precision-saturation report (tables, JSON, PNG figures)"),
-    "thresholds": ("precision.report", "print the saturation thresholds of one configuration"),
-    "prove": ("proofs.run", "machine-check Lemmas 2.1 and 2.2; write a certificate"),
-    "attack": ("attacks.cli", "run an over-optimized or multi-class attack on real ImageNet images"),
-    "experiment": ("attacks.experiment", "the transferability experiment: every model pair, both attacks, Figures 3-5"),
-    "figures": ("attacks.experiment", "re-draw an experiment's Figures 3-5 and curves from its records"),
+
+@dataclass(frozen=True)
+class Command:
+    module: str
+    configure: str
+    run: str
+    help: str
+
+    def functions(self):
+        """(configure(parser), run(args) -> int), imported now."""
+        module = importlib.import_module(self.module)
+        return module.__dict__[self.configure], module.__dict__[self.run]
+
+
+COMMANDS = {
+    "report": Command("precision.cli", "configure_report", "run_report",
+                      "write the precision-saturation report: real kernels first, then emulated arithmetic"),
+    "thresholds": Command("precision.cli", "configure_thresholds", "run_thresholds",
+                          "print the saturation thresholds of one configuration (emulated, or --kernel)"),
+    "verify": Command("precision.cli", "configure_verify", "run_verify",
+                      "evaluate a real kernel at every gap of a dtype; write a certificate"),
+    "prove": Command("proofs.run", "configure_prove", "run_prove",
+                     "machine-check Lemmas 2.1 and 2.2; write a certificate"),
+    "attack": Command("attacks.cli", "configure_attack", "run_attack",
+                      "run an over-optimized or multi-class attack on real ImageNet images"),
+    "experiment": Command("attacks.experiment", "configure_experiment", "run_experiment",
+                          "the transferability experiment: every model pair, both attacks, Figures 3-5"),
+    "figures": Command("attacks.experiment", "configure_figures", "run_figures",
+                       "re-draw an experiment's Figures 3-5 and curves from its records"),
 }
 
 
@@ -28,7 +53,7 @@ class OneLineParser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     top = OneLineParser(prog="softmax-sat", description="When does a softmax stop telling you how strong a "
-                        "prediction is? " + "; ".join(f"{k}: {h}" for k, (_, h) in COMMANDS.items()))
+                        "prediction is? " + "; ".join(f"{k}: {c.help}" for k, c in COMMANDS.items()))
     top.add_argument("command", choices=sorted(COMMANDS))
     if not argv or argv[0] in ("-h", "--help"):
         top.print_help()
@@ -36,18 +61,23 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] not in COMMANDS:
         top.parse_args(argv[:1])  # exits with the one-line error
     name = argv[0]
-    module = importlib.import_module(COMMANDS[name][0])
-    parser = OneLineParser(prog=f"softmax-sat {name}", description=COMMANDS[name][1])
-    getattr(module, f"configure_{name}", getattr(module, "configure", None))(parser)
+    configure, run = COMMANDS[name].functions()
+    parser = OneLineParser(prog=f"softmax-sat {name}", description=COMMANDS[name].help)
+    configure(parser)
     args = parser.parse_args(argv[1:])
     try:
-        return getattr(module, f"run_{name}", getattr(module, "run", None))(args)
+        return run(args)
     except (ValueError, OSError) as e:  # bad input: one clear line, exit 2
         print(f"softmax-sat {name}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"softmax-sat {name}: interrupted", file=sys.stderr)
         return 130
+    except Exception:  # anything else is ours to fix: the whole traceback, and say so
+        traceback.print_exc()
+        print(f"softmax-sat {name}: internal error (a bug in softmax-saturation; please report it with the "
+              "traceback above)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

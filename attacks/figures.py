@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from precision.plotting import save_figure, subplots
 
-from precision.report_figures import save_figure  # noqa: E402
-
-from .data import class_names  # noqa: E402
-from .record import per_image  # noqa: E402
+from .data import class_names
+from .record import per_image
 
 FIGURE_NAMES = {"over-optimized": "figure1_over_optimized", "multi-class": "figure2_multi_class"}
 
@@ -28,8 +24,8 @@ def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Pat
     iterations = sorted(int(k.split("_")[1]) for k in snaps.files)
     names = class_names()
     n = min(images, len(snaps[f"iteration_{iterations[0]}"]))
-    fig, axes = plt.subplots(n, len(iterations), figsize=(3.1 * len(iterations), 4.1 * n), squeeze=False,
-                             layout="constrained")
+    fig, axes = subplots(n, len(iterations), figsize=(3.1 * len(iterations), 4.1 * n), squeeze=False,
+                         layout="constrained")
     for row in range(n):
         sel = records["image"] == row
         for col, it in enumerate(iterations):
@@ -56,7 +52,7 @@ def attack_curves(out: Path, records: dict, method: str, reference: float | None
     activation, confidence = per_image(records, "top1_logit"), per_image(records, "softmax_top_float32")
     over = method == "over-optimized"
     shown = 1 - confidence + 1e-9 if over else confidence
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig, (a1, a2) = subplots(1, 2, figsize=(11, 3.8))
     for ax, values in ((a1, activation), (a2, shown)):
         ax.plot(iteration, values.T, lw=0.6, alpha=0.35)
         ax.plot(iteration, np.median(values, axis=0), color="k", lw=2, label=f"median of {len(values)} images")
@@ -108,7 +104,7 @@ def transfer_panel(ax, curve) -> None:
 
 def _panels(curves, title: str, path: Path, columns: int) -> Path:
     rows = -(-len(curves) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(5.6 * columns, 3.6 * rows), squeeze=False)
+    fig, axes = subplots(rows, columns, figsize=(5.6 * columns, 3.6 * rows), squeeze=False)
     for ax, curve in zip(axes.flat, curves):
         if curve.kept:
             transfer_panel(ax, curve)

@@ -1,8 +1,6 @@
 """The precision-saturation report behind `softmax-sat report` (and `softmax-sat thresholds`)."""
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import sys
 import time
@@ -13,9 +11,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .formats import get_format
+from .kernel_thresholds import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
+from .kernels import Kernel, device_description, kernel_versions
 from .measures import MEASURES, saturation_gap
-from .saturation import ORDERS, Thresholds, thresholds
-from .softmax import ALGORITHMS
+from .saturation import ORDERS, thresholds
 
 DEFAULT_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2",
                    "mp113", "decimal7", "delta0.01", "delta0.01-paper")
@@ -23,54 +22,8 @@ DEFAULT_CLASSES = (2, 10, 1000)
 OBJECT_FORMAT_CLASSES = (2, 10)  # mp/decimal/δ arithmetic is pure Python: M = 1000 only when asked for
 ORDER_STUDY = ("float16", "float32", "float64")
 ACCUMULATION_STUDY = (("float16", "float32"), ("bfloat16", "float32"), ("float8_e4m3fn", "float16"))
-
-
-def _csv(kind, choices=None, cast=str):
-    def parse(text):
-        items = [cast(x.strip()) for x in text.split(",") if x.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError(f"{kind}: give a comma-separated list")
-        for x in items:
-            if choices is not None and x not in choices:
-                raise argparse.ArgumentTypeError(f"{kind}: unknown {x!r}; expected some of {', '.join(choices)}")
-            if kind == "formats":
-                try:
-                    get_format(x)
-                except ValueError as e:
-                    raise argparse.ArgumentTypeError(str(e)) from None
-            if kind == "classes" and x < 2:
-                raise argparse.ArgumentTypeError(f"classes must be integers ≥ 2, got {x}")
-        return tuple(items)
-    return parse
-
-
-def configure_report(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--formats", type=_csv("formats"), default=DEFAULT_FORMATS,
-                        help="comma-separated format names (float16, bfloat16, float32, float64, float8_e4m3fn, "
-                             "float8_e5m2, mpBITS, decimalDIGITS, deltaSTEP[-paper])")
-    parser.add_argument("--algorithms", type=_csv("algorithms", tuple(ALGORITHMS)), default=tuple(ALGORITHMS))
-    parser.add_argument("--classes", type=_csv("classes", cast=int), default=None,
-                        help=f"numbers of classes (default {DEFAULT_CLASSES}; {OBJECT_FORMAT_CLASSES} for the "
-                             "pure-Python formats mp/decimal/δ)")
-    parser.add_argument("--out", type=Path, default=Path("reports/saturation"))
-    parser.add_argument("--logits", type=Path, default=None,
-                        help="analyse your own logits: .npy, .csv or .pt file of shape (N, C)")
-    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-
-
-def configure_thresholds(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", default="float32")
-    parser.add_argument("--algorithm", default="shifted", choices=sorted(ALGORITHMS))
-    parser.add_argument("--classes", type=int, default=2)
-    parser.add_argument("--rivals", default="equal", choices=("one", "equal"))
-    parser.add_argument("--accumulate", default=None)
-    parser.add_argument("--order", default="sequential", choices=ORDERS)
-
-
-def run_thresholds(args) -> int:
-    t = thresholds(args.format, args.algorithm, args.classes, args.rivals, args.accumulate, args.order)
-    print(json.dumps(t.as_dict(), indent=2))
-    return 0
+DEFAULT_KERNEL_CLASSES = (2, 1000)  # 32000 and 128256 on request (--kernel-classes): seconds each
+AGREEMENT_ROWS = {"two-class": 4096, "M=1000": 64}  # sampled rows where a dtype's gaps are too many to take all
 
 
 def configurations(formats, algorithms, classes) -> list[tuple]:
@@ -95,14 +48,34 @@ def _versions() -> dict:
             "matplotlib": matplotlib.__version__, "platform": platform.platform()}
 
 
-def _gap(t: Thresholds, key="top_is_one_from_gap") -> float | None:
-    v = getattr(t, key)
-    return None if v is None else float(Fraction(v))
+def kernel_agreement(kernel: Kernel, dtype: str) -> list[Agreement]:
+    """The kernel against its emulated model: every two-class gap of a 16-bit or smaller dtype (a sample of
+    float32/float64 gaps), and sampled rows of 1000 classes."""
+    every = dtype not in ("float32", "float64")
+    two = two_class_rows(dtype) if every else sample_rows(2, AGREEMENT_ROWS["two-class"])
+    return [agreement(kernel, dtype, two, "every two-class gap" if every else "sampled two-class rows"),
+            agreement(kernel, dtype, sample_rows(1000, AGREEMENT_ROWS["M=1000"]), "sampled rows, M = 1000")]
 
 
-def compute(formats, algorithms, classes) -> dict:
-    """All the numbers of the report, as one JSON-ready dict."""
+def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu") -> dict:
+    """Measured thresholds of every kernel × dtype × classes (one rival and all equal), and agreement with
+    emulation, as one JSON-ready dict."""
+    configs = [(k, d, m, r) for k in kernels for d in k.dtypes for m in classes
+               for r in (("equal", "one") if m > 2 else ("equal",))]
+    table = [kernel_thresholds(k, d, m, r, device) for k, d, m, r in _progress(configs, "kernels")]
+    agree = [a for k in kernels if not k.log_space for d in k.dtypes for a in kernel_agreement(k, d)]
+    return {"device": device, "device_name": device_description(device), "versions": kernel_versions(kernels),
+            "kernels": {k.name: {"call": k.summary, "dtypes": list(k.dtypes), "log_space": k.log_space,
+                                 "model": {d: k.model(d).__dict__ for d in k.dtypes}} for k in kernels},
+            "classes": list(classes), "thresholds": [t.as_dict() for t in table],
+            "agreement": [a.as_dict() for a in agree]}
+
+
+def compute(formats, algorithms, classes, kernels: list[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
+            device: str = "cpu") -> dict:
+    """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic."""
     start = time.perf_counter()
+    measured = compute_kernels(list(kernels), kernel_classes, device) if kernels else None
     table = [thresholds(*c) for c in _progress(configurations(formats, algorithms, classes), "thresholds")]
     orders = [thresholds(f, "shifted", 1000, "equal", order=o)
               for f in _progress([f for f in ORDER_STUDY if f in formats], "summation orders") for o in ORDERS]
@@ -118,7 +91,7 @@ def compute(formats, algorithms, classes) -> dict:
             except ValueError as e:  # e.g. log(0) on the δ-grid, which has no infinity
                 row[name] = f"undefined: {e}"
         measures.append(row)
-    return {"settings": {"formats": list(formats), "algorithms": list(algorithms),
+    return {"kernels": measured, "settings": {"formats": list(formats), "algorithms": list(algorithms),
                          "classes": list(classes) if classes else {"carrier": list(DEFAULT_CLASSES),
                                                                    "pure_python": list(OBJECT_FORMAT_CLASSES)},
                          "rivals": ["equal", "one"], "exp": "correctly rounded", "order": "sequential"},
@@ -126,27 +99,6 @@ def compute(formats, algorithms, classes) -> dict:
             "thresholds": [t.as_dict() for t in table], "orders": [t.as_dict() for t in orders],
             "accumulation": [t.as_dict() for t in accumulation], "measures": measures,
             "seconds": round(time.perf_counter() - start, 2)}
-
-
-def run_report(args) -> int:
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    if args.logits is not None:
-        from .logits_report import LOGIT_FORMATS, analyse_logits
-        formats = LOGIT_FORMATS if args.formats == DEFAULT_FORMATS else args.formats
-        analyse_logits(args.logits, out, formats, args.algorithms[0] if len(args.algorithms) == 1 else "shifted",
-                       figures=not args.no_figures)
-        print(f"wrote {out / 'logits.md'}, {out / 'logits.json'}")
-        return 0
-    data = compute(args.formats, args.algorithms, args.classes)
-    (out / "report.json").write_text(json.dumps(data, indent=1))
-    figures = []
-    if not args.no_figures:
-        from .report_figures import draw_all
-        figures = draw_all(data, out)
-    (out / "report.md").write_text(markdown(data, [p.name for p in figures]))
-    print(f"wrote {out / 'report.md'}, {out / 'report.json'} and {len(figures)} figures in {data['seconds']} s")
-    return 0
 
 
 # --- Markdown ---------------------------------------------------------------------------------------
@@ -166,11 +118,56 @@ def _find(records, **kw):
     return next((r for r in records if all(r.get(k) == v for k, v in kw.items())), None)
 
 
+def _kernel_cell(rows: list[dict], key: str = "top_is_one_from_gap") -> str:
+    return "—" if not rows else _fmt_gap(rows[0][key])
+
+
+def kernel_markdown(k: dict, figures: list[str]) -> list[str]:
+    """The real-kernel section: headline table, every measured threshold, agreement with emulation."""
+    T = k["thresholds"]
+    dtypes = [d for d in ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
+              if any(r["dtype"] == d for r in T)]
+    pick = lambda **kw: [r for r in T if all(r[a] == b for a, b in kw.items())]
+    md = ["## The kernels on this machine", "",
+          f"Each kernel is called as it is ({k['device_name']}; {', '.join(f'{p} {v}' for p, v in k['versions'].items() if p not in ('platform', 'processor'))}). "
+          "The top logit sits `gap` above its rivals; the gaps are the dtype's own values, every one of them for "
+          "16- and 8-bit dtypes, and for float32/float64 a bracket search followed by every gap within ±4096 grid "
+          "steps of each threshold. 'log' kernels return log-probabilities: there, 'exactly 1' means a "
+          "log-probability of exactly 0.", ""]
+    for m in k["classes"]:
+        md += [f"**Gap from which the top output is exactly 1 — {m} classes, all rivals equal**", "",
+               _table(["kernel"] + dtypes, [[name] + [_kernel_cell(pick(kernel=name, dtype=d, classes=m, rivals="equal"))
+                                                    for d in dtypes] for name in k["kernels"]]), ""]
+    if "kernels.png" in figures:
+        md += ["![first gap with top output exactly 1, per kernel and dtype](kernels.png)", ""]
+    md += ["**Every measured threshold**", "",
+           _table(["kernel", "dtype", "classes", "rivals", "top = 1 from gap", "others = 0 from gap",
+                   "outputs sum > 1 for gaps in", "NaN from gap", "intervals after the first 1 where it is not 1",
+                   "method"],
+                  [[r["kernel"], r["dtype"], r["classes"], r["rivals"], _fmt_gap(r["top_is_one_from_gap"]),
+                    _fmt_gap(r["others_zero_from_gap"]),
+                    "—" if not r["sum_exceeds_one"] else
+                    f"[{_fmt_gap(r['sum_exceeds_one'][0])}, {_fmt_gap(r['sum_exceeds_one'][1])})",
+                    _fmt_gap(r["nan_from_gap"]), len(r["top_not_one_after_first"]), r["method"]] for r in T]), ""]
+    if k["agreement"]:
+        md += ["**Does the emulation explain the kernel?** Each kernel against its emulated model (the algorithm, "
+               "the precision it computes in, the order of its sum) on the same inputs, output by output:", "",
+               _table(["kernel", "dtype", "emulated model", "rows", "rows differing", "largest difference (ulps)",
+                       "why"],
+                      [[a["kernel"], a["dtype"], a["model"], f"{a['rows']} ({a['compared']})",
+                        "none: bit for bit" if a["bit_for_bit"] else a["differing"], a["max_ulps"],
+                        k["kernels"][a["kernel"]]["model"][a["dtype"]]["why"]] for a in k["agreement"]]), ""]
+    return md
+
+
 def markdown(data: dict, figures: list[str]) -> str:
     T = data["thresholds"]
     formats = data["settings"]["formats"]
     algorithms = data["settings"]["algorithms"]
-    md = ["# Precision-saturation report", "",
+    md = ["# Precision-saturation report", ""]
+    if data["kernels"]:
+        md += kernel_markdown(data["kernels"], figures)
+    md += ["## Emulated arithmetic: why the kernels do what they do", "",
           "The top logit sits `gap` above its rivals (all at 0). For each number format and softmax algorithm: "
           "from which gap the top output is **exactly 1**, from which gap the other outputs are exactly 0, and "
           "the window in between where the outputs **sum to more than 1**. Every gap is a value of the format "

@@ -4,25 +4,13 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from .formats import to_fraction
+from .measures import measure_at
+from .plotting import save_figure, subplots
+from .saturation import GapScan
 
-from .measures import measure_at  # noqa: E402
-from .formats import to_fraction  # noqa: E402
-from .saturation import GapScan  # noqa: E402
-
-
-
-def save_figure(fig, path: Path, dpi: int = 110, tight: bool = True) -> Path:
-    """Lay out (unless the figure lays itself out), write and close a figure."""
-    if tight:
-        fig.tight_layout()
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path
 
 def _f(v) -> float | None:
     return None if v is None else float(Fraction(v))
@@ -49,7 +37,7 @@ def top_output_figure(data: dict, out: Path) -> Path:
             if (r := _find(data["thresholds"], format=f, algorithm="shifted", classes=2, rivals="equal"))]
     cols = min(5, len(recs))
     rows = -(-len(recs) // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
+    fig, axes = subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
     for ax, r in zip(axes.flat, recs):
         t1 = _f(r["top_is_one_from_gap"])
         upper = 1.6 * t1 if t1 else 60.0
@@ -82,7 +70,7 @@ def thresholds_figure(data: dict, out: Path) -> Path:
     formats, algorithms = data["settings"]["formats"], data["settings"]["algorithms"]
     ms = sorted({r["classes"] for r in T})
     ms = [ms[0], ms[-1]] if len(ms) > 1 else ms
-    fig, axes = plt.subplots(len(ms), 1, figsize=(12, 3.6 * len(ms)), squeeze=False)
+    fig, axes = subplots(len(ms), 1, figsize=(12, 3.6 * len(ms)), squeeze=False)
     width = 0.8 / len(algorithms)
     for ax, m in zip(axes.flat, ms):
         for k, a in enumerate(algorithms):
@@ -106,7 +94,7 @@ def thresholds_figure(data: dict, out: Path) -> Path:
 def sum_window_figure(data: dict, out: Path) -> Path:
     """The gap interval where the top output is 1 while some other output is not 0 (outputs sum > 1)."""
     T = data["thresholds"]
-    fig, ax = plt.subplots(figsize=(9, 0.45 * len(data["settings"]["formats"]) * 2 + 1.2))
+    fig, ax = subplots(figsize=(9, 0.45 * len(data["settings"]["formats"]) * 2 + 1.2))
     labels, y = [], 0
     right = max([_f(r["others_zero_from_gap"]) or 0 for r in T] + [200]) * 1.5
     for f in data["settings"]["formats"]:
@@ -145,7 +133,7 @@ def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
               ("log_odds_from_p", "log(p1 / (1 − p1)) from the rounded p1", lambda v: v, "linear"),
               ("log_softmax_log1p", "−log p1 (log1p form)", lambda v: -v, "log"),
               ("log_odds_stable", "log-odds u1 − lse(rivals) and logit margin", lambda v: v, "linear")]
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    fig, axes = subplots(1, 4, figsize=(16, 3.6))
     for ax, (name, label, tf, scale) in zip(axes, panels):
         v = tf(scan.io.to_float(measure_at(scan, name, idx)))
         ok = np.isfinite(v) & ((v > 0) if scale == "log" else True)
@@ -169,7 +157,36 @@ def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
     return save_figure(fig, out / "measures.png")
 
 
+def kernels_figure(data: dict, out: Path) -> Path:
+    """Grouped bars: the first gap with top output exactly 1 for each kernel and dtype, one panel per number of
+    classes, with the emulated max-shifted softmax (every operation in the dtype) as a black tick."""
+    k = data["kernels"]
+    T = k["thresholds"]
+    dtypes = [d for d in ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
+              if any(r["dtype"] == d for r in T)]
+    names = list(k["kernels"])
+    fig, axes = subplots(1, len(k["classes"]), figsize=(6.5 * len(k["classes"]), 4.2), squeeze=False)
+    width = 0.8 / len(names)
+    for ax, m in zip(axes.flat, k["classes"]):
+        for j, name in enumerate(names):
+            ys = [next((r["top_is_one_from_gap"] for r in T if r["kernel"] == name and r["dtype"] == d
+                        and r["classes"] == m and r["rivals"] == "equal"), None) for d in dtypes]
+            xs = np.arange(len(dtypes)) + (j - len(names) / 2 + 0.5) * width
+            ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=name, color=f"C{j}")
+        for x, d in enumerate(dtypes):
+            r = _find(data["thresholds"], format=d, algorithm="shifted", classes=m, rivals="equal")
+            if r and r["top_is_one_from_gap"]:
+                ax.plot([x - 0.45, x + 0.45], [_f(r["top_is_one_from_gap"])] * 2, "k-", lw=1.5,
+                        label="emulated, every op in the dtype" if x == 0 else None)
+        ax.set_xticks(np.arange(len(dtypes)), dtypes, fontsize=8)
+        ax.set_ylabel("gap from which the top output is exactly 1")
+        ax.set_title(f"Real kernels, {m} classes, all rivals equal", fontsize=10)
+        ax.grid(axis="y", alpha=0.3)
+    axes.flat[0].legend(fontsize=7, ncol=2, loc="upper left")
+    return save_figure(fig, out / "kernels.png")
+
+
 def draw_all(data: dict, out: Path) -> list[Path]:
-    paths = [top_output_figure(data, out), thresholds_figure(data, out), sum_window_figure(data, out),
-             measures_figure(data, out)]
+    paths = [kernels_figure(data, out) if data["kernels"] else None, top_output_figure(data, out),
+             thresholds_figure(data, out), sum_window_figure(data, out), measures_figure(data, out)]
     return [p for p in paths if p is not None]

@@ -25,7 +25,8 @@ EXHAUSTIVE_CELLS = 4_000_000  # rows × classes evaluated at once in an exhausti
 VERIFY_WINDOW = 256  # grid points on each side of a searched threshold that are evaluated one by one
 
 
-def _far_logit(fmt: Format):
+def far_logit(fmt: Format):
+    """A rival logit so low that it only counts as a class: −largest finite, or −10^6 where that is larger."""
     return -fmt.max_finite if isinstance(fmt, BinaryFormat) and fmt.max_finite < 10**6 else -(10**6)
 
 
@@ -37,7 +38,7 @@ def rival_logits(fmt: Format, classes: int, rivals) -> np.ndarray:
         if rivals == "equal":
             return np.array([0] * (classes - 1), dtype=object)
         if rivals == "one":
-            return np.array([0] + [_far_logit(fmt)] * (classes - 2), dtype=object)
+            return np.array([0] + [far_logit(fmt)] * (classes - 2), dtype=object)
         raise ValueError(f"rivals must be 'one', 'equal' or a vector of M−1 logits, got {rivals!r}")
     r = np.asarray(rivals, dtype=object).ravel()
     if len(r) != classes - 1:
@@ -164,19 +165,33 @@ def _record(scan: GapScan, method, top_one, others_zero, nan_from, exceptions, d
         gaps_scanned=scanned)
 
 
+@dataclass(frozen=True)
+class Transitions:
+    """Where a softmax scanned over consecutive grid indices changes state (offsets into the scanned range)."""
+
+    top_one: int | None  # first index whose top output is exactly 1
+    others_zero: int | None  # from here on (up to an overflow) every other output is exactly 0
+    nan: int | None  # first index whose outputs hold a NaN
+    not_one: list[tuple[int, int]]  # index runs after `top_one` where the top output is not 1
+
+    @classmethod
+    def of(cls, top_one: np.ndarray, others_zero: np.ndarray, nan: np.ndarray) -> "Transitions":
+        """Read the transitions off per-index states of one contiguous range."""
+        hits = np.flatnonzero(top_one)
+        first = int(hits[0]) if len(hits) else None
+        not_one = [] if first is None else [(first + a, first + b) for a, b in runs(~top_one[first:])]
+        nans = np.flatnonzero(nan)
+        usable = int(nans[0]) - 1 if len(nans) else len(nan) - 1  # past an overflow the outputs mean nothing
+        zero_fail = np.flatnonzero(~others_zero[:usable + 1])
+        zero = 0 if not len(zero_fail) else (int(zero_fail[-1]) + 1 if zero_fail[-1] < usable else None)
+        return cls(first, zero, int(nans[0]) if len(nans) else None, not_one)
+
+
 def _exhaustive(scan: GapScan, limit: int) -> Thresholds:
-    idx = np.arange(limit + 1)
-    s = scan.state(idx)
-    hits = np.nonzero(s["top_one"])[0]
-    first = int(hits[0]) if len(hits) else None
-    exceptions = [] if first is None else [(first + a, first + b) for a, b in runs(~s["top_one"][first:])]
-    nans = np.nonzero(s["nan"])[0]
-    usable = int(nans[0]) - 1 if len(nans) else limit  # past an overflow the outputs mean nothing
-    zero_fail = np.nonzero(~s["others_zero"][:usable + 1])[0]
-    others_zero = 0 if not len(zero_fail) else (int(zero_fail[-1]) + 1 if zero_fail[-1] < usable else None)
+    s = scan.state(np.arange(limit + 1))
+    t = Transitions.of(s["top_one"], s["others_zero"], s["nan"])
     distinct = len(np.unique(s["top"][~s["nan"]]))
-    return _record(scan, "exhaustive", first, others_zero, int(nans[0]) if len(nans) else None, exceptions,
-                   distinct, limit + 1)
+    return _record(scan, "exhaustive", t.top_one, t.others_zero, t.nan, t.not_one, distinct, limit + 1)
 
 
 def _searched(scan: GapScan, limit: int) -> Thresholds:

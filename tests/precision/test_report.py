@@ -13,7 +13,7 @@ KEYS = {"format", "algorithm", "classes", "rivals", "top_is_one_from_gap", "othe
 def test_report_writes_json_markdown_and_figures(tmp_path, capsys):
     out = tmp_path / "rep"
     rc = main(["report", "--formats", "float16,float8_e4m3fn,delta0.01", "--algorithms", "shifted,naive",
-               "--classes", "2,10", "--out", str(out)])
+               "--classes", "2,10", "--kernels", "numpy", "--kernel-classes", "2", "--out", str(out)])
     assert rc == 0
     data = json.loads((out / "report.json").read_text())
     assert KEYS <= set(data["thresholds"][0])
@@ -23,7 +23,11 @@ def test_report_writes_json_markdown_and_figures(tmp_path, capsys):
     assert f16["top_is_one_from_gap"] == "7.625" and f16["sum_exceeds_one"] == ["7.625", "17.34375"]
     md = (out / "report.md").read_text()
     assert "7.625" in md and "Measures that do not saturate" in md
-    for png in ("top_output.png", "thresholds.png", "sum_window.png"):
+    assert md.index("## The kernels on this machine") < md.index("## Emulated arithmetic")
+    numpy_f16 = next(r for r in data["kernels"]["thresholds"] if r["dtype"] == "float16")
+    assert numpy_f16["top_is_one_from_gap"] == 7.625 and numpy_f16["method"] == "exhaustive"
+    assert not list(out.glob(".staging-*"))
+    for png in ("kernels.png", "top_output.png", "thresholds.png", "sum_window.png"):
         assert (out / png).stat().st_size > 10_000
 
 
@@ -46,7 +50,7 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
     out = tmp_path / "out"
     assert main(["report", "--logits", str(path), "--out", str(out)]) == 0
     data = json.loads((out / "logits.json").read_text())
-    f32 = next(s for s in data["summary"] if s["format"] == "float32")
+    f32 = next(s for s in data["summary"] if s["dtype"] == "float32")
     assert f32["saturated"] == 1  # only the row with gap 30 (float32 saturates from 16.64 with one rival)
     assert data["rows"]["float32"]["saturated"] == [True, False, False]
     assert (out / "logits_past_threshold.png").exists()
@@ -57,6 +61,10 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
     (["report", "--classes", "1"], "classes must be"),
     (["report", "--algorithms", "quick"], "unknown 'quick'"),
     (["report", "--logits", "/nonexistent/x.npy"], "no such file"),
+    (["report", "--kernels", "tensorflow"], "unknown 'tensorflow'"),
+    (["report", "--formats", "float16,float16"], "names an item twice"),
+    (["thresholds", "--kernel", "scipy", "--dtype", "bfloat16"], "scipy does not take dtype 'bfloat16'"),
+    (["verify", "--kernel", "torch", "--dtype", "float64"], "out of reach"),
     (["nosuch"], "invalid choice")])
 def test_bad_options_give_one_line_and_exit_2(argv, message, capsys):
     with pytest.raises(SystemExit) as e:

@@ -1,0 +1,191 @@
+"""Saturation thresholds of the real kernels, measured on a dtype's own grid of gaps, and how well emulation
+explains them.
+
+The top logit sits `gap` above its rivals (the arrangements of `precision.saturation.rival_logits`). 8- and 16-bit
+dtypes are scanned exhaustively, every finite non-negative gap; float32 and float64 by the bracket search of
+`precision.search`, then every gap within ±`WINDOW` grid steps of each threshold found is evaluated.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .arithmetic import arithmetic
+from .kernels import DTYPES, Dtype, Kernel, get_kernel
+from .saturation import Transitions, rival_logits
+from .search import SEARCH_POINTS, first_true
+from .softmax import emulate
+
+CELLS = 1 << 23  # logits per kernel call: bounds memory whatever the number of classes
+WINDOW = 4096  # grid steps on each side of a searched threshold that are evaluated one by one
+EXHAUSTIVE_MAX_INDEX = 1 << 16  # dtypes with at most this many non-negative values are scanned whole
+
+
+class KernelScan:
+    """Evaluates one kernel × dtype × arrangement at grid indices of the gap, in bounded chunks."""
+
+    def __init__(self, kernel: Kernel | str, dtype: str, classes: int = 2, rivals: str = "equal",
+                 device: str = "cpu"):
+        self.kernel = get_kernel(kernel) if isinstance(kernel, str) else kernel
+        self.dtype: Dtype = self.kernel.check(dtype, device)
+        self.classes, self.rivals_name, self.device = classes, rivals, device
+        self.rivals = self.dtype.cast(rival_logits(self.dtype.format, classes, rivals).astype(np.float64))
+        self.base = float(self.rivals.max())
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        """Logit rows in the dtype, the top class in column 0, at grid indices of the gap."""
+        x = np.empty((len(idx), self.classes), dtype=self.dtype.storage)
+        x[:, 1:] = self.rivals
+        gaps = self.dtype.values(idx)
+        x[:, 0] = gaps if self.base == 0 else self.dtype.cast(self.base + gaps.astype(np.float64))
+        return x
+
+    def state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Per index: the top output, and whether it is exactly 1, the others exactly 0, any output NaN."""
+        idx = np.asarray(idx).ravel()
+        step = max(1, CELLS // self.classes)
+        parts = [self._state(idx[i:i + step]) for i in range(0, len(idx), step)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def _state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        p = self.kernel(self.rows(idx), self.dtype.name, self.device)
+        one, zero = (0.0, -np.inf) if self.kernel.log_space else (1.0, 0.0)
+        top = p[:, 0]
+        return {"top": top, "top_one": top == one, "others_zero": (p[:, 1:] == zero).all(axis=1),
+                "nan": np.isnan(p).any(axis=1)}
+
+
+@dataclass(frozen=True)
+class KernelThresholds:
+    """Measured thresholds of one kernel configuration; gaps are values of the dtype (exact as floats)."""
+
+    kernel: str
+    dtype: str
+    classes: int
+    rivals: str
+    device: str
+    method: str
+    top_is_one_from_gap: float | None
+    others_zero_from_gap: float | None
+    sum_exceeds_one: tuple[float, float | None] | None  # top output 1 while another is > 0 (not for log space)
+    nan_from_gap: float | None
+    top_not_one_after_first: tuple[tuple[float, float], ...]  # gap intervals after the first 1
+    gaps_evaluated: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _searched_transitions(scan: KernelScan, limit: int) -> tuple[Transitions, int]:
+    """Bracket search for each transition, then every gap within ±WINDOW of it: the transitions (absolute
+    indices) and the number of gaps evaluated."""
+    evaluated = [0]
+
+    def predicate(key):
+        def pred(pts, _rows):
+            evaluated[0] += pts.size
+            return scan.state(pts.ravel())[key].reshape(pts.shape)
+        return pred
+
+    points = int(max(2, min(SEARCH_POINTS, CELLS // scan.classes)))
+
+    def search(key):
+        top = scan.state(np.array([limit]))[key][0]
+        evaluated[0] += 1
+        if not top:
+            return None
+        return int(first_true(predicate(key), np.array([-1]), np.array([limit]), points)[0])
+
+    def window(centre):
+        lo, hi = max(0, centre - WINDOW), min(limit, centre + WINDOW)
+        evaluated[0] += hi - lo + 1
+        return lo, scan.state(np.arange(lo, hi + 1))
+
+    nan = search("nan")
+    top_one, zero, not_one = search("top_one"), search("others_zero"), []
+    if top_one is not None:
+        lo, s = window(top_one)
+        local = Transitions.of(s["top_one"], s["others_zero"], s["nan"])
+        top_one = lo + local.top_one
+        not_one = [(lo + a, lo + b) for a, b in local.not_one]
+    if zero is not None:
+        lo, s = window(zero)
+        zero = lo + int(np.flatnonzero(~s["others_zero"])[-1]) + 1 if (~s["others_zero"]).any() else lo
+    if nan is not None:
+        lo, s = window(nan)
+        nan = lo + int(np.flatnonzero(s["nan"])[0])
+    return Transitions(top_one, zero, nan, not_one), evaluated[0]
+
+
+def kernel_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: str = "equal",
+                      device: str = "cpu") -> KernelThresholds:
+    """The measured saturation thresholds of a real kernel (see the module docstring for the method)."""
+    scan = KernelScan(kernel, dtype, classes, rivals, device)
+    limit = scan.dtype.max_index
+    if limit <= EXHAUSTIVE_MAX_INDEX:
+        s = scan.state(np.arange(limit + 1))
+        t, evaluated, method = Transitions.of(s["top_one"], s["others_zero"], s["nan"]), limit + 1, "exhaustive"
+    else:
+        t, evaluated = _searched_transitions(scan, limit)
+        method = f"search + ±{WINDOW}-step window"
+    gap = lambda i: None if i is None else float(scan.dtype.values(np.array([i]))[0])
+    window = None
+    if not scan.kernel.log_space and t.top_one is not None and (t.others_zero is None or t.others_zero > t.top_one):
+        window = (gap(t.top_one), gap(t.others_zero))
+    return KernelThresholds(scan.kernel.name, dtype, classes, rivals, device, method, gap(t.top_one),
+                            gap(t.others_zero), window, gap(t.nan),
+                            tuple((gap(a), gap(b)) for a, b in t.not_one), evaluated)
+
+
+# --- does the emulated model reproduce the kernel? -----------------------------------------------------------
+@dataclass(frozen=True)
+class Agreement:
+    """Kernel against its emulated model on the same inputs, output by output."""
+
+    kernel: str
+    dtype: str
+    model: str
+    rows: str  # which rows were compared
+    compared: int
+    differing: int  # rows with at least one output that differs
+    max_ulps: int  # largest difference, in grid steps of the dtype
+
+    @property
+    def bit_for_bit(self) -> bool:
+        return self.differing == 0
+
+    def as_dict(self) -> dict:
+        return asdict(self) | {"bit_for_bit": self.bit_for_bit}
+
+
+def sample_rows(classes: int, rows: int, seed: int = 0) -> np.ndarray:
+    """Logit rows like a classifier's: normal rivals (σ = 3) and a top logit 0–30 above them."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 3, (rows, classes))
+    x[:, 0] = x.max(axis=1) + rng.uniform(0, 30, rows)
+    return x
+
+
+def agreement(kernel: Kernel | str, dtype: str, x: np.ndarray, rows: str) -> Agreement:
+    """Run the kernel and its emulated model on logit rows `x` (rounded to the dtype) and compare."""
+    k = get_kernel(kernel) if isinstance(kernel, str) else kernel
+    d = k.check(dtype)
+    model = k.model(dtype)
+    xs = d.cast(x)
+    native = k(xs, dtype).astype(np.float64)
+    io = arithmetic(d.format)
+    acc = io if model.accumulate is None else arithmetic(model.accumulate)
+    emulated = emulate(model.algorithm, xs.astype(np.float64), io, acc, model.order)
+    same = (native == emulated) | (np.isnan(native) & np.isnan(emulated))
+    ulps = np.abs(d.index(np.abs(native)) - d.index(np.abs(emulated)))
+    name = model.algorithm + (f", accumulate {model.accumulate}" if model.accumulate else "") + f", {model.order}"
+    return Agreement(k.name, dtype, name, rows, len(x), int((~same).any(axis=1).sum()),
+                     int(ulps[~same].max()) if (~same).any() else 0)
+
+
+def two_class_rows(dtype: str) -> np.ndarray:
+    """Every finite non-negative gap of a dtype as a two-class row (gap, 0)."""
+    d = DTYPES[dtype]
+    gaps = d.values(np.arange(d.max_index + 1)).astype(np.float64)
+    return np.stack([gaps, np.zeros_like(gaps)], axis=1)

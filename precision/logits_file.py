@@ -1,0 +1,105 @@
+"""A user's logits file, (N, C) real numbers in .npy, .csv or .pt, read in chunks of rows.
+
+`.npy` files are memory-mapped, so memory stays bounded whatever N is; `.csv` and `.pt` are read whole. Every
+error names the file and, where there is one, the row (CSV: the line) and column at fault.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+SUFFIXES = (".npy", ".csv", ".pt")
+
+
+class LogitsFileError(ValueError):
+    """A logits file that cannot be read as (N, C) finite real logits."""
+
+
+class LogitsFile:
+    """(N, C) logits with C ≥ 2, N ≥ 1, read in chunks of float64 rows."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        if self.path.is_dir():
+            raise LogitsFileError(f"--logits: {self.path} is a directory; expected a .npy, .csv or .pt file")
+        if not self.path.is_file():
+            raise LogitsFileError(f"--logits: no such file {self.path}")
+        suffix = self.path.suffix.lower()
+        if suffix not in SUFFIXES:
+            raise LogitsFileError(f"--logits: {self.path} must end in .npy, .csv or .pt")
+        self.first_line = 1  # CSV line of row 0 (2 after a header), for messages
+        self.array = {".npy": self._npy, ".csv": self._csv, ".pt": self._pt}[suffix]()
+        if self.array.ndim != 2 or self.array.shape[0] < 1 or self.array.shape[1] < 2:
+            raise LogitsFileError(f"--logits: expected shape (N, C) with N ≥ 1 and C ≥ 2, got "
+                                  f"{self.array.shape} in {self.path}")
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.array.shape
+
+    def _npy(self) -> np.ndarray:
+        try:
+            a = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise LogitsFileError(f"--logits: cannot read {self.path} as .npy: {e}") from None
+        if a.dtype.kind not in "fiu":
+            raise LogitsFileError(f"--logits: {self.path} holds dtype {a.dtype}; expected real numbers "
+                                  "(float or integer)")
+        return a
+
+    def _csv(self) -> np.ndarray:
+        with open(self.path, newline="") as f:
+            lines = [row for row in csv.reader(f)]
+        rows = []
+        for number, cells in enumerate(lines, start=1):
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            try:
+                rows.append([float(c) for c in cells])
+            except ValueError:
+                if number == 1 and not rows and not any(_is_number(c) for c in cells):
+                    self.first_line = 2  # a header line: every cell is text
+                    continue
+                bad = next(i for i, c in enumerate(cells) if not _is_number(c))
+                raise LogitsFileError(f"--logits: {self.path} line {number}, column {bad + 1}: "
+                                      f"{cells[bad]!r} is not a number") from None
+            if len(rows[-1]) != len(rows[0]):
+                raise LogitsFileError(f"--logits: {self.path} line {number} has {len(rows[-1])} values, "
+                                      f"the first row {len(rows[0])}")
+        return np.array(rows, dtype=np.float64).reshape(len(rows), -1 if rows else 0)
+
+    def _pt(self) -> np.ndarray:
+        import torch
+        try:
+            t = torch.load(self.path, map_location="cpu", weights_only=True)
+        except Exception as e:  # torch raises many kinds; the user needs the file and the reason
+            raise LogitsFileError(f"--logits: cannot read {self.path} as a torch file: {e}") from None
+        if not isinstance(t, torch.Tensor):
+            raise LogitsFileError(f"--logits: {self.path} holds a {type(t).__name__}, expected one tensor")
+        if t.is_complex() or t.dtype == torch.bool:
+            raise LogitsFileError(f"--logits: {self.path} holds dtype {t.dtype}; expected real numbers")
+        return t.detach().double().numpy()
+
+    def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
+        """(first row, float64 block) for consecutive blocks of at most `rows` rows, each checked finite."""
+        for start in range(0, self.shape[0], rows):
+            block = np.asarray(self.array[start:start + rows], dtype=np.float64)
+            bad = np.argwhere(~np.isfinite(block))
+            if len(bad):
+                r, c = bad[0]
+                where = (f"line {start + r + self.first_line}" if self.path.suffix.lower() == ".csv"
+                         else f"row {start + r}")
+                raise LogitsFileError(f"--logits: {self.path} {where}, column {c + 1}: {block[r, c]} "
+                                      "(NaN or infinite logits are not logits)")
+            yield start, block
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

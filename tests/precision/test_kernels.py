@@ -1,0 +1,167 @@
+"""The real kernels: registry, dtype grids, measured thresholds, agreement with emulation, exhaustive certificates.
+
+References are computed independently: by calling the library directly on the one row at the threshold and on
+the row one grid step below, never through the code under test.
+"""
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+from precision import kernel_thresholds as kt
+from precision.formats import BUILTIN
+from precision.kernel_thresholds import agreement, kernel_thresholds, sample_rows, two_class_rows
+from precision.kernels import DTYPES, KERNELS, Kernel, KernelError, get_kernel
+from precision.verify import VerifyError, verify
+
+AVAILABLE = [pytest.param(k, d, id=f"{k.name}-{d}",
+                          marks=[] if k.available() else pytest.mark.skip(reason=f"{k.package} not installed "
+                                                                                 f"(extra {k.extra})"))
+             for k in KERNELS.values() for d in k.dtypes]
+
+
+@pytest.mark.parametrize("name", list(DTYPES))
+@given(data=st.data())
+def test_grid_index_is_the_bit_pattern_of_the_exact_format(name, data):
+    d = DTYPES[name]
+    i = data.draw(st.integers(0, d.max_index))
+    value = d.values(np.array([i]))[0]
+    assert float(value) == float(BUILTIN[name].value_at(i))
+    assert d.index(np.array([value]))[0] == i
+
+
+def test_largest_index_is_the_largest_finite_value():
+    for d in DTYPES.values():
+        top = d.values(np.array([d.max_index, d.max_index + 1])).astype(np.float64)
+        assert top[0] == float(d.format.max_finite) and not np.isfinite(top[1])
+
+
+@pytest.mark.parametrize("kernel, dtype", AVAILABLE)
+def test_every_kernel_runs_in_every_dtype_it_declares(kernel, dtype):
+    x = DTYPES[dtype].cast(np.array([[0.0, 0.0], [1.0, 0.0], [60.0, 0.0]]))
+    p = kernel(x, dtype).astype(np.float64)
+    assert kernel(x, dtype).dtype == DTYPES[dtype].storage
+    if kernel.log_space:
+        p = np.exp(p)
+    assert p[0, 0] == pytest.approx(0.5, rel=0.07) and p[2, 0] == 1.0
+    assert 0.6 < p[1, 0] < 0.8
+
+
+def test_bad_kernel_dtype_and_missing_package_name_the_culprit():
+    with pytest.raises(KernelError, match="unknown 'tf'.*torch"):
+        get_kernel("tf")
+    with pytest.raises(KernelError, match="scipy does not take dtype 'bfloat16'; it takes float16"):
+        get_kernel("scipy").check("bfloat16")
+    with pytest.raises(KernelError, match="runs on the CPU only"):
+        get_kernel("numpy").check("float32", "cuda")
+    ghost = Kernel("ghost", "ghost.softmax", "no_such_package_xyz", "kernels", ("float32",), None, None)
+    with pytest.raises(KernelError, match=r"pip install 'softmax-saturation\[kernels\]'"):
+        ghost.check("float32")
+
+
+def _torch_top(dtype, gap, classes=2):
+    torch = pytest.importorskip("torch")
+    x = torch.zeros(1, classes, dtype=getattr(torch, dtype))
+    x[0, 0] = gap
+    return float(torch.softmax(x, dim=-1)[0, 0])
+
+
+@pytest.mark.parametrize("dtype, classes", [("float16", 2), ("bfloat16", 2), ("bfloat16", 1000), ("float32", 2),
+                                            ("float32", 1000), ("float64", 2)])
+def test_torch_saturates_at_the_measured_gap_and_not_one_grid_step_below(dtype, classes):
+    t = kernel_thresholds("torch", dtype, classes, "equal")
+    d = DTYPES[dtype]
+    at = d.index(np.array([t.top_is_one_from_gap]))[0]
+    below = float(d.values(np.array([at - 1]))[0])
+    assert _torch_top(dtype, t.top_is_one_from_gap, classes) == 1.0
+    assert _torch_top(dtype, below, classes) < 1.0
+    assert t.method == ("exhaustive" if dtype in ("float16", "bfloat16") else "search + ±4096-step window")
+
+
+def test_torch_16_bit_thresholds_are_not_the_emulated_in_format_ones():
+    pytest.importorskip("torch")
+    # torch widens 16-bit inputs to float32 and rounds once: later than a softmax rounded in the format
+    assert kernel_thresholds("torch", "bfloat16", 2).top_is_one_from_gap == 6.25  # emulated in bfloat16: 5.5625
+    assert kernel_thresholds("torch", "float16", 2).top_is_one_from_gap == 8.3203125  # emulated: 7.625
+    big = kernel_thresholds("torch", "bfloat16", 1000).top_is_one_from_gap
+    assert big > 2 * 5.5625
+
+
+def test_a_non_monotone_kernel_is_found_out():
+    def naive(x, d, device):  # exp(x) / Σ exp(x): overflows to NaN, and leaves 1 before that
+        with np.errstate(all="ignore"):
+            e = np.exp(x)
+            return e / e.sum(axis=1, keepdims=True)
+    k = Kernel("naive", "np.exp(x) / sum", "numpy", "", ("float16",), naive, None)
+    t = kernel_thresholds(k, "float16", 2)
+    assert t.nan_from_gap is not None and t.top_not_one_after_first
+    cert = verify(k, "float16", 2, progress=False)
+    assert not cert.holds and not cert.nan_free and not cert.never_leaves_one
+    assert cert.first_nan_gap == t.nan_from_gap
+
+
+@pytest.mark.parametrize("kernel, dtype", [("torch", "float16"), ("torch", "bfloat16"), ("torch-float32", "float16"),
+                                           ("torch-float32", "bfloat16"), ("numpy", "bfloat16"),
+                                           ("onnxruntime", "float16")])
+def test_emulation_reproduces_the_kernel_bit_for_bit(kernel, dtype):
+    k = get_kernel(kernel)
+    if not k.available():
+        pytest.skip(f"{k.package} not installed (extra {k.extra})")
+    assert agreement(k, dtype, two_class_rows(dtype), "every two-class gap").bit_for_bit
+    assert agreement(k, dtype, sample_rows(1000, 32), "M = 1000").bit_for_bit
+
+
+def test_where_emulation_differs_the_difference_is_measured():
+    a = agreement("numpy", "float32", sample_rows(1000, 16), "M = 1000")
+    assert a.differing > 0 and 0 < a.max_ulps < 64  # vectorised exp: faithful, not correctly rounded
+
+
+def test_verify_certifies_every_gap_and_agrees_with_the_thresholds(tmp_path):
+    pytest.importorskip("torch")
+    cert = verify("torch", "float16", 2, progress=False)
+    t = kernel_thresholds("torch", "float16", 2)
+    assert cert.holds and cert.monotone and cert.never_leaves_one and cert.nan_free
+    assert cert.gaps_evaluated == DTYPES["float16"].max_index + 1
+    assert cert.first_top_one_gap == t.top_is_one_from_gap and cert.others_zero_from_gap == t.others_zero_from_gap
+
+
+def test_verify_streams_in_chunks_with_the_same_result(monkeypatch):
+    whole = verify("numpy", "bfloat16", 2, progress=False)
+    import precision.verify as v
+    monkeypatch.setattr(v, "CELLS", 2 * 1000)  # 1000 gaps per chunk
+    chunked = verify("numpy", "bfloat16", 2, progress=False)
+    assert chunked.as_dict() | {"seconds": 0, "date": ""} == whole.as_dict() | {"seconds": 0, "date": ""}
+
+
+def test_verify_refuses_float64():
+    with pytest.raises(VerifyError, match="out of reach"):
+        verify("numpy", "float64", 2, progress=False)
+
+
+def test_scan_chunks_bound_the_memory_and_change_nothing(monkeypatch):
+    whole = kernel_thresholds("numpy", "float16", 1000, "one")
+    monkeypatch.setattr(kt, "CELLS", 50_000)
+    assert kernel_thresholds("numpy", "float16", 1000, "one") == whole
+
+
+def test_large_vocabulary_thresholds():
+    pytest.importorskip("torch")
+    t = kernel_thresholds("torch", "bfloat16", 128256, "one")
+    assert t.top_is_one_from_gap == kernel_thresholds("torch", "bfloat16", 2).top_is_one_from_gap
+
+
+def test_thresholds_command_measures_a_kernel(capsys):
+    pytest.importorskip("torch")
+    from softmax_sat import main
+    assert main(["thresholds", "--kernel", "torch", "--dtype", "bfloat16", "--classes", "2"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["top_is_one_from_gap"] == 6.25 and out["kernel"] == "torch"
+
+
+def test_verify_command_writes_a_certificate(tmp_path, capsys):
+    from softmax_sat import main
+    assert main(["verify", "--kernel", "numpy", "--dtype", "float8_e4m3fn", "--out", str(tmp_path)]) == 0
+    cert = json.loads((tmp_path / "verify-numpy-float8_e4m3fn-M2-equal.json").read_text())
+    assert cert["holds"] and cert["gaps_evaluated"] == 127 and cert["first_top_one_gap"] == 2.75
+    assert "Corrected Lemma 2.1 holds" in capsys.readouterr().out

@@ -1,0 +1,110 @@
+"""`softmax-sat report --logits`: real kernels per row, streamed in chunks, strict JSON, and bad files named."""
+import json
+
+import numpy as np
+import pytest
+
+from precision.kernels import get_kernel
+from precision.logits_file import LogitsFile, LogitsFileError
+from precision.row_saturation import emulated_kernel, row_saturation
+from softmax_sat import main
+
+
+def _strict(text: str):
+    def refuse(token):
+        raise AssertionError(f"non-standard JSON token {token}")
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_row_threshold_is_the_kernels_own_saturation_gap():
+    pytest.importorskip("torch")
+    from precision.kernel_thresholds import kernel_thresholds
+    x = np.array([[30.0, 0.0], [3.0, 0.0], [7.0, 1.0]])
+    r = row_saturation(x, "bfloat16", get_kernel("torch"))
+    two = kernel_thresholds("torch", "bfloat16", 2).top_is_one_from_gap  # rows of two classes: the same gap
+    assert r.threshold.tolist() == [two] * 3
+    assert r.top_is_one.tolist() == [True, False, False]
+    assert r.past_threshold.tolist() == [30 - two, 3 - two, 6 - two]
+
+
+def test_overflow_rows_are_flagged_not_called_unsaturated():
+    x = np.array([[1e6, 0.0, 0.0], [20.0, 0.0, 0.0]])
+    r = row_saturation(x, "float16", get_kernel("numpy"))
+    assert r.overflow.tolist() == [True, False]
+    assert np.isnan(r.gap[0]) and np.isnan(r.threshold[0]) and r.top_is_one.tolist() == [False, True]
+
+
+def test_sum_above_one_rows():
+    r = row_saturation(np.array([[20.0, 0.0], [200.0, 0.0]]), "float32", get_kernel("numpy"))
+    assert r.top_is_one.tolist() == [True, True] and r.sum_exceeds_one.tolist() == [True, False]
+
+
+def test_emulated_kernel_matches_the_emulated_threshold():
+    from precision.saturation import thresholds
+    r = row_saturation(np.array([[1.0, 0.0]]), "float16", emulated_kernel("shifted"))
+    assert r.threshold[0] == float(thresholds("float16", "shifted", 2).top_is_one_from_gap)
+
+
+def test_streaming_in_chunks_gives_the_same_rows(tmp_path, monkeypatch):
+    rng = np.random.default_rng(1)
+    x = rng.normal(0, 6, (300, 50))
+    np.save(tmp_path / "l.npy", x)
+    import precision.logits_report as lr
+    whole = lr.saturation_of_file(LogitsFile(tmp_path / "l.npy"), ("float16", "float32"), get_kernel("numpy"),
+                                  progress=False)
+    monkeypatch.setattr(lr, "CELLS", 4 * 50 * 7)  # 7 rows per chunk
+    parts = lr.saturation_of_file(LogitsFile(tmp_path / "l.npy"), ("float16", "float32"), get_kernel("numpy"),
+                                  progress=False)
+    for d in whole:
+        np.testing.assert_array_equal(whole[d].threshold, parts[d].threshold)
+        np.testing.assert_array_equal(whole[d].top_is_one, parts[d].top_is_one)
+
+
+def test_logits_json_is_strict_and_names_the_kernel(tmp_path):
+    x = np.array([[1e6, 0.0], [20.0, 0.0], [1.0, 0.0]])
+    np.save(tmp_path / "l.npy", x)
+    assert main(["report", "--logits", str(tmp_path / "l.npy"), "--kernel", "numpy", "--dtypes", "float16,float32",
+                 "--out", str(tmp_path / "o"), "--no-figures"]) == 0
+    data = _strict((tmp_path / "o" / "logits.json").read_text())
+    assert data["kernel"] == "numpy" and data["rows"]["float16"]["overflow"] == [True, False, False]
+    assert data["rows"]["float16"]["gap"][0] is None and data["summary"][0]["overflow"] == 1
+
+
+@pytest.mark.parametrize("write, message", [
+    (lambda p: np.save(p.with_suffix(".npy"), np.zeros(3, dtype=[("a", "f4"), ("b", "f4")])), "holds dtype"),
+    (lambda p: np.save(p.with_suffix(".npy"), np.ones((2, 3), dtype=complex)), "holds dtype complex128"),
+    (lambda p: p.with_suffix(".csv").write_text("1,2\n3,abc\n"), "line 2, column 2: 'abc' is not a number"),
+    (lambda p: p.with_suffix(".csv").write_text("nan,nan\n1,2\n"), "line 1, column 1: nan"),
+    (lambda p: p.with_suffix(".csv").write_text("a,b\n1,2\n3,inf\n"), "line 3, column 2: inf"),
+    (lambda p: p.with_suffix(".csv").write_text("1,2,3\n4,5\n"), "line 2 has 2 values"),
+    (lambda p: np.save(p.with_suffix(".npy"), np.zeros((4,))), "expected shape (N, C)"),
+])
+def test_bad_logits_files_are_named(tmp_path, write, message, capsys):
+    write(tmp_path / "bad")
+    path = next(tmp_path.glob("bad.*"))
+    assert main(["report", "--logits", str(path), "--kernel", "numpy", "--out", str(tmp_path / "o")]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar, if it had started
+    assert message in last and str(path) in last and last.startswith("softmax-sat report: error:")
+
+
+def test_one_row_csv_is_read_and_a_header_is_skipped(tmp_path):
+    (tmp_path / "one.csv").write_text("30,0\n")
+    assert LogitsFile(tmp_path / "one.csv").shape == (1, 2)
+    (tmp_path / "h.csv").write_text("cat,dog\n30,0\n")
+    assert LogitsFile(tmp_path / "h.csv").shape == (1, 2)
+
+
+def test_a_directory_is_not_a_missing_file(tmp_path):
+    with pytest.raises(LogitsFileError, match="is a directory"):
+        LogitsFile(tmp_path)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--kernel", "emulated"], "--kernel emulated takes exactly one algorithm"),
+    (["--kernel", "numpy", "--algorithms", "shifted"], "--algorithms applies to emulated runs"),
+    (["--kernel", "scipy", "--dtypes", "bfloat16"], "scipy does not take dtype 'bfloat16'"),
+])
+def test_kernel_options_with_logits(tmp_path, argv, message, capsys):
+    np.save(tmp_path / "l.npy", np.zeros((2, 3)))
+    assert main(["report", "--logits", str(tmp_path / "l.npy"), "--out", str(tmp_path / "o"), *argv]) == 2
+    assert message in capsys.readouterr().err
