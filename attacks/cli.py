@@ -86,7 +86,7 @@ def summarize(records: dict, method: str, reference_max: float | None) -> dict:
 
 
 def run_attack(args) -> int:
-    from .figures import attack_panels, attack_curves
+    from .figures import attack_curves, attack_panels
     device = pick_device(args.device)
     if args.n < 1 or args.iterations < 1:
         raise ValueError("--n and --iterations must be at least 1")

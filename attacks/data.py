@@ -50,8 +50,8 @@ def find_images(root: str | Path) -> list[tuple[Path, int]]:
 
 def load_pixels(paths, size: int) -> torch.Tensor:
     """Images resized (shorter side size·256/224) and centre-cropped to size × size, as uint8 NCHW."""
-    from PIL import Image
     import torchvision.transforms.functional as F
+    from PIL import Image
     out = np.empty((len(paths), 3, size, size), dtype=np.uint8)
     resize = round(size * 256 / 224)
     for i, p in enumerate(paths):

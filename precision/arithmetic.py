@@ -17,7 +17,6 @@ import numpy as np
 
 from .formats import Format, get_format
 
-
 _LONG_BITS = np.finfo(np.longdouble).nmant  # 63 on x86 (80-bit), 112 where long double is quad, 52 elsewhere
 
 

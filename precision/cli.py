@@ -9,8 +9,7 @@ from pathlib import Path
 
 from .formats import get_format
 from .kernels import DTYPES, KERNELS, KernelError, available_kernels, get_kernel, torch_device
-from .report import (DEFAULT_CLASSES, DEFAULT_FORMATS, DEFAULT_KERNEL_CLASSES, OBJECT_FORMAT_CLASSES, compute,
-                     markdown)
+from .report import DEFAULT_CLASSES, DEFAULT_FORMATS, DEFAULT_KERNEL_CLASSES, OBJECT_FORMAT_CLASSES, compute, markdown
 from .saturation import ORDERS, thresholds
 from .softmax import ALGORITHMS
 

@@ -232,8 +232,8 @@ def _onnxruntime_softmax(x, d, device):
 
 def _onnxruntime_model(dtype: str) -> EmulationModel:
     wide = dtype == "float16"
-    return EmulationModel("shifted", "float32" if wide else None, "pairwise",
-                          "the ONNX Softmax operator on the CPU provider" + (", float16 computed in float32" if wide else ""))
+    why = "the ONNX Softmax operator on the CPU provider" + (", float16 computed in float32" if wide else "")
+    return EmulationModel("shifted", "float32" if wide else None, "pairwise", why)
 
 
 IEEE = ("float16", "bfloat16", "float32", "float64")

@@ -1,6 +1,7 @@
 """A user's logits file, (N, C) real numbers in .npy, .csv or .pt, read in chunks of rows.
 
-`.npy` files are memory-mapped, so memory stays bounded whatever N is; `.csv` and `.pt` are read whole. Every
+`.npy` files are read chunk by chunk from disk (not memory-mapped: mapped pages would count in the process's
+memory), so memory stays bounded whatever N is; `.csv` and `.pt` are read whole. Every
 error names the file and, where there is one, the row (CSV: the line) and column at fault.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ class LogitsFile:
         if suffix not in SUFFIXES:
             raise LogitsFileError(f"--logits: {self.path} must end in .npy, .csv or .pt")
         self.first_line = 1  # CSV line of row 0 (2 after a header), for messages
+        self.npy_offset: int | None = None  # where a C-ordered .npy file's data starts
         self.array = {".npy": self._npy, ".csv": self._csv, ".pt": self._pt}[suffix]()
         if self.array.ndim != 2 or self.array.shape[0] < 1 or self.array.shape[1] < 2:
             raise LogitsFileError(f"--logits: expected shape (N, C) with N ≥ 1 and C ≥ 2, got "
@@ -42,13 +44,24 @@ class LogitsFile:
 
     def _npy(self) -> np.ndarray:
         try:
-            a = np.load(self.path, mmap_mode="r", allow_pickle=False)
+            a = np.load(self.path, mmap_mode="r", allow_pickle=False)  # reads the header; data read in chunks
         except (ValueError, OSError, EOFError) as e:
             raise LogitsFileError(f"--logits: cannot read {self.path} as .npy: {e}") from None
         if a.dtype.kind not in "fiu":
             raise LogitsFileError(f"--logits: {self.path} holds dtype {a.dtype}; expected real numbers "
                                   "(float or integer)")
+        self.npy_offset = a.offset if a.flags.c_contiguous and a.ndim == 2 else None
         return a
+
+    def _rows(self, start: int, count: int) -> np.ndarray:
+        """Rows [start, start + count) as float64; .npy rows straight from the file."""
+        if self.npy_offset is None:
+            return np.asarray(self.array[start:start + count], dtype=np.float64)
+        c, dtype = self.shape[1], self.array.dtype
+        with open(self.path, "rb") as f:
+            f.seek(self.npy_offset + start * c * dtype.itemsize)
+            block = np.fromfile(f, dtype=dtype, count=min(count, self.shape[0] - start) * c)
+        return block.reshape(-1, c).astype(np.float64)
 
     def _csv(self) -> np.ndarray:
         with open(self.path, newline="") as f:
@@ -86,7 +99,7 @@ class LogitsFile:
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, float64 block) for consecutive blocks of at most `rows` rows, each checked finite."""
         for start in range(0, self.shape[0], rows):
-            block = np.asarray(self.array[start:start + rows], dtype=np.float64)
+            block = self._rows(start, rows)
             bad = np.argwhere(~np.isfinite(block))
             if len(bad):
                 r, c = bad[0]

@@ -5,7 +5,6 @@ import platform
 import sys
 import time
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
@@ -128,16 +127,18 @@ def kernel_markdown(k: dict, figures: list[str]) -> list[str]:
     dtypes = [d for d in ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
               if any(r["dtype"] == d for r in T)]
     pick = lambda **kw: [r for r in T if all(r[a] == b for a, b in kw.items())]
+    versions = ", ".join(f"{p} {v}" for p, v in k["versions"].items() if p not in ("platform", "processor"))
     md = ["## The kernels on this machine", "",
-          f"Each kernel is called as it is ({k['device_name']}; {', '.join(f'{p} {v}' for p, v in k['versions'].items() if p not in ('platform', 'processor'))}). "
+          f"Each kernel is called as it is ({k['device_name']}; {versions}). "
           "The top logit sits `gap` above its rivals; the gaps are the dtype's own values, every one of them for "
           "16- and 8-bit dtypes, and for float32/float64 a bracket search followed by every gap within ±4096 grid "
           "steps of each threshold. 'log' kernels return log-probabilities: there, 'exactly 1' means a "
           "log-probability of exactly 0.", ""]
     for m in k["classes"]:
         md += [f"**Gap from which the top output is exactly 1 — {m} classes, all rivals equal**", "",
-               _table(["kernel"] + dtypes, [[name] + [_kernel_cell(pick(kernel=name, dtype=d, classes=m, rivals="equal"))
-                                                    for d in dtypes] for name in k["kernels"]]), ""]
+               _table(["kernel"] + dtypes,
+                      [[name] + [_kernel_cell(pick(kernel=name, dtype=d, classes=m, rivals="equal")) for d in dtypes]
+                       for name in k["kernels"]]), ""]
     if "kernels.png" in figures:
         md += ["![first gap with top output exactly 1, per kernel and dtype](kernels.png)", ""]
     md += ["**Every measured threshold**", "",
@@ -220,7 +221,8 @@ def markdown(data: dict, figures: list[str]) -> str:
         md += ["## The naive algorithm overflows", "",
                "exp(u)/Σexp(u) returns NaN once e^u overflows; before that its top output is not even monotone: "
                "it reaches 1, leaves it, and comes back (the exceptions below).", "",
-               _table(["format", "top = 1 first at gap", "NaN from gap", "intervals after the first 1 where it is not 1"],
+               _table(["format", "top = 1 first at gap", "NaN from gap",
+                       "intervals after the first 1 where it is not 1"],
                       [[r["format"], _fmt_gap(r["top_is_one_from_gap"]), _fmt_gap(r["nan_from_gap"]),
                         len(r["top_is_one_exceptions"])] for r in naive]), ""]
 

@@ -10,8 +10,8 @@ the naive one, whose overflow to NaN is found and reported separately).
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 
 import mpmath
 import numpy as np

@@ -106,7 +106,8 @@ def check_logits(logits, name: str = "logits") -> np.ndarray:
     if a.ndim > 2:
         raise ValueError(f"{name} must have shape (M,) or (B, M), got {a.shape}")
     a = a.reshape(-1, a.shape[-1]) if a.ndim == 2 else a[None, :]
-    finite = np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(a) if a.dtype == object else np.isfinite(a)
+    finite = (np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(a) if a.dtype == object
+              else np.isfinite(a))
     if not finite.all():
         raise ValueError(f"{name} must be finite; found {a[~finite][0]} (NaN or infinite logits are not logits)")
     return a

@@ -9,7 +9,8 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from .formats import BUILTIN, Format, get_format, to_fraction as _exact
+from .formats import BUILTIN, Format, get_format
+from .formats import to_fraction as _exact
 from .saturation import closed_forms
 
 IEEE_FORMATS = ("float16", "bfloat16", "float32", "float64")

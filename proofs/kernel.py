@@ -78,7 +78,8 @@ class IntervalBound:
         finally:
             iv.prec = saved
         if not ok:
-            raise EvidenceFailed(f"interval {self.expr} over {self.variables} = {y} is not {self.relation} {self.bound}")
+            raise EvidenceFailed(f"interval {self.expr} over {self.variables} = {y} is not "
+                                 f"{self.relation} {self.bound}")
         return f"mpmath.iv at {4 * CHECK_DIGITS} bits: {self.expr} ∈ {y} {self.relation} {self.bound}"
 
     def inputs(self) -> dict:

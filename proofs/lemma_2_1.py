@@ -23,7 +23,7 @@ IEEE_ASSUMPTIONS = ["+, −, × and ÷ round to nearest, ties to even (IEEE 754)
 # --- counterexample re-checks ------------------------------------------------------------------------
 def exact_p1_is_not_one(u, delta):
     p = steps.exact_softmax(u)
-    false = p[0] > 1 - steps._mp(delta) and p[0] < 1
+    false = p[0] > 1 - steps.mp_exact(delta) and p[0] < 1
     return false, f"p1 = {mpmath.nstr(p[0], 30)} > 1 − δ = {1 - Fraction(delta)}, yet p1 < 1 (real arithmetic)"
 
 
@@ -31,12 +31,13 @@ def nearest_grid_maps_p1_below_one(u, delta):
     d = Fraction(delta)
     p1 = steps.exact_softmax(u)[0]
     r = steps.grid_round(p1, d)
-    return bool(p1 > steps._mp(1 - d) and r != 1), f"p1 = {mpmath.nstr(p1, 20)} > 1 − δ rounds to {r} on the grid of step {d}"
+    return bool(p1 > steps.mp_exact(1 - d) and r != 1), \
+        f"p1 = {mpmath.nstr(p1, 20)} > 1 − δ rounds to {r} on the grid of step {d}"
 
 
 def ieee_top_one_others_not_zero(fmt, u, v1, algorithm="shifted"):
     p, q = steps.computed(u, fmt, algorithm), steps.computed([v1] + list(u[1:]), fmt, algorithm)
-    e = mpmath.exp(steps._mp(u[1]) - steps._mp(v1))  # the rival's exact exp(u2 − v1) at high precision
+    e = mpmath.exp(steps.mp_exact(u[1]) - steps.mp_exact(v1))  # the rival's exact exp(u2 − v1) at high precision
     false = p[0] == 1 and q[0] == 1 and any(x != 0 for x in q[1:])
     return false, (f"{fmt} {algorithm}: P(u) = {steps.describe(p)}, P(v1, …) = {steps.describe(q)}; "
                    f"e^(u2 − v1) = {mpmath.nstr(e, 20)} is absorbed by the sum yet is not 0 on its own")
@@ -52,7 +53,7 @@ def _naive_overflows(fmt, u, v1):
     from precision.softmax import softmax
     p = softmax([[float(x) for x in u]], fmt, "naive")[0]
     q = softmax([[float(v1)] + [float(x) for x in u[1:]]], fmt, "naive")[0]
-    ev = mpmath.exp(steps._mp(v1))
+    ev = mpmath.exp(steps.mp_exact(v1))
     return bool(p[0] == 1 and q[0] != q[0]), (f"{fmt} naive: top output {p[0]} at u1 = {u[0]}; at v1 = {v1}, "
                                               f"e^v1 = {mpmath.nstr(ev, 12)} overflows and the output is NaN")
 
@@ -80,7 +81,8 @@ def delta_grid_nearest() -> Proof:
     return Proof("2.1", "δ-grid, exact softmax rounded once to the nearest multiple of δ", STATEMENT, "refuted",
                  ["outputs rounded once, to the nearest multiple of δ"],
                  [Claim("the step 'p1 > 1 − δ ⇒ p1 ≡ 1' fails: u = (3, 0), δ = 0.05 gives p1 = 0.9526, which "
-                        "rounds to 0.95", Counterexample(nearest_grid_maps_p1_below_one, {"u": [3, 0], "delta": "0.05"})),
+                        "rounds to 0.95",
+                        Counterexample(nearest_grid_maps_p1_below_one, {"u": [3, 0], "delta": "0.05"})),
                   Claim("where 1/δ is not an integer, 1 is not on the grid at all: u = (10, 0), δ = 0.03",
                         Counterexample(nearest_grid_maps_p1_below_one, {"u": [10, 0], "delta": "0.03"}))],
                  corrected)
@@ -125,8 +127,9 @@ def ieee_naive() -> Proof:
                  Proof("2.1", "IEEE float16, naive softmax", "No corrected statement: the naive algorithm's top "
                        "output is not monotone in the top logit and overflows to NaN; use a max-shifted algorithm.",
                        "refuted", IEEE_ASSUMPTIONS,
-                       [Claim("same counterexample", Counterexample(_naive_overflows, {"fmt": "float16", "u": ["7.625", 0],
-                                                                                        "v1": "11.1171875"}))]))
+                       [Claim("same counterexample",
+                              Counterexample(_naive_overflows, {"fmt": "float16", "u": ["7.625", 0],
+                                                                "v1": "11.1171875"}))]))
 
 
 def proofs() -> list[Proof]:

@@ -35,7 +35,7 @@ def grid_l1_not_below_p1(u, v, delta):
 
 def ieee_l1_not_below_p1(fmt, u, v):
     p, q = steps.computed(u, fmt, "shifted"), steps.computed(_plus(u, v), fmt, "shifted")
-    e = mpmath.exp(steps._mp(u[1]) - steps._mp(u[0]))
+    e = mpmath.exp(steps.mp_exact(u[1]) - steps.mp_exact(u[0]))
     return q[0] >= p[0], (f"{fmt}: p = {steps.describe(p)}, l = {steps.describe(q)} (e^(u2 − u1) = "
                           f"{mpmath.nstr(e, 12)} is below half an ulp of 1): l1 = p1 = 1")
 
@@ -49,7 +49,8 @@ def two_class_identity() -> Claim:
 def general_identity() -> Claim:
     return Claim("M classes (c = Σ of the other e^u_k): (p1 − l1)(a + b + c)(ax + by + c) = a(b(y − x) − c(x − 1)), "
                  "so l1 < p1 ⇔ p_t(e^(vt − v1) − 1) > (1 − p1 − p_t)(1 − e^(−v1))",
-                 Symbolic("(a/(a + b + c) - a*x/(a*x + b*y + c))*(a + b + c)*(a*x + b*y + c) - a*(b*(y - x) - c*(x - 1))",
+                 Symbolic("(a/(a + b + c) - a*x/(a*x + b*y + c))*(a + b + c)*(a*x + b*y + c)"
+                          " - a*(b*(y - x) - c*(x - 1))",
                           "== 0", {k: {"positive": True} for k in "abcxy"}))
 
 

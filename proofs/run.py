@@ -77,8 +77,10 @@ def run_prove(args) -> int:
               f"{r['seconds']:6.2f}{flag}", flush=True)
     (out / "certificate.json").write_text(json.dumps(records, indent=1, default=str))
     (out / "proofs.md").write_text(markdown(records))
-    skipped = sum(e["status"] == "skipped" for r in records for e in r["evidence"] + r.get("corrected", {"evidence": []})["evidence"])
-    print(f"wrote {out / 'certificate.json'} and {out / 'proofs.md'}" + (f" ({skipped} SMT steps skipped: no z3)" if skipped else ""))
+    skipped = sum(e["status"] == "skipped" for r in records
+                  for e in r["evidence"] + r.get("corrected", {"evidence": []})["evidence"])
+    print(f"wrote {out / 'certificate.json'} and {out / 'proofs.md'}"
+          + (f" ({skipped} SMT steps skipped: no z3)" if skipped else ""))
     ok = all(_all_checked(r) for r in records)
     if not ok:
         print("some evidence failed to check: see the table above", file=sys.stderr)

@@ -159,13 +159,13 @@ def top_monotone_exhaustively(fmt: str, algorithm: str, classes: int) -> Claim:
 
 
 # --- counterexample re-checks at high precision ------------------------------------------------------
-def _mp(x) -> mpmath.mpf:
+def mp_exact(x) -> mpmath.mpf:
     q = Fraction(x)
     return mpmath.mpf(q.numerator) / q.denominator
 
 
 def exact_softmax(u) -> list:
-    x = [_mp(v) for v in u]
+    x = [mp_exact(v) for v in u]
     m = max(x)
     e = [mpmath.exp(v - m) for v in x]
     s = mpmath.fsum(e)
@@ -178,7 +178,7 @@ def computed(u, fmt: str, algorithm: str) -> list[Fraction]:
 
 
 def describe(values) -> str:
-    return "(" + ", ".join(mpmath.nstr(_mp(v) if isinstance(v, Fraction) else v, 8) for v in values) + ")"
+    return "(" + ", ".join(mpmath.nstr(mp_exact(v) if isinstance(v, Fraction) else v, 8) for v in values) + ")"
 
 
 def grid_round(x: mpmath.mpf, delta: Fraction) -> Fraction:

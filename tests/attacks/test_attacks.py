@@ -11,9 +11,10 @@ from attacks.data import find_images, load_pixels, wnids  # noqa: E402
 from attacks.loop import attack_batches  # noqa: E402
 from attacks.methods import MultiClass, OverOptimized, draw_targets  # noqa: E402
 from attacks.models import WeightsError, load_model  # noqa: E402
-
-from .tiny_models import random_images as images, tiny_model  # noqa: E402
 from attacks.record import read_records  # noqa: E402
+
+from .tiny_models import random_images as images  # noqa: E402
+from .tiny_models import tiny_model  # noqa: E402
 
 COLUMNS = {"iteration", "image", "top1_class", "top2_class", "top3_class", "top1_logit", "top2_logit", "top3_logit",
            "target1_class", "target1_logit", "softmax_top_float16", "softmax_top_float32", "softmax_top_float64",

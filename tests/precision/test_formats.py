@@ -5,7 +5,8 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 import pytest
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from precision.formats import BUILTIN, decimal_format, delta_grid, get_format, mp_format, to_fraction
 

@@ -2,11 +2,18 @@
 statements as written are refuted by the explicit examples kept here (found by hypothesis or by hand)."""
 from fractions import Fraction
 
-from hypothesis import example, given, strategies as st
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from precision.formats import get_format, to_fraction
-from precision.lemmas import (MONOTONE_ALGORITHMS, lemma_2_1, lemma_2_1_corrected, lemma_2_2,
-                              lemma_2_2_condition, lemma_2_2_corrected)
+from precision.lemmas import (
+    MONOTONE_ALGORITHMS,
+    lemma_2_1,
+    lemma_2_1_corrected,
+    lemma_2_2,
+    lemma_2_2_condition,
+    lemma_2_2_corrected,
+)
 from precision.strategies import IEEE_FORMATS, gaps_near_threshold, signed_values, values
 
 deltas = st.sampled_from(["0.05", "0.01", "0.001"])

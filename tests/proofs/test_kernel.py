@@ -5,8 +5,18 @@ import json
 import pytest
 
 from proofs import steps
-from proofs.kernel import (SMT, Claim, Counterexample, Exhaustive, IntervalBound, Proof, Symbolic, check_claim,
-                           check_proof, proof_holds)
+from proofs.kernel import (
+    SMT,
+    Claim,
+    Counterexample,
+    Exhaustive,
+    IntervalBound,
+    Proof,
+    Symbolic,
+    check_claim,
+    check_proof,
+    proof_holds,
+)
 from proofs.lemma_2_1 import exact_p1_is_not_one
 from softmax_sat import main
 
@@ -25,7 +35,8 @@ def test_symbolic():
 
 
 def test_interval():
-    assert status(IntervalBound("exp(-g)", {"g": ("16.63553237915039", "16.63553237915039")}, "<", "mpf(2)**-24")) == "checked"
+    g = ("16.63553237915039", "16.63553237915039")
+    assert status(IntervalBound("exp(-g)", {"g": g}, "<", "mpf(2)**-24")) == "checked"
     assert status(IntervalBound("exp(-g)", {"g": ("16", "17")}, "<", "mpf(2)**-24")) == "failed"
 
 
@@ -38,8 +49,9 @@ def test_exhaustive():
 
 def test_smt():
     assert status(steps.one_plus_e_is_one_iff_half_ulp("float16").evidence) == "checked"
+    half = z3.FPSort(5, 11)
     wrong = SMT("float16: 1 + 2^-11·1.5 rounds to 1", lambda: z3.fpAdd(
-        z3.RNE(), z3.FPVal(1.0, z3.FPSort(5, 11)), z3.FPVal(1.5 * 2**-11, z3.FPSort(5, 11))) == z3.FPVal(1.0, z3.FPSort(5, 11)))
+        z3.RNE(), z3.FPVal(1.0, half), z3.FPVal(1.5 * 2**-11, half)) == z3.FPVal(1.0, half))
     assert status(wrong) == "failed"
 
 
