@@ -11,7 +11,6 @@ to a temporary folder as .npy float32. Usage: python benchmarks/bench_kernels.py
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
@@ -33,13 +32,16 @@ def synthetic_logits(path: Path, rows: int, classes: int, seed: int = 0, block: 
     return path
 
 
+PEAK = ("import resource, sys; from softmax_sat import main; rc = main(sys.argv[1:]); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
+
+
 def timed_command(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (GB) of a child process."""
+    """Wall seconds and peak resident memory (GB) of `softmax-sat ARGV` in a process of its own."""
     start = time.perf_counter()
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    done = subprocess.run([sys.executable, "-c", PEAK, *argv], check=True, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, peak_kb / 1024 ** 2
+    return seconds, int(done.stdout.split()[-1]) / 1024 ** 2
 
 
 def main() -> None:
@@ -49,20 +51,18 @@ def main() -> None:
     args = parser.parse_args()
     import torch
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, numpy {np.__version__}")
-    exe = [sys.executable, "-m", "softmax_sat"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         path = synthetic_logits(tmp / "imagenet.npy", args.rows, 1000)
-        s, gb = timed_command(exe + ["report", "--logits", str(path), "--out", str(tmp / "r1")])
+        s, gb = timed_command(["report", "--logits", str(path), "--out", str(tmp / "r1")])
         print(f"1. --logits {args.rows} x 1000 float32, dtypes float16,bfloat16,float32,float64, kernel torch: "
               f"{s:.1f} s, peak {gb:.2f} GB (goal 60 s, 1.5 GB)")
         path.unlink()
         if not args.skip_llm:
             path = synthetic_logits(tmp / "llm.npy", 4096, 128_256, block=64)
-            s, gb = timed_command(exe + ["report", "--logits", str(path), "--dtypes", "bfloat16",
-                                         "--out", str(tmp / "r2"), "--no-figures"])
-            print(f"2. --logits 4096 x 128256, dtype bfloat16, kernel torch: {s:.1f} s, peak so far {gb:.2f} GB "
-                  "(goal 60 s)")
+            s, gb = timed_command(["report", "--logits", str(path), "--dtypes", "bfloat16",
+                                   "--out", str(tmp / "r2"), "--no-figures"])
+            print(f"2. --logits 4096 x 128256, dtype bfloat16, kernel torch: {s:.1f} s, peak {gb:.2f} GB (goal 60 s)")
             path.unlink()
     from precision.kernel_thresholds import kernel_thresholds
     from precision.saturation import thresholds
