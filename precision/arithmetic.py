@@ -10,7 +10,7 @@ Two carriers, one behaviour:
 """
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import mpmath
 import numpy as np
@@ -26,11 +26,13 @@ class Arithmetic:
     def __init__(self, fmt: Format | str):
         self.fmt = get_format(fmt)
         self.vectorized = bool(self.fmt.carrier)
+        f = self.fmt
+        exact = {"add": f.add, "sub": f.sub, "mul": f.mul, "div": f.div, "exp": f.exp, "log": f.log, "log1p": f.log1p}
+        # scans repeat the same operands across rows (equal rivals, shared maxima): remember results
+        self._exact = {name: lru_cache(maxsize=1 << 16)(op) for name, op in exact.items()}
         if not self.vectorized:
-            # scans repeat the same operands across rows (equal rivals, shared maxima): remember results
-            self._ops = {name: np.frompyfunc(lru_cache(maxsize=1 << 16)(getattr(self.fmt, name)),
-                                             2 if name in ("add", "sub", "mul", "div") else 1, 1)
-                         for name in ("add", "sub", "mul", "div", "exp", "log", "log1p")}
+            self._ops = {name: np.frompyfunc(op, 2 if name in ("add", "sub", "mul", "div") else 1, 1)
+                         for name, op in self._exact.items()}
 
     def __repr__(self) -> str:
         return f"Arithmetic({self.fmt.name})"
@@ -124,16 +126,17 @@ class Arithmetic:
                 unsure = np.isfinite(a) & (lo != self.fmt.round_array((y + band).astype(np.float64)))
         if unsure.any():
             values, inverse = np.unique(a[unsure], return_inverse=True)
-            exact = np.array([self._correctly_rounded(name, float(v)) for v in values])
+            exact = np.array([float(self._exact[name](mpmath.mpf(float(v)))) for v in values])
             out[unsure] = exact[inverse.reshape(-1)]
         return out
 
-    @lru_cache(maxsize=1 << 16)
-    def _correctly_rounded(self, name: str, x: float) -> float:
-        return float(getattr(self.fmt, name)(mpmath.mpf(x)))
+
+@cache
+def _arithmetic_of(fmt: Format) -> Arithmetic:
+    return Arithmetic(fmt)
 
 
 def arithmetic(fmt) -> Arithmetic:
-    """The arithmetic of a format (or a ready Arithmetic)."""
-    return fmt if isinstance(fmt, Arithmetic) else Arithmetic(fmt)
+    """The arithmetic of a format, one instance per format (or a ready Arithmetic)."""
+    return fmt if isinstance(fmt, Arithmetic) else _arithmetic_of(get_format(fmt))
 

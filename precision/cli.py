@@ -87,7 +87,7 @@ def _publish(staging: Path, out: Path) -> None:
 
 
 def _logits_kernel(args):
-    from .row_saturation import emulated_kernel
+    from .per_row import emulated_kernel
     if args.kernel == "emulated":
         if args.algorithms is None or len(args.algorithms) != 1:
             raise KernelError("--algorithms: --kernel emulated takes exactly one algorithm, e.g. --algorithms shifted")
@@ -144,7 +144,7 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
 
 def run_thresholds(args) -> int:
     if args.kernel is not None:
-        from .kernel_thresholds import kernel_thresholds
+        from .kernel_scan import kernel_thresholds
         device = torch_device(args.device) if args.device != "cpu" else "cpu"
         t = kernel_thresholds(get_kernel(args.kernel), args.dtype or "float32", args.classes, args.rivals, device)
     else:
@@ -163,7 +163,7 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args) -> int:
-    from .verify import verify, write_certificate
+    from .certificate import verify, write_certificate
     if args.classes < 2:
         raise ValueError(f"--classes must be an integer ≥ 2, got {args.classes}")
     device = torch_device(args.device) if args.device != "cpu" else "cpu"

@@ -22,7 +22,7 @@ import ml_dtypes
 import mpmath
 import numpy as np
 
-Real = "mpmath.mpf | Fraction | decimal.Decimal | int"
+from .mpmath_adapter import interval_ends, mpf_parts
 
 
 def to_fraction(x) -> Fraction:
@@ -30,8 +30,8 @@ def to_fraction(x) -> Fraction:
     if isinstance(x, mpmath.mpf):
         if not mpmath.isfinite(x):
             raise ValueError(f"x must be finite, got {x}")
-        sign, man, exp, _ = x._mpf_
-        man = -man if sign else man
+        negative, man, exp = mpf_parts(x)
+        man = -man if negative else man
         return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
     if isinstance(x, float) and not np.isfinite(x):
         raise ValueError(f"x must be finite, got {x}")
@@ -108,7 +108,7 @@ class Format:
         while prec < 200_000:
             with interval_precision(prec):
                 y = f(interval(x, prec))
-                lo, hi = (self.round(mpmath.mp.make_mpf(end)) for end in y._mpi_)  # exact, no re-rounding
+                lo, hi = (self.round(end) for end in interval_ends(y))
             if lo == hi:
                 return lo
             prec *= 2
@@ -136,6 +136,26 @@ class Format:
         """A NumPy dtype whose + rounds every sum exactly as this format does, or None."""
         return None
 
+    @property
+    def max_finite(self):
+        """The largest finite value, or None where the format has none (decimal, the δ-grid)."""
+        return None
+
+    @property
+    def searchable_range(self) -> bool:
+        """True when the finite values form a range to search whole (a real exponent range)."""
+        return False
+
+    @property
+    def grid_step(self) -> Fraction | None:
+        """The step δ of the paper's fixed grid; None for floating-point formats."""
+        return None
+
+    @property
+    def rounds_near_one_up(self) -> bool:
+        """True for the paper's rule: everything above 1 − δ (and below 1) rounds to 1."""
+        return False
+
     def __str__(self) -> str:
         return self.name
 
@@ -154,6 +174,10 @@ class BinaryFormat(Format):
     @property
     def precision_bits(self) -> int:
         return self.precision
+
+    @property
+    def searchable_range(self) -> bool:
+        return self.emax < 1 << 20  # mp formats' ±2^40 stands in for an unbounded exponent
 
     @property
     def carrier(self) -> bool:  # binary64 itself, or narrow enough that double rounding is innocuous (p ≤ 26)
@@ -196,7 +220,7 @@ class BinaryFormat(Format):
         if isinstance(x, mpmath.mpf):
             if not mpmath.isfinite(x):
                 return x
-            negative, man, exp, _ = x._mpf_
+            negative, man, exp = mpf_parts(x)
             sign = -1 if negative else 1
         else:
             q = to_fraction(x)
@@ -288,7 +312,7 @@ class BinaryFormat(Format):
         return self.index_of(self.max_finite)
 
     def index_of(self, v) -> int:
-        negative, man, exp, _ = (v if isinstance(v, mpmath.mpf) else mpmath.mpf(v))._mpf_  # mpf(mpf) would re-round
+        negative, man, exp = mpf_parts(v if isinstance(v, mpmath.mpf) else mpmath.mpf(v))  # mpf(mpf) would re-round
         if negative:
             raise ValueError(f"index_of needs a non-negative value, got {v}")
         if man == 0:
@@ -419,6 +443,14 @@ class DeltaGrid(Format):
             if 1 - self.delta < q < 1:
                 return Fraction(1)
         return round(q / self.delta) * self.delta  # Fraction.__round__ ties to even
+
+    @property
+    def grid_step(self) -> Fraction:
+        return self.delta
+
+    @property
+    def rounds_near_one_up(self) -> bool:
+        return self.rule == "paper"
 
     # the grid is closed under + and −
     def add(self, a, b):

@@ -7,7 +7,7 @@ on the way in or out. The grid of a dtype's non-negative finite values is indexe
 formats is `BinaryFormat.index_of` (a test checks it).
 
 Each kernel names the emulated configuration that explains it (`Kernel.model`); whether that model reproduces
-the kernel bit for bit is measured (`precision.kernel_thresholds.agreement`), not assumed.
+the kernel bit for bit is measured (`precision.kernel_scan.agreement`), not assumed.
 """
 from __future__ import annotations
 

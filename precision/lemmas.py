@@ -17,7 +17,7 @@ from fractions import Fraction
 
 import mpmath
 
-from .formats import DeltaGrid, Format, get_format
+from .formats import Format, get_format
 from .softmax import ALGORITHMS, check_logits, softmax
 
 EXACT_BITS = 200
@@ -84,7 +84,7 @@ def _is_nan(v) -> bool:
 
 
 def _delta(reading) -> Fraction | None:
-    return get_format(reading).delta if reading != "exact" and isinstance(get_format(reading), DeltaGrid) else None
+    return None if reading == "exact" else get_format(reading).grid_step
 
 
 def lemma_2_1(u, v1, reading="exact", algorithm: str = "shifted", delta=None) -> Verdict:

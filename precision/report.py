@@ -10,7 +10,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .formats import get_format
-from .kernel_thresholds import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
+from .kernel_scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
 from .kernels import Kernel, device_description, kernel_versions
 from .measures import MEASURES, saturation_gap
 from .saturation import ORDERS, thresholds

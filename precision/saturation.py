@@ -17,17 +17,18 @@ import mpmath
 import numpy as np
 
 from .arithmetic import arithmetic
-from .formats import BinaryFormat, Format, get_format, to_fraction
+from .formats import Format, get_format, to_fraction
 from .search import SEARCH_POINTS, first_true_index, runs
 from .softmax import ALGORITHMS, ORDERS, emulate
 
+Gap = "float | mpmath.mpf | decimal.Decimal | Fraction"  # a value of the format
 EXHAUSTIVE_CELLS = 4_000_000  # rows × classes evaluated at once in an exhaustive scan
 VERIFY_WINDOW = 256  # grid points on each side of a searched threshold that are evaluated one by one
 
 
 def far_logit(fmt: Format):
     """A rival logit so low that it only counts as a class: −largest finite, or −10^6 where that is larger."""
-    return -fmt.max_finite if isinstance(fmt, BinaryFormat) and fmt.max_finite < 10**6 else -(10**6)
+    return -fmt.max_finite if fmt.max_finite is not None and fmt.max_finite < 10**6 else -(10**6)
 
 
 def rival_logits(fmt: Format, classes: int, rivals) -> np.ndarray:
@@ -93,7 +94,8 @@ class GapScan:
 
 @dataclass
 class Thresholds:
-    """Saturation thresholds of one configuration. Gaps are exact strings; `*_float` their float64 values."""
+    """Saturation thresholds of one configuration. Gaps are the format's own values (exact: float64 for the
+    binary formats it carries, mpf, Decimal or Fraction otherwise); `as_dict` writes them as exact strings."""
 
     format: str
     algorithm: str
@@ -102,19 +104,24 @@ class Thresholds:
     accumulate: str | None
     order: str
     method: str  # "exhaustive" (every grid gap), "search" (k-ary, monotone predicates) or search + local scan
-    top_is_one_from_gap: str | None
-    others_zero_from_gap: str | None
-    sum_exceeds_one: list[str] | None  # [first gap with top = 1 while some other > 0, first gap with all 0)
-    nan_from_gap: str | None  # naive overflow: from here the top output is NaN
-    top_is_one_exceptions: list[list[str]] = field(default_factory=list)  # gap intervals after the threshold
+    top_is_one_from_gap: Gap | None
+    others_zero_from_gap: Gap | None
+    sum_exceeds_one: tuple[Gap, Gap | None] | None  # [first gap with top = 1 while another > 0, first with all 0)
+    nan_from_gap: Gap | None  # naive overflow: from here the top output is NaN
+    top_is_one_exceptions: list[tuple[Gap, Gap]] = field(default_factory=list)  # gap intervals after the threshold
     distinct_top_outputs: int | None = None  # over every representable gap (exhaustive only)
     closed_form: dict = field(default_factory=dict)
     gaps_scanned: int = 0
 
     def as_dict(self) -> dict:
+        """JSON-ready: gaps as strings that read back exactly (`Fraction(text)`), with `*_float` beside them."""
         d = asdict(self)
-        for key in ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap"):
+        gaps = ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap")
+        for key in gaps:
+            d[key] = _text(d[key])
             d[key + "_float"] = None if d[key] is None else float(Fraction(d[key]))
+        d["sum_exceeds_one"] = None if self.sum_exceeds_one is None else [_text(g) for g in self.sum_exceeds_one]
+        d["top_is_one_exceptions"] = [[_text(a), _text(b)] for a, b in self.top_is_one_exceptions]
         return d
 
 
@@ -133,7 +140,7 @@ def _text(v) -> str | None:
 def search_limit(scan: GapScan) -> int:
     """The largest grid index searched: the largest finite gap, or a gap far past any threshold."""
     fmt = scan.fmt
-    if isinstance(fmt, BinaryFormat) and fmt.emax < 1 << 20:  # a real exponent range: search all of it
+    if fmt.searchable_range:
         return fmt.max_index
     bound = 2 * (fmt.precision_bits * math.log(2) + math.log(scan.classes)) + 64
     return fmt.index_of(fmt.round(int(bound)))
@@ -152,15 +159,15 @@ def thresholds(fmt, algorithm="shifted", classes=2, rivals="equal", accumulate=N
 
 
 def _record(scan: GapScan, method, top_one, others_zero, nan_from, exceptions, distinct, scanned) -> Thresholds:
-    g = lambda i: None if i is None else _text(scan.gaps(np.array([i]))[0])
+    g = lambda i: None if i is None else scan.gaps(np.array([i]))[0]
     window = None
     if top_one is not None and (others_zero is None or others_zero > top_one):
-        window = [g(top_one), g(others_zero)]
+        window = (g(top_one), g(others_zero))
     return Thresholds(
         format=scan.fmt.name, algorithm=scan.algorithm, classes=scan.classes, rivals=scan.rivals_name,
         accumulate=None if scan.acc is scan.io else scan.acc.fmt.name, order=scan.order, method=method,
         top_is_one_from_gap=g(top_one), others_zero_from_gap=g(others_zero), sum_exceeds_one=window,
-        nan_from_gap=g(nan_from), top_is_one_exceptions=[[g(a), g(b)] for a, b in exceptions],
+        nan_from_gap=g(nan_from), top_is_one_exceptions=[(g(a), g(b)) for a, b in exceptions],
         distinct_top_outputs=distinct, closed_form=closed_forms(scan.fmt, scan.classes, scan.rivals_name),
         gaps_scanned=scanned)
 
@@ -243,7 +250,7 @@ def closed_forms(fmt: Format, classes: int, rivals: str) -> dict:
     one = fmt.round(1)
     below = fmt.value_at(fmt.index_of(one) - 1)
     h = (mpmath.mpf(1) - fmt.to_mpf(below, 200)) / 2
-    if getattr(fmt, "rule", "nearest") == "paper":
+    if fmt.rounds_near_one_up:
         h = 2 * h  # the paper's rule maps everything above 1 − δ to 1
     out = {"exact_rounded_once": float(mpmath.log(k * (1 - h) / h))}
     above = fmt.value_at(fmt.index_of(one) + 1)

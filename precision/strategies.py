@@ -9,8 +9,7 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from .formats import BUILTIN, Format, get_format
-from .formats import to_fraction as _exact
+from .formats import BUILTIN, Format, get_format, to_fraction
 from .saturation import closed_forms
 
 IEEE_FORMATS = ("float16", "bfloat16", "float32", "float64")
@@ -27,7 +26,7 @@ def values(fmt, min_value=0, max_value=None) -> st.SearchStrategy[Fraction]:
     fmt = get_format(fmt)
     lo = fmt.index_of(fmt.round(min_value))
     hi = fmt.max_index if max_value is None else fmt.index_of(fmt.round(max_value))
-    return st.integers(lo, hi).map(lambda i: Fraction(_exact(fmt.value_at(i))))
+    return st.integers(lo, hi).map(lambda i: Fraction(to_fraction(fmt.value_at(i))))
 
 
 def signed_values(fmt, max_abs) -> st.SearchStrategy[Fraction]:
@@ -41,7 +40,7 @@ def gaps_near_threshold(fmt, classes: int = 2, rivals: str = "equal", spread: in
     forms = closed_forms(fmt, classes, rivals)
     centres = [fmt.index_of(fmt.round(Fraction(g).limit_denominator(1 << 20))) for g in forms.values()]
     return st.sampled_from(centres).flatmap(
-        lambda c: st.integers(max(0, c - spread), c + spread).map(lambda i: Fraction(_exact(fmt.value_at(i)))))
+        lambda c: st.integers(max(0, c - spread), c + spread).map(lambda i: Fraction(to_fraction(fmt.value_at(i)))))
 
 
 def logit_vectors(fmt, classes=st.integers(2, 6), max_abs=None) -> st.SearchStrategy[list[Fraction]]:
@@ -50,7 +49,7 @@ def logit_vectors(fmt, classes=st.integers(2, 6), max_abs=None) -> st.SearchStra
     value, or 10^4 where it has none)."""
     fmt = get_format(fmt)
     if max_abs is None:
-        max_abs = min(Fraction(_exact(getattr(fmt, "max_finite", 10**4))), Fraction(10**4)) \
+        max_abs = min(Fraction(to_fraction(fmt.max_finite if fmt.max_finite is not None else 10**4)), Fraction(10**4)) \
             if fmt.name in BUILTIN else Fraction(10**4)
     m_strategy = classes if isinstance(classes, st.SearchStrategy) else st.just(classes)
 
@@ -60,6 +59,6 @@ def logit_vectors(fmt, classes=st.integers(2, 6), max_abs=None) -> st.SearchStra
         base = draw(signed_values(fmt, max_abs / 2))
         gap = st.one_of(st.just(Fraction(0)), values(fmt, 0, 4), gaps_near_threshold(fmt, m),
                         values(fmt, 0, max_abs / 2))
-        row = [base] + [Fraction(_exact(fmt.round(base - draw(gap)))) for _ in range(m - 1)]
+        row = [base] + [Fraction(to_fraction(fmt.round(base - draw(gap)))) for _ in range(m - 1)]
         return draw(st.permutations(row)) if draw(st.booleans()) else row
     return build()

@@ -127,7 +127,7 @@ def sum_absorbs_from_threshold(fmt: str) -> list[Claim]:
     from precision.saturation import thresholds
     f = get_format(fmt)
     p = f.precision
-    g = f.round(Fraction(thresholds(fmt, "shifted", 2).top_is_one_from_gap))
+    g = f.round(to_fraction(thresholds(fmt, "shifted", 2).top_is_one_from_gap))
     below = f.value_at(f.index_of(g) - 1)
     exact = lambda v: str(Decimal(to_fraction(v).numerator) / Decimal(to_fraction(v).denominator))
     return [Claim(f"{fmt}: at the measured threshold gap {float(g)!r}, e^−gap < 2^−{p}: the sum absorbs it",

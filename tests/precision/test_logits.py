@@ -6,7 +6,7 @@ import pytest
 
 from precision.kernels import get_kernel
 from precision.logits_file import LogitsFile, LogitsFileError
-from precision.row_saturation import emulated_kernel, row_saturation
+from precision.per_row import emulated_kernel, row_saturation
 from softmax_sat import main
 
 
@@ -18,7 +18,7 @@ def _strict(text: str):
 
 def test_row_threshold_is_the_kernels_own_saturation_gap():
     pytest.importorskip("torch")
-    from precision.kernel_thresholds import kernel_thresholds
+    from precision.kernel_scan import kernel_thresholds
     x = np.array([[30.0, 0.0], [3.0, 0.0], [7.0, 1.0]])
     r = row_saturation(x, "bfloat16", get_kernel("torch"))
     two = kernel_thresholds("torch", "bfloat16", 2).top_is_one_from_gap  # rows of two classes: the same gap

@@ -1,10 +1,9 @@
 """Saturation thresholds are exact on the format's grid."""
-from fractions import Fraction
 
 import numpy as np
 import pytest
 
-from precision.formats import get_format
+from precision.formats import get_format, to_fraction
 from precision.saturation import GapScan, closed_forms, thresholds
 from precision.softmax import softmax
 
@@ -19,11 +18,11 @@ def top(fmt, algorithm, gap, classes=2, **kw):
 def test_threshold_saturates_and_the_gap_just_below_does_not(fmt, algorithm, classes):
     t = thresholds(fmt, algorithm, classes)
     f = get_format(fmt)
-    g = Fraction(t.top_is_one_from_gap)
+    g = to_fraction(t.top_is_one_from_gap)
     below = f.value_at(f.index_of(f.round(g)) - 1)
     assert top(fmt, algorithm, float(g), classes) == 1
     assert top(fmt, algorithm, float(below), classes) < 1
-    z = Fraction(t.others_zero_from_gap) if t.others_zero_from_gap else None
+    z = to_fraction(t.others_zero_from_gap) if t.others_zero_from_gap else None
     if z is not None:
         zb = float(f.value_at(f.index_of(f.round(z)) - 1))
         assert np.all(softmax([[float(z)] + [0.0] * (classes - 1)], fmt, algorithm)[0, 1:] == 0)
@@ -45,25 +44,26 @@ def test_two_class_float_thresholds_match_the_closed_form_p_ln2():
         t = thresholds(fmt, "shifted", 2)
         f = get_format(fmt)
         cf = closed_forms(f, 2, "equal")["shifted_sum_absorbs"]
-        assert abs(float(Fraction(t.top_is_one_from_gap)) - cf) <= 2 * float(f.epsilon) * cf + 1e-12
+        assert abs(float(t.top_is_one_from_gap) - cf) <= 2 * float(f.epsilon) * cf + 1e-12
 
 
 def test_float32_two_class_numbers():
     t = thresholds("float32", "shifted", 2)
-    assert t.top_is_one_from_gap == "16.63553237915039"
-    assert t.others_zero_from_gap == "103.97208404541016"
-    assert t.sum_exceeds_one == ["16.63553237915039", "103.97208404541016"]
+    assert t.top_is_one_from_gap == 16.63553237915039  # the engine carries the float32 values themselves
+    assert t.others_zero_from_gap == 103.97208404541016
+    assert t.sum_exceeds_one == (16.63553237915039, 103.97208404541016)
+    assert t.as_dict()["sum_exceeds_one"] == ["16.63553237915039", "103.97208404541016"]  # strings at the edge
 
 
 def test_naive_overflows_to_nan_and_that_is_reported():
     t = thresholds("float16", "naive", 2)
-    assert t.nan_from_gap == "11.09375"  # e^11.09375 > 65504
-    assert t.top_is_one_exceptions[-1] == ["11.09375", "65504.0"]
+    assert t.nan_from_gap == 11.09375  # e^11.09375 > 65504
+    assert t.top_is_one_exceptions[-1] == (11.09375, 65504.0)
 
 
 def test_delta_grid_thresholds_follow_the_rounding_rule():
     nearest, paper = thresholds("delta0.01", "shifted", 2), thresholds("delta0.01-paper", "shifted", 2)
-    assert Fraction(nearest.top_is_one_from_gap) > Fraction(paper.top_is_one_from_gap)
+    assert nearest.top_is_one_from_gap > paper.top_is_one_from_gap
 
 
 def test_exhaustive_counts_distinct_top_outputs():

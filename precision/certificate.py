@@ -17,7 +17,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .files import write_json_atomic
-from .kernel_thresholds import CELLS, KernelScan
+from .kernel_scan import CELLS, KernelScan
 from .kernels import device_description, kernel_versions
 from .search import runs
 
