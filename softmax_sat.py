@@ -32,13 +32,13 @@ COMMANDS = {
                           "print the saturation thresholds of one configuration (emulated, or --kernel)"),
     "verify": Command("precision.cli", "configure_verify", "run_verify",
                       "evaluate a real kernel at every gap of a dtype; write a certificate"),
-    "prove": Command("proofs.run", "configure_prove", "run_prove",
+    "prove": Command("proofs.cli", "configure_prove", "run_prove",
                      "machine-check Lemmas 2.1 and 2.2; write a certificate"),
     "attack": Command("attacks.cli", "configure_attack", "run_attack",
                       "run an over-optimized or multi-class attack on real ImageNet images"),
-    "experiment": Command("attacks.experiment", "configure_experiment", "run_experiment",
+    "experiment": Command("attacks.cli", "configure_experiment", "run_experiment",
                           "the transferability experiment: every model pair, both attacks, Figures 3-5"),
-    "figures": Command("attacks.experiment", "configure_figures", "run_figures",
+    "figures": Command("attacks.cli", "configure_figures", "run_figures",
                        "re-draw an experiment's Figures 3-5 and curves from its records"),
 }
 

@@ -1,4 +1,4 @@
-"""`softmax-sat attack`: one model, one method, real images; records, a summary and Figure 1/2 panels."""
+"""Command-line glue of `softmax-sat attack`, `experiment` and `figures`: options in, engine calls, files out."""
 from __future__ import annotations
 
 import argparse
@@ -8,19 +8,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from precision.kernels import torch_device
+
 from .data import find_images, select_correct
+from .experiment import build_config, run_transfer_experiment, write_figures
 from .loop import attack_batches
 from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, draw_targets
 from .models import MODEL_NAMES, load_model
-from .record import per_image, read_records
-
-
-def pick_device(name: str) -> str:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: no CUDA device here")
-    return name
+from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, per_image, read_records
+from .transferability import CRITERIA
 
 
 def configure_attack(parser: argparse.ArgumentParser) -> None:
@@ -62,9 +58,9 @@ def _targets(spec: str | None, labels: torch.Tensor, k: int, seed: int) -> torch
 
 def summarize(records: dict, method: str, reference_max: float | None) -> dict:
     """Per image: when float32 confidence first hits exactly 1.0 and how the top logit grows after that."""
-    iteration = per_image(records, "iteration")[0]
-    confidence = per_image(records, "softmax_top_float32")
-    top = per_image(records, "top1_logit").astype(np.float64)
+    iteration = per_image(records, Column.ITERATION)[0]
+    confidence = per_image(records, CONFIDENCE)
+    top = per_image(records, ACTIVATION).astype(np.float64)
     reached = [i for i in range(len(confidence)) if (confidence[i] == 1.0).any()]
     first = [int(np.argmax(confidence[i] == 1.0)) for i in reached]
     first_one = [int(iteration[k]) for k in first]
@@ -79,15 +75,15 @@ def summarize(records: dict, method: str, reference_max: float | None) -> dict:
            "median_float32_confidence_at_end": float(np.median(confidence[:, -1])),
            "float32_confidence_range_at_end": [float(np.min(confidence[:, -1])), float(np.max(confidence[:, -1]))],
            "largest_top_logit_of_any_reference_image": reference_max}
-    predicted = per_image(records, "top1_class")[:, -1]
-    goals = [per_image(records, k)[:, -1] for k in ("target1_class", "target2_class") if k in records]
+    predicted = per_image(records, PREDICTION)[:, -1]
+    goals = [per_image(records, k)[:, -1] for k in Column.targets_in(records)]
     out["images_predicted_as_a_target_at_end"] = int(np.logical_or.reduce([predicted == g for g in goals]).sum())
     return out
 
 
 def run_attack(args) -> int:
     from .figures import attack_curves, attack_panels
-    device = pick_device(args.device)
+    device = torch_device(args.device)
     if args.n < 1 or args.iterations < 1:
         raise ValueError("--n and --iterations must be at least 1")
     model = load_model(args.model, args.weights, device)
@@ -124,3 +120,66 @@ def run_attack(args) -> int:
     print(json.dumps(summary, indent=1))
     print(f"wrote {out}/records, summary.json and {', '.join(p.name for p in figures)}")
     return 0
+
+
+def configure_experiment(parser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML file with any of the options below (flags win)")
+    parser.add_argument("--models", help=f"comma-separated, default alexnet,vgg16,resnet50; any of "
+                                         f"{', '.join(MODEL_NAMES)} or package.module:function")
+    parser.add_argument("--methods", help="comma-separated, default over-optimized,multi-class")
+    parser.add_argument("--images", help="ImageNet validation folder, class folders, or a flat folder of WNID_*")
+    parser.add_argument("--n", "--num-images", type=int, dest="n",
+                        help="images every model classifies correctly (default 2500); under torchrun write "
+                             "--num-images, as torchrun takes --n for an abbreviation of its own options")
+    parser.add_argument("--iterations", type=int, help="default 500")
+    parser.add_argument("--alpha", type=float)
+    parser.add_argument("--low", type=float)
+    parser.add_argument("--high", type=float)
+    parser.add_argument("--gradient", choices=GRADIENTS, help="default unit (see attacks.methods)")
+    parser.add_argument("--batch-size", type=int, dest="batch_size")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--weights", action="append", metavar="MODEL=PATH", help="a model's weights file (repeat)")
+    parser.add_argument("--out", type=Path, default=Path("runs/experiment"))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", action="store_true")
+    add_criterion(parser)
+
+
+def add_criterion(parser) -> None:
+    parser.add_argument("--criterion", choices=CRITERIA, default="misclassified",
+                        help="an example transfers when the other model misclassifies it (default) or predicts a "
+                             "target class")
+
+
+def run_experiment(args) -> int:
+    flags = {k: getattr(args, k) for k in ("models", "methods", "images", "n", "iterations", "alpha", "low", "high",
+                                           "gradient", "batch_size", "seed")}
+    if args.weights:
+        pairs = [w.split("=", 1) for w in args.weights]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError("--weights: expected MODEL=PATH")
+        flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
+    config = build_config(flags, args.config)
+    paths = run_transfer_experiment(config, args.out, torch_device(args.device), not args.no_progress,
+                                    args.criterion)
+    if paths:
+        print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def configure_figures(parser) -> None:
+    parser.add_argument("--results", type=Path, required=True, help="an experiment's --out folder")
+    add_criterion(parser)
+
+
+def run_figures(args) -> int:
+    print(f"wrote {', '.join(str(p) for p in write_figures(args.results, args.criterion))}")
+    return 0
+
+
+def experiment_main(argv: list[str]) -> int:
+    """`python -m attacks.experiment ARGS`: what torchrun starts on every rank (the same options as
+    `softmax-sat experiment`)."""
+    parser = argparse.ArgumentParser(prog="python -m attacks.experiment")
+    configure_experiment(parser)
+    return run_experiment(parser.parse_args(argv))

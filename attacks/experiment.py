@@ -24,9 +24,9 @@ import torch.distributed as dist
 from .data import find_images, load_pixels, select_correct
 from .figures import transferability_figures
 from .loop import attack_batches, images_of_rank, progress_bar
-from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, check_settings, draw_targets
-from .models import MODEL_NAMES, load_model
-from .transferability import CRITERIA, cleaning_table, experiment_curves, write_curves_csv
+from .methods import TARGETS_PER_IMAGE, build_method, check_settings, draw_targets
+from .models import load_model
+from .transferability import cleaning_table, experiment_curves, write_curves_csv
 
 
 @dataclass(frozen=True)
@@ -215,62 +215,6 @@ def print_cleaning(table: list[dict]) -> None:
               f"{r['never_transferred']:17d} {end:>15s} {sm:>14s} {act:>17s}")
 
 
-def configure_experiment(parser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML file with any of the options below (flags win)")
-    parser.add_argument("--models", help=f"comma-separated, default alexnet,vgg16,resnet50; any of "
-                                         f"{', '.join(MODEL_NAMES)} or package.module:function")
-    parser.add_argument("--methods", help="comma-separated, default over-optimized,multi-class")
-    parser.add_argument("--images", help="ImageNet validation folder, class folders, or a flat folder of WNID_*")
-    parser.add_argument("--n", "--num-images", type=int, dest="n",
-                        help="images every model classifies correctly (default 2500); under torchrun write "
-                             "--num-images, as torchrun takes --n for an abbreviation of its own options")
-    parser.add_argument("--iterations", type=int, help="default 500")
-    parser.add_argument("--alpha", type=float)
-    parser.add_argument("--low", type=float)
-    parser.add_argument("--high", type=float)
-    parser.add_argument("--gradient", choices=GRADIENTS, help="default unit (see attacks.methods)")
-    parser.add_argument("--batch-size", type=int, dest="batch_size")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--weights", action="append", metavar="MODEL=PATH", help="a model's weights file (repeat)")
-    parser.add_argument("--out", type=Path, default=Path("runs/experiment"))
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-progress", action="store_true")
-    add_criterion(parser)
-
-
-def add_criterion(parser) -> None:
-    parser.add_argument("--criterion", choices=CRITERIA, default="misclassified",
-                        help="an example transfers when the other model misclassifies it (default) or predicts a "
-                             "target class")
-
-
-def run_experiment(args) -> int:
-    from .cli import pick_device
-    flags = {k: getattr(args, k) for k in ("models", "methods", "images", "n", "iterations", "alpha", "low", "high",
-                                           "gradient", "batch_size", "seed")}
-    if args.weights:
-        pairs = [w.split("=", 1) for w in args.weights]
-        if any(len(p) != 2 for p in pairs):
-            raise ValueError("--weights: expected MODEL=PATH")
-        flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
-    config = build_config(flags, args.config)
-    paths = run_transfer_experiment(config, args.out, pick_device(args.device), not args.no_progress,
-                                    args.criterion)
-    if paths:
-        print(f"wrote {', '.join(str(p) for p in paths)}")
-    return 0
-
-
-def configure_figures(parser) -> None:
-    parser.add_argument("--results", type=Path, required=True, help="an experiment's --out folder")
-    add_criterion(parser)
-
-
-def run_figures(args) -> int:
-    print(f"wrote {', '.join(str(p) for p in write_figures(args.results, args.criterion))}")
-    return 0
-
-
 if __name__ == "__main__":  # torchrun --nproc-per-node=K -m attacks.experiment ARGS
-    from softmax_sat import main
-    sys.exit(main(["experiment", *sys.argv[1:]]))
+    from .cli import experiment_main
+    sys.exit(experiment_main(sys.argv[1:]))

@@ -9,7 +9,7 @@ import numpy as np
 from precision.plotting import save_figure, subplots
 
 from .data import class_names
-from .record import per_image
+from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, per_image
 
 FIGURE_NAMES = {"over-optimized": "figure1_over_optimized", "multi-class": "figure2_multi_class"}
 
@@ -27,19 +27,19 @@ def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Pat
     fig, axes = subplots(n, len(iterations), figsize=(3.1 * len(iterations), 4.1 * n), squeeze=False,
                          layout="constrained")
     for row in range(n):
-        sel = records["image"] == row
+        sel = records[Column.IMAGE] == row
         for col, it in enumerate(iterations):
-            r = np.nonzero(sel & (records["iteration"] == it))[0][0]
+            r = np.nonzero(sel & (records[Column.ITERATION] == it))[0][0]
             ax = axes[row, col]
             ax.imshow(snaps[f"iteration_{it}"][row].transpose(1, 2, 0))
             ax.set_xticks([]), ax.set_yticks([])
             if col == 0:
-                goals = [names[records[k][r]][:18] for k in ("target1_class", "target2_class") if k in records]
+                goals = [names[records[k][r]][:18] for k in Column.targets_in(records)]
                 ax.set_ylabel(f"target{'s' if len(goals) > 1 else ''}: {', '.join(goals)}", fontsize=8)
-            cas = "\n".join(f"CA{k} ∼ {records[f'top{k}_logit'][r]:.3g}" for k in (1, 2, 3))
+            cas = "\n".join(f"CA{k} ∼ {records[Column.top_logit(k)][r]:.3g}" for k in (1, 2, 3))
             ax.set_title(f"{'original' if it == 0 else f'iteration {it}'}\n"
-                         f"Prediction: {names[records['top1_class'][r]][:22]}\n"
-                         f"Confidence: {_confidence(records['softmax_top_float32'][r])}\n{cas}", fontsize=8)
+                         f"Prediction: {names[records[PREDICTION][r]][:22]}\n"
+                         f"Confidence: {_confidence(records[CONFIDENCE][r])}\n{cas}", fontsize=8)
     fig.suptitle(f"{method} adversarial examples: confidence (float32 softmax) and class activations", fontsize=10)
     return save_figure(fig, out / f"{FIGURE_NAMES[method]}.png", dpi=100, tight=False)  # constrained layout
 
@@ -49,7 +49,7 @@ def attack_curves(out: Path, records: dict, method: str, reference: float | None
     `reference`: the largest top activation of any unattacked image, drawn dashed. Over-optimized confidence is
     drawn as 1 − p on a log scale (where it reaches exactly 1), multi-class confidence as p itself."""
     iteration = per_image(records, "iteration")[0]
-    activation, confidence = per_image(records, "top1_logit"), per_image(records, "softmax_top_float32")
+    activation, confidence = per_image(records, ACTIVATION), per_image(records, CONFIDENCE)
     over = method == "over-optimized"
     shown = 1 - confidence + 1e-9 if over else confidence
     fig, (a1, a2) = subplots(1, 2, figsize=(11, 3.8))

@@ -11,30 +11,62 @@ from pathlib import Path
 import numpy as np
 
 SOFTMAX_DTYPES = ("float16", "float32", "float64")
+TOP_K = 3
+
+
+def _named(pattern: str):
+    return staticmethod(lambda key: pattern.format(key))
+
+
+class Column:
+    """The one schema of a record: every column name is built here, and every reader asks here."""
+
+    ITERATION, IMAGE = "iteration", "image"
+    LOGIT_MARGIN, LOG_ODDS, L2, LINF = "logit_margin", "log_odds", "l2", "linf"
+    top_class = _named("top{}_class")  # class of the k-th highest activation (k = 1: the prediction)
+    top_logit = _named("top{}_logit")  # the k-th highest class activation
+    target_class = _named("target{}_class")  # the attack's k-th target class
+    target_logit = _named("target{}_logit")
+    softmax_top = _named("softmax_top_{}")  # the top softmax output computed in a dtype
+    transfer = _named("transfer_{}")  # another model's prediction of the attacked image
+
+    @staticmethod
+    def targets_in(records: dict) -> list[str]:
+        """The target-class columns a table holds (one or two, by method)."""
+        return [Column.target_class(k) for k in (1, 2) if Column.target_class(k) in records]
+
+    @staticmethod
+    def transfer_models(records: dict) -> list[str]:
+        """The models whose predictions a table holds."""
+        prefix = Column.transfer("")
+        return sorted(k.removeprefix(prefix) for k in records if k.startswith(prefix))
+
+
+PREDICTION, ACTIVATION, CONFIDENCE = Column.top_class(1), Column.top_logit(1), Column.softmax_top("float32")
 
 
 def measures(logits, targets, x, x0, transfer: dict) -> dict:
     """The columns of one iteration for a batch (logits from the attacked model, as float32), as tensors left on
     the model's device: they reach the host once per batch, at `RecordWriter.flush`, not once per iteration."""
     import torch
-    top = torch.topk(logits, 3, dim=1)
-    cols = {f"top{k + 1}_class": top.indices[:, k] for k in range(3)}
-    cols |= {f"top{k + 1}_logit": top.values[:, k] for k in range(3)}
+    top = torch.topk(logits, TOP_K, dim=1)
+    cols = {Column.top_class(k + 1): top.indices[:, k] for k in range(TOP_K)}
+    cols |= {Column.top_logit(k + 1): top.values[:, k] for k in range(TOP_K)}
     rows = torch.arange(len(logits), device=logits.device)
     for k in range(targets.shape[1]):
-        cols[f"target{k + 1}_class"] = targets[:, k]
-        cols[f"target{k + 1}_logit"] = logits[rows, targets[:, k]]
+        cols[Column.target_class(k + 1)] = targets[:, k]
+        cols[Column.target_logit(k + 1)] = logits[rows, targets[:, k]]
+    dtypes = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
     for name in SOFTMAX_DTYPES:
-        dtype = getattr(torch, name)
-        cols[f"softmax_top_{name}"] = torch.softmax(logits.to(dtype), dim=1).max(dim=1).values.double()
+        cols[Column.softmax_top(name)] = torch.softmax(logits.to(dtypes[name]), dim=1).max(dim=1).values.double()
     l64 = logits.double()
     rivals = l64.scatter(1, top.indices[:, :1], float("-inf"))
-    cols["logit_margin"] = top.values[:, 0].double() - top.values[:, 1].double()
-    cols["log_odds"] = l64.gather(1, top.indices[:, :1])[:, 0] - torch.logsumexp(rivals, dim=1)
+    cols[Column.LOGIT_MARGIN] = top.values[:, 0].double() - top.values[:, 1].double()
+    cols[Column.LOG_ODDS] = l64.gather(1, top.indices[:, :1])[:, 0] - torch.logsumexp(rivals, dim=1)
     d = (x.double() - x0.double()).flatten(1)
-    cols["l2"], cols["linf"] = d.norm(dim=1), d.abs().max(dim=1).values
+    cols[Column.L2], cols[Column.LINF] = d.norm(dim=1), d.abs().max(dim=1).values
     for name, pred in transfer.items():
-        cols[f"transfer_{name}"] = pred
+        cols[Column.transfer(name)] = pred
     return {k: v.detach() for k, v in cols.items()}
 
 
@@ -48,8 +80,8 @@ class RecordWriter:
 
     def add(self, iteration: int, images: np.ndarray, columns: dict) -> None:
         n = len(images)
-        self.pending.append({"iteration": np.full(n, iteration, dtype=np.int32), "image": np.asarray(images),
-                             **columns})
+        self.pending.append({Column.ITERATION: np.full(n, iteration, dtype=np.int32),
+                             Column.IMAGE: np.asarray(images), **columns})
 
     def flush(self, tag: str) -> Path | None:
         if not self.pending:
@@ -78,13 +110,13 @@ def read_records(folder: Path, prefix: str = "records") -> dict[str, np.ndarray]
         raise FileNotFoundError(f"no record shards ({prefix}-*.npz) in {folder}")
     parts = [dict(np.load(s)) for s in shards]
     table = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.lexsort((table["iteration"], table["image"]))
+    order = np.lexsort((table[Column.ITERATION], table[Column.IMAGE]))
     return {k: v[order] for k, v in table.items()}
 
 
 def per_image(records: dict, column: str) -> np.ndarray:
     """A column as an (images, iterations) array; records must hold every iteration of every image."""
-    images = np.unique(records["image"])
+    images = np.unique(records[Column.IMAGE])
     values = records[column]
     if len(values) % len(images):
         raise ValueError(f"records: images have different numbers of iterations ({len(values)} rows, "

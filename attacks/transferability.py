@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .record import per_image, read_records
+from .record import ACTIVATION, CONFIDENCE, Column, per_image, read_records
 
 Z95 = 1.959963984540054
 
@@ -49,13 +49,13 @@ CRITERIA = ("misclassified", "target")
 def transferred(records: dict, target: str, labels: np.ndarray | None = None) -> np.ndarray:
     """(images, iterations) booleans: model `target` predicts anything but the true class (given `labels`, one per
     image in order), or else one of the attack's target classes."""
-    column = f"transfer_{target}"
+    column = Column.transfer(target)
     if column not in records:
         raise ValueError(f"records: no predictions of {target!r} (columns: {', '.join(sorted(records))})")
     prediction = per_image(records, column)
     if labels is not None:
-        return prediction != np.asarray(labels)[np.unique(records["image"])][:, None]
-    goals = [per_image(records, k) for k in ("target1_class", "target2_class") if k in records]
+        return prediction != np.asarray(labels)[np.unique(records[Column.IMAGE])][:, None]
+    goals = [per_image(records, k) for k in Column.targets_in(records)]
     return np.logical_or.reduce([prediction == g for g in goals])
 
 
@@ -74,12 +74,12 @@ def transfer_curve(records: dict, source: str, target: str, method: str,
     """The curve of one source → target model pair for one method (`labels`: see `transferred`)."""
     hit = transferred(records, target, labels)
     keep = hit.any(axis=1)
-    activation = per_image(records, "top1_logit").astype(np.float64)[keep]
-    softmax = per_image(records, "softmax_top_float32").astype(np.float64)[keep]
+    activation = per_image(records, ACTIVATION).astype(np.float64)[keep]
+    softmax = per_image(records, CONFIDENCE).astype(np.float64)[keep]
     a_mean, a_ci = mean_ci(activation)
     s_mean, s_ci = mean_ci(softmax)
     percent = 100 * hit[keep].mean(axis=0) if keep.any() else np.full(hit.shape[1], np.nan)
-    return TransferCurve(source, target, method, len(hit), int((~keep).sum()), per_image(records, "iteration")[0],
+    return TransferCurve(source, target, method, len(hit), int((~keep).sum()), per_image(records, Column.ITERATION)[0],
                          percent, a_mean, a_ci, s_mean, s_ci, "target" if labels is None else "misclassified")
 
 
@@ -97,8 +97,7 @@ def experiment_curves(results: Path, criterion: str = "misclassified") -> list[T
     for folder in sorted(p for p in (Path(results) / "records").glob("*/*") if p.is_dir()):
         source, method = folder.parent.name, folder.name
         records = read_records(folder)
-        targets = sorted(k.removeprefix("transfer_") for k in records if k.startswith("transfer_"))
-        curves += [transfer_curve(records, source, t, method, labels) for t in targets]
+        curves += [transfer_curve(records, source, t, method, labels) for t in Column.transfer_models(records)]
     if not curves:
         raise FileNotFoundError(f"--results: no records under {Path(results) / 'records'}")
     return curves

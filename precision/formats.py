@@ -38,6 +38,12 @@ def to_fraction(x) -> Fraction:
     return Fraction(x)
 
 
+def mpf_of(x) -> mpmath.mpf:
+    """An exact rational (Fraction, int, float, str) as an mpf at the current mpmath precision."""
+    q = Fraction(x)
+    return mpmath.mpf(q.numerator) / q.denominator
+
+
 @contextmanager
 def interval_precision(prec: int):
     """mpmath.iv at `prec` bits for the duration (mpmath.iv has no workprec of its own)."""
@@ -514,7 +520,11 @@ def delta_grid(delta, rule: str = "nearest") -> DeltaGrid:
 
 def get_format(name) -> Format:
     """A format by name: float16, bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, mpBITS,
-    decimalDIGITS, deltaSTEP or deltaSTEP-paper (for example mp113, decimal7, delta0.01)."""
+    decimalDIGITS, deltaSTEP or deltaSTEP-paper (for example mp113, decimal7, delta0.01).
+
+    >>> get_format("bfloat16").round(1 + 2**-9)  # a tie: to the even neighbour
+    mpf('1.0')
+    """
     if isinstance(name, Format):
         return name
     if not isinstance(name, str):

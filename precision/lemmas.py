@@ -17,10 +17,9 @@ from fractions import Fraction
 
 import mpmath
 
-from .formats import Format, get_format
-from .softmax import ALGORITHMS, check_logits, softmax
+from .formats import Format, get_format, mpf_of
+from .softmax import ALGORITHMS, check_logits, exact_bits, exact_softmax, softmax
 
-EXACT_BITS = 200
 # Every step of these is a monotone function of the top logit, so their top output is monotone in it
 # (corrected Lemma 2.1). The log-sum-exp forms are not: fl(m + L) − m depends on the binade of m.
 MONOTONE_ALGORITHMS = ("shifted", "shifted_reciprocal", "online")
@@ -42,34 +41,14 @@ class Verdict:
         return self.holds
 
 
-def _mp(x) -> mpmath.mpf:
-    q = Fraction(x)
-    return mpmath.mpf(q.numerator) / q.denominator
-
-
-def _exact_bits(u) -> int:
-    """Enough bits that 1 − p1 ≈ e^−(gap) is still resolved: real outputs are never exactly 0 or 1."""
-    spread = float(max(Fraction(v) for v in u) - min(Fraction(v) for v in u))
-    return EXACT_BITS + int(spread * 1.5)
-
-
-def _exact_softmax(u) -> list[mpmath.mpf]:
-    with mpmath.workprec(_exact_bits(u)):
-        x = [_mp(v) for v in u]
-        m = max(x)
-        e = [mpmath.exp(v - m) for v in x]
-        s = mpmath.fsum(e)
-        return [v / s for v in e]
-
-
 def outputs(u, reading="exact", algorithm: str = "shifted") -> list:
     """Softmax outputs of one logit vector in a reading: exact reals, rounded once, or an algorithm."""
     u = list(check_logits(u, "u")[0])
     if reading == "exact":
-        return _exact_softmax(u)
+        return exact_softmax(u)
     fmt = get_format(reading)
     if algorithm == "rounded_once":
-        return [fmt.round(p) for p in _exact_softmax(u)]
+        return [fmt.round(p) for p in exact_softmax(u)]
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: unknown {algorithm!r}; expected 'rounded_once' or one of {', '.join(ALGORITHMS)}")
     return list(softmax([u], fmt, algorithm)[0])
@@ -96,9 +75,9 @@ def lemma_2_1(u, v1, reading="exact", algorithm: str = "shifted", delta=None) ->
     d = _delta(reading) if delta is None else Fraction(str(delta))
     p = outputs(u, reading, algorithm)
     inputs = {"u": [str(x) for x in u], "v1": str(v1), "delta": None if d is None else str(d)}
-    exact_p = _exact_softmax(u)
+    exact_p = exact_softmax(u)
     premise = u[0] > 0 and Fraction(v1) > u[0] and all(exact_p[0] > q for q in exact_p[1:])
-    premise = premise and (exact_p[0] > _mp(1 - d) if d is not None else p[0] == 1)
+    premise = premise and (exact_p[0] > mpf_of(1 - d) if d is not None else p[0] == 1)
     if not premise:
         return Verdict("2.1", name, True, vacuous=True, inputs=inputs)
     values = {"p": [str(x) for x in p]}
@@ -134,8 +113,20 @@ def _lemma_2_2_premise(u, v, t, p) -> bool:
             and u[0] + v[0] > u[t] + v[t] and all(v[k] == 0 for k in range(m) if k not in (0, t)))
 
 
-def _lemma_2_2_outputs(u, v, t: int, reading, algorithm):
-    """Both lemma 2.2 predicates' common part: the outputs P(u) and, when the premise holds, P(u + v) (else None)."""
+@dataclass
+class _Lemma22Case:
+    """Both Lemma 2.2 predicates' common part: the inputs, P(u), and P(u + v) where the premise holds."""
+
+    name: str
+    u: list[Fraction]
+    v: list[Fraction]
+    p: list
+    q: list | None  # None: the premise does not hold
+    inputs: dict
+    values: dict | None
+
+
+def _lemma_2_2_case(u, v, t: int, reading, algorithm) -> _Lemma22Case:
     name = _reading_name(reading, algorithm)
     u, v = [Fraction(x) for x in u], [Fraction(x) for x in v]
     if not 0 < t < len(u) or len(v) != len(u):
@@ -143,33 +134,28 @@ def _lemma_2_2_outputs(u, v, t: int, reading, algorithm):
     p = outputs(u, reading, algorithm)
     inputs = {"u": [str(x) for x in u], "v": [str(x) for x in v], "t": t}
     if not _lemma_2_2_premise(u, v, t, p):
-        return name, u, v, p, None, inputs, None
+        return _Lemma22Case(name, u, v, p, None, inputs, None)
     q = outputs([a + b for a, b in zip(u, v)], reading, algorithm)
-    return name, u, v, p, q, inputs, {"p": [str(x) for x in p], "l": [str(x) for x in q]}
+    return _Lemma22Case(name, u, v, p, q, inputs, {"p": [str(x) for x in p], "l": [str(x) for x in q]})
 
 
 def lemma_2_2(u, v, t: int, reading="exact", algorithm: str = "shifted") -> Verdict:
     """Lemma 2.2 as written: p1 > pi, pt > 0, vt > v1 > 0, u1 + v1 > ut + vt, vk = 0 otherwise ⇒
     P(u + v) = (l1, …) with l1 > lt and l1 < p1. (Index 0 here is the paper's class 1.)"""
-    name, u, v, p, q, inputs, values = _lemma_2_2_outputs(u, v, t, reading, algorithm)
-    if q is None:
-        return Verdict("2.2", name, True, vacuous=True, inputs=inputs)
-    if any(_is_nan(x) for x in q):
-        return Verdict("2.2", name, False, failed="P(u + v) is defined (the algorithm returned NaN)",
-                       inputs=inputs, values=values)
-    if not q[0] > q[t]:
-        return Verdict("2.2", name, False, failed="l1 > lt", inputs=inputs, values=values)
-    if not q[0] < p[0]:
-        return Verdict("2.2", name, False, failed="l1 < p1", inputs=inputs, values=values)
-    return Verdict("2.2", name, True, inputs=inputs, values=values)
+    c = _lemma_2_2_case(u, v, t, reading, algorithm)
+    if c.q is None:
+        return Verdict("2.2", c.name, True, vacuous=True, inputs=c.inputs)
+    failed = ("P(u + v) is defined (the algorithm returned NaN)" if any(_is_nan(x) for x in c.q)
+              else "l1 > lt" if not c.q[0] > c.q[t] else "l1 < p1" if not c.q[0] < c.p[0] else None)
+    return Verdict("2.2", c.name, failed is None, failed=failed, inputs=c.inputs, values=c.values)
 
 
 def lemma_2_2_condition(u, v, t: int) -> bool:
     """The exact condition under which l1 < p1 in real arithmetic (corrected Lemma 2.2):
     pt·(e^(vt − v1) − 1) > (1 − p1 − pt)·(1 − e^(−v1)). Always true for M = 2."""
-    p = _exact_softmax(u)
-    with mpmath.workprec(_exact_bits(u)):
-        v1, vt = _mp(v[0]), _mp(v[t])
+    p = exact_softmax(u)
+    with mpmath.workprec(exact_bits(u)):
+        v1, vt = mpf_of(v[0]), mpf_of(v[t])
         return p[t] * (mpmath.exp(vt - v1) - 1) > (1 - p[0] - p[t]) * (1 - mpmath.exp(-v1))
 
 
@@ -177,17 +163,18 @@ def lemma_2_2_corrected(u, v, t: int, reading="exact", algorithm: str = "shifted
     """Corrected Lemma 2.2. Exact reading: under the premise, l1 < p1 exactly when `lemma_2_2_condition` holds.
     Rounded readings, two classes, monotone algorithm: l1 ≤ p1 (no increase; equality where rounding merges
     them, e.g. both saturated at 1), provided the rounded inputs keep the rival's larger increase."""
-    name, u, v, p, q, inputs, values = _lemma_2_2_outputs(u, v, t, reading, algorithm)
-    if q is None:
-        return Verdict("2.2-corrected", name, True, vacuous=True, inputs=inputs)
+    c = _lemma_2_2_case(u, v, t, reading, algorithm)
+    if c.q is None:
+        return Verdict("2.2-corrected", c.name, True, vacuous=True, inputs=c.inputs)
     if reading == "exact":
-        holds = bool((q[0] < p[0]) == lemma_2_2_condition(u, v, t))
-        return Verdict("2.2-corrected", name, holds, failed=None if holds else "l1 < p1 ⇔ condition",
-                       inputs=inputs, values=values)
+        holds = bool((c.q[0] < c.p[0]) == lemma_2_2_condition(c.u, c.v, t))
+        return Verdict("2.2-corrected", c.name, holds, failed=None if holds else "l1 < p1 ⇔ condition",
+                       inputs=c.inputs, values=c.values)
     fmt: Format = get_format(reading)
-    wr = [fmt.round(a + b) for a, b in zip(u, v)]
-    ur = [fmt.round(x) for x in u]
-    if len(u) != 2 or not (wr[t] - wr[0] > ur[t] - ur[0]):
-        return Verdict("2.2-corrected", name, True, vacuous=True, inputs=inputs, values=values)
-    holds = bool(q[0] <= p[0])
-    return Verdict("2.2-corrected", name, holds, failed=None if holds else "l1 ≤ p1", inputs=inputs, values=values)
+    wr = [fmt.round(a + b) for a, b in zip(c.u, c.v)]
+    ur = [fmt.round(x) for x in c.u]
+    if len(c.u) != 2 or not (wr[t] - wr[0] > ur[t] - ur[0]):
+        return Verdict("2.2-corrected", c.name, True, vacuous=True, inputs=c.inputs, values=c.values)
+    holds = bool(c.q[0] <= c.p[0])
+    return Verdict("2.2-corrected", c.name, holds, failed=None if holds else "l1 ≤ p1", inputs=c.inputs,
+                   values=c.values)

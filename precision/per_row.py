@@ -57,7 +57,13 @@ def emulated_kernel(algorithm: str) -> Kernel:
 
 
 def row_saturation(x: np.ndarray, dtype: str, kernel: Kernel, device: str = "cpu") -> RowSaturation:
-    """Saturation of each row of x (float64, shape (N, M)) in `dtype` with `kernel`."""
+    """Saturation of each row of x (float64, shape (N, M)) in `dtype` with `kernel`.
+
+    >>> from precision.kernels import get_kernel
+    >>> r = row_saturation(np.array([[30.0, 0.0], [3.0, 0.0]]), "float16", get_kernel("numpy"))
+    >>> r.top_is_one.tolist(), r.threshold.tolist()
+    ([True, False], [7.625, 7.625])
+    """
     d = kernel.check(dtype, device)
     with np.errstate(over="ignore"):
         xs = d.cast(x)

@@ -6,9 +6,13 @@ kernel with float32 accumulation does. `order` is the order in which a sum visit
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
+import mpmath
 import numpy as np
 
 from .arithmetic import Arithmetic, arithmetic
+from .formats import mpf_of
 
 ORDERS = ("sequential", "max_first", "max_last", "pairwise")
 
@@ -95,6 +99,25 @@ def online(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
 
 ALGORITHMS = {f.__name__: f for f in (naive, shifted, shifted_reciprocal, logsumexp, logsumexp_log1p, online)}
 
+EXACT_BITS = 200
+
+
+def exact_bits(u) -> int:
+    """Bits for real arithmetic on a vector: the current mpmath precision or enough that 1 − p1 ≈ e^−(spread)
+    is still resolved, whichever is more (real softmax outputs are never exactly 0 or 1)."""
+    q = [Fraction(v) for v in u]
+    return max(mpmath.mp.prec, EXACT_BITS + int(float(max(q) - min(q)) * 1.5))
+
+
+def exact_softmax(u) -> list[mpmath.mpf]:
+    """The softmax of one vector of exact reals, in real arithmetic at `exact_bits(u)`."""
+    with mpmath.workprec(exact_bits(u)):
+        x = [mpf_of(v) for v in u]
+        m = max(x)
+        e = [mpmath.exp(v - m) for v in x]
+        s = mpmath.fsum(e)
+        return [v / s for v in e]
+
 
 def check_logits(logits, name: str = "logits") -> np.ndarray:
     """Logits as a 2-D array (B, M) of finite reals; clear errors otherwise."""
@@ -124,6 +147,10 @@ def softmax(logits, fmt="float32", algorithm: str = "shifted", accumulate=None,
 
     Returns an array of the format's values (float64 for binary formats up to binary64, object otherwise),
     shape (B, M), or (M,) for a single vector.
+
+    >>> p = softmax([17.0, 0.0], "float32", "shifted")
+    >>> float(p[0]), float(p.sum()) > 1  # the top output is exactly 1 while the other is not 0
+    (1.0, True)
     """
     if algorithm not in ALGORITHMS:
         raise ValueError(f"algorithm: unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")

@@ -23,6 +23,10 @@ import sympy
 CHECK_DIGITS = 120
 
 
+__all__ = ["SMT", "Claim", "ClaimResult", "Counterexample", "Exhaustive", "IntervalBound", "Proof", "Symbolic",
+           "check_claim", "check_proof", "proof_holds"]
+
+
 class EvidenceFailed(Exception):
     """The evidence does not establish its claim."""
 

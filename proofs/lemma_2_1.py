@@ -9,6 +9,9 @@ from fractions import Fraction
 
 import mpmath
 
+from precision.formats import mpf_of
+from precision.softmax import exact_softmax
+
 from . import steps
 from .kernel import Claim, Counterexample, Proof
 
@@ -22,22 +25,22 @@ IEEE_ASSUMPTIONS = ["+, −, × and ÷ round to nearest, ties to even (IEEE 754)
 
 # --- counterexample re-checks ------------------------------------------------------------------------
 def exact_p1_is_not_one(u, delta):
-    p = steps.exact_softmax(u)
-    false = p[0] > 1 - steps.mp_exact(delta) and p[0] < 1
+    p = exact_softmax(u)
+    false = p[0] > 1 - mpf_of(delta) and p[0] < 1
     return false, f"p1 = {mpmath.nstr(p[0], 30)} > 1 − δ = {1 - Fraction(delta)}, yet p1 < 1 (real arithmetic)"
 
 
 def nearest_grid_maps_p1_below_one(u, delta):
     d = Fraction(delta)
-    p1 = steps.exact_softmax(u)[0]
+    p1 = exact_softmax(u)[0]
     r = steps.grid_round(p1, d)
-    return bool(p1 > steps.mp_exact(1 - d) and r != 1), \
+    return bool(p1 > mpf_of(1 - d) and r != 1), \
         f"p1 = {mpmath.nstr(p1, 20)} > 1 − δ rounds to {r} on the grid of step {d}"
 
 
 def ieee_top_one_others_not_zero(fmt, u, v1, algorithm="shifted"):
     p, q = steps.computed(u, fmt, algorithm), steps.computed([v1] + list(u[1:]), fmt, algorithm)
-    e = mpmath.exp(steps.mp_exact(u[1]) - steps.mp_exact(v1))  # the rival's exact exp(u2 − v1) at high precision
+    e = mpmath.exp(mpf_of(u[1]) - mpf_of(v1))  # the rival's exact exp(u2 − v1) at high precision
     false = p[0] == 1 and q[0] == 1 and any(x != 0 for x in q[1:])
     return false, (f"{fmt} {algorithm}: P(u) = {steps.describe(p)}, P(v1, …) = {steps.describe(q)}; "
                    f"e^(u2 − v1) = {mpmath.nstr(e, 20)} is absorbed by the sum yet is not 0 on its own")
@@ -53,7 +56,7 @@ def _naive_overflows(fmt, u, v1):
     from precision.softmax import softmax
     p = softmax([[float(x) for x in u]], fmt, "naive")[0]
     q = softmax([[float(v1)] + [float(x) for x in u[1:]]], fmt, "naive")[0]
-    ev = mpmath.exp(steps.mp_exact(v1))
+    ev = mpmath.exp(mpf_of(v1))
     return bool(p[0] == 1 and q[0] != q[0]), (f"{fmt} naive: top output {p[0]} at u1 = {u[0]}; at v1 = {v1}, "
                                               f"e^v1 = {mpmath.nstr(ev, 12)} overflows and the output is NaN")
 

@@ -9,6 +9,9 @@ from fractions import Fraction
 
 import mpmath
 
+from precision.formats import mpf_of
+from precision.softmax import exact_softmax
+
 from . import steps
 from .kernel import Claim, Counterexample, Proof, Symbolic
 from .lemma_2_1 import IEEE_ASSUMPTIONS
@@ -22,20 +25,20 @@ def _plus(u, v):
 
 
 def exact_l1_not_below_p1(u, v):
-    p, q = steps.exact_softmax(u), steps.exact_softmax(_plus(u, v))
+    p, q = exact_softmax(u), exact_softmax(_plus(u, v))
     return bool(q[0] >= p[0]), f"p = {steps.describe(p)}, l = {steps.describe(q)}: l1 ≥ p1 (real arithmetic)"
 
 
 def grid_l1_not_below_p1(u, v, delta):
     d = Fraction(delta)
-    p = [steps.grid_round(x, d) for x in steps.exact_softmax(u)]
-    q = [steps.grid_round(x, d) for x in steps.exact_softmax(_plus(u, v))]
+    p = [steps.grid_round(x, d) for x in exact_softmax(u)]
+    q = [steps.grid_round(x, d) for x in exact_softmax(_plus(u, v))]
     return q[0] >= p[0], f"rounded to the grid of step {d}: p = {p}, l = {q}: l1 = p1"
 
 
 def ieee_l1_not_below_p1(fmt, u, v):
     p, q = steps.computed(u, fmt, "shifted"), steps.computed(_plus(u, v), fmt, "shifted")
-    e = mpmath.exp(steps.mp_exact(u[1]) - steps.mp_exact(u[0]))
+    e = mpmath.exp(mpf_of(u[1]) - mpf_of(u[0]))
     return q[0] >= p[0], (f"{fmt}: p = {steps.describe(p)}, l = {steps.describe(q)} (e^(u2 − u1) = "
                           f"{mpmath.nstr(e, 12)} is below half an ulp of 1): l1 = p1 = 1")
 

@@ -6,7 +6,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from precision.formats import get_format, to_fraction
+from precision.formats import get_format, mpf_of, to_fraction
 from precision.lemmas import outputs
 from precision.saturation import GapScan
 
@@ -159,26 +159,13 @@ def top_monotone_exhaustively(fmt: str, algorithm: str, classes: int) -> Claim:
 
 
 # --- counterexample re-checks at high precision ------------------------------------------------------
-def mp_exact(x) -> mpmath.mpf:
-    q = Fraction(x)
-    return mpmath.mpf(q.numerator) / q.denominator
-
-
-def exact_softmax(u) -> list:
-    x = [mp_exact(v) for v in u]
-    m = max(x)
-    e = [mpmath.exp(v - m) for v in x]
-    s = mpmath.fsum(e)
-    return [v / s for v in e]
-
-
 def computed(u, fmt: str, algorithm: str) -> list[Fraction]:
     """The emulated outputs as exact rationals (the emulation rounds exactly, whatever mpmath's precision)."""
     return [to_fraction(v) for v in outputs([Fraction(x) for x in u], fmt, algorithm)]
 
 
 def describe(values) -> str:
-    return "(" + ", ".join(mpmath.nstr(mp_exact(v) if isinstance(v, Fraction) else v, 8) for v in values) + ")"
+    return "(" + ", ".join(mpmath.nstr(mpf_of(v) if isinstance(v, Fraction) else v, 8) for v in values) + ")"
 
 
 def grid_round(x: mpmath.mpf, delta: Fraction) -> Fraction:

@@ -4,8 +4,7 @@ import json
 
 import pytest
 
-from proofs import steps
-from proofs.kernel import (
+from proofs import (
     SMT,
     Claim,
     Counterexample,
@@ -16,6 +15,7 @@ from proofs.kernel import (
     check_claim,
     check_proof,
     proof_holds,
+    steps,
 )
 from proofs.lemma_2_1 import exact_p1_is_not_one
 from softmax_sat import main

@@ -1,12 +1,8 @@
-"""`softmax-sat prove`: check every proof, print a table, write certificate.json and proofs.md."""
+"""Every proof of the two lemmas checked into certificate records, and their Markdown (`softmax-sat prove`)."""
 from __future__ import annotations
 
-import argparse
-import json
-import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 from . import lemma_2_1, lemma_2_2
 from .kernel import Proof, check_proof, proof_holds
@@ -14,10 +10,6 @@ from .kernel import Proof, check_proof, proof_holds
 
 def all_proofs() -> list[Proof]:
     return lemma_2_1.proofs() + lemma_2_2.proofs()
-
-
-def configure_prove(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("reports/proofs"))
 
 
 def certify(proof: Proof) -> dict:
@@ -35,14 +27,14 @@ def certify(proof: Proof) -> dict:
     return record
 
 
-def _kinds(record: dict) -> str:
+def evidence_kinds(record: dict) -> str:
     kinds = sorted({e["kind"] for e in record["evidence"]} | ({e["kind"] for e in record["corrected"]["evidence"]}
                                                               if "corrected" in record else set()))
     return ", ".join(kinds)
 
 
-def _all_checked(record: dict) -> bool:
-    return record["checks"] and ("corrected" not in record or _all_checked(record["corrected"]))
+def all_checked(record: dict) -> bool:
+    return record["checks"] and ("corrected" not in record or all_checked(record["corrected"]))
 
 
 def markdown(records: list[dict]) -> str:
@@ -61,27 +53,3 @@ def markdown(records: list[dict]) -> str:
                    "Assumptions: " + "; ".join(c["assumptions"]), ""]
             md += [f"- [{e['status']}] ({e['kind']}) {e['statement']}: {e['detail']}" for e in c["evidence"]] + [""]
     return "\n".join(md)
-
-
-def run_prove(args) -> int:
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    records = []
-    print(f"{'lemma':6} {'reading':72} {'verdict':8} {'corrected':10} {'evidence':46} {'s':>6}")
-    for proof in all_proofs():
-        r = certify(proof)
-        records.append(r)
-        c = r.get("corrected", {}).get("verdict", "—")
-        flag = "" if _all_checked(r) else "  ← EVIDENCE FAILED"
-        print(f"{r['lemma']:6} {r['reading'][:72]:72} {r['verdict']:8} {c:10} {_kinds(r)[:46]:46} "
-              f"{r['seconds']:6.2f}{flag}", flush=True)
-    (out / "certificate.json").write_text(json.dumps(records, indent=1, default=str))
-    (out / "proofs.md").write_text(markdown(records))
-    skipped = sum(e["status"] == "skipped" for r in records
-                  for e in r["evidence"] + r.get("corrected", {"evidence": []})["evidence"])
-    print(f"wrote {out / 'certificate.json'} and {out / 'proofs.md'}"
-          + (f" ({skipped} SMT steps skipped: no z3)" if skipped else ""))
-    ok = all(_all_checked(r) for r in records)
-    if not ok:
-        print("some evidence failed to check: see the table above", file=sys.stderr)
-    return 0 if ok else 1
