@@ -11,6 +11,8 @@ import sys
 import traceback
 from dataclasses import dataclass
 
+from precision.errors import InputError
+
 
 @dataclass(frozen=True)
 class Command:
@@ -67,7 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv[1:])
     try:
         return run(args)
-    except (ValueError, OSError) as e:  # bad input: one clear line, exit 2
+    except InputError as e:  # bad input: one line naming the option, exit 2
+        print(f"softmax-sat {name}: error: {e.option}: {e.message}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a file or folder the user named cannot be read or written
         print(f"softmax-sat {name}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

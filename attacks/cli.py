@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from precision.errors import InputError
 from precision.kernels import torch_device
 
 from .data import find_images, select_correct
@@ -49,10 +50,10 @@ def _targets(spec: str | None, labels: torch.Tensor, k: int, seed: int) -> torch
         return draw_targets(labels, k, seed)
     classes = [int(c) for c in spec.split(",")]
     if len(classes) != k or not all(0 <= c < 1000 for c in classes):
-        raise ValueError(f"--targets: give {k} class index(es) in 0..999, got {spec!r}")
+        raise InputError("targets", f"give {k} class index(es) in 0..999, got {spec!r}")
     t = torch.tensor(classes).repeat(len(labels), 1)
     if (t == labels[:, None]).any():
-        raise ValueError("--targets: a target equals an image's true class")
+        raise InputError("targets", "a target equals an image's true class")
     return t
 
 
@@ -85,14 +86,14 @@ def run_attack(args) -> int:
     from .figures import attack_curves, attack_panels
     device = torch_device(args.device)
     if args.n < 1 or args.iterations < 1:
-        raise ValueError("--n and --iterations must be at least 1")
+        raise InputError("n", f"--n and --iterations must be at least 1, got {args.n} and {args.iterations}")
     model = load_model(args.model, args.weights, device)
     others = [load_model(m, None, device) for m in args.transfer.split(",") if m and m != args.model]
     method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient)
     items = find_images(args.images)
     chosen, pixels = select_correct([model] + others, items, args.n, args.batch_size, device, args.seed)
     if not chosen:
-        raise ValueError(f"--images: none of the images in {args.images} is classified correctly by every model")
+        raise InputError("images", f"none of the images in {args.images} is classified correctly by every model")
     labels = torch.tensor([y for _, y in chosen])
     targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed)
     out: Path = args.out
@@ -157,7 +158,7 @@ def run_experiment(args) -> int:
     if args.weights:
         pairs = [w.split("=", 1) for w in args.weights]
         if any(len(p) != 2 for p in pairs):
-            raise ValueError("--weights: expected MODEL=PATH")
+            raise InputError("weights", "expected MODEL=PATH")
         flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
     config = build_config(flags, args.config)
     paths = run_transfer_experiment(config, args.out, torch_device(args.device), not args.no_progress,

@@ -13,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from precision.errors import InputError
+
 EXTENSIONS = {".jpeg", ".jpg", ".png"}
 
 
@@ -30,7 +32,7 @@ def find_images(root: str | Path) -> list[tuple[Path, int]]:
     """(path, class index) for every image under root, sorted by path."""
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"--images: no such folder {root}")
+        raise InputError("images", f"no such folder {root}")
     if (root / "val").is_dir():
         root = root / "val"
     index = {w: i for i, w in enumerate(wnids())}
@@ -40,11 +42,11 @@ def find_images(root: str | Path) -> list[tuple[Path, int]]:
             continue
         wnid = p.parent.name if p.parent != root else p.name.split("_")[0]
         if wnid not in index:
-            raise ValueError(f"--images: cannot tell the class of {p}: expected a WordNet id (like n01440764) as "
+            raise InputError("images", f"cannot tell the class of {p}: expected a WordNet id (like n01440764) as "
                              "its folder name or file-name prefix")
         items.append((p, index[wnid]))
     if not items:
-        raise ValueError(f"--images: no .JPEG/.jpg/.png images under {root}")
+        raise InputError("images", f"no .JPEG/.jpg/.png images under {root}")
     return items
 
 

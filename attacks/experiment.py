@@ -21,6 +21,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
+from precision.errors import InputError
+
 from .data import find_images, load_pixels, select_correct
 from .figures import transferability_figures
 from .loop import attack_batches, images_of_rank, progress_bar
@@ -47,17 +49,18 @@ class ExperimentConfig:
 
     def __post_init__(self):
         if len(self.models) < 2 or len(set(self.models)) != len(self.models):
-            raise ValueError(f"models: need at least two different models, got {list(self.models)}")
+            raise InputError("models", f"need at least two different models, got {list(self.models)}")
         unknown = set(self.methods) - set(TARGETS_PER_IMAGE)
         if unknown or not self.methods:
-            raise ValueError(f"methods: expected some of {', '.join(TARGETS_PER_IMAGE)}, got {list(self.methods)}")
+            raise InputError("methods", f"expected some of {', '.join(TARGETS_PER_IMAGE)}, got {list(self.methods)}")
         for key in ("n", "iterations", "batch_size", "seed", "alpha", "low", "high"):
             value = getattr(self, key)
             kind = (int,) if key in ("n", "iterations", "batch_size", "seed") else (int, float)
             if not isinstance(value, kind) or isinstance(value, bool):
-                raise ValueError(f"{key}: expected a number, got {value!r}")
+                raise InputError(key, f"expected a number, got {value!r}")
         if self.n < 1 or self.iterations < 1 or self.batch_size < 1:
-            raise ValueError("n, iterations and batch_size must be at least 1")
+            raise InputError("n", "n, iterations and batch_size must be at least 1, got "
+                             f"{self.n}, {self.iterations}, {self.batch_size}")
         check_settings(self.alpha, self.low, self.high, self.gradient)
 
     def as_json(self) -> dict:
@@ -75,13 +78,13 @@ def build_config(flags: dict, config_file: Path | None = None) -> ExperimentConf
         try:
             values = tomllib.loads(Path(config_file).read_text())
         except (OSError, tomllib.TOMLDecodeError) as e:
-            raise ValueError(f"--config: cannot read {config_file}: {e}") from None
+            raise InputError("config", f"cannot read {config_file}: {e}") from None
     values |= {k: v for k, v in flags.items() if v is not None}
     known = {f.name for f in fields(ExperimentConfig)}
     if set(values) - known:
-        raise ValueError(f"config: unknown keys {sorted(set(values) - known)}; expected {sorted(known)}")
+        raise InputError("config", f"unknown keys {sorted(set(values) - known)}; expected {sorted(known)}")
     if "images" not in values:
-        raise ValueError("--images (or images in --config) is required")
+        raise InputError("images", "required (as --images or images in --config)")
     for key in ("models", "methods"):
         if key in values:
             values[key] = _listed(values[key])
@@ -99,7 +102,7 @@ def claim_results_folder(config: ExperimentConfig, out: Path, write: bool) -> No
         old, new = json.loads(saved.read_text()), config.as_json()
         if old != new:
             changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            raise ValueError(f"--out: {out} holds results of another config (differs in: {', '.join(changed)}); "
+            raise InputError("out", f"{out} holds results of another config (differs in: {', '.join(changed)}); "
                              "use the same config to continue it, or another --out")
     elif write:
         out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +147,7 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
     if ranks.rank == 0 and not path.exists():
         chosen, pixels = select_correct(models, items, config.n, 64, ranks.device, config.seed)
         if not chosen:
-            raise ValueError(f"--images: no image in {config.images} is classified correctly by every model")
+            raise InputError("images", f"no image in {config.images} is classified correctly by every model")
         if len(chosen) < config.n:
             print(f"experiment: only {len(chosen)} of the asked {config.n} images are classified correctly by "
                   "every model; going on with those", file=sys.stderr)

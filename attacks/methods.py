@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import torch
 
+from precision.errors import InputError
+
 
 def valid_image(x: torch.Tensor) -> torch.Tensor:
     """Round to integer pixels and clip to [0, 255]: the discretisation constraint of the paper."""
@@ -31,11 +33,11 @@ def check_settings(alpha: float | None = None, low: float | None = None, high: f
                    gradient: str | None = None) -> None:
     """Reject multipliers and gradient readings the attacks cannot use (the ones given; None is not checked)."""
     if alpha is not None and not alpha > 0:
-        raise ValueError(f"alpha must be positive, got {alpha}")
+        raise InputError("alpha", f"must be positive, got {alpha}")
     if low is not None and not 0 < low <= high:
-        raise ValueError(f"multipliers need 0 < low ≤ high, got {low}, {high}")
+        raise InputError("low", f"multipliers need 0 < low ≤ high, got {low}, {high}")
     if gradient is not None and gradient not in GRADIENTS:
-        raise ValueError(f"gradient must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
+        raise InputError("gradient", f"must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
 
 
 def _gradient_scale(model, gradient: str):
@@ -97,7 +99,7 @@ def build_method(name: str, model, alpha: float = 0.15, low: float = 0.05, high:
         return OverOptimized(model, alpha, gradient=gradient)
     if name == "multi-class":
         return MultiClass(model, low, high, gradient=gradient)
-    raise ValueError(f"method: unknown {name!r}; expected one of {', '.join(METHODS)}")
+    raise InputError("method", f"unknown {name!r}; expected one of {', '.join(METHODS)}")
 
 
 def draw_targets(labels: torch.Tensor, classes_per_image: int, seed: int, num_classes: int = 1000) -> torch.Tensor:

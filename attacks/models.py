@@ -19,6 +19,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from precision.errors import InputError
+
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
@@ -106,17 +108,17 @@ def _own_model(name: str, device) -> PixelModel:
     try:
         factory = getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as e:
-        raise ValueError(f"model: cannot load {name!r} ({e}); expected package.module:function") from None
+        raise InputError("model", f"cannot load {name!r} ({e}); expected package.module:function") from None
     model = factory(device)
     if not isinstance(model, PixelModel):
-        raise ValueError(f"model: {name} returned {type(model).__name__}, expected a PixelModel")
+        raise InputError("model", f"{name} returned {type(model).__name__}, expected a PixelModel")
     return model.to(device).eval()
 
 
 def spec(name: str) -> ModelSpec:
     specs = _registry()
     if name not in specs:
-        raise ValueError(f"model: unknown {name!r}; expected one of {', '.join(MODEL_NAMES)}")
+        raise InputError("model", f"unknown {name!r}; expected one of {', '.join(MODEL_NAMES)}")
     return specs[name]
 
 

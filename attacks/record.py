@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from precision.errors import InputError
+
 SOFTMAX_DTYPES = ("float16", "float32", "float64")
 TOP_K = 3
 
@@ -119,6 +121,6 @@ def per_image(records: dict, column: str) -> np.ndarray:
     images = np.unique(records[Column.IMAGE])
     values = records[column]
     if len(values) % len(images):
-        raise ValueError(f"records: images have different numbers of iterations ({len(values)} rows, "
+        raise InputError("records", f"images have different numbers of iterations ({len(values)} rows, "
                          f"{len(images)} images); is the run still going?")
     return values.reshape(len(images), -1)

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from precision.errors import InputError
+
 from .record import ACTIVATION, CONFIDENCE, Column, per_image, read_records
 
 Z95 = 1.959963984540054
@@ -51,7 +53,7 @@ def transferred(records: dict, target: str, labels: np.ndarray | None = None) ->
     image in order), or else one of the attack's target classes."""
     column = Column.transfer(target)
     if column not in records:
-        raise ValueError(f"records: no predictions of {target!r} (columns: {', '.join(sorted(records))})")
+        raise InputError("records", f"no predictions of {target!r} (columns: {', '.join(sorted(records))})")
     prediction = per_image(records, column)
     if labels is not None:
         return prediction != np.asarray(labels)[np.unique(records[Column.IMAGE])][:, None]
@@ -86,12 +88,12 @@ def transfer_curve(records: dict, source: str, target: str, method: str,
 def experiment_curves(results: Path, criterion: str = "misclassified") -> list[TransferCurve]:
     """Every ordered model pair × method of an experiment folder (records/<source>/<method>/, selection.json)."""
     if criterion not in CRITERIA:
-        raise ValueError(f"criterion: expected one of {', '.join(CRITERIA)}, got {criterion!r}")
+        raise InputError("criterion", f"expected one of {', '.join(CRITERIA)}, got {criterion!r}")
     labels = None
     if criterion == "misclassified":
         selection = Path(results) / "selection.json"
         if not selection.exists():
-            raise FileNotFoundError(f"--results: {selection} (the images' true classes) is missing")
+            raise InputError("results", f"{selection} (the images' true classes) is missing")
         labels = np.array([i["label"] for i in json.loads(selection.read_text())["images"]])
     curves = []
     for folder in sorted(p for p in (Path(results) / "records").glob("*/*") if p.is_dir()):
@@ -99,7 +101,7 @@ def experiment_curves(results: Path, criterion: str = "misclassified") -> list[T
         records = read_records(folder)
         curves += [transfer_curve(records, source, t, method, labels) for t in Column.transfer_models(records)]
     if not curves:
-        raise FileNotFoundError(f"--results: no records under {Path(results) / 'records'}")
+        raise InputError("results", f"no records under {Path(results) / 'records'}")
     return curves
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from .errors import InputError
 from .files import write_json_atomic
 from .kernel_scan import CELLS, KernelScan
 from .kernels import device_description, kernel_versions
@@ -25,7 +26,7 @@ MAX_EXHAUSTIVE_INDEX = 1 << 32  # float32 has 2^31 gaps; float64's 2^63 are out 
 INTERVALS_KEPT = 20
 
 
-class VerifyError(ValueError):
+class VerifyError(InputError):
     """A verification that cannot be run exhaustively."""
 
 
@@ -120,7 +121,7 @@ def verify(kernel: str, dtype: str, classes: int = 2, rivals: str = "equal", dev
     scan = KernelScan(kernel, dtype, classes, rivals, device)
     limit = scan.dtype.max_index
     if limit >= MAX_EXHAUSTIVE_INDEX:
-        raise VerifyError(f"--dtype {dtype}: {limit + 1:.3g} gaps are out of reach of an exhaustive run; "
+        raise VerifyError("dtype", f"{dtype}: {limit + 1:.3g} gaps are out of reach of an exhaustive run; "
                           "`softmax-sat report` measures its thresholds by search and a verified window")
     k = scan.kernel
     cert = Certificate(k.name, k.summary, dtype, classes, rivals, device, device_description(device),

@@ -7,6 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
+from .errors import InputError
 from .formats import get_format
 from .kernels import DTYPES, KERNELS, KernelError, available_kernels, get_kernel, torch_device
 from .report import DEFAULT_CLASSES, DEFAULT_FORMATS, DEFAULT_KERNEL_CLASSES, OBJECT_FORMAT_CLASSES, compute, markdown
@@ -27,11 +28,14 @@ def _listed(option: str, choices=None, cast=str, check=None):
             if choices is not None and x not in choices:
                 raise argparse.ArgumentTypeError(f"{option}: unknown {x!r}; expected some of {', '.join(choices)}")
             try:
-                value = cast(x)
+                try:
+                    value = cast(x)
+                except ValueError:
+                    raise InputError(option, f"{x!r} is not an integer") from None
                 if check is not None:
                     check(value)
-            except ValueError as e:
-                raise argparse.ArgumentTypeError(f"{option}: {e}") from None
+            except InputError as e:
+                raise argparse.ArgumentTypeError(f"{option}: {e.message}") from None
             out.append(value)
         return tuple(out)
     return parse
@@ -39,7 +43,7 @@ def _listed(option: str, choices=None, cast=str, check=None):
 
 def _at_least_two(m: int) -> None:
     if m < 2:
-        raise ValueError(f"classes must be integers ≥ 2, got {m}")
+        raise InputError("classes", f"must be integers ≥ 2, got {m}")
 
 
 def configure_report(parser: argparse.ArgumentParser) -> None:
@@ -90,10 +94,10 @@ def _logits_kernel(args):
     from .per_row import emulated_kernel
     if args.kernel == "emulated":
         if args.algorithms is None or len(args.algorithms) != 1:
-            raise KernelError("--algorithms: --kernel emulated takes exactly one algorithm, e.g. --algorithms shifted")
+            raise KernelError("algorithms", "--kernel emulated takes exactly one algorithm, e.g. --algorithms shifted")
         return emulated_kernel(args.algorithms[0])
     if args.algorithms is not None:
-        raise KernelError(f"--algorithms applies to emulated runs; --kernel {args.kernel} is a real kernel "
+        raise KernelError("algorithms", f"applies to emulated runs; --kernel {args.kernel} is a real kernel "
                           "(use --kernel emulated --algorithms NAME)")
     return get_kernel(args.kernel)
 
@@ -165,7 +169,7 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
 def run_verify(args) -> int:
     from .certificate import verify, write_certificate
     if args.classes < 2:
-        raise ValueError(f"--classes must be an integer ≥ 2, got {args.classes}")
+        raise InputError("classes", f"must be an integer ≥ 2, got {args.classes}")
     device = torch_device(args.device) if args.device != "cpu" else "cpu"
     get_kernel(args.kernel).check(args.dtype, device)
     args.out.mkdir(parents=True, exist_ok=True)  # fail now, not after the run, if --out cannot be written

@@ -22,6 +22,7 @@ import ml_dtypes
 import mpmath
 import numpy as np
 
+from .errors import InputError
 from .mpmath_adapter import interval_ends, mpf_parts
 
 
@@ -80,7 +81,7 @@ class Format:
             v = Fraction(v)
         if isinstance(v, float):
             if not np.isfinite(v):
-                raise ValueError(f"logits must be finite, got {v}")
+                raise InputError("logits", f"must be finite, got {v}")
             v = Fraction(v)
         return self.round(v)
 
@@ -496,14 +497,14 @@ _UNBOUNDED_EXP = 1 << 40
 def mp_format(bits: int) -> BinaryFormat:
     """Arbitrary binary precision (mpmath-style): `bits` significand bits, an exponent range of ±2^40."""
     if not isinstance(bits, int) or bits < 2:
-        raise ValueError(f"bits must be an integer ≥ 2, got {bits!r}")
+        raise InputError("format", f"mpBITS needs BITS ≥ 2, got {bits!r}")
     return BinaryFormat(f"mp{bits}", bits, -_UNBOUNDED_EXP, _UNBOUNDED_EXP)
 
 
 def decimal_format(digits: int) -> DecimalFormat:
     """Decimal with `digits` significant digits."""
     if not isinstance(digits, int) or digits < 1:
-        raise ValueError(f"digits must be an integer ≥ 1, got {digits!r}")
+        raise InputError("format", f"decimalDIGITS needs DIGITS ≥ 1, got {digits!r}")
     return DecimalFormat(f"decimal{digits}", digits)
 
 
@@ -511,9 +512,9 @@ def delta_grid(delta, rule: str = "nearest") -> DeltaGrid:
     """The paper's fixed grid of step δ, δ ∈ (0, 0.1)."""
     d = Fraction(str(delta)) if isinstance(delta, float) else Fraction(delta)
     if not 0 < d < Fraction(1, 10):
-        raise ValueError(f"delta must lie in (0, 0.1) as in the paper, got {delta}")
+        raise InputError("format", f"deltaSTEP needs a step in (0, 0.1) as in the paper, got {delta}")
     if rule not in ("nearest", "paper"):
-        raise ValueError(f"rule must be 'nearest' or 'paper', got {rule!r}")
+        raise InputError("rule", f"must be 'nearest' or 'paper', got {rule!r}")
     suffix = "" if rule == "nearest" else "-paper"
     return DeltaGrid(f"delta{delta}{suffix}", d, rule)
 
@@ -538,5 +539,5 @@ def get_format(name) -> Format:
         return decimal_format(int(m.group(1)))
     if m := re.fullmatch(r"delta([0-9.e-]+?)(-paper)?", key):
         return delta_grid(m.group(1), "paper" if m.group(2) else "nearest")
-    raise ValueError(f"format: unknown name {name!r}; expected one of {', '.join(BUILTIN)}, "
+    raise InputError("format", f"unknown name {name!r}; expected one of {', '.join(BUILTIN)}, "
                      "mpBITS, decimalDIGITS, deltaSTEP or deltaSTEP-paper")

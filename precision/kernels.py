@@ -22,6 +22,7 @@ from typing import Callable
 import ml_dtypes
 import numpy as np
 
+from .errors import InputError
 from .formats import BUILTIN, BinaryFormat
 
 
@@ -62,7 +63,7 @@ DTYPES = {d.name: d for d in (
     Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8))}
 
 
-class KernelError(ValueError):
+class KernelError(InputError):
     """A kernel that does not exist here, cannot take a dtype or device, or lacks its package."""
 
 
@@ -99,11 +100,12 @@ class Kernel:
     def check(self, dtype: str, device: str = "cpu") -> Dtype:
         """The dtype, once the kernel, its package, the dtype and the device are all usable here."""
         if dtype not in self.dtypes:
-            raise KernelError(f"kernel {self.name} does not take dtype {dtype!r}; it takes {', '.join(self.dtypes)}")
+            raise KernelError("dtype", f"kernel {self.name} does not take dtype {dtype!r}; it takes "
+                                       f"{', '.join(self.dtypes)}")
         if device != "cpu" and not self.accelerated:
-            raise KernelError(f"kernel {self.name} runs on the CPU only, got device {device!r}")
+            raise KernelError("device", f"kernel {self.name} runs on the CPU only, got device {device!r}")
         if not self.available():
-            raise KernelError(f"kernel {self.name} needs the {self.package} package: "
+            raise KernelError("kernel", f"kernel {self.name} needs the {self.package} package: "
                               f"pip install 'softmax-saturation[{self.extra}]'")
         return DTYPES[dtype]
 
@@ -257,7 +259,7 @@ KERNELS = {k.name: k for k in (
 def get_kernel(name: str) -> Kernel:
     """A kernel by name; the error lists the kernels there are."""
     if name not in KERNELS:
-        raise KernelError(f"kernel: unknown {name!r}; expected one of {', '.join(KERNELS)}")
+        raise KernelError("kernel", f"unknown {name!r}; expected one of {', '.join(KERNELS)}")
     return KERNELS[name]
 
 
@@ -278,9 +280,9 @@ def torch_device(name: str) -> str:
     if name == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise KernelError(f"device {name!r}: no CUDA device here")
+        raise KernelError("device", f"{name!r}: no CUDA device here")
     if name != "cpu" and not name.startswith("cuda"):
-        raise KernelError(f"device: expected cpu, cuda, cuda:N or auto, got {name!r}")
+        raise KernelError("device", f"expected cpu, cuda, cuda:N or auto, got {name!r}")
     return name
 
 

@@ -17,6 +17,7 @@ from fractions import Fraction
 
 import mpmath
 
+from .errors import InputError
 from .formats import Format, get_format, mpf_of
 from .softmax import ALGORITHMS, check_logits, exact_bits, exact_softmax, softmax
 
@@ -50,7 +51,8 @@ def outputs(u, reading="exact", algorithm: str = "shifted") -> list:
     if algorithm == "rounded_once":
         return [fmt.round(p) for p in exact_softmax(u)]
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm: unknown {algorithm!r}; expected 'rounded_once' or one of {', '.join(ALGORITHMS)}")
+        raise InputError("algorithm", f"unknown {algorithm!r}; expected 'rounded_once' or one of "
+                                      f"{', '.join(ALGORITHMS)}")
     return list(softmax([u], fmt, algorithm)[0])
 
 
@@ -130,7 +132,7 @@ def _lemma_2_2_case(u, v, t: int, reading, algorithm) -> _Lemma22Case:
     name = _reading_name(reading, algorithm)
     u, v = [Fraction(x) for x in u], [Fraction(x) for x in v]
     if not 0 < t < len(u) or len(v) != len(u):
-        raise ValueError(f"t must index a rival (1 ≤ t < M) and v must have M = {len(u)} entries")
+        raise InputError("t", f"must index a rival (1 ≤ t < M) and v must have M = {len(u)} entries")
     p = outputs(u, reading, algorithm)
     inputs = {"u": [str(x) for x in u], "v": [str(x) for x in v], "t": t}
     if not _lemma_2_2_premise(u, v, t, p):

@@ -12,11 +12,16 @@ from typing import Iterator
 
 import numpy as np
 
+from .errors import InputError
+
 SUFFIXES = (".npy", ".csv", ".pt")
 
 
-class LogitsFileError(ValueError):
+class LogitsFileError(InputError):
     """A logits file that cannot be read as (N, C) finite real logits."""
+
+    def __init__(self, message: str):
+        super().__init__("logits", message)
 
 
 class LogitsFile:
@@ -25,17 +30,17 @@ class LogitsFile:
     def __init__(self, path: Path):
         self.path = Path(path)
         if self.path.is_dir():
-            raise LogitsFileError(f"--logits: {self.path} is a directory; expected a .npy, .csv or .pt file")
+            raise LogitsFileError(f"{self.path} is a directory; expected a .npy, .csv or .pt file")
         if not self.path.is_file():
-            raise LogitsFileError(f"--logits: no such file {self.path}")
+            raise LogitsFileError(f"no such file {self.path}")
         suffix = self.path.suffix.lower()
         if suffix not in SUFFIXES:
-            raise LogitsFileError(f"--logits: {self.path} must end in .npy, .csv or .pt")
+            raise LogitsFileError(f"{self.path} must end in .npy, .csv or .pt")
         self.first_line = 1  # CSV line of row 0 (2 after a header), for messages
         self.npy_offset: int | None = None  # where a C-ordered .npy file's data starts
         self.array = {".npy": self._npy, ".csv": self._csv, ".pt": self._pt}[suffix]()
         if self.array.ndim != 2 or self.array.shape[0] < 1 or self.array.shape[1] < 2:
-            raise LogitsFileError(f"--logits: expected shape (N, C) with N ≥ 1 and C ≥ 2, got "
+            raise LogitsFileError(f"expected shape (N, C) with N ≥ 1 and C ≥ 2, got "
                                   f"{self.array.shape} in {self.path}")
 
     @property
@@ -46,9 +51,9 @@ class LogitsFile:
         try:
             a = np.load(self.path, mmap_mode="r", allow_pickle=False)  # reads the header; data read in chunks
         except (ValueError, OSError, EOFError) as e:
-            raise LogitsFileError(f"--logits: cannot read {self.path} as .npy: {e}") from None
+            raise LogitsFileError(f"cannot read {self.path} as .npy: {e}") from None
         if a.dtype.kind not in "fiu":
-            raise LogitsFileError(f"--logits: {self.path} holds dtype {a.dtype}; expected real numbers "
+            raise LogitsFileError(f"{self.path} holds dtype {a.dtype}; expected real numbers "
                                   "(float or integer)")
         self.npy_offset = a.offset if a.flags.c_contiguous and a.ndim == 2 else None
         return a
@@ -77,10 +82,10 @@ class LogitsFile:
                     self.first_line = 2  # a header line: every cell is text
                     continue
                 bad = next(i for i, c in enumerate(cells) if not _is_number(c))
-                raise LogitsFileError(f"--logits: {self.path} line {number}, column {bad + 1}: "
+                raise LogitsFileError(f"{self.path} line {number}, column {bad + 1}: "
                                       f"{cells[bad]!r} is not a number") from None
             if len(rows[-1]) != len(rows[0]):
-                raise LogitsFileError(f"--logits: {self.path} line {number} has {len(rows[-1])} values, "
+                raise LogitsFileError(f"{self.path} line {number} has {len(rows[-1])} values, "
                                       f"the first row {len(rows[0])}")
         return np.array(rows, dtype=np.float64).reshape(len(rows), -1 if rows else 0)
 
@@ -89,11 +94,11 @@ class LogitsFile:
         try:
             t = torch.load(self.path, map_location="cpu", weights_only=True)
         except Exception as e:  # torch raises many kinds; the user needs the file and the reason
-            raise LogitsFileError(f"--logits: cannot read {self.path} as a torch file: {e}") from None
+            raise LogitsFileError(f"cannot read {self.path} as a torch file: {e}") from None
         if not isinstance(t, torch.Tensor):
-            raise LogitsFileError(f"--logits: {self.path} holds a {type(t).__name__}, expected one tensor")
+            raise LogitsFileError(f"{self.path} holds a {type(t).__name__}, expected one tensor")
         if t.is_complex() or t.dtype == torch.bool:
-            raise LogitsFileError(f"--logits: {self.path} holds dtype {t.dtype}; expected real numbers")
+            raise LogitsFileError(f"{self.path} holds dtype {t.dtype}; expected real numbers")
         return t.detach().double().numpy()
 
     def chunks(self, rows: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -105,7 +110,7 @@ class LogitsFile:
                 r, c = bad[0]
                 where = (f"line {start + r + self.first_line}" if self.path.suffix.lower() == ".csv"
                          else f"row {start + r}")
-                raise LogitsFileError(f"--logits: {self.path} {where}, column {c + 1}: {block[r, c]} "
+                raise LogitsFileError(f"{self.path} {where}, column {c + 1}: {block[r, c]} "
                                       "(NaN or infinite logits are not logits)")
             yield start, block
 

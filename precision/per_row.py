@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .arithmetic import arithmetic
+from .errors import InputError
 from .kernels import DTYPES, EmulationModel, Kernel
 from .search import first_true
 from .softmax import ALGORITHMS, emulate
@@ -45,7 +46,7 @@ class RowSaturation:
 def emulated_kernel(algorithm: str) -> Kernel:
     """An emulated algorithm of `precision.softmax`, every operation rounded in the dtype, as a Kernel."""
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm: unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+        raise InputError("algorithm", f"unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
 
     def compute(x, d, device):
         ar = arithmetic(d.format)

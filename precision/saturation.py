@@ -17,6 +17,7 @@ import mpmath
 import numpy as np
 
 from .arithmetic import arithmetic
+from .errors import InputError
 from .formats import Format, get_format, to_fraction
 from .search import SEARCH_POINTS, first_true_index, runs
 from .softmax import ALGORITHMS, ORDERS, emulate
@@ -34,18 +35,18 @@ def far_logit(fmt: Format):
 def rival_logits(fmt: Format, classes: int, rivals) -> np.ndarray:
     """The M−1 rival logits of an arrangement, as exact values (before rounding into the format)."""
     if classes < 2 or int(classes) != classes:
-        raise ValueError(f"classes must be an integer ≥ 2, got {classes!r}")
+        raise InputError("classes", f"must be an integer ≥ 2, got {classes!r}")
     if isinstance(rivals, str):
         if rivals == "equal":
             return np.array([0] * (classes - 1), dtype=object)
         if rivals == "one":
             return np.array([0] + [far_logit(fmt)] * (classes - 2), dtype=object)
-        raise ValueError(f"rivals must be 'one', 'equal' or a vector of M−1 logits, got {rivals!r}")
+        raise InputError("rivals", f"must be 'one', 'equal' or a vector of M−1 logits, got {rivals!r}")
     r = np.asarray(rivals, dtype=object).ravel()
     if len(r) != classes - 1:
-        raise ValueError(f"rivals: a vector needs classes−1 = {classes - 1} entries, got {len(r)}")
+        raise InputError("rivals", f"a vector needs classes−1 = {classes - 1} entries, got {len(r)}")
     if not all(np.isfinite(float(v)) for v in r):
-        raise ValueError("rivals must be finite")
+        raise InputError("rivals", "must be finite")
     return r
 
 
@@ -54,9 +55,9 @@ class GapScan:
 
     def __init__(self, fmt, algorithm="shifted", classes=2, rivals="equal", accumulate=None, order="sequential"):
         if algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm: unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+            raise InputError("algorithm", f"unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
         if order not in ORDERS:
-            raise ValueError(f"order: unknown {order!r}; expected one of {', '.join(ORDERS)}")
+            raise InputError("order", f"unknown {order!r}; expected one of {', '.join(ORDERS)}")
         self.fmt = get_format(fmt)
         self.io = arithmetic(self.fmt)
         self.acc = self.io if accumulate is None else arithmetic(accumulate)

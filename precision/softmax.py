@@ -12,6 +12,7 @@ import mpmath
 import numpy as np
 
 from .arithmetic import Arithmetic, arithmetic
+from .errors import InputError
 from .formats import mpf_of
 
 ORDERS = ("sequential", "max_first", "max_last", "pairwise")
@@ -123,16 +124,16 @@ def check_logits(logits, name: str = "logits") -> np.ndarray:
     """Logits as a 2-D array (B, M) of finite reals; clear errors otherwise."""
     a = np.asarray(logits, dtype=object if _is_exact(logits) else np.float64)
     if a.ndim == 0:
-        raise ValueError(f"{name} must be a vector or a batch of vectors, got a 0-d value")
+        raise InputError(name, "must be a vector or a batch of vectors, got a 0-d value")
     if a.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {a.shape}")
+        raise InputError(name, f"must not be empty, got shape {a.shape}")
     if a.ndim > 2:
-        raise ValueError(f"{name} must have shape (M,) or (B, M), got {a.shape}")
+        raise InputError(name, f"must have shape (M,) or (B, M), got {a.shape}")
     a = a.reshape(-1, a.shape[-1]) if a.ndim == 2 else a[None, :]
     finite = (np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(a) if a.dtype == object
               else np.isfinite(a))
     if not finite.all():
-        raise ValueError(f"{name} must be finite; found {a[~finite][0]} (NaN or infinite logits are not logits)")
+        raise InputError(name, f"must be finite; found {a[~finite][0]} (NaN or infinite logits are not logits)")
     return a
 
 
@@ -153,9 +154,9 @@ def softmax(logits, fmt="float32", algorithm: str = "shifted", accumulate=None,
     (1.0, True)
     """
     if algorithm not in ALGORITHMS:
-        raise ValueError(f"algorithm: unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
+        raise InputError("algorithm", f"unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
     if order not in ORDERS:
-        raise ValueError(f"order: unknown {order!r}; expected one of {', '.join(ORDERS)}")
+        raise InputError("order", f"unknown {order!r}; expected one of {', '.join(ORDERS)}")
     single = np.ndim(logits) == 1
     u = check_logits(logits)
     io = arithmetic(fmt)
@@ -187,19 +188,20 @@ def native_softmax(logits, backend: str = "numpy", dtype: str = "float32", upcas
     shape = np.shape(logits)
     if backend == "numpy":
         if dtype not in ("float16", "float32", "float64") or upcast is not None:
-            raise ValueError(f"dtype: NumPy backend takes float16/float32/float64 and no upcast, got {dtype}, {upcast}")
+            raise InputError("dtype", "the NumPy backend takes float16/float32/float64 and no upcast, "
+                                      f"got {dtype}, {upcast}")
         x = u.astype(dtype)
         with np.errstate(over="ignore", invalid="ignore"):
             e = np.exp(x - x.max(axis=1, keepdims=True))
             p = e / e.sum(axis=1, keepdims=True)
         return p.astype(np.float64).reshape(shape)
     if backend not in NATIVE:
-        raise ValueError(f"backend: unknown {backend!r}; expected one of {', '.join(NATIVE)}")
+        raise InputError("backend", f"unknown {backend!r}; expected one of {', '.join(NATIVE)}")
     import torch
 
     def torch_dtype(name):
         if not hasattr(torch, str(name)) or not isinstance(getattr(torch, name), torch.dtype):
-            raise ValueError(f"dtype: unknown torch dtype {name!r}")
+            raise InputError("dtype", f"unknown torch dtype {name!r}")
         return getattr(torch, name)
 
     t = torch.tensor(u.astype(np.float64), device=device).to(torch_dtype(dtype))

@@ -101,8 +101,8 @@ def test_mp_format_has_the_precision_it_says():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ("float17", "format: unknown name"), ("delta0.5", "delta must lie in"), ("delta0", "delta must lie in"),
-    ("mp1", "bits must be"), ("decimal0", "digits must be")])
+    ("float17", "format: unknown name"), ("delta0.5", "deltaSTEP needs a step in"), ("delta0", "deltaSTEP needs a step in"),
+    ("mp1", "mpBITS needs BITS ≥ 2"), ("decimal0", "decimalDIGITS needs DIGITS ≥ 1")])
 def test_bad_format_names_are_refused_clearly(bad, message):
     with pytest.raises(ValueError, match=message):
         get_format(bad)

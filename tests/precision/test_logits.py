@@ -101,7 +101,7 @@ def test_a_directory_is_not_a_missing_file(tmp_path):
 
 @pytest.mark.parametrize("argv, message", [
     (["--kernel", "emulated"], "--kernel emulated takes exactly one algorithm"),
-    (["--kernel", "numpy", "--algorithms", "shifted"], "--algorithms applies to emulated runs"),
+    (["--kernel", "numpy", "--algorithms", "shifted"], "--algorithms: applies to emulated runs"),
     (["--kernel", "scipy", "--dtypes", "bfloat16"], "scipy does not take dtype 'bfloat16'"),
 ])
 def test_kernel_options_with_logits(tmp_path, argv, message, capsys):

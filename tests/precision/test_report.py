@@ -58,7 +58,8 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
 
 @pytest.mark.parametrize("argv, message", [
     (["report", "--formats", "float99"], "unknown name"),
-    (["report", "--classes", "1"], "classes must be"),
+    (["report", "--classes", "1"], "--classes: must be integers ≥ 2"),
+    (["report", "--classes", "two"], "--classes: 'two' is not an integer"),
     (["report", "--algorithms", "quick"], "unknown 'quick'"),
     (["report", "--logits", "/nonexistent/x.npy"], "no such file"),
     (["report", "--kernels", "tensorflow"], "unknown 'tensorflow'"),

@@ -72,7 +72,7 @@ def test_exhaustive_counts_distinct_top_outputs():
 
 
 @pytest.mark.parametrize("kw, message", [
-    ({"classes": 1}, "classes must be an integer ≥ 2"), ({"rivals": "many"}, "rivals must be"),
+    ({"classes": 1}, "classes: must be an integer ≥ 2"), ({"rivals": "many"}, "rivals: must be"),
     ({"rivals": [1.0, 2.0]}, "needs classes−1"), ({"algorithm": "x"}, "algorithm: unknown")])
 def test_bad_configurations_are_refused(kw, message):
     args = {"fmt": "float32", "algorithm": "shifted", "classes": 2, "rivals": "equal"} | kw
