@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import sys
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from precision.errors import InputError
+from precision.files import check_writable, claim, locked, write_text_atomic
 from precision.kernels import torch_device
 
 from .data import find_images, select_correct
@@ -16,7 +19,7 @@ from .experiment import build_config, run_transfer_experiment, write_figures
 from .loop import attack_batches
 from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, draw_targets
 from .models import MODEL_NAMES, load_model
-from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, per_image, read_records
+from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, Expected, per_image, read_records
 from .transferability import CRITERIA
 
 
@@ -48,10 +51,10 @@ def configure_attack(parser: argparse.ArgumentParser) -> None:
 def _targets(spec: str | None, labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
     if spec is None:
         return draw_targets(labels, k, seed)
-    classes = [int(c) for c in spec.split(",")]
-    if len(classes) != k or not all(0 <= c < 1000 for c in classes):
+    parts = [c.strip() for c in spec.split(",")]
+    if len(parts) != k or not all(c.isdigit() and int(c) < 1000 for c in parts):
         raise InputError("targets", f"give {k} class index(es) in 0..999, got {spec!r}")
-    t = torch.tensor(classes).repeat(len(labels), 1)
+    t = torch.tensor([int(c) for c in parts]).repeat(len(labels), 1)
     if (t == labels[:, None]).any():
         raise InputError("targets", "a target equals an image's true class")
     return t
@@ -82,42 +85,61 @@ def summarize(records: dict, method: str, reference_max: float | None) -> dict:
     return out
 
 
+def attack_config(args) -> dict:
+    """Everything that decides an attack's results, paths normalised: saved as config.json beside them."""
+    return {"model": args.model, "method": args.method, "images": str(Path(args.images).resolve()), "n": args.n,
+            "iterations": args.iterations, "alpha": args.alpha, "low": args.low, "high": args.high,
+            "gradient": args.gradient, "targets": args.targets,
+            "transfer": sorted(m for m in args.transfer.split(",") if m and m != args.model),
+            "weights": None if args.weights is None else str(Path(args.weights).resolve()),
+            "batch_size": args.batch_size, "seed": args.seed}
+
+
 def run_attack(args) -> int:
     from .figures import attack_curves, attack_panels
     device = torch_device(args.device)
-    if args.n < 1 or args.iterations < 1:
-        raise InputError("n", f"--n and --iterations must be at least 1, got {args.n} and {args.iterations}")
+    for name in ("n", "iterations", "batch_size"):
+        if getattr(args, name) < 1:
+            raise InputError(name, f"must be at least 1, got {getattr(args, name)}")
+    out: Path = args.out
+    check_writable(out)  # before any computing
+    config = attack_config(args)
     model = load_model(args.model, args.weights, device)
-    others = [load_model(m, None, device) for m in args.transfer.split(",") if m and m != args.model]
+    others = [load_model(m, None, device) for m in config["transfer"]]
     method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient)
     items = find_images(args.images)
-    chosen, pixels = select_correct([model] + others, items, args.n, args.batch_size, device, args.seed)
-    if not chosen:
-        raise InputError("images", f"none of the images in {args.images} is classified correctly by every model")
-    labels = torch.tensor([y for _, y in chosen])
-    targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed)
-    out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
-    snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
-    kept = attack_batches(method, pixels[model.name], targets, args.iterations, out / "records", others,
-                          args.batch_size, device, snaps)
-    (out / "images.json").write_text(json.dumps([{"image": i, "path": str(p), "label": y}
-                                                 for i, (p, y) in enumerate(chosen)], indent=1))
-    if kept:
-        np.savez_compressed(out / "snapshots.npz", **{f"iteration_{k}": v for k, v in kept.items()})
-    records = read_records(out / "records")
-    reference = None
-    if args.reference_max:
-        from .data import load_pixels
-        px = load_pixels([p for p, _ in items], model.spec.input_size)
-        with torch.no_grad():
-            reference = float(max(model(px[i:i + 64].to(device).float()).max() for i in range(0, len(px), 64)))
-    summary = summarize(records, args.method, reference)
-    (out / "summary.json").write_text(json.dumps(summary, indent=1))
-    figures = []
-    if (out / "snapshots.npz").exists():
-        figures.append(attack_panels(out, records, args.method))
-    figures.append(attack_curves(out, records, args.method, reference))
+    with locked(out):
+        claim(out, config)
+        chosen, pixels = select_correct([model] + others, items, args.n, args.batch_size, device, args.seed)
+        if not chosen:
+            raise InputError("images", f"none of the images in {args.images} is classified correctly by every model")
+        if len(chosen) < args.n:
+            print(f"softmax-sat attack: only {len(chosen)} of the asked {args.n} images in {args.images} are "
+                  "classified correctly by every model; going on with those", file=sys.stderr)
+        labels = torch.tensor([y for _, y in chosen])
+        targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed)
+        snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
+        kept = attack_batches(method, pixels[model.name], targets, args.iterations, out / "records", others,
+                              args.batch_size, device, snaps)
+        write_text_atomic(out / "images.json", json.dumps([{"image": i, "path": str(p), "label": y}
+                                                           for i, (p, y) in enumerate(chosen)], indent=1))
+        if kept:
+            tmp = out / "snapshots.tmp.npz"
+            np.savez_compressed(tmp, **{f"iteration_{k}": v for k, v in kept.items()})
+            os.replace(tmp, out / "snapshots.npz")
+        records = read_records(out / "records", Expected(len(chosen), args.iterations, args.batch_size))
+        reference = None
+        if args.reference_max:
+            from .data import load_pixels
+            px = load_pixels([p for p, _ in items], model.spec.input_size)
+            with torch.no_grad():
+                reference = float(max(model(px[i:i + 64].to(device).float()).max() for i in range(0, len(px), 64)))
+        summary = summarize(records, args.method, reference)
+        write_text_atomic(out / "summary.json", json.dumps(summary, indent=1))
+        figures = []
+        if (out / "snapshots.npz").exists():
+            figures.append(attack_panels(out, records, args.method))
+        figures.append(attack_curves(out, records, args.method, reference))
     print(json.dumps(summary, indent=1))
     print(f"wrote {out}/records, summary.json and {', '.join(p.name for p in figures)}")
     return 0

@@ -57,10 +57,13 @@ def load_pixels(paths, size: int) -> torch.Tensor:
     out = np.empty((len(paths), 3, size, size), dtype=np.uint8)
     resize = round(size * 256 / 224)
     for i, p in enumerate(paths):
-        with Image.open(p) as im:
-            im = im.convert("RGB")
-            im = F.center_crop(F.resize(im, resize, interpolation=F.InterpolationMode.BILINEAR), size)
-            out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
+        try:
+            with Image.open(p) as im:
+                im = im.convert("RGB")
+                im = F.center_crop(F.resize(im, resize, interpolation=F.InterpolationMode.BILINEAR), size)
+        except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError and "image file is truncated"
+            raise InputError("images", f"cannot read {p}: {e}") from None
+        out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
     return torch.from_numpy(out)
 
 

@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tomllib
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from precision.errors import InputError
+from precision.files import check_writable, claim, locked, write_text_atomic
 
 from .data import find_images, load_pixels, select_correct
 from .figures import transferability_figures
@@ -62,6 +64,10 @@ class ExperimentConfig:
             raise InputError("n", "n, iterations and batch_size must be at least 1, got "
                              f"{self.n}, {self.iterations}, {self.batch_size}")
         check_settings(self.alpha, self.low, self.high, self.gradient)
+        unused = sorted({m for m, _ in self.weights} - set(self.models))
+        if unused:
+            raise InputError("weights", f"{', '.join(unused)} is not among the models {', '.join(self.models)} "
+                             "(a typo would silently mean default weights)")
 
     def as_json(self) -> dict:
         return json.loads(json.dumps(asdict(self)))
@@ -91,28 +97,9 @@ def build_config(flags: dict, config_file: Path | None = None) -> ExperimentConf
     if isinstance(values.get("weights"), dict):
         values["weights"] = tuple(sorted(values["weights"].items()))
     values["weights"] = tuple(tuple(w) for w in values.get("weights", ()))
-    values["images"] = str(values["images"])
+    values["images"] = str(Path(values["images"]).resolve())  # `dir/` and `./dir` are the same folder
+    values["weights"] = tuple((m, str(Path(w).resolve())) for m, w in values["weights"])
     return ExperimentConfig(**values)
-
-
-def claim_results_folder(config: ExperimentConfig, out: Path, write: bool) -> None:
-    """Refuse a results folder made with another config; record the config in a new one."""
-    saved = out / "config.json"
-    if saved.exists():
-        old, new = json.loads(saved.read_text()), config.as_json()
-        if old != new:
-            changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-            raise InputError("out", f"{out} holds results of another config (differs in: {', '.join(changed)}); "
-                             "use the same config to continue it, or another --out")
-    elif write:
-        out.mkdir(parents=True, exist_ok=True)
-        _write_atomic(saved, json.dumps(config.as_json(), indent=1))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 class Ranks:
@@ -153,7 +140,7 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
                   "every model; going on with those", file=sys.stderr)
         labels = torch.tensor([y for _, y in chosen])
         targets = {m: draw_targets(labels, TARGETS_PER_IMAGE[m], config.seed).tolist() for m in config.methods}
-        _write_atomic(path, json.dumps({"models": [m.name for m in models],
+        write_text_atomic(path, json.dumps({"models": [m.name for m in models],
                                         "images": [{"path": str(p), "label": y} for p, y in chosen],
                                         "targets": targets}, indent=1))
     ranks.barrier()
@@ -167,29 +154,37 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
 def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu", progress: bool = True,
                             criterion: str = "misclassified") -> list[Path]:
     """Run (or continue) the experiment; rank 0 returns the figures it drew."""
+    check_writable(out)
     ranks = Ranks(device)
     try:
         weights = dict(config.weights)
         models = [load_model(m, weights.get(m), ranks.device) for m in config.models]
         items = find_images(config.images)  # bad models or images fail before the results folder is claimed
-        claim_results_folder(config, out, write=ranks.rank == 0)
-        chosen, targets, pixels = select_images(config, models, items, out, ranks)
-        share = images_of_rank(len(chosen), config.batch_size, ranks.rank, ranks.world)
-        bar = progress_bar(len(models) * len(config.methods) * share * config.iterations,
-                           f"experiment (rank {ranks.rank} of {ranks.world})", progress)
-        for source in models:
-            others = [m for m in models if m is not source]
-            for method in config.methods:
-                bar.set_postfix_str(f"{source.name}, {method}")
-                attack = build_method(method, source, config.alpha, config.low, config.high, config.gradient)
-                attack_batches(attack, pixels[source.name], torch.tensor(targets[method]), config.iterations,
-                               out / "records" / source.name / method, others, config.batch_size, ranks.device,
-                               rank=ranks.rank, world=ranks.world, bar=bar)
-        bar.close()
-        ranks.barrier()
-        return write_figures(out, criterion) if ranks.rank == 0 else []
+        with locked(out) if ranks.rank == 0 else nullcontext():
+            return _run_claimed(config, out, models, items, ranks, progress, criterion)
     finally:
         ranks.close()
+
+
+def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Ranks, progress: bool,
+                 criterion: str) -> list[Path]:
+    """The experiment in a folder this process (rank 0) holds the lock of."""
+    claim(out, config.as_json(), write=ranks.rank == 0)
+    chosen, targets, pixels = select_images(config, models, items, out, ranks)
+    share = images_of_rank(len(chosen), config.batch_size, ranks.rank, ranks.world)
+    bar = progress_bar(len(models) * len(config.methods) * share * config.iterations,
+                       f"experiment (rank {ranks.rank} of {ranks.world})", progress)
+    for source in models:
+        others = [m for m in models if m is not source]
+        for method in config.methods:
+            bar.set_postfix_str(f"{source.name}, {method}")
+            attack = build_method(method, source, config.alpha, config.low, config.high, config.gradient)
+            attack_batches(attack, pixels[source.name], torch.tensor(targets[method]), config.iterations,
+                           out / "records" / source.name / method, others, config.batch_size, ranks.device,
+                           rank=ranks.rank, world=ranks.world, bar=bar)
+    bar.close()
+    ranks.barrier()
+    return write_figures(out, criterion) if ranks.rank == 0 else []
 
 
 def write_figures(results: Path, criterion: str = "misclassified") -> list[Path]:
@@ -200,7 +195,7 @@ def write_figures(results: Path, criterion: str = "misclassified") -> list[Path]
     names = json.loads(selection.read_text())["models"] if selection.exists() else sorted({c.source for c in curves})
     pair = ("vgg16", "resnet50") if {"vgg16", "resnet50"} <= set(names) else (names[0], names[1])
     table = [{"criterion": criterion, **row} for row in cleaning_table(curves)]
-    _write_atomic(results / "cleaning.json", json.dumps(table, indent=1))
+    write_text_atomic(results / "cleaning.json", json.dumps(table, indent=1))
     paths = [write_curves_csv(curves, results / "curves.csv"), results / "cleaning.json"]
     paths += transferability_figures(curves, results, pair)
     print_cleaning(table)

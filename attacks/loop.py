@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .record import RecordWriter, measures
+from .record import Expected, RecordWriter, measures, set_aside, shard_is_valid, shard_path
 
 
 def as_input(model, x: torch.Tensor) -> torch.Tensor:
@@ -57,11 +57,17 @@ def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iteratio
     if own_bar:
         bar = progress_bar(images_of_rank(n, batch_size, rank, world) * iterations, "attack", progress)
     kept: dict[int, list[np.ndarray]] = {k: [] for k in snapshots}
+    expected = Expected(n, iterations, batch_size)
     for start in batch_starts(n, batch_size, rank, world):
         tag = f"{start:07d}"
-        if (out / f"records-{tag}.npz").exists():
-            bar.update(min(batch_size, n - start) * iterations)
-            continue
+        shard = shard_path(out, start)
+        if shard.exists():
+            if shard_is_valid(shard, expected):
+                bar.update(min(batch_size, n - start) * iterations)
+                continue
+            aside = set_aside(shard)
+            print(f"attack: {shard} failed validation; moved to {aside.name}, its batch is run again",
+                  file=sys.stderr)
         ids = np.arange(start, min(start + batch_size, n))
         x0 = pixels[start:start + batch_size].to(device).float()
         t = targets[start:start + batch_size].to(device)

@@ -6,6 +6,8 @@ written to a temporary name and renamed, so a crash leaves whole shards only.
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,8 @@ class Column:
 
 
 PREDICTION, ACTIVATION, CONFIDENCE = Column.top_class(1), Column.top_logit(1), Column.softmax_top("float32")
+# float16's softmax of logits beyond 65504 is NaN: a measurement, not a fault; NaN anywhere else is one
+MAY_BE_NAN = {Column.softmax_top("float16")}
 
 
 def measures(logits, targets, x, x0, transfer: dict) -> dict:
@@ -104,13 +108,104 @@ def _concatenate(parts: list) -> np.ndarray:
     return torch.cat(parts).cpu().numpy()
 
 
-def read_records(folder: Path, prefix: str = "records") -> dict[str, np.ndarray]:
-    """All shards of a folder as one table (dict of equal-length columns), sorted by image then iteration."""
-    shards = sorted(Path(folder).glob(f"{prefix}-*.npz"))
-    shards = [s for s in shards if not s.name.endswith(".tmp.npz")]
+@dataclass(frozen=True)
+class Expected:
+    """What a folder of shards must hold: images 0..images−1 in batches of `batch_size`, iterations 0..iterations."""
+
+    images: int
+    iterations: int
+    batch_size: int
+
+    def shard_images(self, start: int) -> np.ndarray:
+        return np.arange(start, min(start + self.batch_size, self.images))
+
+    def starts(self) -> list[int]:
+        return list(range(0, self.images, self.batch_size))
+
+
+class RecordsError(InputError):
+    """Records that are unreadable, incomplete, duplicated, or hold NaN; the message names the shard."""
+
+    def __init__(self, message: str):
+        super().__init__("records", message)
+
+
+def shard_path(folder: Path, start: int, prefix: str = "records") -> Path:
+    return Path(folder) / f"{prefix}-{start:07d}.npz"
+
+
+def read_shard(path: Path, expected: Expected | None = None) -> dict[str, np.ndarray]:
+    """One shard's columns, checked: readable, equal lengths, no NaN, and (given `expected`) exactly its batch's
+    images × iterations 0..T, each once."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            cols = {k: z[k] for k in z.files}
+    except Exception as e:  # BadZipFile, ValueError, OSError, EOFError, KeyError...: the file is not a shard
+        raise RecordsError(f"shard {path} is unreadable ({type(e).__name__}: {e})") from None
+    missing = {Column.IMAGE, Column.ITERATION, PREDICTION, ACTIVATION, CONFIDENCE} - set(cols)
+    if missing:
+        raise RecordsError(f"shard {path} lacks the columns {', '.join(sorted(missing))}")
+    lengths = {len(v) for v in cols.values()}
+    if len(lengths) != 1:
+        raise RecordsError(f"shard {path} has columns of different lengths {sorted(lengths)}")
+    for k, v in cols.items():
+        if v.dtype.kind not in "biuf":
+            raise RecordsError(f"shard {path}: column {k} has dtype {v.dtype}, expected numbers")
+        if v.dtype.kind == "f" and k not in MAY_BE_NAN and np.isnan(v).any():
+            raise RecordsError(f"shard {path}: column {k} holds NaN in {int(np.isnan(v).sum())} rows")
+    if expected is not None:
+        start = int(path.stem.split("-")[-1])
+        images = expected.shard_images(start)
+        want = np.stack(np.meshgrid(images, np.arange(expected.iterations + 1), indexing="ij"), -1).reshape(-1, 2)
+        got = np.stack([cols[Column.IMAGE], cols[Column.ITERATION]], -1)
+        pairs = {tuple(r) for r in got.tolist()}
+        if len(pairs) != len(got):
+            raise RecordsError(f"shard {path} holds {len(got) - len(pairs)} duplicated (image, iteration) rows")
+        if pairs != {tuple(r) for r in want.tolist()}:
+            raise RecordsError(f"shard {path} holds images {sorted(set(cols[Column.IMAGE].tolist()))[:8]} × "
+                               f"iterations {int(cols[Column.ITERATION].min())}–{int(cols[Column.ITERATION].max())}; "
+                               f"expected images {images[0]}–{images[-1]} × iterations 0–{expected.iterations}")
+    return cols
+
+
+def shard_is_valid(path: Path, expected: Expected) -> bool:
+    try:
+        read_shard(path, expected)
+    except RecordsError:
+        return False
+    return True
+
+
+def set_aside(path: Path) -> Path:
+    """Move a bad shard out of the way (kept, never deleted) so that a rerun redoes its batch."""
+    aside = path.with_name(f"{path.name}.invalid-{time.strftime('%Y%m%d-%H%M%S')}")
+    os.replace(path, aside)
+    return aside
+
+
+def read_records(folder: Path, expected: Expected | None = None, prefix: str = "records") -> dict[str, np.ndarray]:
+    """All shards of a folder as one table (dict of equal-length columns), sorted by image then iteration.
+    Given `expected`, every shard is checked and every batch must be there exactly once."""
+    folder = Path(folder)
+    shards = sorted(s for s in folder.glob(f"{prefix}-*.npz") if not s.name.endswith(".tmp.npz"))
     if not shards:
-        raise FileNotFoundError(f"no record shards ({prefix}-*.npz) in {folder}")
-    parts = [dict(np.load(s)) for s in shards]
+        raise RecordsError(f"no record shards ({prefix}-*.npz) in {folder}")
+    if expected is not None:
+        names = {shard_path(folder, s, prefix).name for s in expected.starts()}
+        stray = [s.name for s in shards if s.name not in names]
+        if stray:
+            raise RecordsError(f"{folder} holds shards {', '.join(stray[:5])} that no batch of this run writes")
+        absent = sorted(names - {s.name for s in shards})
+        if absent:
+            raise RecordsError(f"{folder} lacks shards {', '.join(absent[:5])}"
+                               f"{f' and {len(absent) - 5} more' if len(absent) > 5 else ''}: the run is not "
+                               "finished; run the same command again to complete it")
+    parts = [read_shard(s, expected) for s in shards]
+    columns = set(parts[0])
+    for s, p in zip(shards, parts):
+        if set(p) != columns:
+            raise RecordsError(f"shard {s} has columns {sorted(set(p) ^ columns)} that {shards[0].name} has not, "
+                               "or lacks them")
     table = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
     order = np.lexsort((table[Column.ITERATION], table[Column.IMAGE]))
     return {k: v[order] for k, v in table.items()}

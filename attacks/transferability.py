@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from precision.errors import InputError
 
-from .record import ACTIVATION, CONFIDENCE, Column, per_image, read_records
+from .record import ACTIVATION, CONFIDENCE, Column, Expected, RecordsError, per_image, read_records
 
 Z95 = 1.959963984540054
 
@@ -89,19 +90,27 @@ def experiment_curves(results: Path, criterion: str = "misclassified") -> list[T
     """Every ordered model pair × method of an experiment folder (records/<source>/<method>/, selection.json)."""
     if criterion not in CRITERIA:
         raise InputError("criterion", f"expected one of {', '.join(CRITERIA)}, got {criterion!r}")
-    labels = None
-    if criterion == "misclassified":
-        selection = Path(results) / "selection.json"
-        if not selection.exists():
-            raise InputError("results", f"{selection} (the images' true classes) is missing")
-        labels = np.array([i["label"] for i in json.loads(selection.read_text())["images"]])
+    results = Path(results)
+    config, selection = results / "config.json", results / "selection.json"
+    for path in (config, selection):
+        if not path.exists():
+            raise InputError("results", f"{path} is missing: is {results} an experiment's results folder?")
+    settings, chosen = json.loads(config.read_text()), json.loads(selection.read_text())
+    expected = Expected(len(chosen["images"]), settings["iterations"], settings["batch_size"])
+    labels = np.array([i["label"] for i in chosen["images"]]) if criterion == "misclassified" else None
+    folders = {(s, m): results / "records" / s / m for s in chosen["models"] for m in settings["methods"]}
+    absent = [f"{s}/{m}" for (s, m), f in folders.items() if not f.is_dir()]
+    if absent:
+        raise InputError("results", f"{results / 'records'} lacks {', '.join(absent)}: the run is not finished; "
+                         "run the same experiment command again to complete it")
     curves = []
-    for folder in sorted(p for p in (Path(results) / "records").glob("*/*") if p.is_dir()):
-        source, method = folder.parent.name, folder.name
-        records = read_records(folder)
-        curves += [transfer_curve(records, source, t, method, labels) for t in Column.transfer_models(records)]
-    if not curves:
-        raise InputError("results", f"no records under {Path(results) / 'records'}")
+    for (source, method), folder in sorted(folders.items()):  # the order of the folders on disk
+        records = read_records(folder, expected)
+        others = sorted(set(chosen["models"]) - {source})
+        if Column.transfer_models(records) != others:
+            raise RecordsError(f"{folder} holds the predictions of {Column.transfer_models(records)}, expected "
+                               f"{others}")
+        curves += [transfer_curve(records, source, t, method, labels) for t in others]
     return curves
 
 
@@ -111,7 +120,9 @@ CSV_COLUMNS = ("source", "target", "method", "iteration", "transferability_perce
 
 
 def write_curves_csv(curves: list[TransferCurve], path: Path) -> Path:
-    with open(path, "w", newline="") as f:
+    """curves.csv, written to a temporary name and renamed (a kill leaves the previous file whole)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(CSV_COLUMNS)
         for c in curves:
@@ -121,6 +132,7 @@ def write_curves_csv(curves: list[TransferCurve], path: Path) -> Path:
                                                    c.activation_mean[k] + c.activation_ci[k], c.softmax_mean[k],
                                                    c.softmax_mean[k] - c.softmax_ci[k],
                                                    c.softmax_mean[k] + c.softmax_ci[k]))])
+    os.replace(tmp, path)
     return path
 
 

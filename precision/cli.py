@@ -8,8 +8,10 @@ import shutil
 from pathlib import Path
 
 from .errors import InputError
+from .files import check_writable, claim, locked
 from .formats import get_format
 from .kernels import DTYPES, KERNELS, KernelError, available_kernels, get_kernel, torch_device
+from .logits_file import LogitsFile
 from .report import DEFAULT_CLASSES, DEFAULT_FORMATS, DEFAULT_KERNEL_CLASSES, OBJECT_FORMAT_CLASSES, compute, markdown
 from .saturation import ORDERS, thresholds
 from .softmax import ALGORITHMS
@@ -74,20 +76,37 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
 
 
 def _staging(out: Path) -> Path:
-    """A fresh folder inside `out` to write a run into; created now, so an unwritable --out fails at once."""
-    out.mkdir(parents=True, exist_ok=True)
+    """A fresh folder inside `out` to write a run into."""
     staging = out / f".staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     return staging
 
 
-def _publish(staging: Path, out: Path) -> None:
-    """Move a finished run's files over the old ones (JSON last: it is what readers check)."""
+REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
+                "measures.png")
+LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
+
+
+def _publish(staging: Path, out: Path, outputs: tuple[str, ...]) -> None:
+    """Move a finished run's files over the old ones (JSON last: it is what readers check), and remove the old
+    run's outputs this run did not write (a figure from another run must not sit beside this one's JSON)."""
     names = sorted(p.name for p in staging.iterdir())
+    for name in set(outputs) - set(names):
+        (out / name).unlink(missing_ok=True)
     for name in sorted(names, key=lambda n: n.endswith(".json")):
         os.replace(staging / name, out / name)
     staging.rmdir()
+
+
+def _report_config(args, kernels, logits: LogitsFile | None) -> dict:
+    """What decides a report's numbers (with --logits: the file, its size and time, kernel, dtypes)."""
+    if logits is not None:
+        stat = logits.path.stat()
+        return {"logits": str(Path(args.logits).resolve()), "bytes": stat.st_size, "modified": stat.st_mtime_ns,
+                "kernel": args.kernel, "algorithms": args.algorithms, "dtypes": args.dtypes, "device": args.device}
+    return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
+            "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": args.device}
 
 
 def _logits_kernel(args):
@@ -104,31 +123,36 @@ def _logits_kernel(args):
 
 def run_report(args) -> int:
     device = torch_device(args.device) if args.device != "cpu" else "cpu"
-    staging = _staging(args.out)
-    try:
-        if args.logits is not None:
-            from .logits_report import LOGIT_DTYPES, analyse_logits
-            analyse_logits(args.logits, staging, args.dtypes or LOGIT_DTYPES, _logits_kernel(args), device,
-                           figures=not args.no_figures)
-            _publish(staging, args.out)
-            print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
-            return 0
-        kernels = [] if args.kernels == ("none",) else \
-            ([get_kernel(k) for k in args.kernels] if args.kernels else available_kernels())
-        for k in kernels:
-            for d in k.dtypes:
-                k.check(d, device)
-        data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
-                       args.kernel_classes, device)
-        (staging / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False))
-        figures = []
-        if not args.no_figures:
-            from .report_figures import draw_all
-            figures = draw_all(data, staging)
-        (staging / "report.md").write_text(markdown(data, [p.name for p in figures]))
-        _publish(staging, args.out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    kernels = [] if args.kernels == ("none",) else \
+        ([get_kernel(k) for k in args.kernels] if args.kernels else available_kernels())
+    for k in kernels:
+        for d in k.dtypes:
+            k.check(d, device)
+    logits = None if args.logits is None else LogitsFile(args.logits)
+    check_writable(args.out)
+    config = _report_config(args, kernels, logits)
+    with locked(args.out):
+        claim(args.out, config, name="logits.config.json" if args.logits is not None else "report.config.json")
+        staging = _staging(args.out)
+        try:
+            if logits is not None:
+                from .logits_report import LOGIT_DTYPES, analyse_logits
+                analyse_logits(logits, staging, args.dtypes or LOGIT_DTYPES, _logits_kernel(args), device,
+                               figures=not args.no_figures)
+                _publish(staging, args.out, LOGITS_FILES)
+                print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
+                return 0
+            data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
+                           args.kernel_classes, device)
+            (staging / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False))
+            figures = []
+            if not args.no_figures:
+                from .report_figures import draw_all
+                figures = draw_all(data, staging)
+            (staging / "report.md").write_text(markdown(data, [p.name for p in figures]))
+            _publish(staging, args.out, REPORT_FILES)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
     print(f"wrote {args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in "
           f"{data['seconds']} s")
     return 0

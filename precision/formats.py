@@ -111,8 +111,8 @@ class Format:
 
     def round_function(self, f, x):
         """Correctly rounded f(x): widen an enclosing interval until both ends round alike (Ziv's loop)."""
-        prec = 2 * self.precision_bits + 40
-        while prec < 200_000:
+        prec = start = 2 * self.precision_bits + 40
+        while prec < 64 * start:
             with interval_precision(prec):
                 y = f(interval(x, prec))
                 lo, hi = (self.round(end) for end in interval_ends(y))
@@ -437,8 +437,8 @@ class DeltaGrid(Format):
     rule: str = "nearest"
 
     @property
-    def precision_bits(self) -> int:
-        return 64
+    def precision_bits(self) -> int:  # enough to tell 1 − δ from 1, and a margin
+        return (1 / self.delta).__ceil__().bit_length() + 8
 
     def round(self, x) -> Fraction:
         if isinstance(x, mpmath.mpf) and not mpmath.isfinite(x):
@@ -494,10 +494,15 @@ ALIASES = {"binary16": "float16", "half": "float16", "binary32": "float32", "sin
 _UNBOUNDED_EXP = 1 << 40
 
 
+MAX_MP_BITS = 16384  # beyond this a threshold search would take hours in interval arithmetic
+
+
 def mp_format(bits: int) -> BinaryFormat:
     """Arbitrary binary precision (mpmath-style): `bits` significand bits, an exponent range of ±2^40."""
     if not isinstance(bits, int) or bits < 2:
         raise InputError("format", f"mpBITS needs BITS ≥ 2, got {bits!r}")
+    if bits > MAX_MP_BITS:
+        raise InputError("format", f"mpBITS supports up to {MAX_MP_BITS} bits, got {bits}")
     return BinaryFormat(f"mp{bits}", bits, -_UNBOUNDED_EXP, _UNBOUNDED_EXP)
 
 

@@ -81,10 +81,10 @@ def _nullable(a: np.ndarray) -> list:
     return [float(v) if np.isfinite(v) else None for v in a]
 
 
-def analyse_logits(path: Path, out: Path, dtypes, kernel: Kernel, device: str = "cpu",
+def analyse_logits(logits: LogitsFile, out: Path, dtypes, kernel: Kernel, device: str = "cpu",
                    figures: bool = True) -> dict:
     """Write logits.json, logits.md and logits_past_threshold.png for a user's logits."""
-    logits = LogitsFile(path)
+    path = logits.path
     results = saturation_of_file(logits, dtypes, kernel, device)
     summary = [summarize(r) for r in results.values()]
     data = {"file": str(path), "shape": list(logits.shape), "kernel": kernel.name, "call": kernel.summary,

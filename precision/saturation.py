@@ -18,7 +18,7 @@ import numpy as np
 
 from .arithmetic import arithmetic
 from .errors import InputError
-from .formats import Format, get_format, to_fraction
+from .formats import Format, get_format, mpf_of, to_fraction
 from .search import SEARCH_POINTS, first_true_index, runs
 from .softmax import ALGORITHMS, ORDERS, emulate
 
@@ -254,12 +254,10 @@ def closed_forms(fmt: Format, classes: int, rivals: str) -> dict:
         return {}
     k = classes - 1 if rivals == "equal" else 1
     one = fmt.round(1)
-    below = fmt.value_at(fmt.index_of(one) - 1)
-    h = (mpmath.mpf(1) - fmt.to_mpf(below, 200)) / 2
+    below = to_fraction(fmt.value_at(fmt.index_of(one) - 1))
+    h = (1 - below) / 2  # exact: a tiny δ must not vanish in a working precision
     if fmt.rounds_near_one_up:
         h = 2 * h  # the paper's rule maps everything above 1 − δ to 1
-    out = {"exact_rounded_once": float(mpmath.log(k * (1 - h) / h))}
-    above = fmt.value_at(fmt.index_of(one) + 1)
-    half_up = (fmt.to_mpf(above, 200) - 1) / 2
-    out["shifted_sum_absorbs"] = float(-mpmath.log(half_up))
-    return out
+    half_up = (to_fraction(fmt.value_at(fmt.index_of(one) + 1)) - 1) / 2
+    return {"exact_rounded_once": float(mpmath.log(mpf_of(k * (1 - h) / h))),
+            "shifted_sum_absorbs": float(-mpmath.log(mpf_of(half_up)))}

@@ -120,7 +120,7 @@ def test_attack_command_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     assert main([*base, "--model", "resnet9000"]) == 2
     assert "unknown 'resnet9000'" in capsys.readouterr().err
     assert main([*base, "--model", "tests.attacks.tiny_models:tiny0", "--n", "0"]) == 2
-    assert "--n and --iterations must be at least 1" in capsys.readouterr().err
+    assert "--n: must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_own_model_by_module_and_function_runs_the_attack_command(tmp_path):

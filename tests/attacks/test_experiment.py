@@ -113,6 +113,7 @@ def test_figures_are_redrawn_from_the_records_alone(reference, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(reference / "records", copy / "records")
     shutil.copy(reference / "selection.json", copy)
+    shutil.copy(reference / "config.json", copy)
     assert main(["figures", "--results", str(copy)]) == 0
     assert (copy / "curves.csv").read_bytes() == (reference / "curves.csv").read_bytes()
     assert (copy / "figure4_over_optimized.png").exists()

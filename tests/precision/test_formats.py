@@ -101,7 +101,8 @@ def test_mp_format_has_the_precision_it_says():
 
 
 @pytest.mark.parametrize("bad, message", [
-    ("float17", "format: unknown name"), ("delta0.5", "deltaSTEP needs a step in"), ("delta0", "deltaSTEP needs a step in"),
+    ("float17", "format: unknown name"), ("delta0.5", "deltaSTEP needs a step in"),
+    ("delta0", "deltaSTEP needs a step in"), ("mp100000", "up to 16384 bits"),
     ("mp1", "mpBITS needs BITS ≥ 2"), ("decimal0", "decimalDIGITS needs DIGITS ≥ 1")])
 def test_bad_format_names_are_refused_clearly(bad, message):
     with pytest.raises(ValueError, match=message):

@@ -81,3 +81,43 @@ def test_unreadable_logits_file(tmp_path, capsys):
     bad.write_text("not numpy")
     assert main(["report", "--logits", str(bad), "--out", str(tmp_path)]) == 2
     assert "--logits: cannot read" in capsys.readouterr().err
+
+
+SMALL = ["report", "--formats", "float16", "--algorithms", "shifted", "--classes", "2", "--kernels", "numpy",
+         "--kernel-classes", "2"]
+
+
+def _snapshot(folder):
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_a_report_of_another_config_is_refused_and_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main([*SMALL, "--out", str(out)]) == 0
+    before = _snapshot(out)
+    assert main([*SMALL[:2], "bfloat16", *SMALL[3:], "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--out" in err and "differs in: formats" in err
+    assert _snapshot(out) == before
+
+
+def test_an_interrupted_report_leaves_the_previous_complete_set(tmp_path, monkeypatch):
+    out = tmp_path / "rep"
+    assert main([*SMALL, "--out", str(out)]) == 0
+    before = _snapshot(out)
+    import precision.report_figures as figures
+
+    def interrupted(data, folder):
+        (folder / "kernels.png").write_bytes(b"half a figure")
+        raise KeyboardInterrupt
+    monkeypatch.setattr(figures, "draw_all", interrupted)
+    assert main([*SMALL, "--out", str(out)]) == 130
+    assert _snapshot(out) == before and not list(out.glob(".staging-*"))
+
+
+def test_a_run_without_figures_removes_the_old_figures(tmp_path):
+    out = tmp_path / "rep"
+    assert main([*SMALL, "--out", str(out)]) == 0
+    (out / "report.config.json").unlink()  # the user removed the config on purpose: a new run may claim the folder
+    assert main([*SMALL, "--no-figures", "--out", str(out)]) == 0
+    assert not list(out.glob("*.png"))
