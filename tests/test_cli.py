@@ -1,5 +1,6 @@
 """The `softmax-sat` command table and the packages' public API."""
 import importlib
+import json
 
 import pytest
 
@@ -30,3 +31,30 @@ def test_every_exported_name_exists(package):
     module = importlib.import_module(package)
     for name in module.__all__:
         assert getattr(module, name) is not None, name
+
+
+def test_an_internal_failure_is_a_traceback_exit_1_and_says_it_is_a_bug(monkeypatch, capsys):
+    import precision.cli
+
+    def broken(args):
+        raise RuntimeError("something we did not foresee")
+    monkeypatch.setattr(precision.cli, "run_thresholds", broken)
+    assert main(["thresholds"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" in err and "RuntimeError: something we did not foresee" in err
+    assert err.strip().splitlines()[-1].startswith("softmax-sat thresholds: internal error (a bug")
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["thresholds", "--format", "mp100000"], "--format: mpBITS supports up to 16384 bits"),
+    (["thresholds", "--format", "delta0.2"], "--format: deltaSTEP needs a step in (0, 0.1)"),
+    (["thresholds", "--kernel", "torch", "--dtype", "float8_e4m3fn"], "--dtype: kernel torch does not take")])
+def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0]
+
+
+def test_a_tiny_delta_grid_is_computed_not_crashed(capsys):
+    assert main(["thresholds", "--format", "delta1e-400"]) == 0  # was a ZeroDivisionError
+    assert 921 < json.loads(capsys.readouterr().out)["top_is_one_from_gap_float"] < 922  # ≈ ln(10^400)
