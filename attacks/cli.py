@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,7 @@ from precision.errors import InputError
 from precision.files import check_writable, claim, locked, write_text_atomic
 from precision.kernels import torch_device
 
-from .data import find_images, select_correct
+from .data import choose_images, find_images
 from .experiment import build_config, run_transfer_experiment, write_figures
 from .loop import attack_batches
 from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, draw_targets
@@ -110,12 +109,7 @@ def run_attack(args) -> int:
     items = find_images(args.images)
     with locked(out):
         claim(out, config)
-        chosen, pixels = select_correct([model] + others, items, args.n, args.batch_size, device, args.seed)
-        if not chosen:
-            raise InputError("images", f"none of the images in {args.images} is classified correctly by every model")
-        if len(chosen) < args.n:
-            print(f"softmax-sat attack: only {len(chosen)} of the asked {args.n} images in {args.images} are "
-                  "classified correctly by every model; going on with those", file=sys.stderr)
+        chosen, pixels = choose_images([model] + others, items, args.n, args.batch_size, device, args.seed, "attack")
         labels = torch.tensor([y for _, y in chosen])
         targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed)
         snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})

@@ -7,6 +7,7 @@ torchvision's order.
 """
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,3 +96,15 @@ def select_correct(models, items, n: int, batch_size: int = 64, device="cpu", se
         if len(chosen) >= n:
             break
     return chosen, {k: torch.stack(v) if v else torch.empty(0, 3, 1, 1, dtype=torch.uint8) for k, v in pixels.items()}
+
+
+def choose_images(models, items, n: int, batch_size: int, device, seed: int, command: str):
+    """`select_correct`, refusing when no image qualifies and saying so when fewer than n do."""
+    chosen, pixels = select_correct(models, items, n, batch_size, device, seed)
+    if not chosen:
+        raise InputError("images", "no image is classified correctly by every model "
+                         f"({', '.join(m.name for m in models)})")
+    if len(chosen) < n:
+        print(f"softmax-sat {command}: only {len(chosen)} of the asked {n} images are classified correctly by every "
+              "model; going on with those", file=sys.stderr)
+    return chosen, pixels

@@ -25,7 +25,7 @@ import torch.distributed as dist
 from precision.errors import InputError
 from precision.files import check_writable, claim, locked, write_text_atomic
 
-from .data import find_images, load_pixels, select_correct
+from .data import choose_images, find_images, load_pixels
 from .figures import transferability_figures
 from .loop import attack_batches, images_of_rank, progress_bar
 from .methods import TARGETS_PER_IMAGE, build_method, check_settings, draw_targets
@@ -132,12 +132,7 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
     path = out / "selection.json"
     pixels = None
     if ranks.rank == 0 and not path.exists():
-        chosen, pixels = select_correct(models, items, config.n, 64, ranks.device, config.seed)
-        if not chosen:
-            raise InputError("images", f"no image in {config.images} is classified correctly by every model")
-        if len(chosen) < config.n:
-            print(f"experiment: only {len(chosen)} of the asked {config.n} images are classified correctly by "
-                  "every model; going on with those", file=sys.stderr)
+        chosen, pixels = choose_images(models, items, config.n, 64, ranks.device, config.seed, "experiment")
         labels = torch.tensor([y for _, y in chosen])
         targets = {m: draw_targets(labels, TARGETS_PER_IMAGE[m], config.seed).tolist() for m in config.methods}
         write_text_atomic(path, json.dumps({"models": [m.name for m in models],

@@ -20,8 +20,6 @@ from attacks.record import read_records  # noqa: E402
 from attacks.transferability import mean_ci, transfer_curve  # noqa: E402
 from softmax_sat import main  # noqa: E402
 
-from .tiny_models import labelled_image_folder  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ",".join(f"tests.attacks.tiny_models:tiny{k}" for k in range(3))
 ITERATIONS, IMAGES, BATCH = 150, 6, 2
@@ -43,11 +41,6 @@ def assert_same_records(a, b):
         assert a[key].keys() == b[key].keys()
         for column in a[key]:
             np.testing.assert_array_equal(a[key][column], b[key][column], err_msg=f"{key}: {column}")
-
-
-@pytest.fixture(scope="module")
-def image_dir(tmp_path_factory):
-    return labelled_image_folder(tmp_path_factory.mktemp("images"), 24)
 
 
 @pytest.fixture(scope="module")

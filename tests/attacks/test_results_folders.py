@@ -19,34 +19,27 @@ from precision.errors import InputError  # noqa: E402
 from precision.files import locked  # noqa: E402
 from softmax_sat import main  # noqa: E402
 
-from .tiny_models import labelled_image_folder  # noqa: E402
-
 MODELS = ",".join(f"tests.attacks.tiny_models:tiny{k}" for k in range(3))
 TINY = "tests.attacks.tiny_models:tiny0"
 
 
 @pytest.fixture(scope="module")
-def images(tmp_path_factory):
-    return labelled_image_folder(tmp_path_factory.mktemp("images"), 12)
-
-
-@pytest.fixture(scope="module")
-def experiment(images, tmp_path_factory):
+def experiment(image_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("experiment")
-    assert main(["experiment", "--models", MODELS, "--images", str(images), "--num-images", "4", "--iterations", "3",
+    assert main(["experiment", "--models", MODELS, "--images", str(image_dir), "--num-images", "4", "--iterations", "3",
                  "--batch-size", "2", "--out", str(out), "--device", "cpu", "--no-progress"]) == 0
     return out
 
 
 @pytest.fixture(scope="module")
-def attack_run(images, tmp_path_factory):
+def attack_run(image_dir, tmp_path_factory):
     out = tmp_path_factory.mktemp("attack")
-    assert main(_attack(images, out)) == 0
+    assert main(_attack(image_dir, out)) == 0
     return out
 
 
-def _attack(images, out, **kw):
-    args = {"--model": TINY, "--method": "over-optimized", "--images": str(images), "--n": "4", "--iterations": "3",
+def _attack(image_dir, out, **kw):
+    args = {"--model": TINY, "--method": "over-optimized", "--images": str(image_dir), "--n": "4", "--iterations": "3",
             "--batch-size": "2", "--out": str(out), "--device": "cpu"} | kw
     return ["attack", *[x for kv in args.items() for x in kv]]
 
@@ -66,16 +59,16 @@ def _one_line_error(capsys, *needles):
 # --- a results folder holds one config -------------------------------------------------------------------------
 @pytest.mark.parametrize("change", [{"--n": "3"}, {"--iterations": "4"}, {"--method": "multi-class"},
                                     {"--model": "tests.attacks.tiny_models:tiny1"}])
-def test_attack_into_a_folder_of_another_run_is_refused_and_changes_nothing(images, attack_run, change, capsys):
+def test_attack_into_a_folder_of_another_run_is_refused_and_changes_nothing(image_dir, attack_run, change, capsys):
     before = _snapshot(attack_run)
-    assert main(_attack(images, attack_run, **change)) == 2
+    assert main(_attack(image_dir, attack_run, **change)) == 2
     _one_line_error(capsys, "--out", "holds results of another config")
     assert _snapshot(attack_run) == before
 
 
-def test_the_same_attack_again_resumes_and_a_trailing_slash_is_the_same_folder(images, attack_run):
+def test_the_same_attack_again_resumes_and_a_trailing_slash_is_the_same_folder(image_dir, attack_run):
     before = read_records(attack_run / "records")
-    assert main(_attack(str(images) + "/", attack_run)) == 0
+    assert main(_attack(str(image_dir) + "/", attack_run)) == 0
     after = read_records(attack_run / "records")
     assert before.keys() == after.keys()
     for k in before:
@@ -95,8 +88,8 @@ def test_a_second_live_process_is_refused_and_a_stale_lock_taken_over(tmp_path):
     assert not (tmp_path / ".lock").exists()
 
 
-def test_weights_for_a_model_not_in_the_run_are_refused(images, tmp_path, capsys):
-    assert main(["experiment", "--models", MODELS, "--images", str(images), "--num-images", "2", "--iterations", "1",
+def test_weights_for_a_model_not_in_the_run_are_refused(image_dir, tmp_path, capsys):
+    assert main(["experiment", "--models", MODELS, "--images", str(image_dir), "--num-images", "2", "--iterations", "1",
                  "--out", str(tmp_path / "o"), "--weights", "resnet50=/x.pth", "--device", "cpu"]) == 2
     _one_line_error(capsys, "--weights", "resnet50 is not among the models")
 
@@ -151,7 +144,7 @@ def test_figures_refuse_bad_records_naming_the_shard_and_keep_the_old_curves(exp
     assert (copy / "curves.csv").read_bytes() == curves
 
 
-def test_a_rerun_redoes_a_shard_that_fails_validation_and_keeps_it_aside(experiment, images, tmp_path, capsys):
+def test_a_rerun_redoes_a_shard_that_fails_validation_and_keeps_it_aside(experiment, image_dir, tmp_path, capsys):
     copy = _copy(experiment, tmp_path)
     shard = _shards(copy)[0]
     _corrupt_truncate([shard])
@@ -173,9 +166,9 @@ def test_read_records_checks_against_the_expected_batches(experiment):
 
 
 # --- one line naming the culprit -------------------------------------------------------------------------------
-def test_truncated_jpeg_is_named(images, tmp_path, capsys):
+def test_truncated_jpeg_is_named(image_dir, tmp_path, capsys):
     folder = tmp_path / "imgs"
-    shutil.copytree(images, folder)
+    shutil.copytree(image_dir, folder)
     for image in folder.iterdir():  # every one, so that the first one read is truncated
         image.write_bytes(image.read_bytes()[:100])
     assert main(_attack(folder, tmp_path / "o")) == 2
@@ -185,20 +178,20 @@ def test_truncated_jpeg_is_named(images, tmp_path, capsys):
 @pytest.mark.parametrize("extra, needles", [
     ({"--targets": "abc"}, ("--targets", "'abc'")), ({"--batch-size": "0"}, ("--batch-size", "got 0")),
     ({"--device": "tpu9"}, ("--device", "'tpu9'")), ({"--iterations": "0"}, ("--iterations", "got 0"))])
-def test_attack_options_are_named(images, tmp_path, extra, needles, capsys):
-    assert main(_attack(images, tmp_path / "o", **extra)) == 2
+def test_attack_options_are_named(image_dir, tmp_path, extra, needles, capsys):
+    assert main(_attack(image_dir, tmp_path / "o", **extra)) == 2
     _one_line_error(capsys, *needles)
 
 
-def test_out_that_cannot_be_written_is_refused_before_computing(images, tmp_path, capsys):
+def test_out_that_cannot_be_written_is_refused_before_computing(image_dir, tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     start = time.perf_counter()
-    assert main(_attack(images, blocker / "run")) == 2
+    assert main(_attack(image_dir, blocker / "run")) == 2
     _one_line_error(capsys, "--out", "is a file")
     assert time.perf_counter() - start < 5
 
 
-def test_fewer_qualifying_images_than_asked_warns(images, tmp_path, capsys):
-    assert main(_attack(images, tmp_path / "o", **{"--n": "50", "--iterations": "1"})) == 0
+def test_fewer_qualifying_images_than_asked_warns(image_dir, tmp_path, capsys):
+    assert main(_attack(image_dir, tmp_path / "o", **{"--n": "50", "--iterations": "1"})) == 0
     assert "of the asked 50 images" in capsys.readouterr().err

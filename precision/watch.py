@@ -1,0 +1,184 @@
+"""`watch(model)`: saturation measured in your own training, evaluation or attack loop.
+
+A forward hook hands every batch of the model's logits to `precision.batch_saturation.saturation_of` and keeps one
+`Step` per batch: how many rows have a top output of exactly 1 in each dtype (with the kernel you run), how many
+sum to more than 1, how far past their own saturation point they are, and, where asked, how many rows'
+cross-entropy gradient with respect to the logits is exactly zero (computed by torch's own cross-entropy, on the
+labels you set, else on the predicted class). It warns once, with a `SaturationWarning`, when a share of a batch
+saturates or a gradient vanishes, and once with a `ProbabilitiesWarning` when the outputs look like
+probabilities rather than logits. `summary()`, `table()` and `plot()` read the steps back.
+
+    with watch(model, dtypes=("float32", "bfloat16"), gradients=True) as w:
+        for x, y in loader:
+            w.set_labels(y)  # else the cross-entropy gradient is taken at the predicted class
+            loss = criterion(model(x), y)
+    print(w.table())
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .batch_saturation import looks_like_probabilities, saturation_of
+from .errors import InputError
+from .plotting import save_figure, subplots
+
+
+class SaturationWarning(UserWarning):
+    """Softmax outputs saturated, or cross-entropy gradients vanished, in a watched loop."""
+
+
+class ProbabilitiesWarning(UserWarning):
+    """A watched model's outputs look like probabilities (or log-probabilities), not logits."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One watched batch."""
+
+    step: int
+    rows: int
+    saturated: dict[str, int]  # per dtype: rows whose top output is exactly 1
+    sum_exceeds_one: dict[str, int]
+    log_prob_zero: dict[str, int]
+    median_distance: dict[str, float]  # gap − own saturation gap, median over the batch
+    median_margin: float
+    zero_gradients: int | None  # rows whose cross-entropy gradient w.r.t. the logits is exactly 0 (None: not asked)
+    median_gradient_norm: float | None
+
+
+@dataclass
+class Watch:
+    """Context manager: a forward hook on `model` that records a `Step` per batch (see the module docstring)."""
+
+    model: object
+    dtypes: tuple[str, ...] = ("float32", "bfloat16")
+    kernel: str = "torch"
+    gradients: bool = False
+    warn_share: float = 0.5  # warn once a batch has at least this share of saturated rows in some dtype
+    steps: list[Step] = field(default_factory=list)
+
+    def __post_init__(self):
+        import torch
+        if not isinstance(self.model, torch.nn.Module):
+            raise InputError("model", f"expected a torch.nn.Module, got {type(self.model).__name__}")
+        if not 0 < self.warn_share <= 1:
+            raise InputError("warn_share", f"must lie in (0, 1], got {self.warn_share}")
+        saturation_of(np.zeros((1, 2)), self.dtypes, self.kernel)  # unknown kernel or dtype: refuse now
+        self._labels = None
+        self._handle = None
+        self._warned: set[str] = set()  # each kind of warning is given once
+
+    def set_labels(self, labels) -> None:
+        """The classes of the batches from now on, for the cross-entropy gradient (None: the predicted class);
+        they stay until set again, as an attack's steps all share their batch's labels."""
+        self._labels = labels
+
+    def __enter__(self) -> "Watch":
+        self._handle = self.model.register_forward_hook(self._record)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._handle.remove()
+
+    def _warn_once(self, kind: str, category: type, message: str) -> None:
+        if kind not in self._warned:
+            self._warned.add(kind)
+            warnings.warn(message, category, stacklevel=3)
+
+    def _record(self, module, inputs, output) -> None:
+        import torch
+        if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[1] < 2:
+            shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise InputError("model", f"output must be (N, C) logits with C ≥ 2, got {shape}")
+        logits = output.detach()
+        x = logits.to(torch.float64).cpu().numpy()
+        if not self.steps and looks_like_probabilities(x):
+            self._warn_once("probabilities", ProbabilitiesWarning,
+                            "the watched model's outputs look like probabilities (or log-probabilities), not "
+                            "logits: softmax saturation and attack losses need logits")
+        s = saturation_of(x, self.dtypes, self.kernel)
+        zero, norm = (None, None) if not self.gradients else self._gradients(logits)
+        step = Step(len(self.steps), len(x), {d: int(r.top_is_one.sum()) for d, r in s.items()},
+                    {d: int(r.sum_exceeds_one.sum()) for d, r in s.items()},
+                    {d: int(r.log_prob_zero.sum()) for d, r in s.items()},
+                    {d: float(np.median(r.distance)) for d, r in s.items()},
+                    float(np.median(next(iter(s.values())).margin)), zero, norm)
+        self.steps.append(step)
+        worst = max(step.saturated, key=step.saturated.get)
+        if step.saturated[worst] >= self.warn_share * step.rows:
+            self._warn_once("saturated", SaturationWarning,
+                            f"step {step.step}: {step.saturated[worst]} of {step.rows} rows have a top softmax "
+                            f"output of exactly 1 in {worst} ({self.kernel}): the softmax no longer shows how strong "
+                            "these predictions are; use the logit margin or log-odds")
+        if zero:
+            self._warn_once("gradient", SaturationWarning,
+                            f"step {step.step}: the cross-entropy gradient with respect to the logits is exactly zero "
+                            f"for {zero} of {step.rows} rows: a gradient attack or training step gets nothing "
+                            "from them")
+
+    def _gradients(self, logits) -> tuple[int, float]:
+        """Rows whose cross-entropy gradient w.r.t. the logits (torch's own, in the logits' dtype) is exactly 0."""
+        import torch
+        labels = logits.argmax(dim=1) if self._labels is None else torch.as_tensor(self._labels,
+                                                                                    device=logits.device)
+        if labels.shape != (len(logits),):
+            raise InputError("labels", f"set_labels gave {tuple(labels.shape)} labels for a batch of {len(logits)}")
+        with torch.enable_grad():
+            z = logits.clone().requires_grad_(True)
+            loss = torch.nn.functional.cross_entropy(z, labels, reduction="sum")
+            (g,) = torch.autograd.grad(loss, z)
+        return int((g == 0).all(dim=1).sum()), float(g.norm(dim=1).median())
+
+    # --- reading the steps back -----------------------------------------------------------------------------
+    def summary(self) -> list[dict]:
+        """Per dtype: batches and rows watched, rows saturated, the first step with one, rows summing above 1."""
+        rows = sum(s.rows for s in self.steps)
+        out = []
+        for d in self.dtypes:
+            hit = [s.step for s in self.steps if s.saturated[d]]
+            out.append({"dtype": d, "kernel": self.kernel, "batches": len(self.steps), "rows": rows,
+                        "saturated_rows": sum(s.saturated[d] for s in self.steps),
+                        "sum_exceeds_one_rows": sum(s.sum_exceeds_one[d] for s in self.steps),
+                        "log_prob_zero_rows": sum(s.log_prob_zero[d] for s in self.steps),
+                        "first_saturated_step": hit[0] if hit else None,
+                        "zero_gradient_rows": None if not self.gradients else
+                        sum(s.zero_gradients for s in self.steps)})
+        return out
+
+    def table(self) -> str:
+        """The summary as a Markdown table."""
+        lines = ["| dtype | batches | rows | top output exactly 1 | outputs sum > 1 | log p exactly 0 | "
+                 "first step saturated | CE gradient exactly 0 |", "|---|---|---|---|---|---|---|---|"]
+        for r in self.summary():
+            share = f"{r['saturated_rows']} ({100 * r['saturated_rows'] / max(r['rows'], 1):.1f} %)"
+            first = "—" if r["first_saturated_step"] is None else r["first_saturated_step"]
+            zero = "not asked" if r["zero_gradient_rows"] is None else r["zero_gradient_rows"]
+            lines.append(f"| {r['dtype']} | {r['batches']} | {r['rows']} | {share} | {r['sum_exceeds_one_rows']} | "
+                         f"{r['log_prob_zero_rows']} | {first} | {zero} |")
+        return "\n".join(lines)
+
+    def plot(self, path: Path, title: str = "") -> Path:
+        """Per step: the share of rows saturated in each dtype (and of vanished gradients, if asked)."""
+        fig, ax = subplots(figsize=(7, 3.6))
+        steps = [s.step for s in self.steps]
+        for d in self.dtypes:
+            ax.plot(steps, [100 * s.saturated[d] / s.rows for s in self.steps], "-", label=f"top output = 1 ({d})")
+        if self.gradients:
+            ax.plot(steps, [100 * s.zero_gradients / s.rows for s in self.steps], "k--", label="CE gradient = 0")
+        ax.set_xlabel("watched batch (step)")
+        ax.set_ylabel("% of rows")
+        ax.set_ylim(-2, 102)
+        ax.set_title(title or f"Softmax saturation per step ({self.kernel})", fontsize=10)
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        return save_figure(fig, path)
+
+
+def watch(model, dtypes=("float32", "bfloat16"), kernel: str = "torch", gradients: bool = False,
+          warn_share: float = 0.5) -> Watch:
+    """A `Watch` on `model`, to use as a context manager (see the module docstring)."""
+    return Watch(model, tuple(dtypes), kernel, gradients, warn_share)

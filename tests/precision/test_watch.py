@@ -1,0 +1,152 @@
+"""Saturation in users' own loops: `saturation_of`, `looks_like_probabilities`, `watch` and the adapters."""
+import warnings
+
+import numpy as np
+import pytest
+
+from precision.batch_saturation import looks_like_probabilities, saturation_of
+from precision.errors import InputError
+
+torch = pytest.importorskip("torch")
+
+from precision.adapters import watch_art, watch_foolbox, watch_torchattacks  # noqa: E402
+from precision.watch import ProbabilitiesWarning, SaturationWarning, watch  # noqa: E402
+
+
+class Scaled(torch.nn.Module):
+    """Logits (gap, 0, 0, …) for inputs in [0, 1]: the first pixel sets the gap, times `scale`."""
+
+    def __init__(self, scale: float, classes: int = 10):
+        super().__init__()
+        self.scale, self.classes = scale, classes
+        self.w = torch.nn.Parameter(torch.zeros(classes))
+
+    def forward(self, x):
+        gap = self.scale * x.flatten(1)[:, :1]
+        return torch.cat([gap, torch.zeros(len(x), self.classes - 1)], dim=1) + self.w
+
+
+def test_saturation_of_counts_rows_and_its_distance_has_the_right_sign():
+    x = np.array([[30.0, 0, 0], [3.0, 0, 0], [200.0, 0, 0], [9.0, 1.0, 0]])
+    s = saturation_of(x, ("float32", "bfloat16"), "torch")
+    assert s["float32"].top_is_one.tolist() == [True, False, True, False]
+    assert s["float32"].others_zero.tolist() == [False, False, True, False]
+    assert s["float32"].sum_exceeds_one.tolist() == [True, False, False, False]
+    assert s["bfloat16"].top_is_one.tolist() == [True, False, True, True]
+    np.testing.assert_array_equal(s["float32"].margin, [30, 3, 200, 8])
+    exact = saturation_of(x, ("bfloat16",), "torch", exact_distance=True)["bfloat16"]
+    assert ((exact.distance >= 0) == exact.top_is_one).all()  # past its own point exactly when saturated
+    # torch on bfloat16 is the exact softmax rounded once: the model's distance agrees within a grid step
+    np.testing.assert_allclose(s["bfloat16"].distance, exact.distance, atol=2 ** -4 * 8)
+
+
+@pytest.mark.parametrize("bad, message", [
+    (np.zeros(3), r"shape \(N, C\)"), (np.zeros((2, 1)), "C ≥ 2"), (np.array([[1.0, np.nan]]), "row 0, class 1"),
+    (np.array([["a", "b"]]), "real numbers")])
+def test_saturation_of_names_bad_logits(bad, message):
+    with pytest.raises(InputError, match=message):
+        saturation_of(bad)
+
+
+def test_probabilities_and_log_probabilities_are_recognised_and_logits_are_not():
+    logits = np.array([[3.0, 1.0, -2.0], [0.5, 0.2, 0.1]])
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    assert looks_like_probabilities(p) and looks_like_probabilities(np.log(p))
+    assert not looks_like_probabilities(logits) and not looks_like_probabilities(np.abs(logits))
+
+
+def test_a_saturating_batch_warns_once_and_is_counted():
+    model = Scaled(200.0)
+    x = torch.ones(8, 1)
+    x[:3] = 0.0  # three rows tie: not saturated
+    with pytest.warns(SaturationWarning) as caught, watch(model, ("float32", "bfloat16")) as w:
+        model(x)
+        model(x)
+    assert len([c for c in caught if c.category is SaturationWarning]) == 1
+    assert [s.saturated["float32"] for s in w.steps] == [5, 5]
+    assert w.summary()[0]["first_saturated_step"] == 0 and "| float32 | 2 | 16 | 10 (62.5 %)" in w.table()
+
+
+def test_no_warning_below_the_share():
+    model = Scaled(3.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with watch(model) as w:
+            model(torch.ones(4, 1))
+    assert w.steps[0].saturated == {"float32": 0, "bfloat16": 0}
+
+
+def test_a_model_that_returns_probabilities_is_flagged():
+    model = torch.nn.Sequential(Scaled(2.0), torch.nn.Softmax(dim=1))
+    with pytest.warns(ProbabilitiesWarning), watch(model):
+        model(torch.ones(4, 1))
+
+
+def test_vanishing_cross_entropy_gradient_is_found_exactly_where_it_is_zero(tmp_path):
+    model = Scaled(1.0)
+    x = torch.tensor([[50.0], [120.0], [3.0]])  # float32: e^−120 underflows, e^−50 does not
+    with pytest.warns(SaturationWarning, match="exactly zero for 1 of 3"), watch(model, gradients=True) as w:
+        logits = model(x)
+    z = logits.detach().requires_grad_(True)
+    torch.nn.functional.cross_entropy(z, z.argmax(1), reduction="sum").backward()
+    assert w.steps[0].zero_gradients == int((z.grad == 0).all(1).sum()) == 1
+    w.set_labels(torch.tensor([1, 1, 1]))  # another class: the gradient is not zero anywhere
+    with watch(model, gradients=True) as w2:
+        w2.set_labels(torch.tensor([1, 1, 1]))
+        model(x)
+    assert w2.steps[0].zero_gradients == 0
+    assert w.plot(tmp_path / "steps.png").stat().st_size > 5_000
+
+
+def test_bad_models_and_outputs_are_named():
+    with pytest.raises(InputError, match="model: expected a torch.nn.Module"):
+        watch(lambda x: x)
+    with pytest.raises(InputError, match="dtype"):
+        watch(Scaled(1.0), dtypes=("float99",))
+    flat = torch.nn.Flatten(0)
+    with pytest.raises(InputError, match=r"model: output must be \(N, C\) logits"), watch(flat):
+        flat(torch.ones(2, 3))
+
+
+def _batch():
+    return torch.rand(4, 1) * 0.1, torch.zeros(4, dtype=torch.long)
+
+
+def test_torchattacks_adapter():
+    torchattacks = pytest.importorskip("torchattacks")
+    model = Scaled(400.0).eval()
+    attack = torchattacks.PGD(model, eps=0.05, alpha=0.01, steps=3)
+    x, y = _batch()
+    with watch_torchattacks(attack, gradients=True) as w:
+        attack(x, y)
+    assert len(w.steps) >= 3
+
+
+def test_foolbox_adapter():
+    foolbox = pytest.importorskip("foolbox")
+    model = Scaled(400.0).eval()
+    x, y = _batch()
+    with watch_foolbox(model, (0, 1)) as (fmodel, w):
+        foolbox.attacks.LinfPGD(steps=3)(fmodel, x, y, epsilons=0.05)
+    assert len(w.steps) >= 3
+
+
+def test_art_adapter():
+    pytest.importorskip("art")
+    from art.attacks.evasion import FastGradientMethod
+    from art.estimators.classification import PyTorchClassifier
+    model = Scaled(400.0).eval()
+    classifier = PyTorchClassifier(model, loss=torch.nn.CrossEntropyLoss(), input_shape=(1,), nb_classes=10,
+                                   clip_values=(0.0, 1.0))
+    x, _ = _batch()
+    with watch_art(classifier) as w:
+        FastGradientMethod(classifier, eps=0.05).generate(x.numpy())
+    assert w.steps
+
+
+def test_adapters_say_which_extra_to_install(monkeypatch):
+    import importlib.util
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torchattacks" else real(name))
+    with pytest.raises(InputError, match=r"pip install 'softmax-saturation\[watch\]'"):
+        watch_torchattacks(object())
