@@ -16,10 +16,10 @@ from precision.kernels import torch_device
 from .data import choose_images, find_images
 from .experiment import build_config, run_transfer_experiment, write_figures
 from .loop import attack_batches
-from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, draw_targets
+from .methods import GRADIENTS, METHODS, MULTIPLIER_RULES, TARGETS_PER_IMAGE, WORKING_IMAGES, build_method, draw_targets
 from .models import MODEL_NAMES, load_model
 from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, Expected, per_image, read_records
-from .transferability import CRITERIA
+from .transferability import CLEANINGS, CRITERIA
 
 
 def configure_attack(parser: argparse.ArgumentParser) -> None:
@@ -35,9 +35,11 @@ def configure_attack(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gradient", choices=GRADIENTS, default="unit",
                         help="units of X in the step α∇_X g: the [0, 1] image (default), the normalised network "
                              "input, or raw [0, 255] pixels (see attacks.methods)")
-    parser.add_argument("--targets", type=str, default=None,
-                        help="comma-separated target classes for every image (one, or two for multi-class); "
-                             "default: drawn (seeded) among the classes other than the true one")
+    add_readings(parser)
+    parser.add_argument("--targets", type=str, default="random",
+                        help="random (default: drawn, seeded, among the classes other than the true one); second "
+                             "(multi-class: a random class and the clean image's second most likely one, the "
+                             "paper's other reading); or comma-separated classes for every image")
     parser.add_argument("--transfer", type=str, default="", help="comma-separated models whose predictions to record")
     parser.add_argument("--weights", type=Path, default=None, help="weights file for --model")
     parser.add_argument("--batch-size", type=int, default=16)
@@ -47,9 +49,30 @@ def configure_attack(parser: argparse.ArgumentParser) -> None:
                         help="also compute the largest top logit any image in --images produces (for the summary)")
 
 
-def _targets(spec: str | None, labels: torch.Tensor, k: int, seed: int) -> torch.Tensor:
-    if spec is None:
+def add_readings(parser, defaults: bool = True) -> None:
+    """The readings of the paper's step that it does not state (see attacks.methods)."""
+    parser.add_argument("--working-image", choices=WORKING_IMAGES, default="rounded" if defaults else None,
+                        dest="working_image", help="keep every iterate rounded (default) or the unrounded iterate "
+                                                   "(the model sees, the records hold, its rounded image)")
+    parser.add_argument("--multipliers", choices=MULTIPLIER_RULES, default="switch" if defaults else None,
+                        help="multi-class: the class behind gets --high (switch, default), or both chosen in "
+                             "[low, high] to cancel the predicted gap (balance)")
+
+
+def _targets(spec: str, labels: torch.Tensor, k: int, seed: int, model=None, pixels=None) -> torch.Tensor:
+    if spec == "random":
         return draw_targets(labels, k, seed)
+    if spec == "second":
+        if k != 2:
+            raise InputError("targets", "second applies to the multi-class method (two targets)")
+        with torch.no_grad():
+            second = torch.cat([model(pixels[i:i + 64].float()).topk(2, dim=1).indices[:, 1].cpu()
+                                for i in range(0, len(pixels), 64)])
+        first = draw_targets(labels, 1, seed)[:, 0]
+        first = torch.where(first == second, (first + 1) % 1000, first)
+        first = torch.where(first == labels, (first + 1) % 1000, first)
+        first = torch.where(first == second, (first + 1) % 1000, first)
+        return torch.stack([first, second], dim=1)
     parts = [c.strip() for c in spec.split(",")]
     if len(parts) != k or not all(c.isdigit() and int(c) < 1000 for c in parts):
         raise InputError("targets", f"give {k} class index(es) in 0..999, got {spec!r}")
@@ -88,7 +111,8 @@ def attack_config(args) -> dict:
     """Everything that decides an attack's results, paths normalised: saved as config.json beside them."""
     return {"model": args.model, "method": args.method, "images": str(Path(args.images).resolve()), "n": args.n,
             "iterations": args.iterations, "alpha": args.alpha, "low": args.low, "high": args.high,
-            "gradient": args.gradient, "targets": args.targets,
+            "gradient": args.gradient, "targets": args.targets, "working_image": args.working_image,
+            "multipliers": args.multipliers,
             "transfer": sorted(m for m in args.transfer.split(",") if m and m != args.model),
             "weights": None if args.weights is None else str(Path(args.weights).resolve()),
             "batch_size": args.batch_size, "seed": args.seed}
@@ -105,13 +129,15 @@ def run_attack(args) -> int:
     config = attack_config(args)
     model = load_model(args.model, args.weights, device)
     others = [load_model(m, None, device) for m in config["transfer"]]
-    method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient)
+    method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient, args.working_image,
+                          args.multipliers)
     items = find_images(args.images)
     with locked(out):
         claim(out, config)
         chosen, pixels = choose_images([model] + others, items, args.n, args.batch_size, device, args.seed, "attack")
         labels = torch.tensor([y for _, y in chosen])
-        targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed)
+        targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed, model,
+                           pixels[model.name].to(device))
         snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
         kept = attack_batches(method, pixels[model.name], targets, args.iterations, out / "records", others,
                               args.batch_size, device, snaps)
@@ -153,6 +179,7 @@ def configure_experiment(parser) -> None:
     parser.add_argument("--low", type=float)
     parser.add_argument("--high", type=float)
     parser.add_argument("--gradient", choices=GRADIENTS, help="default unit (see attacks.methods)")
+    add_readings(parser, defaults=False)
     parser.add_argument("--batch-size", type=int, dest="batch_size")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--weights", action="append", metavar="MODEL=PATH", help="a model's weights file (repeat)")
@@ -166,11 +193,14 @@ def add_criterion(parser) -> None:
     parser.add_argument("--criterion", choices=CRITERIA, default="misclassified",
                         help="an example transfers when the other model misclassifies it (default) or predicts a "
                              "target class")
+    parser.add_argument("--cleaning", choices=CLEANINGS, default="never",
+                        help="drop the examples that never transfer (default) or that do not transfer at the last "
+                             "iteration (every curve then ends at 100 %%, as the paper says its curves do)")
 
 
 def run_experiment(args) -> int:
     flags = {k: getattr(args, k) for k in ("models", "methods", "images", "n", "iterations", "alpha", "low", "high",
-                                           "gradient", "batch_size", "seed")}
+                                           "gradient", "working_image", "multipliers", "batch_size", "seed")}
     if args.weights:
         pairs = [w.split("=", 1) for w in args.weights]
         if any(len(p) != 2 for p in pairs):
@@ -178,7 +208,7 @@ def run_experiment(args) -> int:
         flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
     config = build_config(flags, args.config)
     paths = run_transfer_experiment(config, args.out, torch_device(args.device), not args.no_progress,
-                                    args.criterion)
+                                    args.criterion, args.cleaning)
     if paths:
         print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
@@ -190,7 +220,7 @@ def configure_figures(parser) -> None:
 
 
 def run_figures(args) -> int:
-    print(f"wrote {', '.join(str(p) for p in write_figures(args.results, args.criterion))}")
+    print(f"wrote {', '.join(str(p) for p in write_figures(args.results, args.criterion, args.cleaning))}")
     return 0
 
 

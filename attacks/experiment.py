@@ -45,6 +45,8 @@ class ExperimentConfig:
     low: float = 0.05
     high: float = 0.1
     gradient: str = "unit"
+    working_image: str = "rounded"
+    multipliers: str = "switch"
     batch_size: int = 32
     seed: int = 0
     weights: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
@@ -63,7 +65,7 @@ class ExperimentConfig:
         if self.n < 1 or self.iterations < 1 or self.batch_size < 1:
             raise InputError("n", "n, iterations and batch_size must be at least 1, got "
                              f"{self.n}, {self.iterations}, {self.batch_size}")
-        check_settings(self.alpha, self.low, self.high, self.gradient)
+        check_settings(self.alpha, self.low, self.high, self.gradient, self.working_image, self.multipliers)
         unused = sorted({m for m, _ in self.weights} - set(self.models))
         if unused:
             raise InputError("weights", f"{', '.join(unused)} is not among the models {', '.join(self.models)} "
@@ -147,7 +149,7 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
 
 
 def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu", progress: bool = True,
-                            criterion: str = "misclassified") -> list[Path]:
+                            criterion: str = "misclassified", cleaning: str = "never") -> list[Path]:
     """Run (or continue) the experiment; rank 0 returns the figures it drew."""
     check_writable(out)
     ranks = Ranks(device)
@@ -156,13 +158,13 @@ def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "
         models = [load_model(m, weights.get(m), ranks.device) for m in config.models]
         items = find_images(config.images)  # bad models or images fail before the results folder is claimed
         with locked(out) if ranks.rank == 0 else nullcontext():
-            return _run_claimed(config, out, models, items, ranks, progress, criterion)
+            return _run_claimed(config, out, models, items, ranks, progress, criterion, cleaning)
     finally:
         ranks.close()
 
 
 def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Ranks, progress: bool,
-                 criterion: str) -> list[Path]:
+                 criterion: str, cleaning: str) -> list[Path]:
     """The experiment in a folder this process (rank 0) holds the lock of."""
     claim(out, config.as_json(), write=ranks.rank == 0)
     chosen, targets, pixels = select_images(config, models, items, out, ranks)
@@ -173,23 +175,24 @@ def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Rank
         others = [m for m in models if m is not source]
         for method in config.methods:
             bar.set_postfix_str(f"{source.name}, {method}")
-            attack = build_method(method, source, config.alpha, config.low, config.high, config.gradient)
+            attack = build_method(method, source, config.alpha, config.low, config.high, config.gradient,
+                                  config.working_image, config.multipliers)
             attack_batches(attack, pixels[source.name], torch.tensor(targets[method]), config.iterations,
                            out / "records" / source.name / method, others, config.batch_size, ranks.device,
                            rank=ranks.rank, world=ranks.world, bar=bar)
     bar.close()
     ranks.barrier()
-    return write_figures(out, criterion) if ranks.rank == 0 else []
+    return write_figures(out, criterion, cleaning) if ranks.rank == 0 else []
 
 
-def write_figures(results: Path, criterion: str = "misclassified") -> list[Path]:
+def write_figures(results: Path, criterion: str = "misclassified", cleaning: str = "never") -> list[Path]:
     """Curves, cleaning counts and Figures 3–5 from the records alone (Figure 3: VGG-16 → ResNet-50 where both
     were run, else the first two models)."""
-    curves = experiment_curves(results, criterion)
+    curves = experiment_curves(results, criterion, cleaning)
     selection = results / "selection.json"
     names = json.loads(selection.read_text())["models"] if selection.exists() else sorted({c.source for c in curves})
     pair = ("vgg16", "resnet50") if {"vgg16", "resnet50"} <= set(names) else (names[0], names[1])
-    table = [{"criterion": criterion, **row} for row in cleaning_table(curves)]
+    table = [{"criterion": criterion, "cleaning": cleaning, **row} for row in cleaning_table(curves)]
     write_text_atomic(results / "cleaning.json", json.dumps(table, indent=1))
     paths = [write_curves_csv(curves, results / "curves.csv"), results / "cleaning.json"]
     paths += transferability_figures(curves, results, pair)

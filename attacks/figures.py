@@ -83,19 +83,22 @@ PAIR_FIGURES = {"over-optimized": (4, "figure4_over_optimized"), "multi-class": 
 
 
 def transfer_panel(ax, curve) -> None:
-    """Highest class activation (left axis) and softmax output (right axis) against transferability, with 95 % CIs."""
-    x = curve.transferability
-    ax.plot(x, curve.activation_mean, color="tab:blue", lw=1.2)
-    ax.fill_between(x, curve.activation_mean - curve.activation_ci, curve.activation_mean + curve.activation_ci,
-                    color="tab:blue", alpha=0.25, lw=0)
+    """Highest class activation (left axis) and softmax output (right axis) against transferability, with 95 % CIs.
+    Transferability is not monotone in the iteration: the points are drawn in order of transferability (ties in
+    iteration order), so that the line reads from left to right instead of zig-zagging."""
+    order = np.argsort(curve.transferability, kind="stable")
+    x = curve.transferability[order]
+    a, a_ci, s, s_ci = (v[order] for v in (curve.activation_mean, curve.activation_ci, curve.softmax_mean,
+                                           curve.softmax_ci))
+    ax.plot(x, a, color="tab:blue", lw=1.2)
+    ax.fill_between(x, a - a_ci, a + a_ci, color="tab:blue", alpha=0.25, lw=0)
     ax.set_xlim(0, 100)
     ax.set_xlabel("transferability (%): " + ("misclassified by " if curve.criterion == "misclassified"
                                                else "a target class for ") + curve.target)
     ax.set_ylabel("highest class activation", color="tab:blue")
     right = ax.twinx()
-    right.plot(x, curve.softmax_mean, color="tab:red", lw=1.2)
-    right.fill_between(x, curve.softmax_mean - curve.softmax_ci, np.minimum(curve.softmax_mean + curve.softmax_ci, 1),
-                       color="tab:red", alpha=0.25, lw=0)
+    right.plot(x, s, color="tab:red", lw=1.2)
+    right.fill_between(x, s - s_ci, np.minimum(s + s_ci, 1), color="tab:red", alpha=0.25, lw=0)
     right.set_ylim(0, 1.02)
     right.set_ylabel("softmax output (float32)", color="tab:red")
     ax.set_title(f"{curve.method}: {curve.source} → {curve.target}  ({curve.kept} kept, {curve.dropped} never "

@@ -71,16 +71,17 @@ def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iteratio
         ids = np.arange(start, min(start + batch_size, n))
         x0 = pixels[start:start + batch_size].to(device).float()
         t = targets[start:start + batch_size].to(device)
-        x = x0.clone()
+        x = x0.clone()  # the working image (unrounded under working_image="float")
         for it in range(iterations + 1):
+            seen = method.image(x)
             if it < iterations:
                 logits, x_next = method.step(x, t)
             else:
                 with torch.no_grad():
-                    logits, x_next = method.model(x), x
-            writer.add(it, ids, measures(logits, t, x, x0, transfer_predictions(others, x)))
+                    logits, x_next = method.model(seen), x
+            writer.add(it, ids, measures(logits, t, seen, x0, transfer_predictions(others, seen)))
             if it in kept:
-                kept[it].append(x.to(torch.uint8).cpu().numpy())
+                kept[it].append(seen.to(torch.uint8).cpu().numpy())
             x = x_next
             if it < iterations:
                 bar.update(len(ids))

@@ -27,17 +27,27 @@ def valid_image(x: torch.Tensor) -> torch.Tensor:
 
 
 GRADIENTS = ("unit", "input", "pixels")
+# The working image between steps: "rounded" (every iterate a valid image: sub-pixel progress is lost) or "float"
+# (the unrounded iterate is kept; the model sees, and the records hold, its rounded image).
+WORKING_IMAGES = ("rounded", "float")
+# Multi-class multipliers: "switch" gives the class behind `high` and the other `low`; "balance" chooses them
+# continuously in [low, high] (their sum fixed at low + high) so that the predicted gap between the two targets
+# after the step is zero.
+MULTIPLIER_RULES = ("switch", "balance")
 
 
 def check_settings(alpha: float | None = None, low: float | None = None, high: float | None = None,
-                   gradient: str | None = None) -> None:
+                   gradient: str | None = None, working_image: str | None = None,
+                   multipliers: str | None = None) -> None:
     """Reject multipliers and gradient readings the attacks cannot use (the ones given; None is not checked)."""
     if alpha is not None and not alpha > 0:
         raise InputError("alpha", f"must be positive, got {alpha}")
     if low is not None and not 0 < low <= high:
         raise InputError("low", f"multipliers need 0 < low ≤ high, got {low}, {high}")
-    if gradient is not None and gradient not in GRADIENTS:
-        raise InputError("gradient", f"must be one of {', '.join(GRADIENTS)}, got {gradient!r}")
+    for name, value, choices in (("gradient", gradient, GRADIENTS), ("working_image", working_image, WORKING_IMAGES),
+                                 ("multipliers", multipliers, MULTIPLIER_RULES)):
+        if value is not None and value not in choices:
+            raise InputError(name, f"must be one of {', '.join(choices)}, got {value!r}")
 
 
 def _gradient_scale(model, gradient: str):
@@ -49,43 +59,66 @@ def _gradient_scale(model, gradient: str):
 class OverOptimized:
     """X ← clip(round(X + α ∇_X g(X)_c)), α = 0.15: keeps raising the target logit past softmax saturation."""
 
-    def __init__(self, model, alpha: float = 0.15, gradient: str = "unit"):
-        check_settings(alpha=alpha)
-        self.model, self.alpha = model, alpha
+    def __init__(self, model, alpha: float = 0.15, gradient: str = "unit", working_image: str = "rounded"):
+        check_settings(alpha=alpha, working_image=working_image)
+        self.model, self.alpha, self.working_image = model, alpha, working_image
         self.gradient_scale = _gradient_scale(model, gradient)
 
-    def multipliers(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def image(self, x: torch.Tensor) -> torch.Tensor:
+        """The valid image the model sees, and the records hold, for a working image x."""
+        return x if self.working_image == "rounded" else valid_image(x)
+
+    def multipliers(self, x: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         w = torch.zeros_like(logits)
         w[torch.arange(len(w), device=w.device), targets[:, 0]] = self.alpha
         return w
 
     def step(self, x: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One iteration, one forward and one backward pass: (the logits at x, the next x).
+        """One iteration, one forward and one backward pass: (the logits at the image of x, the next working x).
         targets: (B, k) class indices. The gradient is ∇_X Σ multiplier·g(X) over each image's targets."""
-        x = x.detach().float().requires_grad_(True)
-        logits = self.model(x)
-        weights = self.multipliers(logits.detach(), targets)
-        (grad,) = torch.autograd.grad((logits * weights).sum(), x)
-        return logits.detach(), valid_image(x.detach() + grad * self.gradient_scale)
+        seen = self.image(x.detach().float()).requires_grad_(True)
+        logits = self.model(seen)
+        weights = self.multipliers(seen, logits, targets)
+        (grad,) = torch.autograd.grad((logits * weights).sum(), seen)
+        moved = x.detach().float() + grad * self.gradient_scale
+        return logits.detach(), valid_image(moved) if self.working_image == "rounded" else moved.clamp_(0, 255)
 
 
 class MultiClass(OverOptimized):
     """X ← clip(round(X + α ∇g_c + β ∇g_d)), α, β ∈ [low, high]: the class that is currently less likely gets
-    the larger multiplier, so neither class runs away and the top softmax output stays between 0.5 and 1."""
+    the larger multiplier (rule "switch"), or both are chosen so that the predicted gap after the step is zero
+    (rule "balance"), so that neither class runs away and the top softmax output stays between 0.5 and 1."""
 
-    def __init__(self, model, low: float = 0.05, high: float = 0.1, gradient: str = "unit"):
-        check_settings(low=low, high=high)
-        self.model, self.low, self.high = model, low, high
+    def __init__(self, model, low: float = 0.05, high: float = 0.1, gradient: str = "unit",
+                 working_image: str = "rounded", rule: str = "switch"):
+        check_settings(low=low, high=high, working_image=working_image, multipliers=rule)
+        self.model, self.low, self.high, self.rule, self.working_image = model, low, high, rule, working_image
         self.gradient_scale = _gradient_scale(model, gradient)
 
-    def multipliers(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    def multipliers(self, x: torch.Tensor, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         rows = torch.arange(len(logits), device=logits.device)
         gc, gd = logits[rows, targets[:, 0]], logits[rows, targets[:, 1]]
-        c_behind = gc < gd
+        if self.rule == "switch":
+            c_behind = gc < gd
+            alpha, beta = torch.where(c_behind, self.high, self.low), torch.where(c_behind, self.low, self.high)
+        else:
+            alpha = self.balancing_alpha(x, gc, gd)
+            beta = (self.low + self.high) - alpha
         w = torch.zeros_like(logits)
-        w[rows, targets[:, 0]] = torch.where(c_behind, self.high, self.low)
-        w[rows, targets[:, 1]] = torch.where(c_behind, self.low, self.high)
-        return w
+        w[rows, targets[:, 0]] = alpha.to(w.dtype)
+        w[rows, targets[:, 1]] = beta.to(w.dtype)
+        return w.detach()
+
+    def balancing_alpha(self, x: torch.Tensor, gc: torch.Tensor, gd: torch.Tensor) -> torch.Tensor:
+        """α ∈ [low, high] (β = low + high − α) whose first-order prediction of the gap g_c − g_d after the step
+        is zero: gap + s·(α·a + β·b) = 0 with a = ∇g_c·(∇g_c − ∇g_d), b = ∇g_d·(∇g_c − ∇g_d), s the step scale."""
+        grad_c, grad_d = (torch.autograd.grad(g.sum(), x, retain_graph=True)[0].flatten(1) for g in (gc, gd))
+        diff = grad_c - grad_d
+        a, b = (grad_c * diff).sum(1), (grad_d * diff).sum(1)
+        total = self.low + self.high
+        gap = (gc - gd).detach()
+        alpha = -(gap / self.gradient_scale + total * b) / (a - b).where((a - b).abs() > 0, torch.ones_like(a))
+        return alpha.clamp(self.low, self.high)
 
 
 METHODS = {"over-optimized": OverOptimized, "multi-class": MultiClass}
@@ -93,12 +126,12 @@ TARGETS_PER_IMAGE = {"over-optimized": 1, "multi-class": 2}
 
 
 def build_method(name: str, model, alpha: float = 0.15, low: float = 0.05, high: float = 0.1,
-                 gradient: str = "unit"):
+                 gradient: str = "unit", working_image: str = "rounded", multipliers: str = "switch"):
     """The attack `name` on `model`, with its own multipliers (α for over-optimized, low/high for multi-class)."""
     if name == "over-optimized":
-        return OverOptimized(model, alpha, gradient=gradient)
+        return OverOptimized(model, alpha, gradient=gradient, working_image=working_image)
     if name == "multi-class":
-        return MultiClass(model, low, high, gradient=gradient)
+        return MultiClass(model, low, high, gradient=gradient, working_image=working_image, rule=multipliers)
     raise InputError("method", f"unknown {name!r}; expected one of {', '.join(METHODS)}")
 
 

@@ -27,6 +27,7 @@ class Column:
 
     ITERATION, IMAGE = "iteration", "image"
     LOGIT_MARGIN, LOG_ODDS, L2, LINF = "logit_margin", "log_odds", "l2", "linf"
+    TOP1_IS_TARGET = "top1_is_target"  # the prediction is one of the attack's targets
     top_class = _named("top{}_class")  # class of the k-th highest activation (k = 1: the prediction)
     top_logit = _named("top{}_logit")  # the k-th highest class activation
     target_class = _named("target{}_class")  # the attack's k-th target class
@@ -62,6 +63,7 @@ def measures(logits, targets, x, x0, transfer: dict) -> dict:
     for k in range(targets.shape[1]):
         cols[Column.target_class(k + 1)] = targets[:, k]
         cols[Column.target_logit(k + 1)] = logits[rows, targets[:, k]]
+    cols[Column.TOP1_IS_TARGET] = (top.indices[:, :1] == targets).any(dim=1).to(torch.int8)
     dtypes = {"float16": torch.float16, "float32": torch.float32, "float64": torch.float64}
     for name in SOFTMAX_DTYPES:
         cols[Column.softmax_top(name)] = torch.softmax(logits.to(dtypes[name]), dim=1).max(dim=1).values.double()

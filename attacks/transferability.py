@@ -47,6 +47,7 @@ class TransferCurve:
 
 
 CRITERIA = ("misclassified", "target")
+CLEANINGS = ("never", "last")  # drop examples that never transfer, or that do not at the last iteration
 
 
 def transferred(records: dict, target: str, labels: np.ndarray | None = None) -> np.ndarray:
@@ -73,10 +74,10 @@ def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def transfer_curve(records: dict, source: str, target: str, method: str,
-                   labels: np.ndarray | None = None) -> TransferCurve:
+                   labels: np.ndarray | None = None, cleaning: str = "never") -> TransferCurve:
     """The curve of one source → target model pair for one method (`labels`: see `transferred`)."""
     hit = transferred(records, target, labels)
-    keep = hit.any(axis=1)
+    keep = hit.any(axis=1) if cleaning == "never" else hit[:, -1]
     activation = per_image(records, ACTIVATION).astype(np.float64)[keep]
     softmax = per_image(records, CONFIDENCE).astype(np.float64)[keep]
     a_mean, a_ci = mean_ci(activation)
@@ -86,10 +87,12 @@ def transfer_curve(records: dict, source: str, target: str, method: str,
                          percent, a_mean, a_ci, s_mean, s_ci, "target" if labels is None else "misclassified")
 
 
-def experiment_curves(results: Path, criterion: str = "misclassified") -> list[TransferCurve]:
+def experiment_curves(results: Path, criterion: str = "misclassified", cleaning: str = "never") -> list[TransferCurve]:
     """Every ordered model pair × method of an experiment folder (records/<source>/<method>/, selection.json)."""
     if criterion not in CRITERIA:
         raise InputError("criterion", f"expected one of {', '.join(CRITERIA)}, got {criterion!r}")
+    if cleaning not in CLEANINGS:
+        raise InputError("cleaning", f"expected one of {', '.join(CLEANINGS)}, got {cleaning!r}")
     results = Path(results)
     config, selection = results / "config.json", results / "selection.json"
     for path in (config, selection):
@@ -110,7 +113,7 @@ def experiment_curves(results: Path, criterion: str = "misclassified") -> list[T
         if Column.transfer_models(records) != others:
             raise RecordsError(f"{folder} holds the predictions of {Column.transfer_models(records)}, expected "
                                f"{others}")
-        curves += [transfer_curve(records, source, t, method, labels) for t in others]
+        curves += [transfer_curve(records, source, t, method, labels, cleaning) for t in others]
     return curves
 
 

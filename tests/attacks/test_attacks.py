@@ -37,8 +37,44 @@ def test_multi_class_gives_the_larger_multiplier_to_the_class_behind():
     logits = torch.zeros(2, 1000)
     logits[0, 3], logits[0, 4] = 5.0, 1.0  # class 4 is behind in row 0
     logits[1, 3], logits[1, 4] = 1.0, 5.0  # class 3 is behind in row 1
-    w = attack.multipliers(logits, torch.tensor([[3, 4], [3, 4]]))
+    w = attack.multipliers(None, logits, torch.tensor([[3, 4], [3, 4]]))
     assert w[0, 4] == 0.1 and w[0, 3] == 0.05 and w[1, 3] == 0.1 and w[1, 4] == 0.05
+
+
+def test_float_working_image_records_integral_images_and_keeps_sub_pixel_progress(tmp_path):
+    model = tiny_model()
+    x0, targets = images(4), torch.tensor([[7], [7], [7], [7]])
+    attack = OverOptimized(model, alpha=1e-7, working_image="float")  # steps far below one pixel
+    x, moved = x0.float(), False
+    for _ in range(5):
+        logits, x = attack.step(x, targets)
+        seen = attack.image(x)
+        assert torch.equal(seen, seen.round()) and 0 <= seen.min() and seen.max() <= 255
+        moved |= bool((x != x.round()).any())
+    assert moved  # the unrounded iterate moved; a rounded working image would have stayed put
+    rounded = OverOptimized(model, alpha=1e-7)
+    assert torch.equal(rounded.step(x0.float(), targets)[1], x0.float())
+
+
+def test_the_balance_rule_stays_within_the_multipliers_and_closes_the_gap():
+    attack = MultiClass(tiny_model(), 0.05, 0.1, rule="balance")
+    x = images(6).float().requires_grad_(True)
+    logits = attack.model(x)
+    targets = torch.tensor([[3, 4]] * 6)
+    w = attack.multipliers(x, logits, targets)
+    rows = torch.arange(6)
+    alpha, beta = w[rows, 3], w[rows, 4]
+    assert ((alpha >= 0.05) & (alpha <= 0.1)).all() and torch.allclose(alpha + beta, torch.full((6,), 0.15))
+    assert (w.sum(1) - alpha - beta).abs().max() == 0  # no other class is pushed
+
+
+def test_top1_is_target_is_recorded(tmp_path):
+    from attacks.loop import attack_batches
+    targets = torch.tensor([[7]] * 4)
+    attack_batches(OverOptimized(tiny_model()), images(4), targets, 3, tmp_path, batch_size=4)
+    rec = read_records(tmp_path)
+    predicted_target = rec["top1_class"] == rec["target1_class"]
+    np.testing.assert_array_equal(rec["top1_is_target"].astype(bool), predicted_target)
 
 
 def test_targets_are_seeded_and_never_the_true_class():
