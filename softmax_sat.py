@@ -42,6 +42,8 @@ COMMANDS = {
                           "the transferability experiment: every model pair, both attacks, Figures 3-5"),
     "figures": Command("attacks.cli", "configure_figures", "run_figures",
                        "re-draw an experiment's Figures 3-5 and curves from its records"),
+    "detect": Command("attacks.cli", "configure_detect", "run_detect",
+                      "how well each confidence measure separates an experiment's attacked images from clean ones"),
 }
 
 

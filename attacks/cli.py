@@ -230,3 +230,34 @@ def experiment_main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m attacks.experiment")
     configure_experiment(parser)
     return run_experiment(parser.parse_args(argv))
+
+
+def configure_detect(parser) -> None:
+    parser.add_argument("--results", type=Path, required=True, help="an experiment's --out folder")
+    parser.add_argument("--clean", type=Path, required=True,
+                        help="clean images (the negatives: those each model classifies correctly)")
+    parser.add_argument("--every", type=int, default=5, help="every k-th iteration (default 5)")
+    parser.add_argument("--device", default="cpu")
+
+
+def run_detect(args) -> int:
+    from .detect import MEASURES, check_results, clean_measures, detection_table, write_detection
+    check_results(args.results)
+    if args.every < 1:
+        raise InputError("every", f"must be at least 1, got {args.every}")
+    device = torch_device(args.device)
+    config = json.loads((args.results / "config.json").read_text())
+    weights = dict(config.get("weights", []))
+    items = find_images(args.clean)
+    models = [load_model(m, weights.get(m), device) for m in config["models"]]  # records are kept by model.name
+    clean = {m.name: clean_measures(m, items, device) for m in models}
+    rows = detection_table(args.results, clean, args.every)
+    paths = write_detection(rows, args.results)
+    last = max(r.iteration for r in rows)
+    print(f"ROC AUC at iteration {last} (attacked vs clean; 95 % bootstrap interval):")
+    for r in rows:
+        if r.iteration == last:
+            print(f"  {r.model:18s} {r.method:15s} {r.measure:21s} {r.auc:.3f} [{r.auc_low:.3f}, {r.auc_high:.3f}]"
+                  f"  TPR@5%FPR {r.tpr:.2f}  ties {r.tied:.2f}")
+    print(f"wrote {', '.join(str(p) for p in paths)} ({len(MEASURES)} measures)")
+    return 0
