@@ -104,6 +104,8 @@ def summarize(records: dict, method: str, reference_max: float | None) -> dict:
     predicted = per_image(records, PREDICTION)[:, -1]
     goals = [per_image(records, k)[:, -1] for k in Column.targets_in(records)]
     out["images_predicted_as_a_target_at_end"] = int(np.logical_or.reduce([predicted == g for g in goals]).sum())
+    on_target = per_image(records, Column.TOP1_IS_TARGET)[:, 11:]
+    out["share_of_iterations_after_10_with_a_target_on_top"] = float(on_target.mean()) if on_target.size else None
     return out
 
 

@@ -48,7 +48,7 @@ def attack_curves(out: Path, records: dict, method: str, reference: float | None
     """Top class activation and float32 confidence against iteration: one thin line per image, the median bold;
     `reference`: the largest top activation of any unattacked image, drawn dashed. Over-optimized confidence is
     drawn as 1 − p on a log scale (where it reaches exactly 1), multi-class confidence as p itself."""
-    iteration = per_image(records, "iteration")[0]
+    iteration = per_image(records, Column.ITERATION)[0]
     activation, confidence = per_image(records, ACTIVATION), per_image(records, CONFIDENCE)
     over = method == "over-optimized"
     shown = 1 - confidence + 1e-9 if over else confidence
@@ -73,6 +73,9 @@ def attack_curves(out: Path, records: dict, method: str, reference: float | None
         a2.set_ylim(0, 1.02)
         a2.axhline(1, color="k", lw=0.6, ls=":")
         a2.set_ylabel("top softmax output (float32)")
+        on_target = per_image(records, Column.TOP1_IS_TARGET).mean(axis=0)
+        a2.plot(iteration, on_target, color="tab:green", lw=1.5, ls="--", label="share of images whose top-1 class "
+                "is a target")
         title = "multi-class: the activations grow while the confidence is meant to stay below 1"
     a2.legend(fontsize=7, loc="upper right" if over else "lower right")
     fig.suptitle(title, fontsize=10)

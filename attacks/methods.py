@@ -111,13 +111,13 @@ class MultiClass(OverOptimized):
 
     def balancing_alpha(self, x: torch.Tensor, gc: torch.Tensor, gd: torch.Tensor) -> torch.Tensor:
         """α ∈ [low, high] (β = low + high − α) whose first-order prediction of the gap g_c − g_d after the step
-        is zero: gap + s·(α·a + β·b) = 0 with a = ∇g_c·(∇g_c − ∇g_d), b = ∇g_d·(∇g_c − ∇g_d), s the step scale."""
-        grad_c, grad_d = (torch.autograd.grad(g.sum(), x, retain_graph=True)[0].flatten(1) for g in (gc, gd))
-        diff = grad_c - grad_d
-        a, b = (grad_c * diff).sum(1), (grad_d * diff).sum(1)
-        total = self.low + self.high
+        is zero: gap + α·a + β·b = 0 with a = Σ s·∇g_c·(∇g_c − ∇g_d), b = Σ s·∇g_d·(∇g_c − ∇g_d), s the step scale
+        (per channel for the "input" reading)."""
+        grad_c, grad_d = (torch.autograd.grad(g.sum(), x, retain_graph=True)[0] for g in (gc, gd))
+        diff = (grad_c - grad_d) * self.gradient_scale
+        a, b = (grad_c * diff).flatten(1).sum(1), (grad_d * diff).flatten(1).sum(1)
         gap = (gc - gd).detach()
-        alpha = -(gap / self.gradient_scale + total * b) / (a - b).where((a - b).abs() > 0, torch.ones_like(a))
+        alpha = -(gap + (self.low + self.high) * b) / (a - b).where((a - b).abs() > 0, torch.ones_like(a))
         return alpha.clamp(self.low, self.high)
 
 
