@@ -13,7 +13,6 @@ Usage: SOFTMAX_SAT_WEIGHTS=../shared/models python benchmarks/readings_study.py 
 """
 from __future__ import annotations
 
-import argparse
 import itertools
 import json
 import tempfile
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from common import sample_study_parser
 
 from attacks.data import find_images, select_correct
 from attacks.loop import attack_batches
@@ -49,11 +49,7 @@ def outcome(records: dict) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--models", default="squeezenet1_1,mobilenet_v2,efficientnet_lite0")
-    parser.add_argument("--n", type=int, default=16)
+    parser = sample_study_parser(__doc__, "squeezenet1_1,mobilenet_v2,efficientnet_lite0", 16)
     parser.add_argument("--iterations", type=int, default=150)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)

@@ -8,12 +8,12 @@ Usage: SOFTMAX_SAT_WEIGHTS=../shared/models python benchmarks/watch_demo.py \
 """
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 import torch
 import torchattacks
+from common import sample_study_parser
 
 from attacks.data import find_images, select_correct
 from attacks.models import load_model
@@ -76,11 +76,7 @@ def figure(results: dict, path: Path) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--models", default="squeezenet1_1,mobilenet_v2")
-    parser.add_argument("--n", type=int, default=32)
+    parser = sample_study_parser(__doc__, "squeezenet1_1,mobilenet_v2", 32)
     parser.add_argument("--eps", type=float, default=2 / 255)
     parser.add_argument("--steps", type=int, default=10)
     args = parser.parse_args()
