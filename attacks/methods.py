@@ -53,7 +53,7 @@ def check_settings(alpha: float | None = None, low: float | None = None, high: f
 def _gradient_scale(model, gradient: str):
     """Factor turning the pixel-space gradient into the pixel step α·factor·∇_x g of the chosen reading."""
     check_settings(gradient=gradient)
-    return {"unit": 255.0 ** 2, "input": getattr(model, "std", 1.0) ** 2, "pixels": 1.0}[gradient]
+    return {"unit": 255.0 ** 2, "input": model.std ** 2, "pixels": 1.0}[gradient]  # std: per channel, in pixels
 
 
 class OverOptimized:

@@ -48,7 +48,7 @@ def main() -> None:
     hook = watch(model, ("float32", "bfloat16"), gradients=True, warn_share=1.0)
     start = time.perf_counter()
     for _ in range(args.repeats):
-        hook._record(model, (x,), logits)
+        hook.observe(logits)
     alone = (time.perf_counter() - start) / args.repeats
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; SqueezeNet 1.1, batch {args.batch}, "
           f"median of {args.repeats} × 3 rounds; {len(w.steps)} steps recorded by the last watch")

@@ -120,15 +120,22 @@ class Kernel:
 _SIGNED = {1: np.int8, 2: np.int16, 4: np.int32, 8: np.int64}
 
 
+@functools.cache
+def torch_dtypes() -> dict:
+    """Our dtype names, and the signed integers of each width, as torch dtypes."""
+    import torch
+    return {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32, "float64": torch.float64,
+            1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
 def _to_torch(x: np.ndarray, d: Dtype, device: str):
     import torch
     # through the bits: torch.from_numpy knows no ml_dtypes type
-    return torch.from_numpy(x.view(_SIGNED[x.itemsize])).view(getattr(torch, d.name)).to(device)
+    return torch.from_numpy(x.view(_SIGNED[x.itemsize])).view(torch_dtypes()[d.name]).to(device)
 
 
 def _from_torch(t, d: Dtype) -> np.ndarray:
-    import torch
-    return t.cpu().view(getattr(torch, _SIGNED[t.element_size()].__name__)).numpy().view(d.storage)
+    return t.cpu().view(torch_dtypes()[t.element_size()]).numpy().view(d.storage)
 
 
 def _torch_softmax(x, d, device):

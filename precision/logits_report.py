@@ -46,10 +46,10 @@ class DtypeSummary:
 
 
 def _join(parts: list[RowSaturation]) -> RowSaturation:
-    first = parts[0]
-    arrays = {k: np.concatenate([getattr(p, k) for p in parts])
-              for k in ("top_is_one", "others_zero", "overflow", "gap", "threshold")}
-    return RowSaturation(first.dtype, first.kernel, **arrays)
+    join = lambda arrays: np.concatenate(list(arrays))
+    return RowSaturation(parts[0].dtype, parts[0].kernel, join(p.top_is_one for p in parts),
+                         join(p.others_zero for p in parts), join(p.overflow for p in parts),
+                         join(p.gap for p in parts), join(p.threshold for p in parts))
 
 
 def saturation_of_file(logits: LogitsFile, dtypes, kernel: Kernel, device: str = "cpu",

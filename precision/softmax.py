@@ -175,6 +175,7 @@ def emulate(algorithm: str, x: np.ndarray, io: Arithmetic, acc: Arithmetic, orde
 
 # --- native backends --------------------------------------------------------------------------------
 NATIVE = ("numpy", "torch", "torch_log")
+DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64")
 
 
 def native_softmax(logits, backend: str = "numpy", dtype: str = "float32", upcast: str | None = None,
@@ -199,10 +200,12 @@ def native_softmax(logits, backend: str = "numpy", dtype: str = "float32", upcas
         raise InputError("backend", f"unknown {backend!r}; expected one of {', '.join(NATIVE)}")
     import torch
 
+    from .kernels import torch_dtypes
+
     def torch_dtype(name):
-        if not hasattr(torch, str(name)) or not isinstance(getattr(torch, name), torch.dtype):
-            raise InputError("dtype", f"unknown torch dtype {name!r}")
-        return getattr(torch, name)
+        if name not in DTYPE_NAMES:
+            raise InputError("dtype", f"unknown torch dtype {name!r}; expected one of {', '.join(DTYPE_NAMES)}")
+        return torch_dtypes()[name]
 
     t = torch.tensor(u.astype(np.float64), device=device).to(torch_dtype(dtype))
     kw = {"dtype": torch_dtype(upcast)} if upcast else {}

@@ -90,6 +90,10 @@ class Watch:
             warnings.warn(message, category, stacklevel=3)
 
     def _record(self, module, inputs, output) -> None:
+        self.observe(output)
+
+    def observe(self, output) -> Step:
+        """Record one batch of logits (what the forward hook does with the model's output)."""
         import torch
         if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[1] < 2:
             shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
@@ -119,6 +123,7 @@ class Watch:
                             f"step {step.step}: the cross-entropy gradient with respect to the logits is exactly zero "
                             f"for {zero} of {step.rows} rows: a gradient attack or training step gets nothing "
                             "from them")
+        return step
 
     def _gradients(self, logits) -> tuple[int, float]:
         """Rows whose cross-entropy gradient w.r.t. the logits (torch's own, in the logits' dtype) is exactly 0."""
