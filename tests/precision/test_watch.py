@@ -85,7 +85,8 @@ def test_a_model_that_returns_probabilities_is_flagged():
 def test_vanishing_cross_entropy_gradient_is_found_exactly_where_it_is_zero(tmp_path):
     model = Scaled(1.0)
     x = torch.tensor([[50.0], [120.0], [3.0]])  # float32: e^−120 underflows, e^−50 does not
-    with pytest.warns(SaturationWarning, match="exactly zero for 1 of 3"), watch(model, gradients=True) as w:
+    with pytest.warns(SaturationWarning, match="exactly zero for 1 of 3"), \
+            watch(model, gradients=True, warn_share=1.0) as w:
         logits = model(x)
     z = logits.detach().requires_grad_(True)
     torch.nn.functional.cross_entropy(z, z.argmax(1), reduction="sum").backward()
@@ -112,6 +113,7 @@ def _batch():
     return torch.rand(4, 1) * 0.1, torch.zeros(4, dtype=torch.long)
 
 
+@pytest.mark.filterwarnings("ignore::precision.watch.SaturationWarning")
 def test_torchattacks_adapter():
     torchattacks = pytest.importorskip("torchattacks")
     model = Scaled(400.0).eval()
@@ -122,6 +124,7 @@ def test_torchattacks_adapter():
     assert len(w.steps) >= 3
 
 
+@pytest.mark.filterwarnings("ignore::precision.watch.SaturationWarning")
 def test_foolbox_adapter():
     foolbox = pytest.importorskip("foolbox")
     model = Scaled(400.0).eval()
@@ -131,6 +134,7 @@ def test_foolbox_adapter():
     assert len(w.steps) >= 3
 
 
+@pytest.mark.filterwarnings("ignore::precision.watch.SaturationWarning")
 def test_art_adapter():
     pytest.importorskip("art")
     from art.attacks.evasion import FastGradientMethod
