@@ -92,7 +92,7 @@ def test_vanishing_cross_entropy_gradient_is_found_exactly_where_it_is_zero(tmp_
     torch.nn.functional.cross_entropy(z, z.argmax(1), reduction="sum").backward()
     assert w.steps[0].zero_gradients == int((z.grad == 0).all(1).sum()) == 1
     w.set_labels(torch.tensor([1, 1, 1]))  # another class: the gradient is not zero anywhere
-    with watch(model, gradients=True) as w2:
+    with watch(model, gradients=True, warn_share=1.0) as w2:
         w2.set_labels(torch.tensor([1, 1, 1]))
         model(x)
     assert w2.steps[0].zero_gradients == 0
