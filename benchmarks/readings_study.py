@@ -51,14 +51,17 @@ def outcome(records: dict) -> dict:
 def main() -> None:
     parser = sample_study_parser(__doc__, "squeezenet1_1,mobilenet_v2,efficientnet_lite0", 16)
     parser.add_argument("--iterations", type=int, default=150)
+    parser.add_argument("--readings", default="all",
+                        help="all, or GRADIENT/WORKING/RULE[,...] (e.g. input/float/balance,unit/rounded/switch)")
     args = parser.parse_args()
+    readings = READINGS if args.readings == "all" else [tuple(r.split("/")) for r in args.readings.split(",")]
     args.out.mkdir(parents=True, exist_ok=True)
     models = [load_model(m) for m in args.models.split(",")]
     chosen, pixels = select_correct(models, find_images(args.images), args.n)
     targets = draw_targets(torch.tensor([y for _, y in chosen]), 2, seed=0)
     results = []
     for model in models:
-        for gradient, working, rule in READINGS:
+        for gradient, working, rule in readings:
             attack = MultiClass(model, 0.05, 0.1, gradient=gradient, working_image=working, rule=rule)
             with tempfile.TemporaryDirectory() as tmp:
                 attack_batches(attack, pixels[model.name], targets, args.iterations, Path(tmp), batch_size=args.n,
