@@ -13,6 +13,7 @@ from .formats import get_format
 from .kernel_scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
 from .kernels import Kernel, device_description, kernel_versions
 from .measures import MEASURES, saturation_gap
+from .report_rows import emulated, measured, measured_dtypes
 from .saturation import ORDERS, thresholds
 
 DEFAULT_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2",
@@ -113,20 +114,14 @@ def _table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
 
 
-def _find(records, **kw):
-    return next((r for r in records if all(r.get(k) == v for k, v in kw.items())), None)
+def _kernel_cell(row: dict | None) -> str:
+    return "—" if row is None else _fmt_gap(row["top_is_one_from_gap"])
 
 
-def _kernel_cell(rows: list[dict], key: str = "top_is_one_from_gap") -> str:
-    return "—" if not rows else _fmt_gap(rows[0][key])
-
-
-def kernel_markdown(k: dict, figures: list[str]) -> list[str]:
+def kernel_markdown(data: dict, figures: list[str]) -> list[str]:
     """The real-kernel section: headline table, every measured threshold, agreement with emulation."""
+    k, kernels, dtypes = data["kernels"], measured(data), measured_dtypes(data)
     T = k["thresholds"]
-    dtypes = [d for d in ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
-              if any(r["dtype"] == d for r in T)]
-    pick = lambda **kw: [r for r in T if all(r[a] == b for a, b in kw.items())]
     versions = ", ".join(f"{p} {v}" for p, v in k["versions"].items() if p not in ("platform", "processor"))
     md = ["## The kernels on this machine", "",
           f"Each kernel is called as it is ({k['device_name']}; {versions}). "
@@ -137,7 +132,7 @@ def kernel_markdown(k: dict, figures: list[str]) -> list[str]:
     for m in k["classes"]:
         md += [f"**Gap from which the top output is exactly 1 — {m} classes, all rivals equal**", "",
                _table(["kernel"] + dtypes,
-                      [[name] + [_kernel_cell(pick(kernel=name, dtype=d, classes=m, rivals="equal")) for d in dtypes]
+                      [[name] + [_kernel_cell(kernels.get(name, d, m, "equal")) for d in dtypes]
                        for name in k["kernels"]]), ""]
     if "kernels.png" in figures:
         md += ["![first gap with top output exactly 1, per kernel and dtype](kernels.png)", ""]
@@ -167,7 +162,7 @@ def markdown(data: dict, figures: list[str]) -> str:
     algorithms = data["settings"]["algorithms"]
     md = ["# Precision-saturation report", ""]
     if data["kernels"]:
-        md += kernel_markdown(data["kernels"], figures)
+        md += kernel_markdown(data, figures)
     md += ["## Emulated arithmetic: why the kernels do what they do", "",
           "The top logit sits `gap` above its rivals (all at 0). For each number format and softmax algorithm: "
           "from which gap the top output is **exactly 1**, from which gap the other outputs are exactly 0, and "
@@ -177,7 +172,8 @@ def markdown(data: dict, figures: list[str]) -> str:
     if "top_output.png" in figures:
         md += ["![top output against gap](top_output.png)", ""]
 
-    two = [r for f in formats if (r := _find(T, format=f, algorithm="shifted", classes=2, rivals="equal"))]
+    by_config = emulated(data)
+    two = [r for f in formats if (r := by_config.get(f, "shifted", 2, "equal"))]
     if two:
         md += ["## Two classes, max-shifted softmax", "",
                _table(["format", "top output = 1 from gap", "others = 0 from gap", "outputs sum > 1 for gaps in",
@@ -189,7 +185,7 @@ def markdown(data: dict, figures: list[str]) -> str:
                         f"{r['closed_form'].get('exact_rounded_once', float('nan')):.6g}",
                         r["distinct_top_outputs"] if r["distinct_top_outputs"] is not None else "—", r["method"]]
                        for r in two]), ""]
-        f32 = _find(two, format="float32")
+        f32 = by_config.get("float32", "shifted", 2, "equal")
         if f32:
             md += [f"In float32, the max-shifted softmax of two classes returns exactly 1.0 from a logit gap of "
                    f"{_fmt_gap(f32['top_is_one_from_gap'])} on: the sum 1 + e^−gap rounds to 1 there, which is "
@@ -208,7 +204,7 @@ def markdown(data: dict, figures: list[str]) -> str:
     for m in sorted({r["classes"] for r in T}):
         rows = []
         for f in formats:
-            cells = [_find(T, format=f, algorithm=a, classes=m, rivals="equal") for a in algorithms]
+            cells = [by_config.get(f, a, m, "equal") for a in algorithms]
             if any(cells):
                 rows.append([f] + [_fmt_gap(c["top_is_one_from_gap"]) if c else "—" for c in cells])
         if rows:

@@ -9,15 +9,12 @@ import numpy as np
 from .formats import to_fraction
 from .measures import measure_at
 from .plotting import save_figure, subplots
+from .report_rows import Rows, emulated, measured, measured_dtypes
 from .saturation import GapScan
 
 
 def _f(v) -> float | None:
     return None if v is None else float(Fraction(v))
-
-
-def _find(records, **kw):
-    return next((r for r in records if all(r.get(k) == v for k, v in kw.items())), None)
 
 
 def _gap_grid(scan: GapScan, upper: float, n: int) -> np.ndarray:
@@ -34,7 +31,7 @@ def top_output_figure(data: dict, out: Path) -> Path:
     """1 − p1 against the gap for every format (two classes, max-shifted): the plateau at exactly 1 shows as
     the points on the floor line."""
     recs = [r for f in data["settings"]["formats"]
-            if (r := _find(data["thresholds"], format=f, algorithm="shifted", classes=2, rivals="equal"))]
+            if (r := emulated(data).get(f, "shifted", 2, "equal"))]
     cols = min(5, len(recs))
     rows = -(-len(recs) // cols)
     fig, axes = subplots(rows, cols, figsize=(3.6 * cols, 3.0 * rows), squeeze=False)
@@ -66,7 +63,7 @@ def top_output_figure(data: dict, out: Path) -> Path:
 
 def thresholds_figure(data: dict, out: Path) -> Path:
     """Grouped bars: the saturation gap of each algorithm in each format, for the smallest and largest M."""
-    T = data["thresholds"]
+    T, rows = data["thresholds"], emulated(data)
     formats, algorithms = data["settings"]["formats"], data["settings"]["algorithms"]
     ms = sorted({r["classes"] for r in T})
     ms = [ms[0], ms[-1]] if len(ms) > 1 else ms
@@ -74,12 +71,12 @@ def thresholds_figure(data: dict, out: Path) -> Path:
     width = 0.8 / len(algorithms)
     for ax, m in zip(axes.flat, ms):
         for k, a in enumerate(algorithms):
-            ys = [_f(r["top_is_one_from_gap"]) if (r := _find(T, format=f, algorithm=a, classes=m, rivals="equal"))
+            ys = [_f(r["top_is_one_from_gap"]) if (r := rows.get(f, a, m, "equal"))
                   else None for f in formats]
             xs = np.arange(len(formats)) + (k - len(algorithms) / 2 + 0.5) * width
             ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=a)
         for x, f in enumerate(formats):  # a blank slot would read as "never saturates"
-            if not any(_find(T, format=f, algorithm=a, classes=m, rivals="equal") for a in algorithms):
+            if not any(rows.get(f, a, m, "equal") for a in algorithms):
                 ax.text(x, 0.5, f"not run\nfor {m} classes", transform=ax.get_xaxis_transform(), ha="center",
                         va="center", fontsize=7, color="0.4")
         ax.set_xticks(np.arange(len(formats)), formats, fontsize=8)
@@ -99,7 +96,7 @@ def sum_window_figure(data: dict, out: Path) -> Path:
     right = max([_f(r["others_zero_from_gap"]) or 0 for r in T] + [200]) * 1.5
     for f in data["settings"]["formats"]:
         for m, color in ((2, "C0"), (1000, "C1")):
-            r = _find(T, format=f, algorithm="shifted", classes=m, rivals="equal")
+            r = emulated(data).get(f, "shifted", m, "equal")
             if not r or not r["top_is_one_from_gap"]:
                 continue
             a, b = _f(r["top_is_one_from_gap"]), _f(r["others_zero_from_gap"])
@@ -123,7 +120,7 @@ def sum_window_figure(data: dict, out: Path) -> Path:
 
 def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
     """Saturating against non-saturating measures in one format, two classes."""
-    row = _find(data["measures"], format=fmt)
+    row = Rows(data["measures"], "format").get(fmt)
     if row is None:
         return None
     scan = GapScan(fmt, "shifted", 2, "equal")
@@ -160,21 +157,17 @@ def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
 def kernels_figure(data: dict, out: Path) -> Path:
     """Grouped bars: the first gap with top output exactly 1 for each kernel and dtype, one panel per number of
     classes, with the emulated max-shifted softmax (every operation in the dtype) as a black tick."""
-    k = data["kernels"]
-    T = k["thresholds"]
-    dtypes = [d for d in ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
-              if any(r["dtype"] == d for r in T)]
+    k, kernels, dtypes = data["kernels"], measured(data), measured_dtypes(data)
     names = list(k["kernels"])
     fig, axes = subplots(1, len(k["classes"]), figsize=(6.5 * len(k["classes"]), 4.2), squeeze=False)
     width = 0.8 / len(names)
     for ax, m in zip(axes.flat, k["classes"]):
         for j, name in enumerate(names):
-            ys = [next((r["top_is_one_from_gap"] for r in T if r["kernel"] == name and r["dtype"] == d
-                        and r["classes"] == m and r["rivals"] == "equal"), None) for d in dtypes]
+            ys = [r["top_is_one_from_gap"] if (r := kernels.get(name, d, m, "equal")) else None for d in dtypes]
             xs = np.arange(len(dtypes)) + (j - len(names) / 2 + 0.5) * width
             ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=name, color=f"C{j}")
         for x, d in enumerate(dtypes):
-            r = _find(data["thresholds"], format=d, algorithm="shifted", classes=m, rivals="equal")
+            r = emulated(data).get(d, "shifted", m, "equal")
             if r and r["top_is_one_from_gap"]:
                 ax.plot([x - 0.45, x + 0.45], [_f(r["top_is_one_from_gap"])] * 2, "k-", lw=1.5,
                         label="emulated, every op in the dtype" if x == 0 else None)
