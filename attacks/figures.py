@@ -91,8 +91,8 @@ def transfer_panel(ax, curve) -> None:
     iteration order), so that the line reads from left to right instead of zig-zagging."""
     order = np.argsort(curve.transferability, kind="stable")
     x = curve.transferability[order]
-    a, a_ci, s, s_ci = (v[order] for v in (curve.activation_mean, curve.activation_ci, curve.softmax_mean,
-                                           curve.softmax_ci))
+    a, a_ci, s, s_ci, on = (v[order] for v in (curve.activation_mean, curve.activation_ci, curve.softmax_mean,
+                                               curve.softmax_ci, curve.on_target))
     ax.plot(x, a, color="tab:blue", lw=1.2)
     ax.fill_between(x, a - a_ci, a + a_ci, color="tab:blue", alpha=0.25, lw=0)
     ax.set_xlim(0, 100)
@@ -102,6 +102,8 @@ def transfer_panel(ax, curve) -> None:
     right = ax.twinx()
     right.plot(x, s, color="tab:red", lw=1.2)
     right.fill_between(x, s - s_ci, np.minimum(s + s_ci, 1), color="tab:red", alpha=0.25, lw=0)
+    right.plot(x, on, color="tab:green", lw=1, ls="--", label="share with a target on top")
+    right.legend(fontsize=6, loc="lower right")
     right.set_ylim(0, 1.02)
     right.set_ylabel("softmax output (float32)", color="tab:red")
     ax.set_title(f"{curve.method}: {curve.source} → {curve.target}  ({curve.kept} kept, {curve.dropped} never "

@@ -39,6 +39,7 @@ class TransferCurve:
     activation_ci: np.ndarray  # half-width of the 95 % interval
     softmax_mean: np.ndarray
     softmax_ci: np.ndarray
+    on_target: np.ndarray  # share of kept examples whose top-1 class is one of the attack's targets
     criterion: str = "target"
 
     @property
@@ -83,8 +84,10 @@ def transfer_curve(records: dict, source: str, target: str, method: str,
     a_mean, a_ci = mean_ci(activation)
     s_mean, s_ci = mean_ci(softmax)
     percent = 100 * hit[keep].mean(axis=0) if keep.any() else np.full(hit.shape[1], np.nan)
+    on_target = per_image(records, Column.TOP1_IS_TARGET)[keep].mean(axis=0) if keep.any() else percent * np.nan
     return TransferCurve(source, target, method, len(hit), int((~keep).sum()), per_image(records, Column.ITERATION)[0],
-                         percent, a_mean, a_ci, s_mean, s_ci, "target" if labels is None else "misclassified")
+                         percent, a_mean, a_ci, s_mean, s_ci, on_target,
+                         "target" if labels is None else "misclassified")
 
 
 def experiment_curves(results: Path, criterion: str = "misclassified", cleaning: str = "never") -> list[TransferCurve]:

@@ -119,13 +119,15 @@ def test_cleaning_and_aggregation_on_known_records():
     prediction = np.array([0, 0, 0, 0, 0, 0, 7, 7, 0, 7, 7, 7])
     activation = np.arange(12, dtype=np.float32)
     softmax = np.linspace(0.5, 1, 12)
+    on_target = np.array([0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 1, 1], dtype=np.int8)
     records = {"image": image, "iteration": iteration, "target1_class": target, "transfer_b": prediction,
-               "top1_logit": activation, "softmax_top_float32": softmax}
+               "top1_logit": activation, "softmax_top_float32": softmax, "top1_is_target": on_target}
     curve = transfer_curve(records, "a", "b", "over-optimized")
     assert (curve.examples, curve.dropped, curve.kept) == (3, 1, 2)
     np.testing.assert_array_equal(curve.transferability, [0, 50, 100, 100])
     np.testing.assert_allclose(curve.activation_mean, [6, 7, 8, 9])  # mean of rows 1 and 2
     np.testing.assert_allclose(curve.activation_ci, 1.959963984540054 * np.std([4, 8], ddof=1) / np.sqrt(2))
+    np.testing.assert_allclose(curve.on_target, [0, 0.5, 1, 1])  # of the kept images 1 and 2
     # misclassified: true classes 0, 0, 5: image 2's prediction 0 ≠ 5 from the start, the others as before
     loose = transfer_curve(records, "a", "b", "over-optimized", labels=np.array([0, 0, 5]))
     assert (loose.dropped, loose.criterion) == (1, "misclassified")
