@@ -90,11 +90,7 @@ def saturation_of(logits, dtypes=("float32",), kernel: str = "torch", device: st
         d = k.check(dtype, device)
         xs = d.cast(x)
         p = k(xs, dtype, device)
-        one, zero = (0.0, -np.inf) if k.log_space else (1.0, 0.0)
-        top_is_one = p[rows, top] == one
-        others = p == zero
-        others[rows, top] = True
-        others_zero = others.all(axis=1)
+        top_is_one, others_zero = k.saturated(p, top)
         log_top = log_kernel(xs, dtype, device)[rows, top] if not k.log_space else p[rows, top]
         if exact_distance:
             distance = row_saturation(x, dtype, k, device).past_threshold
@@ -102,7 +98,7 @@ def saturation_of(logits, dtypes=("float32",), kernel: str = "torch", device: st
             rounded_once = k.model(dtype).accumulate is not None
             distance = margin - (np.log(scaled) - np.log(absorbed_weight(dtype, rounded_once)))
         out[dtype] = Saturation(dtype, kernel, top_is_one, top_is_one & ~others_zero, others_zero,
-                                log_top == 0 if log_kernel.log_space else log_top == 1, distance, margin, log_odds)
+                                log_top == log_kernel.one, distance, margin, log_odds)
     return out
 
 

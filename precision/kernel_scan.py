@@ -50,10 +50,8 @@ class KernelScan:
 
     def _state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         p = self.kernel(self.rows(idx), self.dtype.name, self.device)
-        one, zero = (0.0, -np.inf) if self.kernel.log_space else (1.0, 0.0)
-        top = p[:, 0]
-        return {"top": top, "top_one": top == one, "others_zero": (p[:, 1:] == zero).all(axis=1),
-                "nan": np.isnan(p).any(axis=1)}
+        top_one, others_zero = self.kernel.saturated(p, np.zeros(len(p), dtype=np.int64))  # the top is column 0
+        return {"top": p[:, 0], "top_one": top_one, "others_zero": others_zero, "nan": np.isnan(p).any(axis=1)}
 
 
 @dataclass(frozen=True)

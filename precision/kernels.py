@@ -109,6 +109,18 @@ class Kernel:
                               f"pip install 'softmax-saturation[{self.extra}]'")
         return DTYPES[dtype]
 
+    @property
+    def one(self) -> float:
+        """A top output of exactly 1 as this kernel returns it (log-space: a log-probability of 0)."""
+        return 0.0 if self.log_space else 1.0
+
+    def saturated(self, p: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per row of outputs p (B, M): is the output in column top[i] exactly 1, and every other exactly 0?"""
+        rows = np.arange(len(p))
+        others = p == (-np.inf if self.log_space else 0.0)
+        others[rows, top] = True
+        return p[rows, top] == self.one, others.all(axis=1)
+
     def __call__(self, x: np.ndarray, dtype: str, device: str = "cpu") -> np.ndarray:
         """Outputs (probabilities, or log-probabilities for a log-space kernel) of the rows of x, in the dtype."""
         d = self.check(dtype, device)

@@ -72,12 +72,8 @@ def row_saturation(x: np.ndarray, dtype: str, kernel: Kernel, device: str = "cpu
     rows = np.arange(n)
     overflow = ~np.isfinite(xs.astype(np.float64)).all(axis=1)
     top = np.argmax(xs, axis=1)
-    one, zero = (0.0, -np.inf) if kernel.log_space else (1.0, 0.0)
-    p = kernel(xs, dtype, device)
-    top_is_one = (p[rows, top] == one) & ~overflow
-    others = p == zero
-    others[rows, top] = True
-    others_zero = others.all(axis=1) & ~overflow
+    top_is_one, others_zero = kernel.saturated(kernel(xs, dtype, device), top)
+    top_is_one, others_zero = top_is_one & ~overflow, others_zero & ~overflow
     x64 = xs.astype(np.float64)
     rivals = x64.copy()
     rivals[rows, top] = -np.inf
@@ -91,7 +87,7 @@ def row_saturation(x: np.ndarray, dtype: str, kernel: Kernel, device: str = "cpu
         with np.errstate(over="ignore"):
             trial[np.arange(len(r)), top[r]] = d.cast(base[r] + d.values(pts.ravel()).astype(np.float64))
         out = kernel(trial, dtype, device)[np.arange(len(r)), top[r]]
-        return (out == one).reshape(pts.shape)
+        return (out == kernel.one).reshape(pts.shape)
 
     threshold = np.full(n, np.nan)
     ok = np.flatnonzero(~overflow)
