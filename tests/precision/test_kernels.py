@@ -166,3 +166,21 @@ def test_verify_command_writes_a_certificate(tmp_path, capsys):
     cert = json.loads((tmp_path / "verify-numpy-float8_e4m3fn-M2-equal.json").read_text())
     assert cert["holds"] and cert["gaps_evaluated"] == 127 and cert["first_top_one_gap"] == 2.75
     assert "Corrected Lemma 2.1 holds" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("kernel, dtype, classes, key, value", [
+    ("jax", "float32", 2, "others_zero_from_gap", 87.3365478515625),  # flushes subnormals: not 103.97
+    ("jax", "float64", 2, "others_zero_from_gap", 708.3964185322642),
+    ("jax", "bfloat16", 1000, "top_is_one_from_gap", 12.5),
+    ("onnxruntime", "float16", 2, "top_is_one_from_gap", 8.3203125),
+    ("onnxruntime", "float16", 1000, "top_is_one_from_gap", 15.2265625),
+    ("numpy", "bfloat16", 1000, "top_is_one_from_gap", 5.5625),  # NumPy's bfloat16 sum stays in bfloat16
+    ("numpy", "float16", 1000, "top_is_one_from_gap", 14.5),
+    ("torch", "float32", 1000, "top_is_one_from_gap", 22.850141525268555),
+    ("torch-log", "bfloat16", 2, "top_is_one_from_gap", 5.5625),
+    ("torch", "bfloat16", 128256, "top_is_one_from_gap", 18.0)])  # an LLM vocabulary
+def test_the_figures_the_readme_quotes_per_framework(kernel, dtype, classes, key, value):
+    k = get_kernel(kernel)
+    if not k.available():
+        pytest.skip(f"{k.package} not installed (extra {k.extra})")
+    assert kernel_thresholds(k, dtype, classes, "equal").as_dict()[key] == value
