@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .batch_saturation import looks_like_probabilities, saturation_of
 from .errors import InputError
@@ -175,6 +176,7 @@ class Watch:
         if self.gradients:
             ax.plot(steps, [100 * s.zero_gradients / s.rows for s in self.steps], "k--", label="CE gradient = 0")
         ax.set_xlabel("watched batch (step)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole batches
         ax.set_ylabel("% of rows")
         ax.set_ylim(-2, 102)
         ax.set_title(title or f"Softmax saturation per step ({self.kernel})", fontsize=10)
