@@ -11,7 +11,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 
-from precision.errors import InputError
+from precision.common.errors import InputError
 
 
 @dataclass(frozen=True)

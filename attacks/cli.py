@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from precision.errors import InputError
-from precision.files import check_writable, claim, locked, write_text_atomic
-from precision.kernels import torch_device
+from precision.common.devices import torch_device
+from precision.common.errors import InputError
+from precision.common.files import check_writable, claim, locked, write_text_atomic
 
 from .data import choose_images, find_images
 from .experiment import build_config, run_transfer_experiment, write_figures

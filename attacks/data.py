@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from precision.errors import InputError
+from precision.common.errors import InputError
 
 EXTENSIONS = {".jpeg", ".jpg", ".png"}
 

@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
-from precision.errors import InputError
-from precision.files import write_text_atomic
+from precision.common.errors import InputError
+from precision.common.files import write_text_atomic
 
 from .record import ACTIVATION, CONFIDENCE, Column, Expected, per_image, read_records
 
@@ -151,7 +151,7 @@ def detection_table(results: Path, clean: dict[str, dict[str, np.ndarray]], ever
 
 def write_detection(rows: list[Detection], out: Path) -> list[Path]:
     """detection.csv and detection.png (AUC against iteration per measure, one panel per method)."""
-    from precision.plotting import save_figure, subplots
+    from precision.common.plotting import save_figure, subplots
     header = list(Detection.__dataclass_fields__)
     lines = [",".join(header)] + [",".join(str(getattr(r, h)) for h in header) for r in rows]
     csv = write_text_atomic(out / "detection.csv", "\n".join(lines) + "\n")

@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 
-from precision.errors import InputError
-from precision.files import check_writable, claim, locked, write_text_atomic
+from precision.common.errors import InputError
+from precision.common.files import check_writable, claim, locked, write_text_atomic
 
 from .data import choose_images, find_images, load_pixels
 from .figures import transferability_figures

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from precision.plotting import save_figure, subplots
+from precision.common.plotting import save_figure, subplots
 
 from .data import class_names
 from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, per_image

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from precision.errors import InputError
+from precision.common.errors import InputError
 
 
 def valid_image(x: torch.Tensor) -> torch.Tensor:

@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from precision.errors import InputError
+from precision.common.errors import InputError
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from precision.errors import InputError
+from precision.common.errors import InputError
 
 SOFTMAX_DTYPES = ("float16", "float32", "float64")
 TOP_K = 3

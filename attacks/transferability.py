@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from precision.errors import InputError
+from precision.common.errors import InputError
 
 from .record import ACTIVATION, CONFIDENCE, Column, Expected, RecordsError, per_image, read_records
 

@@ -68,8 +68,8 @@ def main() -> None:
                                    "--out", str(tmp / "r2"), "--no-figures"])
             print(f"2. --logits 4096 x 128256, dtype bfloat16, kernel torch: {s:.1f} s, peak {gb:.2f} GB (goal 60 s)")
             path.unlink()
-    from precision.kernel_scan import kernel_thresholds
-    from precision.saturation import thresholds
+    from precision.emulated.thresholds import thresholds
+    from precision.kernels.scan import kernel_thresholds
     for dtype in ("float16", "bfloat16", "float32", "float64"):
         start = time.perf_counter()
         t = thresholds(dtype, "shifted", 128_256, "equal")

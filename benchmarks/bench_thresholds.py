@@ -7,9 +7,9 @@
 import platform
 import time
 
-from precision.formats import BUILTIN
-from precision.saturation import thresholds
-from precision.softmax import ALGORITHMS
+from precision.emulated.algorithms import ALGORITHMS
+from precision.emulated.thresholds import thresholds
+from precision.formats.number_formats import BUILTIN
 
 
 def timed(fn):

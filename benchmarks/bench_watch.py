@@ -13,7 +13,7 @@ import time
 import torch
 
 from attacks.models import load_model
-from precision.watch import watch
+from precision.logits.watch import watch
 
 
 def median_seconds(model, x, repeats: int) -> float:

@@ -27,7 +27,7 @@ from attacks.loop import attack_batches
 from attacks.methods import MultiClass, draw_targets
 from attacks.models import load_model
 from attacks.record import ACTIVATION, CONFIDENCE, Column, per_image, read_records
-from precision.plotting import save_figure, subplots
+from precision.common.plotting import save_figure, subplots
 
 READINGS = list(itertools.product(("unit", "input"), ("rounded", "float"), ("switch", "balance")))
 AFTER = 10

@@ -17,8 +17,8 @@ from common import sample_study_parser
 
 from attacks.data import find_images, select_correct
 from attacks.models import load_model
-from precision.adapters import watch_torchattacks
-from precision.plotting import save_figure, subplots
+from precision.common.plotting import save_figure, subplots
+from precision.logits.adapters import watch_torchattacks
 
 DTYPES = ("float32", "bfloat16")
 

@@ -1,20 +1,38 @@
 """Number formats, softmax algorithms and the real softmax kernels, saturation thresholds measured and exact,
-the paper's lemmas as predicates. Hypothesis strategies live in `precision.strategies` (import it explicitly,
-as `hypothesis.extra.numpy`)."""
-from .batch_saturation import Saturation, looks_like_probabilities, saturation_of
-from .certificate import Certificate, verify
-from .formats import BinaryFormat, DecimalFormat, DeltaGrid, Format, get_format
-from .kernel_scan import KernelThresholds, kernel_thresholds
-from .kernels import DTYPES, KERNELS, Kernel, KernelError, available_kernels, get_kernel
-from .lemmas import Verdict, lemma_2_1, lemma_2_1_corrected, lemma_2_2, lemma_2_2_corrected
-from .per_row import RowSaturation, row_saturation
-from .saturation import Thresholds, thresholds
-from .softmax import ALGORITHMS, native_softmax, softmax
-from .watch import ProbabilitiesWarning, SaturationWarning, Watch, watch
+the paper's lemmas as predicates, per-row saturation of a user's logits and `watch` for a live loop.
 
-__all__ = ["ALGORITHMS", "BinaryFormat", "Certificate", "DTYPES", "DecimalFormat", "DeltaGrid", "Format", "KERNELS",
-           "Kernel", "KernelError", "KernelThresholds", "RowSaturation", "Thresholds", "Verdict", "available_kernels",
-           "get_format", "get_kernel", "kernel_thresholds", "lemma_2_1", "lemma_2_1_corrected", "lemma_2_2",
-           "lemma_2_2_corrected", "native_softmax", "row_saturation", "softmax", "thresholds", "verify",
-           "Saturation", "saturation_of", "looks_like_probabilities", "ProbabilitiesWarning", "SaturationWarning",
-           "Watch", "watch"]
+Names load on first use (PEP 562): `import precision` imports neither torch, JAX nor matplotlib. Hypothesis
+strategies live in `precision.strategies` (import it explicitly, as `hypothesis.extra.numpy`).
+"""
+from importlib import import_module
+
+_EXPORTS = {  # public name: the module that defines it
+    "BinaryFormat": "formats.number_formats", "DecimalFormat": "formats.number_formats",
+    "DeltaGrid": "formats.number_formats", "Format": "formats.number_formats", "get_format": "formats.number_formats",
+    "DTYPES": "formats.dtypes",
+    "ALGORITHMS": "emulated.algorithms", "softmax": "emulated.algorithms",
+    "Thresholds": "emulated.thresholds", "thresholds": "emulated.thresholds",
+    "Verdict": "emulated.lemmas", "lemma_2_1": "emulated.lemmas", "lemma_2_1_corrected": "emulated.lemmas",
+    "lemma_2_2": "emulated.lemmas", "lemma_2_2_corrected": "emulated.lemmas",
+    "KERNELS": "kernels.registry", "Kernel": "kernels.registry", "KernelError": "kernels.registry",
+    "available_kernels": "kernels.registry", "get_kernel": "kernels.registry", "native_softmax": "kernels.registry",
+    "KernelThresholds": "kernels.scan", "kernel_thresholds": "kernels.scan",
+    "Certificate": "kernels.certificate", "verify": "kernels.certificate",
+    "RowSaturation": "logits.rows", "row_saturation": "logits.rows",
+    "Saturation": "logits.batch", "saturation_of": "logits.batch", "looks_like_probabilities": "logits.batch",
+    "ProbabilitiesWarning": "logits.watch", "SaturationWarning": "logits.watch", "Watch": "logits.watch",
+    "watch": "logits.watch",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'precision' has no attribute {name!r}")
+    value = import_module(f"precision.{_EXPORTS[name]}").__dict__[name]
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -7,14 +7,22 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import InputError
-from .files import check_writable, claim, locked
-from .formats import get_format
-from .kernels import DTYPES, KERNELS, KernelError, available_kernels, get_kernel, torch_device
-from .logits_file import LogitsFile
-from .report import DEFAULT_CLASSES, DEFAULT_FORMATS, DEFAULT_KERNEL_CLASSES, OBJECT_FORMAT_CLASSES, compute, markdown
-from .saturation import ORDERS, thresholds
-from .softmax import ALGORITHMS
+from precision.common.devices import torch_device
+from precision.common.errors import InputError
+from precision.common.files import check_writable, claim, locked
+from precision.emulated.algorithms import ALGORITHMS
+from precision.emulated.thresholds import ORDERS, thresholds
+from precision.formats.number_formats import get_format
+from precision.kernels.registry import DTYPES, KERNELS, KernelError, available_kernels, get_kernel
+from precision.logits.files import LogitsFile
+from precision.report.compute import (
+    DEFAULT_CLASSES,
+    DEFAULT_FORMATS,
+    DEFAULT_KERNEL_CLASSES,
+    OBJECT_FORMAT_CLASSES,
+    compute,
+    markdown,
+)
 
 
 def _listed(option: str, choices=None, cast=str, check=None):
@@ -110,7 +118,7 @@ def _report_config(args, kernels, logits: LogitsFile | None) -> dict:
 
 
 def _logits_kernel(args):
-    from .per_row import emulated_kernel
+    from precision.logits.rows import emulated_kernel
     if args.kernel == "emulated":
         if args.algorithms is None or len(args.algorithms) != 1:
             raise KernelError("algorithms", "--kernel emulated takes exactly one algorithm, e.g. --algorithms shifted")
@@ -136,7 +144,7 @@ def run_report(args) -> int:
         staging = _staging(args.out)
         try:
             if logits is not None:
-                from .logits_report import LOGIT_DTYPES, analyse_logits
+                from precision.logits.analysis import LOGIT_DTYPES, analyse_logits
                 analyse_logits(logits, staging, args.dtypes or LOGIT_DTYPES, _logits_kernel(args), device,
                                figures=not args.no_figures)
                 _publish(staging, args.out, LOGITS_FILES)
@@ -147,7 +155,7 @@ def run_report(args) -> int:
             (staging / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False))
             figures = []
             if not args.no_figures:
-                from .report_figures import draw_all
+                from precision.report.figures import draw_all
                 figures = draw_all(data, staging)
             (staging / "report.md").write_text(markdown(data, [p.name for p in figures]))
             _publish(staging, args.out, REPORT_FILES)
@@ -172,7 +180,7 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
 
 def run_thresholds(args) -> int:
     if args.kernel is not None:
-        from .kernel_scan import kernel_thresholds
+        from precision.kernels.scan import kernel_thresholds
         device = torch_device(args.device) if args.device != "cpu" else "cpu"
         t = kernel_thresholds(get_kernel(args.kernel), args.dtype or "float32", args.classes, args.rivals, device)
     else:
@@ -191,7 +199,7 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args) -> int:
-    from .certificate import verify, write_certificate
+    from precision.kernels.certificate import verify, write_certificate
     if args.classes < 2:
         raise InputError("classes", f"must be an integer ≥ 2, got {args.classes}")
     device = torch_device(args.device) if args.device != "cpu" else "cpu"

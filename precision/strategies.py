@@ -9,8 +9,8 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from .formats import BUILTIN, Format, get_format, to_fraction
-from .saturation import closed_forms
+from precision.emulated.thresholds import closed_forms
+from precision.formats.number_formats import BUILTIN, Format, get_format, to_fraction
 
 IEEE_FORMATS = ("float16", "bfloat16", "float32", "float64")
 

@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import mpmath
 
-from precision.formats import mpf_of
-from precision.softmax import exact_softmax
+from precision.emulated.algorithms import exact_softmax
+from precision.formats.number_formats import mpf_of
 
 from . import steps
 from .kernel import Claim, Counterexample, Proof
@@ -53,7 +53,7 @@ def computed_top_leaves_one(fmt, u, v1, algorithm):
 
 
 def _naive_overflows(fmt, u, v1):
-    from precision.softmax import softmax
+    from precision.emulated.algorithms import softmax
     p = softmax([[float(x) for x in u]], fmt, "naive")[0]
     q = softmax([[float(v1)] + [float(x) for x in u[1:]]], fmt, "naive")[0]
     ev = mpmath.exp(mpf_of(v1))

@@ -9,8 +9,8 @@ from fractions import Fraction
 
 import mpmath
 
-from precision.formats import mpf_of
-from precision.softmax import exact_softmax
+from precision.emulated.algorithms import exact_softmax
+from precision.formats.number_formats import mpf_of
 
 from . import steps
 from .kernel import Claim, Counterexample, Proof, Symbolic

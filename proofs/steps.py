@@ -6,9 +6,9 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from precision.formats import get_format, mpf_of, to_fraction
-from precision.lemmas import outputs
-from precision.saturation import GapScan
+from precision.emulated.lemmas import outputs
+from precision.emulated.thresholds import GapScan
+from precision.formats.number_formats import get_format, mpf_of, to_fraction
 
 from .kernel import SMT, Claim, Exhaustive, IntervalBound, Symbolic
 
@@ -124,7 +124,7 @@ def sum_absorbs_from_threshold(fmt: str) -> list[Claim]:
     at the representable gap below, e^−g > 2^−p + ulp(2^−p)/2, so fl(e^−g) > 2^−p and the sum exceeds 1."""
     from decimal import Decimal
 
-    from precision.saturation import thresholds
+    from precision.emulated.thresholds import thresholds
     f = get_format(fmt)
     p = f.precision
     g = f.round(to_fraction(thresholds(fmt, "shifted", 2).top_is_one_from_gap))

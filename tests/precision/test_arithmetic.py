@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import example, given
 
-from precision.arithmetic import Arithmetic
-from precision.formats import get_format
+from precision.formats.arithmetic import Arithmetic
+from precision.formats.number_formats import get_format
 from precision.strategies import signed_values
 
 ml_dtypes = pytest.importorskip("ml_dtypes")

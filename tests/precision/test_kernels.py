@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from precision import kernel_scan as kt
-from precision.certificate import VerifyError, verify
-from precision.formats import BUILTIN
-from precision.kernel_scan import agreement, kernel_thresholds, sample_rows, two_class_rows
-from precision.kernels import DTYPES, KERNELS, Kernel, KernelError, get_kernel
+from precision.formats.number_formats import BUILTIN
+from precision.kernels import scan as kt
+from precision.kernels.certificate import VerifyError, verify
+from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, get_kernel
+from precision.kernels.scan import agreement, kernel_thresholds, sample_rows, two_class_rows
 
 AVAILABLE = [pytest.param(k, d, id=f"{k.name}-{d}",
                           marks=[] if k.available() else pytest.mark.skip(reason=f"{k.package} not installed "
@@ -129,7 +129,7 @@ def test_verify_certifies_every_gap_and_agrees_with_the_thresholds(tmp_path):
 
 def test_verify_streams_in_chunks_with_the_same_result(monkeypatch):
     whole = verify("numpy", "bfloat16", 2, progress=False)
-    import precision.certificate as v
+    import precision.kernels.certificate as v
     monkeypatch.setattr(v, "CELLS", 2 * 1000)  # 1000 gaps per chunk
     chunked = verify("numpy", "bfloat16", 2, progress=False)
     assert chunked.as_dict() | {"seconds": 0, "date": ""} == whole.as_dict() | {"seconds": 0, "date": ""}

@@ -5,8 +5,7 @@ from fractions import Fraction
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from precision.formats import get_format, to_fraction
-from precision.lemmas import (
+from precision.emulated.lemmas import (
     MONOTONE_ALGORITHMS,
     lemma_2_1,
     lemma_2_1_corrected,
@@ -14,6 +13,7 @@ from precision.lemmas import (
     lemma_2_2_condition,
     lemma_2_2_corrected,
 )
+from precision.formats.number_formats import get_format, to_fraction
 from precision.strategies import IEEE_FORMATS, gaps_near_threshold, signed_values, values
 
 deltas = st.sampled_from(["0.05", "0.01", "0.001"])

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from precision.kernels import get_kernel
-from precision.logits_file import LogitsFile, LogitsFileError
-from precision.per_row import emulated_kernel, row_saturation
+from precision.kernels.registry import get_kernel
+from precision.logits.files import LogitsFile, LogitsFileError
+from precision.logits.rows import emulated_kernel, row_saturation
 from softmax_sat import main
 
 
@@ -18,7 +18,7 @@ def _strict(text: str):
 
 def test_row_threshold_is_the_kernels_own_saturation_gap():
     pytest.importorskip("torch")
-    from precision.kernel_scan import kernel_thresholds
+    from precision.kernels.scan import kernel_thresholds
     x = np.array([[30.0, 0.0], [3.0, 0.0], [7.0, 1.0]])
     r = row_saturation(x, "bfloat16", get_kernel("torch"))
     two = kernel_thresholds("torch", "bfloat16", 2).top_is_one_from_gap  # rows of two classes: the same gap
@@ -40,7 +40,7 @@ def test_sum_above_one_rows():
 
 
 def test_emulated_kernel_matches_the_emulated_threshold():
-    from precision.saturation import thresholds
+    from precision.emulated.thresholds import thresholds
     r = row_saturation(np.array([[1.0, 0.0]]), "float16", emulated_kernel("shifted"))
     assert r.threshold[0] == float(thresholds("float16", "shifted", 2).top_is_one_from_gap)
 
@@ -49,7 +49,7 @@ def test_streaming_in_chunks_gives_the_same_rows(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     x = rng.normal(0, 6, (300, 50))
     np.save(tmp_path / "l.npy", x)
-    import precision.logits_report as lr
+    import precision.logits.analysis as lr
     whole = lr.saturation_of_file(LogitsFile(tmp_path / "l.npy"), ("float16", "float32"), get_kernel("numpy"),
                                   progress=False)
     monkeypatch.setattr(lr, "CELLS", 4 * 50 * 7)  # 7 rows per chunk

@@ -105,7 +105,7 @@ def test_an_interrupted_report_leaves_the_previous_complete_set(tmp_path, monkey
     out = tmp_path / "rep"
     assert main([*SMALL, "--out", str(out)]) == 0
     before = _snapshot(out)
-    import precision.report_figures as figures
+    import precision.report.figures as figures
 
     def interrupted(data, folder):
         (folder / "kernels.png").write_bytes(b"half a figure")

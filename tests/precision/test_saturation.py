@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from precision.formats import get_format, to_fraction
-from precision.saturation import GapScan, closed_forms, thresholds
-from precision.softmax import softmax
+from precision.emulated.algorithms import softmax
+from precision.emulated.thresholds import GapScan, closed_forms, thresholds
+from precision.formats.number_formats import get_format, to_fraction
 
 
 def top(fmt, algorithm, gap, classes=2, **kw):

@@ -4,8 +4,9 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from precision.arithmetic import Arithmetic
-from precision.softmax import ALGORITHMS, native_softmax, softmax
+from precision.emulated.algorithms import ALGORITHMS, softmax
+from precision.formats.arithmetic import Arithmetic
+from precision.kernels.registry import native_softmax
 
 torch = pytest.importorskip("torch")
 
@@ -109,5 +110,5 @@ def test_unknown_names_are_refused():
         softmax([1.0, 2.0], "float32", "fast")
     with pytest.raises(ValueError, match="order: unknown"):
         softmax([1.0, 2.0], "float32", order="random")
-    with pytest.raises(ValueError, match="backend: unknown"):
-        native_softmax([1.0, 2.0], "jax")
+    with pytest.raises(ValueError, match="kernel: unknown 'tensorflow'"):
+        native_softmax([1.0, 2.0], "tensorflow")

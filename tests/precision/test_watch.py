@@ -4,13 +4,13 @@ import warnings
 import numpy as np
 import pytest
 
-from precision.batch_saturation import looks_like_probabilities, saturation_of
-from precision.errors import InputError
+from precision.common.errors import InputError
+from precision.logits.batch import looks_like_probabilities, saturation_of
 
 torch = pytest.importorskip("torch")
 
-from precision.adapters import watch_art, watch_foolbox, watch_torchattacks  # noqa: E402
-from precision.watch import ProbabilitiesWarning, SaturationWarning, watch  # noqa: E402
+from precision.logits.adapters import watch_art, watch_foolbox, watch_torchattacks  # noqa: E402
+from precision.logits.watch import ProbabilitiesWarning, SaturationWarning, watch  # noqa: E402
 
 
 class Scaled(torch.nn.Module):
@@ -113,7 +113,7 @@ def _batch():
     return torch.rand(4, 1) * 0.1, torch.zeros(4, dtype=torch.long)
 
 
-@pytest.mark.filterwarnings("ignore::precision.watch.SaturationWarning")
+@pytest.mark.filterwarnings("ignore::precision.logits.watch.SaturationWarning")
 def test_torchattacks_adapter():
     torchattacks = pytest.importorskip("torchattacks")
     model = Scaled(400.0).eval()
@@ -124,7 +124,7 @@ def test_torchattacks_adapter():
     assert len(w.steps) >= 3
 
 
-@pytest.mark.filterwarnings("ignore::precision.watch.SaturationWarning")
+@pytest.mark.filterwarnings("ignore::precision.logits.watch.SaturationWarning")
 def test_foolbox_adapter():
     foolbox = pytest.importorskip("foolbox")
     model = Scaled(400.0).eval()
@@ -134,7 +134,7 @@ def test_foolbox_adapter():
     assert len(w.steps) >= 3
 
 
-@pytest.mark.filterwarnings("ignore::precision.watch.SaturationWarning")
+@pytest.mark.filterwarnings("ignore::precision.logits.watch.SaturationWarning")
 def test_art_adapter():
     pytest.importorskip("art")
     from art.attacks.evasion import FastGradientMethod

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .arithmetic import Arithmetic
-from .saturation import GapScan, search_limit
-from .search import first_true_index
-from .softmax import shifted
+from precision.emulated.algorithms import shifted
+from precision.emulated.thresholds import GapScan, search_limit
+from precision.formats.arithmetic import Arithmetic
+from precision.formats.search import first_true_index
 
 
 def softmax_top(ar: Arithmetic, u: np.ndarray) -> np.ndarray:

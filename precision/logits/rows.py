@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .arithmetic import arithmetic
-from .errors import InputError
-from .kernels import DTYPES, EmulationModel, Kernel
-from .search import first_true
-from .softmax import ALGORITHMS, emulate
+from precision.common.errors import InputError
+from precision.emulated.algorithms import ALGORITHMS, emulate
+from precision.formats.arithmetic import arithmetic
+from precision.formats.search import first_true
+from precision.kernels.registry import DTYPES, EmulationModel, Kernel
 
 REACH = 2048.0  # largest gap searched: every kernel here saturates long before (float64: at ~37 + ln M)
 
@@ -44,7 +44,7 @@ class RowSaturation:
 
 
 def emulated_kernel(algorithm: str) -> Kernel:
-    """An emulated algorithm of `precision.softmax`, every operation rounded in the dtype, as a Kernel."""
+    """An emulated algorithm of `precision.emulated.algorithms`, every operation rounded in the dtype, as a Kernel."""
     if algorithm not in ALGORITHMS:
         raise InputError("algorithm", f"unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
 
@@ -53,14 +53,14 @@ def emulated_kernel(algorithm: str) -> Kernel:
         return emulate(algorithm, x.astype(np.float64), ar, ar, "sequential")
 
     model = EmulationModel(algorithm, None, "sequential", "the emulation itself")
-    return Kernel(f"emulated-{algorithm}", f"precision.softmax.{algorithm}, every operation rounded", "numpy",
-                  "", tuple(DTYPES), compute, lambda dtype: model)
+    return Kernel(f"emulated-{algorithm}", f"precision.emulated.algorithms.{algorithm}, every operation rounded",
+                  "numpy", "", tuple(DTYPES), compute, lambda dtype: model)
 
 
 def row_saturation(x: np.ndarray, dtype: str, kernel: Kernel, device: str = "cpu") -> RowSaturation:
     """Saturation of each row of x (float64, shape (N, M)) in `dtype` with `kernel`.
 
-    >>> from precision.kernels import get_kernel
+    >>> from precision.kernels.registry import get_kernel
     >>> r = row_saturation(np.array([[30.0, 0.0], [3.0, 0.0]]), "float16", get_kernel("numpy"))
     >>> r.top_is_one.tolist(), r.threshold.tolist()
     ([True, False], [7.625, 7.625])

@@ -15,7 +15,7 @@ from functools import cache, lru_cache
 import mpmath
 import numpy as np
 
-from .formats import Format, get_format
+from precision.formats.number_formats import Format, get_format
 
 _LONG_BITS = np.finfo(np.longdouble).nmant  # 63 on x86 (80-bit), 112 where long double is quad, 52 elsewhere
 

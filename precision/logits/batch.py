@@ -11,7 +11,7 @@ W = Σ_i e^(r_i − max r), the rivals' weight, a row saturates from the gap ln 
   c = h/(1 − h), h half the gap between 1 and the dtype's next value below;
 - a kernel that computes in the dtype: c = half the gap between 1 and the next value above (its sum absorbs W).
 In-dtype kernels that add the rivals one at a time saturate earlier, by up to ln W; `exact_distance=True` finds
-every row's own point by bisection on the real kernel instead (`precision.per_row`), slower.
+every row's own point by bisection on the real kernel instead (`precision.logits.rows`), slower.
 """
 from __future__ import annotations
 
@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .kernels import DTYPES, get_kernel
-from .per_row import row_saturation
+from precision.common.errors import InputError
+from precision.kernels.registry import DTYPES, get_kernel
+from precision.logits.rows import row_saturation
 
 LOG_KERNELS = {"torch": "torch-log", "torch-float32": "torch-log"}  # measures log p = 0 with the same library
 

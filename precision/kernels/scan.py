@@ -1,9 +1,9 @@
 """Saturation thresholds of the real kernels, measured on a dtype's own grid of gaps, and how well emulation
 explains them.
 
-The top logit sits `gap` above its rivals (the arrangements of `precision.saturation.rival_logits`). 8- and 16-bit
-dtypes are scanned exhaustively, every finite non-negative gap; float32 and float64 by the bracket search of
-`precision.search`, then every gap within ±`WINDOW` grid steps of each threshold found is evaluated.
+The top logit sits `gap` above its rivals (the arrangements of `precision.emulated.thresholds.rival_logits`).
+8- and 16-bit dtypes are scanned exhaustively, every finite non-negative gap; float32 and float64 by the bracket
+search of `precision.formats.search`, then every gap within ±`WINDOW` grid steps of each threshold found is evaluated.
 """
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .arithmetic import arithmetic
-from .kernels import DTYPES, Dtype, Kernel, get_kernel
-from .saturation import Transitions, rival_logits
-from .search import SEARCH_POINTS, first_true
-from .softmax import emulate
+from precision.emulated.algorithms import emulate
+from precision.emulated.thresholds import Transitions, rival_logits
+from precision.formats.arithmetic import arithmetic
+from precision.formats.search import SEARCH_POINTS, first_true
+from precision.kernels.registry import DTYPES, Dtype, Kernel, get_kernel
 
 CELLS = 1 << 23  # logits per kernel call: bounds memory whatever the number of classes
 WINDOW = 4096  # grid steps on each side of a searched threshold that are evaluated one by one

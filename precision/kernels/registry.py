@@ -7,7 +7,7 @@ on the way in or out. The grid of a dtype's non-negative finite values is indexe
 formats is `BinaryFormat.index_of` (a test checks it).
 
 Each kernel names the emulated configuration that explains it (`Kernel.model`); whether that model reproduces
-the kernel bit for bit is measured (`precision.kernel_scan.agreement`), not assumed.
+the kernel bit for bit is measured (`precision.kernels.scan.agreement`), not assumed.
 """
 from __future__ import annotations
 
@@ -19,48 +19,11 @@ import platform
 from dataclasses import dataclass
 from typing import Callable
 
-import ml_dtypes
 import numpy as np
 
-from .errors import InputError
-from .formats import BUILTIN, BinaryFormat
-
-
-@dataclass(frozen=True)
-class Dtype:
-    """A hardware dtype: its NumPy storage type, the unsigned type of its bits, and its exact format."""
-
-    name: str
-    storage: type
-    bits: type
-
-    @property
-    def format(self) -> BinaryFormat:
-        return BUILTIN[self.name]
-
-    @functools.cached_property
-    def max_index(self) -> int:
-        """Grid index (bit pattern) of the largest finite value."""
-        return self.format.max_index
-
-    def values(self, idx: np.ndarray) -> np.ndarray:
-        """The dtype's values at grid indices (bit patterns of non-negative values)."""
-        return np.asarray(idx).astype(self.bits).view(self.storage)
-
-    def index(self, values: np.ndarray) -> np.ndarray:
-        """Grid indices of non-negative values of the dtype."""
-        return np.asarray(values, dtype=self.storage).view(self.bits).astype(np.int64)
-
-    def cast(self, x: np.ndarray) -> np.ndarray:
-        """float64 values rounded to the dtype (exact for values of the dtype)."""
-        with np.errstate(over="ignore"):
-            return np.asarray(x, dtype=np.float64).astype(self.storage)
-
-
-DTYPES = {d.name: d for d in (
-    Dtype("float16", np.float16, np.uint16), Dtype("bfloat16", ml_dtypes.bfloat16, np.uint16),
-    Dtype("float32", np.float32, np.uint32), Dtype("float64", np.float64, np.uint64),
-    Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8))}
+from precision.common.errors import InputError
+from precision.emulated.algorithms import check_logits
+from precision.formats.dtypes import DTYPES, IEEE, Dtype
 
 
 class KernelError(InputError):
@@ -69,7 +32,7 @@ class KernelError(InputError):
 
 @dataclass(frozen=True)
 class EmulationModel:
-    """The emulated configuration (`precision.softmax`) that explains a kernel, and why."""
+    """The emulated configuration (`precision.emulated.algorithms`) that explains a kernel, and why."""
 
     algorithm: str
     accumulate: str | None  # None: every operation in the input dtype
@@ -257,7 +220,6 @@ def _onnxruntime_model(dtype: str) -> EmulationModel:
     return EmulationModel("shifted", "float32" if wide else None, "pairwise", why)
 
 
-IEEE = ("float16", "bfloat16", "float32", "float64")
 KERNELS = {k.name: k for k in (
     Kernel("torch", "torch.softmax(x, dim=-1)", "torch", "attacks", IEEE, _torch_softmax, _torch_model,
            accelerated=True),
@@ -293,21 +255,18 @@ def kernel_versions(kernels) -> dict[str, str]:
     return out | {"platform": platform.platform(), "processor": platform.machine()}
 
 
-def torch_device(name: str) -> str:
-    """A torch device name that exists here (`auto`: CUDA when present)."""
-    import torch
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise KernelError("device", f"{name!r}: no CUDA device here")
-    if name != "cpu" and not name.startswith("cuda"):
-        raise KernelError("device", f"expected cpu, cuda, cuda:N or auto, got {name!r}")
-    return name
+def native_softmax(logits, backend: str = "numpy", dtype: str = "float32", upcast: str | None = None,
+                   device: str = "cpu") -> np.ndarray:
+    """Probabilities from a registered kernel, as float64 copies, shape as the input (a vector or a batch).
 
-
-def device_description(device: str) -> str:
-    """What a device is, in words (the GPU's name on CUDA)."""
-    if device.startswith("cuda"):
-        import torch
-        return torch.cuda.get_device_name(torch.device(device))
-    return f"CPU ({platform.machine()})"
+    `backend` is a kernel name (`torch_log` is read as `torch-log`, whose log-probabilities are exponentiated);
+    `upcast="float32"` with `torch` is the `torch-float32` kernel (torch's `dtype=` argument).
+    """
+    name = backend.replace("_", "-")
+    if upcast is not None:
+        if (name, upcast) != ("torch", "float32"):
+            raise KernelError("upcast", f"only torch computes in float32 for a narrower dtype, got {backend}, {upcast}")
+        name = "torch-float32"
+    kernel = get_kernel(name)
+    p = kernel(check_logits(logits).astype(np.float64), dtype, device).astype(np.float64)
+    return (np.exp(p) if kernel.log_space else p).reshape(np.shape(logits))

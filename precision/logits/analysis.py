@@ -3,7 +3,7 @@ run, in each dtype, and by how much?
 
 Rows are streamed in chunks (memory bounded whatever N is); per row and dtype: the top output exactly 1 or not,
 the outputs summing to more than 1, logits beyond the dtype's range (flagged, never counted as "not
-saturated"), and the row's gap minus its own saturation gap (`precision.per_row`).
+saturated"), and the row's gap minus its own saturation gap (`precision.logits.rows`).
 """
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .files import write_json_atomic, write_text_atomic
-from .kernel_scan import CELLS
-from .kernels import Kernel, kernel_versions
-from .logits_file import LogitsFile
-from .per_row import REACH, RowSaturation, row_saturation
-from .plotting import save_figure, subplots
+from precision.common.files import write_json_atomic, write_text_atomic
+from precision.common.plotting import save_figure, subplots
+from precision.kernels.registry import Kernel, kernel_versions
+from precision.kernels.scan import CELLS
+from precision.logits.files import LogitsFile
+from precision.logits.rows import REACH, RowSaturation, row_saturation
 
 LOGIT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 

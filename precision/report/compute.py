@@ -9,12 +9,13 @@ from fractions import Fraction
 import numpy as np
 from tqdm import tqdm
 
-from .formats import get_format
-from .kernel_scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
-from .kernels import Kernel, device_description, kernel_versions
-from .measures import MEASURES, saturation_gap
-from .report_rows import emulated, measured, measured_dtypes
-from .saturation import ORDERS, thresholds
+from precision.common.devices import device_description
+from precision.emulated.measures import MEASURES, saturation_gap
+from precision.emulated.thresholds import ORDERS, thresholds
+from precision.formats.number_formats import get_format
+from precision.kernels.registry import Kernel, kernel_versions
+from precision.kernels.scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
+from precision.report.rows import emulated, measured, measured_dtypes
 
 DEFAULT_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2",
                    "mp113", "decimal7", "delta0.01", "delta0.01-paper")

@@ -16,11 +16,11 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from .arithmetic import arithmetic
-from .errors import InputError
-from .formats import Format, get_format, mpf_of, to_fraction
-from .search import SEARCH_POINTS, first_true_index, runs
-from .softmax import ALGORITHMS, ORDERS, emulate
+from precision.common.errors import InputError
+from precision.emulated.algorithms import ALGORITHMS, ORDERS, emulate
+from precision.formats.arithmetic import arithmetic
+from precision.formats.number_formats import Format, get_format, mpf_of, to_fraction
+from precision.formats.search import SEARCH_POINTS, first_true_index, runs
 
 Gap = "float | mpmath.mpf | decimal.Decimal | Fraction"  # a value of the format
 EXHAUSTIVE_CELLS = 4_000_000  # rows × classes evaluated at once in an exhaustive scan

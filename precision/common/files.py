@@ -9,7 +9,7 @@ import socket
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import InputError
+from precision.common.errors import InputError
 
 
 def write_text_atomic(path: Path, text: str) -> Path:

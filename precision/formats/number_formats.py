@@ -22,8 +22,8 @@ import ml_dtypes
 import mpmath
 import numpy as np
 
-from .errors import InputError
-from .mpmath_adapter import interval_ends, mpf_parts
+from precision.common.errors import InputError
+from precision.formats.mpmath_adapter import interval_ends, mpf_parts
 
 
 def to_fraction(x) -> Fraction:

@@ -11,9 +11,9 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from .arithmetic import Arithmetic, arithmetic
-from .errors import InputError
-from .formats import mpf_of
+from precision.common.errors import InputError
+from precision.formats.arithmetic import Arithmetic, arithmetic
+from precision.formats.number_formats import mpf_of
 
 ORDERS = ("sequential", "max_first", "max_last", "pairwise")
 
@@ -171,43 +171,3 @@ def emulate(algorithm: str, x: np.ndarray, io: Arithmetic, acc: Arithmetic, orde
     inner = x if acc is io else acc.convert(x, io)
     p = ALGORITHMS[algorithm](acc, inner, order)
     return p if acc is io else io.convert(p, acc)
-
-
-# --- native backends --------------------------------------------------------------------------------
-NATIVE = ("numpy", "torch", "torch_log")
-DTYPE_NAMES = ("float16", "bfloat16", "float32", "float64")
-
-
-def native_softmax(logits, backend: str = "numpy", dtype: str = "float32", upcast: str | None = None,
-                   device: str = "cpu") -> np.ndarray:
-    """Softmax by a library: NumPy (max-shifted, divided), torch.softmax, or exp(torch.log_softmax).
-
-    `upcast` is torch's `dtype=` argument (compute in that dtype, cast the result back to `dtype`).
-    Returns float64 copies of the results, shape as the input.
-    """
-    u = check_logits(logits)
-    shape = np.shape(logits)
-    if backend == "numpy":
-        if dtype not in ("float16", "float32", "float64") or upcast is not None:
-            raise InputError("dtype", "the NumPy backend takes float16/float32/float64 and no upcast, "
-                                      f"got {dtype}, {upcast}")
-        x = u.astype(dtype)
-        with np.errstate(over="ignore", invalid="ignore"):
-            e = np.exp(x - x.max(axis=1, keepdims=True))
-            p = e / e.sum(axis=1, keepdims=True)
-        return p.astype(np.float64).reshape(shape)
-    if backend not in NATIVE:
-        raise InputError("backend", f"unknown {backend!r}; expected one of {', '.join(NATIVE)}")
-    import torch
-
-    from .kernels import torch_dtypes
-
-    def torch_dtype(name):
-        if name not in DTYPE_NAMES:
-            raise InputError("dtype", f"unknown torch dtype {name!r}; expected one of {', '.join(DTYPE_NAMES)}")
-        return torch_dtypes()[name]
-
-    t = torch.tensor(u.astype(np.float64), device=device).to(torch_dtype(dtype))
-    kw = {"dtype": torch_dtype(upcast)} if upcast else {}
-    p = torch.softmax(t, dim=-1, **kw) if backend == "torch" else torch.log_softmax(t, dim=-1, **kw).exp()
-    return p.to(torch_dtype(dtype)).double().cpu().numpy().reshape(shape)

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .errors import InputError
-from .files import write_json_atomic
-from .kernel_scan import CELLS, KernelScan
-from .kernels import device_description, kernel_versions
-from .search import runs
+from precision.common.devices import device_description
+from precision.common.errors import InputError
+from precision.common.files import write_json_atomic
+from precision.formats.search import runs
+from precision.kernels.registry import kernel_versions
+from precision.kernels.scan import CELLS, KernelScan
 
 MAX_EXHAUSTIVE_INDEX = 1 << 32  # float32 has 2^31 gaps; float64's 2^63 are out of reach
 INTERVALS_KEPT = 20

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .formats import to_fraction
-from .measures import measure_at
-from .plotting import save_figure, subplots
-from .report_rows import Rows, emulated, measured, measured_dtypes
-from .saturation import GapScan
+from precision.common.plotting import save_figure, subplots
+from precision.emulated.measures import measure_at
+from precision.emulated.thresholds import GapScan
+from precision.formats.number_formats import to_fraction
+from precision.report.rows import Rows, emulated, measured, measured_dtypes
 
 
 def _f(v) -> float | None:

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import InputError
+from precision.common.errors import InputError
 
 SUFFIXES = (".npy", ".csv", ".pt")
 

@@ -1,6 +1,6 @@
 """`watch(model)`: saturation measured in your own training, evaluation or attack loop.
 
-A forward hook hands every batch of the model's logits to `precision.batch_saturation.saturation_of` and keeps one
+A forward hook hands every batch of the model's logits to `precision.logits.batch.saturation_of` and keeps one
 `Step` per batch: how many rows have a top output of exactly 1 in each dtype (with the kernel you run), how many
 sum to more than 1, how far past their own saturation point they are, and, where asked, how many rows'
 cross-entropy gradient with respect to the logits is exactly zero (computed by torch's own cross-entropy, on the
@@ -21,11 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
 
-from .batch_saturation import looks_like_probabilities, saturation_of
-from .errors import InputError
-from .plotting import save_figure, subplots
+from precision.common.errors import InputError
+from precision.logits.batch import looks_like_probabilities, saturation_of
 
 
 class SaturationWarning(UserWarning):
@@ -169,6 +167,10 @@ class Watch:
 
     def plot(self, path: Path, title: str = "") -> Path:
         """Per step: the share of rows saturated in each dtype (and of vanished gradients, if asked)."""
+        from matplotlib.ticker import MaxNLocator  # matplotlib loads when a plot is drawn, not with precision
+
+        from precision.common.plotting import save_figure, subplots
+
         fig, ax = subplots(figsize=(7, 3.6))
         steps = [s.step for s in self.steps]
         for d in self.dtypes:

@@ -5,7 +5,7 @@ Three readings of "the calculation is performed under a limited decimal precisio
   counterexamples at higher precision);
 - a `DeltaGrid` format with algorithm `"rounded_once"`: the exact softmax, each output rounded once onto the
   grid of step δ — the paper's own model;
-- any format with any algorithm of `precision.softmax`: every operation rounded, as computers do.
+- any format with any algorithm of `precision.emulated.algorithms`: every operation rounded, as computers do.
 
 Each predicate tests the statement *as written* (`lemma_2_1`, `lemma_2_2`) or the corrected statement
 (`lemma_2_1_corrected`, `lemma_2_2_corrected`) and returns a `Verdict`.
@@ -17,9 +17,9 @@ from fractions import Fraction
 
 import mpmath
 
-from .errors import InputError
-from .formats import Format, get_format, mpf_of
-from .softmax import ALGORITHMS, check_logits, exact_bits, exact_softmax, softmax
+from precision.common.errors import InputError
+from precision.emulated.algorithms import ALGORITHMS, check_logits, exact_bits, exact_softmax, softmax
+from precision.formats.number_formats import Format, get_format, mpf_of
 
 # Every step of these is a monotone function of the top logit, so their top output is monotone in it
 # (corrected Lemma 2.1). The log-sum-exp forms are not: fl(m + L) − m depends on the binade of m.

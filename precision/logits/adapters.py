@@ -1,5 +1,5 @@
 """`watch` for the attack libraries people use: torchattacks `Attack` objects, foolbox's PyTorch model wrapper and
-ART's `PyTorchClassifier` — each a few lines over `precision.watch.Watch`, which hooks the underlying module.
+ART's `PyTorchClassifier` — each a few lines over `precision.logits.watch.Watch`, which hooks the underlying module.
 
 Each library is an optional extra (`pip install 'softmax-saturation[watch]'`); without it, one clear error says so.
 """
@@ -8,8 +8,8 @@ from __future__ import annotations
 import importlib.util
 from contextlib import contextmanager
 
-from .errors import InputError
-from .watch import Watch, watch
+from precision.common.errors import InputError
+from precision.logits.watch import Watch, watch
 
 
 def _require(package: str, argument: str) -> None:

@@ -1,0 +1,50 @@
+"""The hardware dtypes, one table: each name with its NumPy storage type, the unsigned type of its bits and its
+exact `BinaryFormat`. Every list of dtype names in the project is a view of `DTYPES`."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import ml_dtypes
+import numpy as np
+
+from precision.formats.number_formats import BUILTIN, BinaryFormat
+
+
+@dataclass(frozen=True)
+class Dtype:
+    """A hardware dtype: its NumPy storage type, the unsigned type of its bits, and its exact format."""
+
+    name: str
+    storage: type
+    bits: type
+
+    @property
+    def format(self) -> BinaryFormat:
+        return BUILTIN[self.name]
+
+    @functools.cached_property
+    def max_index(self) -> int:
+        """Grid index (bit pattern) of the largest finite value."""
+        return self.format.max_index
+
+    def values(self, idx: np.ndarray) -> np.ndarray:
+        """The dtype's values at grid indices (bit patterns of non-negative values)."""
+        return np.asarray(idx).astype(self.bits).view(self.storage)
+
+    def index(self, values: np.ndarray) -> np.ndarray:
+        """Grid indices of non-negative values of the dtype."""
+        return np.asarray(values, dtype=self.storage).view(self.bits).astype(np.int64)
+
+    def cast(self, x: np.ndarray) -> np.ndarray:
+        """float64 values rounded to the dtype (exact for values of the dtype)."""
+        with np.errstate(over="ignore"):
+            return np.asarray(x, dtype=np.float64).astype(self.storage)
+
+
+DTYPES = {d.name: d for d in (
+    Dtype("float16", np.float16, np.uint16), Dtype("bfloat16", ml_dtypes.bfloat16, np.uint16),
+    Dtype("float32", np.float32, np.uint32), Dtype("float64", np.float64, np.uint64),
+    Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8))}
+
+IEEE = ("float16", "bfloat16", "float32", "float64")  # the dtypes of every framework; float8 is NumPy's alone

@@ -1,0 +1,1 @@
+"""The precision-saturation report behind `softmax-sat report`: computed rows, Markdown, figures."""
