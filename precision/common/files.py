@@ -1,11 +1,21 @@
 """Results folders: files written so that an interrupted run leaves the old complete file or the new one, never
-half; one config per folder (`config.json`, another config refused); and a lock file while a process writes
-into it, so that a second live process is refused (a stale lock, whose process is gone, is taken over)."""
+half; one config per folder (`config.json`, another config refused; a refused run gives its claim back); a lock
+file while a process writes into it, so that a second live process is refused and a stale lock is taken over;
+and a report's files published together (one commit point), with what a killed run left behind cleaned up by
+the next one.
+
+A lock (`.lock`, "host pid") is stale, and taken over, when it is empty or unreadable, when it was written on this
+host by a process that is gone, or when it was written on another host and not refreshed for `LOCK_STALE_AFTER_S`
+seconds (a live holder refreshes its lock's time every `LOCK_REFRESH_S` seconds)."""
 from __future__ import annotations
 
 import json
+import math
 import os
+import shutil
 import socket
+import stat
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,9 +31,37 @@ def write_text_atomic(path: Path, text: str) -> Path:
     return path
 
 
+def write_bytes_atomic(path: Path, data: bytes) -> Path:
+    """`write_text_atomic` for bytes."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path
+
+
+def strict_json(data, indent: int | None = None) -> str:
+    """JSON without NaN or Infinity tokens (which are not JSON): a float that is not finite is refused, naming
+    where it is (`ValueError`: a bug of the writer, never written)."""
+    def check(value, where: str) -> None:
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{where or 'the value'} is {value}, which JSON cannot hold (write null or refuse it)")
+        if isinstance(value, dict):
+            for k, v in value.items():
+                check(v, f"{where}.{k}" if where else str(k))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                check(v, f"{where}[{i}]")
+    try:
+        return json.dumps(data, indent=indent, allow_nan=False)
+    except ValueError:
+        check(json.loads(json.dumps(data, allow_nan=True)), "")  # names the culprit
+        raise
+
+
 def write_json_atomic(path: Path, data, indent: int | None = None) -> Path:
     """Strict JSON (no NaN or Infinity tokens: a float that is not finite is a bug here) written atomically."""
-    return write_text_atomic(path, json.dumps(data, indent=indent, allow_nan=False))
+    return write_text_atomic(path, strict_json(data, indent))
 
 
 def check_writable(out: Path) -> None:
@@ -36,23 +74,85 @@ def check_writable(out: Path) -> None:
         raise InputError("out", f"cannot write into {existing}")
 
 
+def regular_file(path: Path, argument: str) -> Path:
+    """`path` if it is a regular file; else `InputError(argument)` saying "no such file" or, for a folder, FIFO,
+    socket or device, "not a regular file" (a FIFO would block the reader, so it is never opened)."""
+    path = Path(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(argument, f"no such file {path}") from None
+    except OSError as e:
+        raise InputError(argument, f"cannot read {path}: {e.strerror}") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a file"
+        raise InputError(argument, f"{path} is not a regular file ({kind})")
+    return path
+
+
 LOCK = ".lock"
+LOCK_STALE_AFTER_S = 3600  # a lock from another host, not refreshed for this long, is stale
+LOCK_REFRESH_S = 300  # how often a holder refreshes its lock's time
+STAGING = ".staging-"  # `<out>/.staging-<pid>`: a run's files before they are published
+JOURNAL = ".publishing.json"  # written before the renames of a publish, removed after: the commit point
 
 
-def claim(out: Path, config: dict, write: bool = True, name: str = "config.json") -> None:
+def _saved_config(saved: Path) -> dict:
+    try:
+        old = json.loads(regular_file(saved, "out").read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise InputError("out", f"{saved} is not a config this program wrote ({e}); use another --out, or remove "
+                         "the folder") from None
+    if not isinstance(old, dict):
+        raise InputError("out", f"{saved} is not a config this program wrote (not a JSON object)")
+    return old
+
+
+def claim(out: Path, config: dict, write: bool = True, name: str = "config.json") -> bool:
     """Refuse `out` if it holds a run of another config (naming the keys that differ); else record `config`
-    in `out/name`."""
+    in `out/name`. True when this call wrote it (the folder was not claimed before): then `release` gives a
+    refused run's claim back."""
     saved = Path(out) / name
-    config = json.loads(json.dumps(config))  # tuples read back as lists: compare what is saved
-    if saved.exists():
-        old = json.loads(saved.read_text())
+    config = json.loads(strict_json(config))  # tuples read back as lists: compare what is saved
+    if saved.exists() or saved.is_symlink():
+        old = _saved_config(saved)
         if old != config:
             changed = sorted(k for k in set(old) | set(config) if old.get(k) != config.get(k))
             raise InputError("out", f"{out} holds results of another config (differs in: {', '.join(changed)}); "
                              "use the same config to continue it, another --out, or remove the folder")
-    elif write:
+        return False
+    if write:
         Path(out).mkdir(parents=True, exist_ok=True)
-        write_text_atomic(saved, json.dumps(config, indent=1))
+        write_text_atomic(saved, strict_json(config, indent=1))
+        return True
+    return False
+
+
+def release(out: Path, config: dict, name: str = "config.json") -> bool:
+    """Give back a claim: remove `out/name` if it holds exactly `config` (a run refused after it claimed the
+    folder, so that the corrected command runs into the same folder). True if it was removed."""
+    saved = Path(out) / name
+    try:
+        if json.loads(saved.read_text()) != json.loads(strict_json(config)):
+            return False
+    except (OSError, ValueError):
+        return False
+    saved.unlink(missing_ok=True)
+    return True
+
+
+@contextmanager
+def claimed(out: Path, config: dict, write: bool = True, name: str = "config.json"):
+    """`claim` for the duration of a block that may still refuse the run: if the block raises `InputError` and
+    this call wrote the config, the claim is released (the folder is left as it was found, config-wise). Any
+    other exception (a kill, Ctrl-C, a bug) keeps the claim, so that the same command resumes."""
+    wrote = claim(out, config, write, name)
+    try:
+        yield wrote
+    except InputError:
+        if wrote:
+            release(out, config, name)
+        raise
 
 
 def _alive(pid: int) -> bool:
@@ -62,30 +162,175 @@ def _alive(pid: int) -> bool:
         return False
     except PermissionError:  # exists, owned by someone else
         return True
+    except OverflowError:
+        return False
     return True
+
+
+def lock_is_stale(text: str, age_s: float, host: str | None = None) -> bool:
+    """The staleness rule of a lock holding `text`, last refreshed `age_s` seconds ago, seen from `host`."""
+    host = socket.gethostname() if host is None else host
+    owner, _, pid = text.strip().partition(" ")
+    if not owner or not pid.strip().isdigit():
+        return True  # empty or not a lock this program wrote (locks are written whole, never seen half)
+    if owner == host:
+        return not _alive(int(pid))
+    return age_s > LOCK_STALE_AFTER_S
+
+
+def _read_lock(path: Path) -> tuple[str, float] | None:
+    try:
+        st = path.stat()
+        return path.read_text(errors="replace"), st.st_mtime
+    except FileNotFoundError:
+        return None
+
+
+def _take_over(path: Path, text: str) -> None:
+    """Remove a stale lock that still holds `text`; a lock another process put there meanwhile is left alone."""
+    aside = path.with_name(f"{path.name}.stale-{os.getpid()}")
+    try:
+        os.rename(path, aside)  # one process wins the rename
+    except FileNotFoundError:
+        return
+    if aside.read_text(errors="replace") != text:  # a fresh lock replaced the stale one meanwhile: put it back
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass
+    aside.unlink(missing_ok=True)
+
+
+def _create_lock(path: Path, me: str) -> bool:
+    """Create `path` holding `me`, whole (written under a private name, then linked: never seen empty)."""
+    tmp = path.with_name(f"{path.name}.new-{os.getpid()}-{threading.get_ident()}")
+    tmp.write_text(me)
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    except OSError:  # a file system without hard links: exclusive create, then write
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _refresh(path: Path, me: str, stop: threading.Event) -> None:
+    while not stop.wait(LOCK_REFRESH_S):
+        try:
+            if path.read_text() == me:
+                os.utime(path)
+        except OSError:
+            pass
 
 
 @contextmanager
 def locked(out: Path):
-    """Hold `out/.lock` for the duration; refuse while another live process on this host holds it."""
+    """Hold `out/.lock` for the duration; refuse while another live process holds it (a stale lock, see the
+    module's rule, is taken over). On taking the lock, what a killed run left is settled (`recover`)."""
+    import time
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     path, me = out / LOCK, f"{socket.gethostname()} {os.getpid()}"
-    while True:
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            host, _, pid = path.read_text().partition(" ")
-            if host == socket.gethostname() and pid.strip().isdigit() and not _alive(int(pid)):
-                path.unlink(missing_ok=True)  # stale: its process is gone
-                continue
-            raise InputError("out", f"{out} is in use by process {pid.strip()} on {host} (lock {path}); wait for "
-                             "it to finish, or remove the lock if that process is gone") from None
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        break
+    for _ in range(100):
+        if _create_lock(path, me):
+            break
+        seen = _read_lock(path)
+        if seen is None:
+            continue
+        text, mtime = seen
+        if lock_is_stale(text, time.time() - mtime):
+            _take_over(path, text)
+            continue
+        host, _, pid = text.strip().partition(" ")
+        raise InputError("out", f"{out} is in use by process {pid.strip()} on {host} (lock {path}); wait for it to "
+                         f"finish, or remove the lock if that process is gone") from None
+    else:
+        raise InputError("out", f"cannot take the lock {path}: it keeps changing")
+    stop = threading.Event()
+    refresher = threading.Thread(target=_refresh, args=(path, me, stop), daemon=True)
+    refresher.start()
     try:
+        recover(out)
         yield out
     finally:
-        if path.exists() and path.read_text() == me:
-            path.unlink()
+        stop.set()
+        try:
+            if path.read_text() == me:
+                path.unlink()
+        except OSError:
+            pass
+
+
+def staging_folder(out: Path) -> Path:
+    """A fresh, empty `out/.staging-<pid>` to write a run into before `publish` (the caller holds the lock)."""
+    staging = Path(out) / f"{STAGING}{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def publish(staging: Path, out: Path, outputs: tuple[str, ...] = ()) -> list[Path]:
+    """Make a run's files (every file in `staging`) the folder's, as one set: a journal naming them is written
+    first (the commit point), then the files are renamed over the old ones, then the outputs in `outputs` that
+    this run did not write are removed, then the journal. A kill before the journal leaves the old set (the
+    staging folder is removed by the next run); a kill after it is finished by the next run (`recover`), which
+    leaves the new set. Returns the published paths."""
+    staging, out = Path(staging), Path(out)
+    names = sorted(p.name for p in staging.iterdir())
+    journal = {"staging": staging.name, "move": names, "remove": sorted(set(outputs) - set(names))}
+    write_text_atomic(out / JOURNAL, strict_json(journal, indent=1))
+    _finish(out, journal)
+    return [out / n for n in names]
+
+
+def _finish(out: Path, journal: dict) -> None:
+    staging = out / journal["staging"]
+    for name in journal["move"]:
+        if (staging / name).exists():
+            os.replace(staging / name, out / name)
+    for name in journal["remove"]:
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    (out / JOURNAL).unlink(missing_ok=True)
+
+
+def recover(out: Path) -> list[str]:
+    """Settle what a killed run left in `out` (the caller holds its lock, so no other run is writing): finish a
+    publish whose journal was written, then remove every other run's staging folder and temporary lock files.
+    Returns what was done, one line each (empty when nothing was left)."""
+    out = Path(out)
+    done = []
+    journal_path = out / JOURNAL
+    if journal_path.is_file():
+        try:
+            journal = json.loads(journal_path.read_text())
+            ok = isinstance(journal, dict) and isinstance(journal.get("staging"), str) \
+                and journal["staging"].startswith(STAGING) and "/" not in journal["staging"] \
+                and all(isinstance(journal.get(k), list) and all(isinstance(n, str) and "/" not in n
+                        and n not in ("", ".", "..") for n in journal[k]) for k in ("move", "remove"))
+        except (OSError, ValueError):
+            ok = False
+        if ok:
+            _finish(out, journal)
+            done.append(f"finished publishing {len(journal['move'])} files of an interrupted run")
+        else:
+            journal_path.unlink(missing_ok=True)
+            done.append(f"removed an unreadable {JOURNAL}")
+    mine = f"{STAGING}{os.getpid()}"
+    for p in sorted(out.glob(f"{STAGING}*")):
+        if p.name != mine and p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+            done.append(f"removed {p.name}, left by a killed run")
+    for p in [*out.glob(f"{LOCK}.new-*"), *out.glob(f"{LOCK}.stale-*")]:  # a killed locker's private names
+        pid = p.name.split("-")[1]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            p.unlink(missing_ok=True)
+    return done

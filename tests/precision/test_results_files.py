@@ -1,0 +1,191 @@
+"""precision.common.files: claims that a refused run gives back, locks recognised as stale (empty, dead process,
+another host's and old), one commit point for a set of files, what a killed run left cleaned by the next one,
+strict JSON, and a FIFO named as not a regular file."""
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from precision.common import files
+from precision.common.errors import InputError
+from precision.common.files import (
+    claim,
+    claimed,
+    lock_is_stale,
+    locked,
+    publish,
+    recover,
+    regular_file,
+    release,
+    staging_folder,
+    strict_json,
+    write_json_atomic,
+)
+
+
+def _dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+# --- claims ------------------------------------------------------------------------------------------------------
+def test_claim_says_whether_it_wrote_and_release_gives_the_folder_back(tmp_path):
+    assert claim(tmp_path, {"a": 1}) is True
+    assert claim(tmp_path, {"a": 1}) is False  # the same config continues it
+    with pytest.raises(InputError, match="differs in: a"):
+        claim(tmp_path, {"a": 2})
+    assert release(tmp_path, {"a": 2}) is False  # not its claim: left alone
+    assert release(tmp_path, {"a": 1}) is True
+    assert claim(tmp_path, {"a": 2}) is True  # the corrected run takes the folder
+
+
+def test_a_run_refused_inside_claimed_releases_its_claim_but_a_kill_keeps_it(tmp_path):
+    with pytest.raises(InputError):
+        with claimed(tmp_path, {"kernel": "bad"}):
+            raise InputError("kernel", "refused after the claim")
+    assert not (tmp_path / "config.json").exists()
+    with claimed(tmp_path, {"kernel": "good"}) as wrote:
+        assert wrote
+    with pytest.raises(KeyboardInterrupt):
+        with claimed(tmp_path / "k", {"kernel": "good"}):
+            raise KeyboardInterrupt  # Ctrl-C: the same command resumes
+    assert (tmp_path / "k" / "config.json").exists()
+    with pytest.raises(InputError):  # a folder claimed before this run keeps its claim
+        with claimed(tmp_path, {"kernel": "good"}):
+            raise InputError("x", "y")
+    assert (tmp_path / "config.json").exists()
+
+
+def test_a_config_that_is_not_json_is_refused_naming_the_file(tmp_path):
+    (tmp_path / "config.json").write_text("{oops")
+    with pytest.raises(InputError, match="config.json is not a config this program wrote"):
+        claim(tmp_path, {"a": 1})
+
+
+# --- strict JSON ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("value", [math.inf, -math.inf, math.nan])
+def test_json_never_holds_infinity_or_nan_and_the_culprit_is_named(tmp_path, value):
+    with pytest.raises(ValueError, match=r"rows\[1\].top"):
+        write_json_atomic(tmp_path / "x.json", {"rows": [{"top": 1.0}, {"top": value}]})
+    with pytest.raises(ValueError):
+        claim(tmp_path, {"alpha": value})
+    assert not list(tmp_path.iterdir())
+    assert json.loads(strict_json({"a": [1.5, None]})) == {"a": [1.5, None]}
+
+
+# --- files the user names --------------------------------------------------------------------------------------------
+def test_a_fifo_is_not_a_regular_file_and_a_missing_file_is_missing(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is not a regular file \\(a FIFO\\)") as e:
+        regular_file(fifo, "weights")
+    assert e.value.option == "--weights"
+    with pytest.raises(InputError, match="no such file"):
+        regular_file(tmp_path / "absent", "weights")
+    with pytest.raises(InputError, match="not a regular file \\(a folder\\)"):
+        regular_file(tmp_path, "logits")
+
+
+# --- locks ---------------------------------------------------------------------------------------------------------
+def test_the_staleness_rule():
+    here, there = socket.gethostname(), "elsewhere.example"
+    assert lock_is_stale("", 0)  # empty: locks are written whole, so no live process left it so
+    assert lock_is_stale("garbage", 0)
+    assert lock_is_stale(f"{here} {_dead_pid()}", 0)
+    assert not lock_is_stale(f"{here} {os.getpid()}", 10 ** 6)  # alive: never stale, however old
+    assert not lock_is_stale(f"{there} 123", files.LOCK_STALE_AFTER_S - 1)  # another host's: trusted while fresh
+    assert lock_is_stale(f"{there} 123", files.LOCK_STALE_AFTER_S + 1)
+
+
+@pytest.mark.parametrize("content, age", [("", 0), ("elsewhere.example 123", files.LOCK_STALE_AFTER_S + 60),
+                                          ("dead", 0)])
+def test_a_stale_lock_is_taken_over(tmp_path, content, age):
+    lock = tmp_path / ".lock"
+    lock.write_text(f"{socket.gethostname()} {_dead_pid()}" if content == "dead" else content)
+    os.utime(lock, (time.time() - age, time.time() - age))
+    with locked(tmp_path):
+        assert lock.read_text() == f"{socket.gethostname()} {os.getpid()}"
+    assert not lock.exists()
+
+
+def test_a_fresh_lock_of_another_host_is_refused_naming_host_and_pid(tmp_path):
+    (tmp_path / ".lock").write_text("elsewhere.example 4242")
+    with pytest.raises(InputError, match="in use by process 4242 on elsewhere.example"):
+        with locked(tmp_path):
+            pass
+    assert (tmp_path / ".lock").read_text() == "elsewhere.example 4242"
+
+
+def test_a_live_holder_refreshes_its_lock(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "LOCK_REFRESH_S", 0.05)
+    with locked(tmp_path):
+        os.utime(tmp_path / ".lock", (1, 1))
+        deadline = time.time() + 5
+        while (tmp_path / ".lock").stat().st_mtime < 2 and time.time() < deadline:
+            time.sleep(0.02)
+        assert (tmp_path / ".lock").stat().st_mtime > 2
+
+
+# --- one commit point; what a killed run left ---------------------------------------------------------------------
+def _old_set(out):
+    for name in ("report.json", "report.md", "a.png", "old.png"):
+        (out / name).write_text(f"old {name}")
+
+
+def _new_staging(out):
+    staging = staging_folder(out)
+    for name in ("report.json", "report.md", "a.png"):
+        (staging / name).write_text(f"new {name}")
+    return staging
+
+
+NEW = {"report.json": "new report.json", "report.md": "new report.md", "a.png": "new a.png"}
+OLD = {"report.json": "old report.json", "report.md": "old report.md", "a.png": "old a.png", "old.png": "old old.png"}
+
+
+def _visible(out):
+    return {p.name: p.read_text() for p in out.iterdir() if not p.name.startswith(".")}
+
+
+@pytest.mark.parametrize("killed_at", range(1, 5))  # the journal, then the three files
+def test_a_kill_between_any_two_renames_leaves_the_old_or_the_new_set(tmp_path, monkeypatch, killed_at):
+    _old_set(tmp_path)
+    staging = _new_staging(tmp_path)
+    real, calls = os.replace, []
+
+    def replace(a, b):
+        calls.append(b)
+        if len(calls) == killed_at:
+            raise KeyboardInterrupt("killed")
+        return real(a, b)
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        publish(staging, tmp_path, ("report.json", "report.md", "a.png", "old.png"))
+    monkeypatch.setattr(os, "replace", real)
+    monkeypatch.setattr(os, "getpid", lambda: 2 ** 22 + 7)  # the next run is another process
+    with locked(tmp_path):  # the next run settles it
+        pass
+    assert _visible(tmp_path) == (OLD if killed_at == 1 else NEW)  # 1: the journal itself was not written
+    assert not list(tmp_path.glob(".staging-*")) and not (tmp_path / files.JOURNAL).exists()
+
+
+def test_publish_replaces_the_set_and_removes_old_outputs_it_did_not_write(tmp_path):
+    _old_set(tmp_path)
+    paths = publish(_new_staging(tmp_path), tmp_path, ("report.json", "report.md", "a.png", "old.png"))
+    assert sorted(p.name for p in paths) == sorted(NEW)
+    assert _visible(tmp_path) == NEW and not list(tmp_path.glob(".*"))
+
+
+def test_a_killed_runs_staging_folder_is_removed_by_the_next_run(tmp_path):
+    left = tmp_path / f".staging-{_dead_pid()}"
+    left.mkdir()
+    (left / "report.json").write_text("half")
+    with locked(tmp_path):
+        assert not left.exists()
+    assert recover(tmp_path) == []
