@@ -1,0 +1,64 @@
+"""From which gap on a per-gap predicate holds, on a dtype's grid of non-negative gaps: every gap of a 16-bit
+dtype, a bracket search then a window of consecutive gaps for wider ones.
+
+The log-probability, cross-entropy and attention measurements share it; `precision.kernels.scan` has its own for
+the softmax kernels' three transitions at once.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from precision.formats.search import first_true_index
+
+EXHAUSTIVE_MAX_INDEX = 1 << 16  # dtypes with at most this many non-negative values are scanned whole ...
+EXHAUSTIVE_MAX_CELLS = 1 << 27  # ... when that is at most this many values to compute (gaps × row width)
+
+
+@dataclass(frozen=True)
+class GapOnset:
+    """Grid indices where a predicate starts to hold: first (the first gap) and from_on (from here on, as far as
+    evaluated); None where it never holds up to the largest finite gap."""
+
+    first: int | None
+    from_on: int | None
+    method: str
+    evaluated: int
+
+
+def onset(holds: Callable[[np.ndarray], np.ndarray], limit: int, width: int = 1, window: int = 256,
+          batch: int = 1 << 14, points: int = 16) -> GapOnset:
+    """Where `holds` (grid indices (k,) → bools) starts to hold among indices 0..limit.
+
+    Up to `EXHAUSTIVE_MAX_INDEX` (and `EXHAUSTIVE_MAX_CELLS` values of rows `width` wide) every index is
+    evaluated, `batch` at a time; above, a bracket search (exact for
+    a monotone predicate) finds a False→True step and every index within ±`window` of it is evaluated, so
+    `first` and `from_on` are exact within that window.
+    """
+    evaluated = [0]
+
+    def run(idx):
+        evaluated[0] += len(idx)
+        return np.concatenate([np.asarray(holds(idx[i:i + batch]), dtype=bool) for i in range(0, len(idx), batch)])
+
+    if limit <= EXHAUSTIVE_MAX_INDEX and (limit + 1) * width <= EXHAUSTIVE_MAX_CELLS:
+        return _read(run(np.arange(limit + 1)), 0, "exhaustive", evaluated[0])
+    found = first_true_index(lambda idx: run(np.asarray(idx, dtype=np.int64)), 0, limit, points)
+    if found is None:
+        return GapOnset(None, None, f"search + ±{window}-step window", evaluated[0])
+    lo, hi = max(0, found - window), min(limit, found + window)
+    s = run(np.arange(lo, hi + 1))
+    return _read(s, lo, f"search + ±{window}-step window", evaluated[0])
+
+
+def _read(s: np.ndarray, lo: int, method: str, evaluated: int) -> GapOnset:
+    hits = np.flatnonzero(s)
+    if not len(hits):
+        return GapOnset(None, None, method, evaluated)
+    misses = np.flatnonzero(~s)
+    from_on = lo + (int(misses[-1]) + 1 if len(misses) else 0)
+    if len(misses) and misses[-1] == len(s) - 1:
+        from_on = None  # it fails at the last gap evaluated
+    return GapOnset(lo + int(hits[0]), from_on, method, evaluated)

@@ -1,0 +1,227 @@
+"""Log-probability kernels and the fused cross-entropy, measured where language models meet them.
+
+Three numbers per kernel, dtype and vocabulary size (the top token `gap` above its M − 1 rivals):
+- the gap from which the top token's log-probability is exactly 0 (`top_log_zero_from_gap`);
+- the gap from which another token's log-probability is exactly −inf (`other_log_inf_from_gap`): never for finite
+  logits, since log p_i ≈ −gap stays finite — a log-softmax keeps what a softmax loses;
+- the gap from which another token's *probability* — its log-probability exponentiated in the dtype, as a sampler
+  or `logprobs.exp()` sees it — is exactly 0 (`other_probability_zero_from_gap`).
+
+For `torch.nn.functional.cross_entropy` (the fused loss, `log_softmax` + `nll_loss`, target = the top token): the
+gap from which a row's loss is exactly 0, its gradient with respect to the top logit exactly 0, and its whole
+gradient row exactly 0 (the row teaches nothing), with the loss averaged over `tokens` tokens (the 1/N of
+`reduction="mean"` scales every gradient and so moves where it underflows).
+
+`log1p_gain` compares `torch.log_softmax` with the log1p form (`precision.kernels.accurate`) against mpmath over
+the gaps where torch's top log-probability already reads 0.
+
+The compute functions below are registered in `precision.kernels.registry.KERNELS` (kernels `jax-log`,
+`scipy-log`, `torch-log1p`); the registry imports them on first call, since this module imports the registry.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import mpmath
+import numpy as np
+
+from precision.kernels.gaps import onset
+from precision.kernels.registry import DTYPES, EmulationModel, Kernel, _from_torch, _jax, _to_torch, get_kernel
+from precision.kernels.scan import KernelScan
+
+LOG_KERNELS = ("torch-log", "torch-log1p", "jax-log", "scipy-log")  # the log-probability kernels, in report order
+
+
+# --- the kernels (registered in the registry) ---------------------------------------------------------------
+JAX_ROWS = 1024  # rows per jax call: XLA's CPU backend computes bfloat16 log_softmax on 4096 rows or more
+#                 with float32 intermediates and on fewer in bfloat16 (measured, jax 0.10.2), so the kernel
+#                 fixes the batch; `jax_log_softmax_rows` measures both paths
+
+
+def jax_log_softmax(x, d, device):
+    jax = _jax()
+    return np.concatenate([np.asarray(jax.nn.log_softmax(jax.numpy.asarray(x[i:i + JAX_ROWS]), axis=-1))
+                           for i in range(0, len(x), JAX_ROWS)])
+
+
+def jax_log_softmax_rows(row: np.ndarray, rows: int) -> np.ndarray:
+    """jax.nn.log_softmax of one row (storage of its dtype) repeated `rows` times in one call: its first output
+    row. The result depends on `rows` (see `JAX_ROWS`)."""
+    jax = _jax()
+    return np.asarray(jax.nn.log_softmax(jax.numpy.asarray(np.repeat(row[None, :], rows, axis=0)), axis=-1))[0]
+
+
+def jax_log_model(dtype: str) -> EmulationModel:
+    return EmulationModel("logsumexp", None, "pairwise", "x − max − log Σ exp(x − max), every operation in the "
+                          "dtype (XLA's exp and log are not correctly rounded)")
+
+
+def scipy_log_softmax(x, d, device):
+    import scipy.special
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return scipy.special.log_softmax(x, axis=1)
+
+
+def scipy_log_model(dtype: str) -> EmulationModel:
+    return EmulationModel("logsumexp", "float32" if dtype == "float16" else None, "pairwise",
+                          "tmp = x − max; tmp − log Σ exp(tmp) in NumPy" +
+                          (" (float16 sums accumulate in float32)" if dtype == "float16" else ""))
+
+
+def torch_log1p(x, d, device):
+    from precision.kernels.accurate import log_softmax
+    return _from_torch(log_softmax(_to_torch(x, d, device), dim=-1), d)
+
+
+def log1p_model(dtype: str) -> EmulationModel:
+    wide = dtype in ("float16", "bfloat16")
+    return EmulationModel("logsumexp_log1p", "float32" if wide else None, "pairwise",
+                          "(x − x_top) − log1p(Σ_{i≠top} exp(x_i − x_top))" + (", in float32, rounded once" if wide
+                                                                                else ""))
+
+
+# --- log-probability thresholds -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LogThresholds:
+    """Where a log-probability kernel's outputs become exact 0s and −infs; gaps are values of the dtype."""
+
+    kernel: str
+    dtype: str
+    classes: int
+    rivals: str
+    method: str
+    top_log_zero_from_gap: float | None  # log p_top exactly 0 (the first such gap)
+    other_log_inf_from_gap: float | None  # every other log p exactly −inf from here on; None: never
+    other_probability_zero_from_gap: float | None  # every other exp(log p) exactly 0 in the dtype from here on
+    gaps_evaluated: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _exp_in(d, p: np.ndarray) -> np.ndarray:
+    """exp of values of the dtype, rounded to the dtype (through float64: what `logp.exp()` gives, to an ulp)."""
+    with np.errstate(under="ignore"):
+        return d.cast(np.exp(p.astype(np.float64)))
+
+
+def log_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: str = "equal",
+                   device: str = "cpu") -> LogThresholds:
+    """The measured log-probability thresholds of a log-space kernel (see the module docstring)."""
+    scan = KernelScan(kernel, dtype, classes, rivals, device)
+    k, d = scan.kernel, scan.dtype
+    if not k.log_space:
+        raise ValueError(f"kernel {k.name} returns probabilities; log_thresholds measures log-space kernels")
+    step = max(1, (1 << 23) // classes)
+
+    def states(idx):
+        p = k(scan.rows(idx), dtype, device)
+        top = p[:, 0].astype(np.float64) == 0.0
+        others = p[:, 1:]
+        return top, (others.astype(np.float64) == -np.inf).all(axis=1), (_exp_in(d, others) == 0).all(axis=1)
+
+    found = [onset(lambda idx, i=i: states(idx)[i], d.max_index, classes, batch=step) for i in range(3)]
+    gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
+    return LogThresholds(k.name, dtype, classes, scan.rivals_name, found[0].method, gap(found[0].first),
+                         gap(found[1].from_on), gap(found[2].from_on), sum(f.evaluated for f in found))
+
+
+# --- the fused cross-entropy --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CrossEntropyThresholds:
+    """Where `torch.nn.functional.cross_entropy` (target = the top token) stops teaching; gaps in the dtype."""
+
+    dtype: str
+    classes: int
+    rivals: str
+    tokens: int  # the loss is averaged over this many tokens: each gradient is scaled by 1/tokens
+    device: str
+    method: str
+    loss_zero_from_gap: float | None  # the row's loss is exactly 0 (first gap)
+    top_gradient_zero_from_gap: float | None  # ∂loss/∂z_top is exactly 0 (first gap)
+    gradient_zero_from_gap: float | None  # every ∂loss/∂z_i of the row is exactly 0 from here on
+    nan_from_gap: float | None
+    gaps_evaluated: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def cross_entropy_states(x: np.ndarray, dtype: str, tokens: int = 1, device: str = "cpu") -> dict[str, np.ndarray]:
+    """Per row of logits x (storage of the dtype), target column 0: the loss, and whether it, the top gradient and
+    the whole gradient row are exactly 0, and whether anything is NaN."""
+    import torch
+    import torch.nn.functional as F
+    d = DTYPES[dtype]
+    t = _to_torch(np.ascontiguousarray(x, dtype=d.storage), d, device).requires_grad_(True)
+    loss = F.cross_entropy(t, torch.zeros(len(x), dtype=torch.long, device=t.device), reduction="none")
+    loss.backward(torch.full_like(loss, 1.0 / tokens))
+    g = _from_torch(t.grad, d).astype(np.float64)
+    value = _from_torch(loss.detach(), d).astype(np.float64)
+    return {"loss": value, "loss_zero": value == 0.0, "top_gradient_zero": g[:, 0] == 0.0,
+            "gradient_zero": (g == 0.0).all(axis=1), "nan": np.isnan(value) | np.isnan(g).any(axis=1)}
+
+
+def cross_entropy_thresholds(dtype: str, classes: int = 2, rivals: str = "equal", tokens: int = 1,
+                             device: str = "cpu") -> CrossEntropyThresholds:
+    """The measured thresholds of torch's fused cross-entropy: loss exactly 0, top gradient 0, row gradient 0."""
+    scan = KernelScan("torch-log", dtype, classes, rivals, device)
+    d = scan.dtype
+    step = max(1, (1 << 22) // classes)
+    keys = ("loss_zero", "top_gradient_zero", "gradient_zero", "nan")
+    found = {key: onset(lambda idx, key=key: cross_entropy_states(scan.rows(idx), dtype, tokens, device)[key],
+                        d.max_index, classes, batch=step) for key in keys}
+    gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
+    return CrossEntropyThresholds(dtype, classes, scan.rivals_name, tokens, device, found["loss_zero"].method,
+                                  gap(found["loss_zero"].first), gap(found["top_gradient_zero"].first),
+                                  gap(found["gradient_zero"].from_on), gap(found["nan"].first),
+                                  sum(f.evaluated for f in found.values()))
+
+
+# --- what the log1p form gains ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Log1pGain:
+    """torch.log_softmax against the log1p form, top log-probability, all rivals equal, against mpmath."""
+
+    dtype: str
+    classes: int
+    torch_top_log_zero_from_gap: float | None
+    log1p_top_log_zero_from_gap: float | None
+    gaps_compared: int  # gaps in [torch's threshold, log1p's) compared with the exact value
+    torch_ulps: tuple[int, int]  # (min, max) distance of torch's top log-probability from the exact one there
+    log1p_max_ulps: int  # largest distance of the log1p form's from the exact one there
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def exact_top_log_probability(gap, classes: int) -> mpmath.mpf:
+    """log p_top = −log1p((M − 1)·e^−gap) for a top logit `gap` above M − 1 equal rivals (mpmath, 200 bits)."""
+    with mpmath.workprec(200):
+        return -mpmath.log1p((classes - 1) * mpmath.exp(-mpmath.mpf(float(gap))))
+
+
+def ulps(d, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Grid steps of the dtype between non-positive values a and b (bit patterns of their magnitudes)."""
+    return np.abs(d.index(np.abs(np.asarray(a, dtype=d.storage))) - d.index(np.abs(np.asarray(b, dtype=d.storage))))
+
+
+def log1p_gain(dtype: str, classes: int = 2, samples: int = 512) -> Log1pGain:
+    """Both kernels' top log-probabilities against mpmath at the gaps where torch's reads 0 and log1p's does not
+    (every such gap for 16-bit dtypes, `samples` evenly spaced grid indices for wider ones)."""
+    d = DTYPES[dtype]
+    torch_at = log_thresholds("torch-log", dtype, classes).top_log_zero_from_gap
+    ours_at = log_thresholds("torch-log1p", dtype, classes).top_log_zero_from_gap
+    if torch_at is None:
+        return Log1pGain(dtype, classes, None, ours_at, 0, (0, 0), 0)
+    lo = int(d.index(np.array([torch_at]))[0])
+    hi = int(d.index(np.array([ours_at]))[0]) if ours_at is not None else d.max_index + 1
+    idx = np.arange(lo, hi) if hi - lo <= 1 << 16 else np.unique(np.linspace(lo, hi - 1, samples).astype(np.int64))
+    scan = KernelScan("torch-log", dtype, classes, "equal")
+    x = scan.rows(idx)
+    theirs = get_kernel("torch-log")(x, dtype)[:, 0]
+    ours = get_kernel("torch-log1p")(x, dtype)[:, 0]
+    exact = np.array([float(d.format.round(exact_top_log_probability(g, classes))) for g in d.values(idx)])
+    exact = d.cast(exact)
+    t, o = ulps(d, theirs, exact), ulps(d, ours, exact)
+    return Log1pGain(dtype, classes, torch_at, ours_at, len(idx), (int(t.min()), int(t.max())), int(o.max()))
