@@ -1,0 +1,1 @@
+"""External proof checkers the proofs call on: Coq (with Flocq, CoqInterval and Gappa)."""

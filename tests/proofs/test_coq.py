@@ -1,0 +1,97 @@
+"""The Coq development checks, every main theorem rests only on the reals' standard axioms (and the primitive
+integers Interval computes with), and a threshold moved one value down is rejected by Coq (not vacuous)."""
+import shutil
+import subprocess
+import time
+from fractions import Fraction
+
+import pytest
+
+from proofs.checkers import coq
+
+needs_coq = pytest.mark.skipif(coq.coqc() is None, reason=coq.INSTALL_HINT)
+
+
+def test_normalized_and_predecessor():
+    assert coq.normalized(Fraction(2), 3) == (4, -1)
+    assert coq.predecessor(Fraction(2), 3, -16) == Fraction(7, 4)  # e5m2: below a power of two
+    assert coq.predecessor(Fraction(11, 4), 4, -9) == Fraction(5, 2)  # e4m3fn
+
+
+def test_generated_file_uses_the_projects_thresholds():
+    t = coq.format_thresholds("float32")
+    text = coq.threshold_file("float32", thresholds=t)
+    m, e = coq.normalized(t.top_is_one_from_gap, 24)
+    assert f"IZR {m} * bpow radix2 ({e})%Z" in text
+    assert coq.threshold_file("float32", thresholds=t) == text  # deterministic
+    assert not coq.forbidden_commands(text)
+
+
+def test_forbidden_commands_and_assumption_parsing():
+    assert coq.forbidden_commands("Lemma x : True. Proof. Admitted.") == ["Admitted"]
+    assert coq.forbidden_commands("(* Admitted *) Axiom foo : False.") == ["Axiom"]
+    out = "Axioms:\nClassical_Prop.classic : forall P : Prop, P \\/ ~ P\nSoftmaxSat.X.bad\n  : False\n"
+    assert coq.parse_assumptions(out) == ["Classical_Prop.classic", "SoftmaxSat.X.bad"]
+    assert coq.parse_assumptions("Closed under the global context\n") == []
+    assert coq.allowed("Classical_Prop.classic") and coq.allowed("Uint63.add_spec")
+    assert not coq.allowed("SoftmaxSat.X.bad") and not coq.allowed("Rdefinitions.my_axiom")
+
+
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory):
+    build = tmp_path_factory.mktemp("coq")
+    start = time.perf_counter()
+    result = coq.check(build_dir=build)
+    return result, build, time.perf_counter() - start
+
+
+@needs_coq
+def test_the_development_checks(checked):
+    result, _, seconds = checked
+    assert result.status == "checked", result.note
+    assert all(f.ok for f in result.files)
+    names = {t.name for t in result.theorems}
+    for fmt in ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2"):
+        assert f"{fmt}_top_is_one_from_gap" in names and f"{fmt}_others_zero_from_gap" in names
+    assert "round_one_plus_eq_one_iff" in names and "top_one_stays_one" in names
+    print(f"Coq development checked in {seconds:.1f} s")
+
+
+@needs_coq
+def test_only_standard_axioms(checked):
+    result, _, _ = checked
+    for t in result.theorems:
+        assert t.assumptions, f"{t.name}: no Print Assumptions recorded"
+        assert all(coq.allowed(a) for a in t.assumptions), (t.name, t.assumptions)
+        assert not any(a.startswith("SoftmaxSat") for a in t.assumptions)
+
+
+def _coqc(build, name, text):
+    (build / f"{name}.v").write_text(text)
+    return subprocess.run([shutil.which("coqc"), "-q", "-Q", ".", coq.LOGICAL, f"{name}.v"], cwd=build,
+                          capture_output=True, text=True, timeout=300)
+
+
+@needs_coq
+@pytest.mark.parametrize("moved", ["top", "others"])
+def test_moved_threshold_is_rejected(checked, moved):
+    """float32 with T (or the others-zero gap) replaced by its predecessor: coqc must refuse the file."""
+    result, build, _ = checked
+    assert result.ok, result.note
+    offsets = {"top_offset": -1} if moved == "top" else {"others_offset": -1}
+    text = coq.threshold_file("float32", **offsets)
+    name = f"Thresholds_float32_moved_{moved}"
+    r = _coqc(build, name, text.replace("Thresholds_float32", name))
+    assert r.returncode != 0, f"Coq accepted a threshold one value too low ({moved})"
+    thm = "float32_top_is_one_from_gap" if moved == "top" else "float32_others_zero_from_gap"
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith(f"Theorem {thm}"))
+    failing = int(r.stderr.split("line ")[1].split(",")[0]) if "line " in r.stderr else -1
+    assert failing > line, r.stderr  # it is that theorem's bound on exp that fails, not a typo
+    assert "Numerical evaluation failed" in r.stderr or "interval" in r.stderr.lower(), r.stderr
+
+
+@needs_coq
+def test_admitted_is_refused(tmp_path):
+    result = coq.check(formats=(), build_dir=tmp_path,
+                       extra_files={"Cheat": "Lemma cheat : 1 = 2. Proof. Admitted.\n"})
+    assert result.status == "failed" and "Admitted" in result.note
