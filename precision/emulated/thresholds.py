@@ -9,9 +9,11 @@ the naive one, whose overflow to NaN is found and reported separately).
 """
 from __future__ import annotations
 
+import copy
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
+from typing import ClassVar
 
 import mpmath
 import numpy as np
@@ -93,10 +95,75 @@ class GapScan:
         return {"top": top, "top_one": top == 1, "others_zero": np.all(rest == 0, axis=1), "nan": nan}
 
 
+GAP_FACTS = ("top_is_one_from_gap", "others_zero_from_gap", "sum_exceeds_one", "nan_from_gap",
+             "top_not_one_after_first")
+
+
+@dataclass(kw_only=True)
+class SaturationFacts:
+    """Where a softmax whose top logit sits `gap` above its rivals saturates, named one way for the emulated
+    thresholds, a kernel's measured thresholds and a kernel's certificate. Gaps are values of the format (exact);
+    in JSON every gap is one string, its exact value in decimal (`gap_text`)."""
+
+    top_is_one_from_gap: Gap | None = None  # first gap whose top output is exactly 1
+    others_zero_from_gap: Gap | None = None  # from here on (up to a NaN) every other output is exactly 0
+    sum_exceeds_one: tuple[Gap, Gap | None] | None = None  # [top_is_one_from_gap, others_zero_from_gap): top 1
+    #                                                      while another output is > 0 (None: empty, or log space)
+    nan_from_gap: Gap | None = None  # first gap whose outputs hold a NaN (the naive algorithm overflows)
+    top_not_one_after_first: list[tuple[Gap, Gap]] = field(default_factory=list)  # closed gap intervals after
+    #                                                      the first 1 where the top output is not 1 (or NaN)
+    gaps_evaluated: int = 0  # grid gaps at which the softmax was computed
+    facts_after: ClassVar[str | None] = None  # in JSON, the facts follow this field (None: the last one)
+
+    def as_dict(self) -> dict:
+        """JSON-ready: the configuration, then the facts; every gap as its exact decimal string."""
+        own = [f.name for f in fields(self) if f.name not in _FACT_FIELDS]
+        cut = own.index(self.facts_after) + 1 if self.facts_after in own else len(own)
+        d = {k: copy.deepcopy(getattr(self, k)) for k in own[:cut] + list(_FACT_FIELDS) + own[cut:]}
+        for key in GAP_FACTS:
+            d[key] = gaps_json(d[key])
+        return d
+
+
+_FACT_FIELDS = tuple(f.name for f in fields(SaturationFacts))
+
+
+def gap_text(v) -> str | None:
+    """A gap as the string JSON carries: its exact value in plain decimal (`Fraction(text)` is the value, and
+    `float(text)` the nearest double); a fraction `p/q` only where the value has no finite decimal expansion.
+
+    >>> gap_text(5.5625), gap_text(93.0), gap_text(np.float32(16.63553237915039)), gap_text(Fraction(1, 3))
+    ('5.5625', '93', '16.635532379150390625', '1/3')
+    """
+    if v is None:
+        return None
+    q = to_fraction(float(v) if isinstance(v, np.floating) else v)
+    den, twos, fives = q.denominator, 0, 0
+    while den % 2 == 0:
+        den, twos = den // 2, twos + 1
+    while den % 5 == 0:
+        den, fives = den // 5, fives + 1
+    if den != 1:
+        return str(q)
+    k = max(twos, fives)
+    digits = str(abs(q.numerator) * 10**k // q.denominator).rjust(k + 1, "0")
+    whole, frac = digits[:len(digits) - k], digits[len(digits) - k:].rstrip("0")
+    return ("-" if q < 0 else "") + whole + ("." + frac if frac else "")
+
+
+def gaps_json(v):
+    """A gap, an interval of gaps or a list of them, with every gap as `gap_text`."""
+    if v is None:
+        return None
+    if isinstance(v, (list, tuple)):
+        return [gaps_json(g) for g in v]
+    return gap_text(v)
+
+
 @dataclass
-class Thresholds:
-    """Saturation thresholds of one configuration. Gaps are the format's own values (exact: float64 for the
-    binary formats it carries, mpf, Decimal or Fraction otherwise); `as_dict` writes them as exact strings."""
+class Thresholds(SaturationFacts):
+    """Saturation thresholds of one emulated configuration (the facts of `SaturationFacts`). Gaps are the
+    format's own values (exact: float64 for the binary formats it carries, mpf, Decimal or Fraction otherwise)."""
 
     format: str
     algorithm: str
@@ -105,37 +172,9 @@ class Thresholds:
     accumulate: str | None
     order: str
     method: str  # "exhaustive" (every grid gap), "search" (k-ary, monotone predicates) or search + local scan
-    top_is_one_from_gap: Gap | None
-    others_zero_from_gap: Gap | None
-    sum_exceeds_one: tuple[Gap, Gap | None] | None  # [first gap with top = 1 while another > 0, first with all 0)
-    nan_from_gap: Gap | None  # naive overflow: from here the top output is NaN
-    top_is_one_exceptions: list[tuple[Gap, Gap]] = field(default_factory=list)  # gap intervals after the threshold
+    facts_after = "method"
     distinct_top_outputs: int | None = None  # over every representable gap (exhaustive only)
     closed_form: dict = field(default_factory=dict)
-    gaps_scanned: int = 0
-
-    def as_dict(self) -> dict:
-        """JSON-ready: gaps as strings that read back exactly (`Fraction(text)`), with `*_float` beside them."""
-        d = asdict(self)
-        gaps = ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap")
-        for key in gaps:
-            d[key] = _text(d[key])
-            d[key + "_float"] = None if d[key] is None else float(Fraction(d[key]))
-        d["sum_exceeds_one"] = None if self.sum_exceeds_one is None else [_text(g) for g in self.sum_exceeds_one]
-        d["top_is_one_exceptions"] = [[_text(a), _text(b)] for a, b in self.top_is_one_exceptions]
-        return d
-
-
-def _text(v) -> str | None:
-    """A value as a string that reads back exactly (Fraction(text) is the value)."""
-    if v is None:
-        return None
-    if isinstance(v, float):
-        return repr(float(v))
-    if isinstance(v, mpmath.mpf):
-        return str(to_fraction(v)) if v != int(v) and to_fraction(v).denominator > 2**64 else \
-            mpmath.nstr(v, 60, strip_zeros=True)
-    return str(v)
 
 
 def search_limit(scan: GapScan) -> int:
@@ -173,9 +212,9 @@ def _record(scan: GapScan, method, top_one, others_zero, nan_from, exceptions, d
         format=scan.fmt.name, algorithm=scan.algorithm, classes=scan.classes, rivals=scan.rivals_name,
         accumulate=None if scan.acc is scan.io else scan.acc.fmt.name, order=scan.order, method=method,
         top_is_one_from_gap=g(top_one), others_zero_from_gap=g(others_zero), sum_exceeds_one=window,
-        nan_from_gap=g(nan_from), top_is_one_exceptions=[(g(a), g(b)) for a, b in exceptions],
+        nan_from_gap=g(nan_from), top_not_one_after_first=[(g(a), g(b)) for a, b in exceptions],
         distinct_top_outputs=distinct, closed_form=closed_forms(scan.fmt, scan.classes, scan.rivals_name),
-        gaps_scanned=scanned)
+        gaps_evaluated=scanned)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from precision.emulated.algorithms import emulate
-from precision.emulated.thresholds import Transitions, rival_logits
+from precision.emulated.thresholds import SaturationFacts, Transitions, rival_logits
 from precision.formats.arithmetic import arithmetic
 from precision.formats.search import SEARCH_POINTS, first_true
 from precision.kernels.registry import DTYPES, Dtype, Kernel, get_kernel
@@ -51,12 +51,15 @@ class KernelScan:
     def _state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
         p = self.kernel(self.rows(idx), self.dtype.name, self.device)
         top_one, others_zero = self.kernel.saturated(p, np.zeros(len(p), dtype=np.int64))  # the top is column 0
-        return {"top": p[:, 0], "top_one": top_one, "others_zero": others_zero, "nan": np.isnan(p).any(axis=1)}
+        return {"top": p[:, 0], "top_one": top_one, "others_zero": others_zero, "nan": np.isnan(p).any(axis=1),
+                "others_sum": p[:, 1:].sum(axis=1, dtype=np.float64)}  # exact for M = 2; the sum bound's input
 
 
-@dataclass(frozen=True)
-class KernelThresholds:
-    """Measured thresholds of one kernel configuration; gaps are values of the dtype (exact as floats)."""
+@dataclass
+class KernelThresholds(SaturationFacts):
+    """Measured thresholds of one kernel configuration (the facts of `SaturationFacts`, named as the emulated
+    thresholds name them); gaps are values of the dtype, exact as floats. `sum_exceeds_one` is None for
+    log-space kernels."""
 
     kernel: str
     dtype: str
@@ -64,15 +67,7 @@ class KernelThresholds:
     rivals: str
     device: str
     method: str
-    top_is_one_from_gap: float | None
-    others_zero_from_gap: float | None
-    sum_exceeds_one: tuple[float, float | None] | None  # top output 1 while another is > 0 (not for log space)
-    nan_from_gap: float | None
-    top_not_one_after_first: tuple[tuple[float, float], ...]  # gap intervals after the first 1
-    gaps_evaluated: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+    facts_after = "method"
 
 
 def _searched_transitions(scan: KernelScan, limit: int) -> tuple[Transitions, int]:
@@ -135,9 +130,10 @@ def kernel_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals
     window = None
     if not scan.kernel.log_space and t.top_one is not None and (t.others_zero is None or t.others_zero > t.top_one):
         window = (gap(t.top_one), gap(t.others_zero))
-    return KernelThresholds(scan.kernel.name, dtype, classes, rivals, device, method, gap(t.top_one),
-                            gap(t.others_zero), window, gap(t.nan),
-                            tuple((gap(a), gap(b)) for a, b in t.not_one), evaluated)
+    return KernelThresholds(scan.kernel.name, dtype, classes, rivals, device, method,
+                            top_is_one_from_gap=gap(t.top_one), others_zero_from_gap=gap(t.others_zero),
+                            sum_exceeds_one=window, nan_from_gap=gap(t.nan),
+                            top_not_one_after_first=[(gap(a), gap(b)) for a, b in t.not_one], gaps_evaluated=evaluated)
 
 
 # --- does the emulated model reproduce the kernel? -----------------------------------------------------------
@@ -155,7 +151,7 @@ class Agreement:
 
     @property
     def bit_for_bit(self) -> bool:
-        return self.differing == 0
+        return self.differing == 0 and self.compared > 0
 
     def as_dict(self) -> dict:
         return asdict(self) | {"bit_for_bit": self.bit_for_bit}
@@ -174,6 +170,8 @@ def agreement(kernel: Kernel | str, dtype: str, x: np.ndarray, rows: str) -> Agr
     k = get_kernel(kernel) if isinstance(kernel, str) else kernel
     d = k.check(dtype)
     model = k.model(dtype)
+    if model.algorithm is None:  # a user's kernel: no model, nothing compared (and so not "bit for bit")
+        return Agreement(k.name, dtype, "none", rows, 0, 0, 0)
     xs = d.cast(x)
     native = k(xs, dtype).astype(np.float64)
     io = arithmetic(d.format)

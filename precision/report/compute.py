@@ -221,7 +221,7 @@ def markdown(data: dict, figures: list[str]) -> str:
                _table(["format", "top = 1 first at gap", "NaN from gap",
                        "intervals after the first 1 where it is not 1"],
                       [[r["format"], _fmt_gap(r["top_is_one_from_gap"]), _fmt_gap(r["nan_from_gap"]),
-                        len(r["top_is_one_exceptions"])] for r in naive]), ""]
+                        len(r["top_not_one_after_first"])] for r in naive]), ""]
 
     if data["orders"]:
         md += ["## 1000 classes and the order of summation", "",

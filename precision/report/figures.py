@@ -163,7 +163,7 @@ def kernels_figure(data: dict, out: Path) -> Path:
     width = 0.8 / len(names)
     for ax, m in zip(axes.flat, k["classes"]):
         for j, name in enumerate(names):
-            ys = [r["top_is_one_from_gap"] if (r := kernels.get(name, d, m, "equal")) else None for d in dtypes]
+            ys = [_f(r["top_is_one_from_gap"]) if (r := kernels.get(name, d, m, "equal")) else None for d in dtypes]
             xs = np.arange(len(dtypes)) + (j - len(names) / 2 + 0.5) * width
             ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=name, color=f"C{j}")
         for x, d in enumerate(dtypes):

@@ -4,15 +4,17 @@ References are computed independently: by calling the library directly on the on
 the row one grid step below, never through the code under test.
 """
 import json
+from fractions import Fraction
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from precision.emulated.thresholds import thresholds
 from precision.formats.number_formats import BUILTIN
 from precision.kernels import scan as kt
-from precision.kernels.certificate import VerifyError, verify
+from precision.kernels.certificate import INTERVALS_KEPT, VerifyError, verify
 from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, get_kernel
 from precision.kernels.scan import agreement, kernel_thresholds, sample_rows, two_class_rows
 
@@ -99,7 +101,10 @@ def test_a_non_monotone_kernel_is_found_out():
     assert t.nan_from_gap is not None and t.top_not_one_after_first
     cert = verify(k, "float16", 2, progress=False)
     assert not cert.holds and not cert.nan_free and not cert.never_leaves_one
-    assert cert.first_nan_gap == t.nan_from_gap
+    assert (cert.nan_from_gap, cert.others_zero_from_gap, cert.sum_exceeds_one) == \
+           (t.nan_from_gap, t.others_zero_from_gap, t.sum_exceeds_one)
+    kept = cert.top_not_one_after_first  # the first INTERVALS_KEPT of them
+    assert len(kept) == INTERVALS_KEPT and kept == t.top_not_one_after_first[:INTERVALS_KEPT]
 
 
 @pytest.mark.parametrize("kernel, dtype", [("torch", "float16"), ("torch", "bfloat16"), ("torch-float32", "float16"),
@@ -124,7 +129,24 @@ def test_verify_certifies_every_gap_and_agrees_with_the_thresholds(tmp_path):
     t = kernel_thresholds("torch", "float16", 2)
     assert cert.holds and cert.monotone and cert.never_leaves_one and cert.nan_free
     assert cert.gaps_evaluated == DTYPES["float16"].max_index + 1
-    assert cert.first_top_one_gap == t.top_is_one_from_gap and cert.others_zero_from_gap == t.others_zero_from_gap
+    assert cert.top_is_one_from_gap == t.top_is_one_from_gap and cert.others_zero_from_gap == t.others_zero_from_gap
+    assert cert.sum_exceeds_one == t.sum_exceeds_one
+
+
+def test_emulated_and_measured_thresholds_and_a_certificate_share_one_vocabulary():
+    facts = ("top_is_one_from_gap", "others_zero_from_gap", "sum_exceeds_one", "nan_from_gap",
+             "top_not_one_after_first", "gaps_evaluated")
+    emulated = thresholds("float16", "shifted", 2).as_dict()  # NumPy's float16 softmax is this, bit for bit
+    measured = kernel_thresholds("numpy", "float16", 2).as_dict()
+    cert = verify("numpy", "float16", 2, progress=False).as_dict()
+    assert [emulated[k] for k in facts] == [measured[k] for k in facts] == [cert[k] for k in facts]
+    assert emulated["sum_exceeds_one"] == ["7.625", "17.34375"]  # every gap one exact decimal string
+    naive = thresholds("float16", "naive", 2)
+    d = json.loads(json.dumps(naive.as_dict()))
+    assert Fraction(d["nan_from_gap"]) == naive.nan_from_gap
+    assert d["top_not_one_after_first"][-1] == ["11.09375", "65504"]
+    f32 = kernel_thresholds("numpy", "float32", 2)  # a float32 value written out exactly, not as its shortest repr
+    assert Fraction(f32.as_dict()["top_is_one_from_gap"]) == Fraction(f32.top_is_one_from_gap)
 
 
 def test_verify_streams_in_chunks_with_the_same_result(monkeypatch):
@@ -157,14 +179,14 @@ def test_thresholds_command_measures_a_kernel(capsys):
     from softmax_sat import main
     assert main(["thresholds", "--kernel", "torch", "--dtype", "bfloat16", "--classes", "2"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["top_is_one_from_gap"] == 6.25 and out["kernel"] == "torch"
+    assert out["top_is_one_from_gap"] == "6.25" and out["kernel"] == "torch"
 
 
 def test_verify_command_writes_a_certificate(tmp_path, capsys):
     from softmax_sat import main
     assert main(["verify", "--kernel", "numpy", "--dtype", "float8_e4m3fn", "--out", str(tmp_path)]) == 0
     cert = json.loads((tmp_path / "verify-numpy-float8_e4m3fn-M2-equal.json").read_text())
-    assert cert["holds"] and cert["gaps_evaluated"] == 127 and cert["first_top_one_gap"] == 2.75
+    assert cert["holds"] and cert["gaps_evaluated"] == 127 and cert["top_is_one_from_gap"] == "2.75"
     assert "Corrected Lemma 2.1 holds" in capsys.readouterr().out
 
 
@@ -183,4 +205,4 @@ def test_the_figures_the_readme_quotes_per_framework(kernel, dtype, classes, key
     k = get_kernel(kernel)
     if not k.available():
         pytest.skip(f"{k.package} not installed (extra {k.extra})")
-    assert kernel_thresholds(k, dtype, classes, "equal").as_dict()[key] == value
+    assert float(kernel_thresholds(k, dtype, classes, "equal").as_dict()[key]) == value  # JSON: exact decimal

@@ -25,7 +25,7 @@ def test_report_writes_json_markdown_and_figures(tmp_path, capsys):
     assert "7.625" in md and "Measures that do not saturate" in md
     assert md.index("## The kernels on this machine") < md.index("## Emulated arithmetic")
     numpy_f16 = next(r for r in data["kernels"]["thresholds"] if r["dtype"] == "float16")
-    assert numpy_f16["top_is_one_from_gap"] == 7.625 and numpy_f16["method"] == "exhaustive"
+    assert numpy_f16["top_is_one_from_gap"] == "7.625" and numpy_f16["method"] == "exhaustive"
     assert not list(out.glob(".staging-*"))
     for png in ("kernels.png", "top_output.png", "thresholds.png", "sum_window.png"):
         assert (out / png).stat().st_size > 10_000
@@ -58,7 +58,7 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
 
 @pytest.mark.parametrize("argv, message", [
     (["report", "--formats", "float99"], "unknown name"),
-    (["report", "--classes", "1"], "--classes: must be integers ≥ 2"),
+    (["report", "--classes", "1"], "--classes: must be at least 2"),
     (["report", "--classes", "two"], "--classes: 'two' is not an integer"),
     (["report", "--algorithms", "quick"], "unknown 'quick'"),
     (["report", "--logits", "/nonexistent/x.npy"], "no such file"),

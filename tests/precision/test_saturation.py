@@ -58,7 +58,7 @@ def test_float32_two_class_numbers():
 def test_naive_overflows_to_nan_and_that_is_reported():
     t = thresholds("float16", "naive", 2)
     assert t.nan_from_gap == 11.09375  # e^11.09375 > 65504
-    assert t.top_is_one_exceptions[-1] == (11.09375, 65504.0)
+    assert t.top_not_one_after_first[-1] == (11.09375, 65504.0)
 
 
 def test_delta_grid_thresholds_follow_the_rounding_rule():
