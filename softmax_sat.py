@@ -47,11 +47,15 @@ COMMANDS = {
 }
 
 
+class UsageError(Exception):
+    """An option argparse refused: `main` prints it in one line and returns 2."""
+
+
 class OneLineParser(argparse.ArgumentParser):
     """Bad options end in one line on stderr and exit code 2, no usage block."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        raise UsageError(f"{self.prog}: error: {message}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,13 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or argv[0] in ("-h", "--help"):
         top.print_help()
         return 0 if argv else 2
-    if argv[0] not in COMMANDS:
-        top.parse_args(argv[:1])  # exits with the one-line error
     name = argv[0]
-    configure, run = COMMANDS[name].functions()
-    parser = OneLineParser(prog=f"softmax-sat {name}", description=COMMANDS[name].help)
-    configure(parser)
-    args = parser.parse_args(argv[1:])
+    try:
+        if name not in COMMANDS:
+            top.parse_args(argv[:1])  # raises the one-line error
+        configure, run = COMMANDS[name].functions()
+        parser = OneLineParser(prog=f"softmax-sat {name}", description=COMMANDS[name].help)
+        configure(parser)
+        args = parser.parse_args(argv[1:])
+    except UsageError as e:
+        print(e, file=sys.stderr)
+        return 2
     try:
         return run(args)
     except InputError as e:  # bad input: one line naming the option, exit 2

@@ -10,6 +10,7 @@ from pathlib import Path
 from precision.common.devices import torch_device
 from precision.common.errors import InputError
 from precision.common.files import check_writable, claim, locked
+from precision.common.limits import check_classes
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, thresholds
 from precision.formats.number_formats import get_format
@@ -30,13 +31,13 @@ def _listed(option: str, choices=None, cast=str, check=None):
     def parse(text):
         items = [x.strip() for x in text.split(",") if x.strip()]
         if not items:
-            raise argparse.ArgumentTypeError(f"{option}: give a comma-separated list")
+            raise argparse.ArgumentTypeError("give a comma-separated list")
         if len(set(items)) != len(items):
-            raise argparse.ArgumentTypeError(f"{option}: {text!r} names an item twice")
+            raise argparse.ArgumentTypeError(f"{text!r} names an item twice")
         out = []
         for x in items:
             if choices is not None and x not in choices:
-                raise argparse.ArgumentTypeError(f"{option}: unknown {x!r}; expected some of {', '.join(choices)}")
+                raise argparse.ArgumentTypeError(f"unknown {x!r}; expected some of {', '.join(choices)}")
             try:
                 try:
                     value = cast(x)
@@ -45,42 +46,86 @@ def _listed(option: str, choices=None, cast=str, check=None):
                 if check is not None:
                     check(value)
             except InputError as e:
-                raise argparse.ArgumentTypeError(f"{option}: {e.message}") from None
+                raise argparse.ArgumentTypeError(e.message) from None
             out.append(value)
         return tuple(out)
     return parse
 
 
-def _at_least_two(m: int) -> None:
-    if m < 2:
-        raise InputError("classes", f"must be integers ≥ 2, got {m}")
+def _classes(text: str) -> int:
+    """argparse type of a number of classes: an integer in [2, MAX_CLASSES]."""
+    try:
+        m = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    try:
+        return check_classes(m)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+
+
+def _format(text: str) -> str:
+    """argparse type of a format name: resolved now, so a bad one never reaches a results folder."""
+    try:
+        get_format(text)
+    except InputError as e:
+        raise argparse.ArgumentTypeError(e.message) from None
+    return text
+
+
+def _folder(text: str) -> Path:
+    """argparse type of an output folder: a path that names something (`--out ''` is not the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder name (an empty name would write into the current folder)")
+    return Path(text)
+
+
+def _refuse_unused(args, options: dict[str, str], why: str) -> None:
+    """Options the chosen mode does not use are refused, never silently ignored; `options`: dest → flag."""
+    given = [flag for dest, flag in options.items() if getattr(args, dest) is not None]
+    if given:
+        raise InputError(given[0], f"{why}; remove {', '.join(given)}")
+
+
+def _device(name: str | None, kernels) -> str:
+    """The torch device, checked here; a device other than the CPU needs a kernel that runs there."""
+    device = "cpu" if name is None else torch_device(name)
+    if device != "cpu" and not any(k.accelerated for k in kernels):
+        raise InputError("--device", f"{device} applies to the torch kernels; none of "
+                         f"{', '.join(k.name for k in kernels) or 'no kernel'} runs there")
+    return device
 
 
 def configure_report(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--formats", type=_listed("--formats", check=get_format), default=DEFAULT_FORMATS,
-                        help="emulated formats (float16, bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, "
-                             "mpBITS, decimalDIGITS, deltaSTEP[-paper])")
-    parser.add_argument("--algorithms", type=_listed("--algorithms", tuple(ALGORITHMS)), default=None,
-                        help=f"emulated algorithms (default all: {', '.join(ALGORITHMS)}); with --logits, one "
-                             "algorithm for --kernel emulated")
-    parser.add_argument("--classes", type=_listed("--classes", cast=int, check=_at_least_two), default=None,
-                        help=f"numbers of classes of the emulated tables (default {DEFAULT_CLASSES}; "
-                             f"{OBJECT_FORMAT_CLASSES} for the pure-Python formats mp/decimal/δ)")
-    parser.add_argument("--kernels", type=_listed("--kernels", tuple(KERNELS) + ("none",)), default=None,
-                        help="real kernels measured first (default: every kernel whose package is installed; "
-                             "'none' skips them)")
-    parser.add_argument("--kernel-classes", type=_listed("--kernel-classes", cast=int, check=_at_least_two),
-                        default=DEFAULT_KERNEL_CLASSES, help="numbers of classes for the kernels "
-                        f"(default {','.join(map(str, DEFAULT_KERNEL_CLASSES))}; e.g. 2,10,1000,32000,128256)")
-    parser.add_argument("--device", default="cpu", help="torch device for the torch kernels: cpu, cuda, auto")
-    parser.add_argument("--out", type=Path, default=Path("reports/saturation"))
-    parser.add_argument("--logits", type=Path, default=None,
-                        help="analyse your own logits: .npy, .csv or .pt file of shape (N, C)")
-    parser.add_argument("--kernel", default="torch",
-                        help=f"with --logits: the kernel ({', '.join(KERNELS)}, or 'emulated' with one --algorithms)")
-    parser.add_argument("--dtypes", type=_listed("--dtypes", tuple(DTYPES)), default=None,
-                        help="with --logits: dtypes (default float16,bfloat16,float32,float64)")
-    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    emulated = parser.add_argument_group("the report (without --logits)")
+    emulated.add_argument("--formats", type=_listed("--formats", check=get_format), default=None,
+                          help="emulated formats (default " + ",".join(DEFAULT_FORMATS) + "; any of float16, "
+                               "bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, mpBITS, decimalDIGITS, "
+                               "deltaSTEP[-paper])")
+    emulated.add_argument("--classes", type=_listed("--classes", cast=int, check=check_classes), default=None,
+                          help=f"numbers of classes of the emulated tables (default {DEFAULT_CLASSES}; "
+                               f"{OBJECT_FORMAT_CLASSES} for the pure-Python formats mp/decimal/δ)")
+    emulated.add_argument("--kernels", type=_listed("--kernels"), default=None,
+                          help=f"real kernels measured first ({', '.join(KERNELS)}, or package.module:function; "
+                               "default: every kernel whose package is installed; 'none' skips them)")
+    emulated.add_argument("--kernel-classes", type=_listed("--kernel-classes", cast=int, check=check_classes),
+                          default=None, help="numbers of classes for the kernels (default "
+                          f"{','.join(map(str, DEFAULT_KERNEL_CLASSES))}; e.g. 2,10,1000,32000,128256)")
+    both = parser.add_argument_group("both")
+    both.add_argument("--algorithms", type=_listed("--algorithms", tuple(ALGORITHMS)), default=None,
+                      help=f"emulated algorithms (default all: {', '.join(ALGORITHMS)}); with --logits, one "
+                           "algorithm for --kernel emulated")
+    both.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, cuda:N, auto")
+    both.add_argument("--out", type=_folder, default=Path("reports/saturation"))
+    both.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    own = parser.add_argument_group("your own logits")
+    own.add_argument("--logits", type=Path, default=None,
+                     help="analyse your own logits: .npy, .csv or .pt file of shape (N, C)")
+    own.add_argument("--kernel", default=None,
+                     help=f"the kernel (default torch; {', '.join(KERNELS)}, package.module:function, or "
+                          "'emulated' with one --algorithms)")
+    own.add_argument("--dtypes", type=_listed("--dtypes", tuple(DTYPES)), default=None,
+                     help="dtypes (default the kernel's among float16,bfloat16,float32,float64)")
 
 
 def _staging(out: Path) -> Path:
@@ -107,46 +152,70 @@ def _publish(staging: Path, out: Path, outputs: tuple[str, ...]) -> None:
     staging.rmdir()
 
 
-def _report_config(args, kernels, logits: LogitsFile | None) -> dict:
+def _report_config(args, kernels, logits: LogitsFile | None, device: str) -> dict:
     """What decides a report's numbers (with --logits: the file, its size and time, kernel, dtypes)."""
     if logits is not None:
         stat = logits.path.stat()
         return {"logits": str(Path(args.logits).resolve()), "bytes": stat.st_size, "modified": stat.st_mtime_ns,
-                "kernel": args.kernel, "algorithms": args.algorithms, "dtypes": args.dtypes, "device": args.device}
+                "kernel": kernels[0].name, "algorithms": args.algorithms, "dtypes": list(args.dtypes),
+                "device": device}
     return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
-            "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": args.device}
+            "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device}
 
 
-def _logits_kernel(args):
+def _logits_kernel(name: str, algorithms):
+    """The kernel of a logits analysis: a real one, or `emulated` with exactly one algorithm."""
     from precision.logits.rows import emulated_kernel
-    if args.kernel == "emulated":
-        if args.algorithms is None or len(args.algorithms) != 1:
+    if name == "emulated":
+        if algorithms is None or len(algorithms) != 1:
             raise KernelError("algorithms", "--kernel emulated takes exactly one algorithm, e.g. --algorithms shifted")
-        return emulated_kernel(args.algorithms[0])
-    if args.algorithms is not None:
-        raise KernelError("algorithms", f"applies to emulated runs; --kernel {args.kernel} is a real kernel "
+        return emulated_kernel(algorithms[0])
+    if algorithms is not None:
+        raise KernelError("algorithms", f"applies to emulated runs; --kernel {name} is a real kernel "
                           "(use --kernel emulated --algorithms NAME)")
-    return get_kernel(args.kernel)
+    return get_kernel(name)
 
 
-def run_report(args) -> int:
-    device = torch_device(args.device) if args.device != "cpu" else "cpu"
-    kernels = [] if args.kernels == ("none",) else \
-        ([get_kernel(k) for k in args.kernels] if args.kernels else available_kernels())
+def _resolve_report(args) -> tuple[list, LogitsFile | None, str]:
+    """Every option of `report` checked and every name resolved (kernels, dtypes, device, file), before any
+    folder is claimed; the defaults of the chosen mode filled in."""
+    if args.logits is not None:
+        _refuse_unused(args, {"formats": "--formats", "classes": "--classes", "kernels": "--kernels",
+                              "kernel_classes": "--kernel-classes"},
+                       "applies to the report; --logits analyses your file with one --kernel")
+        kernel = _logits_kernel(args.kernel or "torch", args.algorithms)
+        from precision.logits.analysis import LOGIT_DTYPES
+        args.dtypes = args.dtypes or tuple(d for d in LOGIT_DTYPES if d in kernel.dtypes)
+        device = _device(args.device, [kernel])
+        for d in args.dtypes:
+            kernel.check(d, device)
+        return [kernel], LogitsFile(args.logits), device
+    _refuse_unused(args, {"kernel": "--kernel", "dtypes": "--dtypes"},
+                   "applies with --logits (the report measures --kernels over every dtype they take)")
+    args.formats = args.formats or DEFAULT_FORMATS
+    args.kernel_classes = args.kernel_classes or DEFAULT_KERNEL_CLASSES
+    if args.kernels == ("none",):
+        kernels = []
+    else:
+        kernels = [get_kernel(k) for k in args.kernels] if args.kernels else available_kernels()
+    device = _device(args.device, kernels)
     for k in kernels:
         for d in k.dtypes:
             k.check(d, device)
-    logits = None if args.logits is None else LogitsFile(args.logits)
+    return kernels, None, device
+
+
+def run_report(args) -> int:
+    kernels, logits, device = _resolve_report(args)
     check_writable(args.out)
-    config = _report_config(args, kernels, logits)
+    config = _report_config(args, kernels, logits, device)
     with locked(args.out):
-        claim(args.out, config, name="logits.config.json" if args.logits is not None else "report.config.json")
+        claim(args.out, config, name="logits.config.json" if logits is not None else "report.config.json")
         staging = _staging(args.out)
         try:
             if logits is not None:
-                from precision.logits.analysis import LOGIT_DTYPES, analyse_logits
-                analyse_logits(logits, staging, args.dtypes or LOGIT_DTYPES, _logits_kernel(args), device,
-                               figures=not args.no_figures)
+                from precision.logits.analysis import analyse_logits
+                analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures)
                 _publish(staging, args.out, LOGITS_FILES)
                 print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
                 return 0
@@ -167,44 +236,56 @@ def run_report(args) -> int:
 
 
 def configure_thresholds(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--format", default="float32", help="emulated format")
-    parser.add_argument("--algorithm", default="shifted", choices=sorted(ALGORITHMS))
-    parser.add_argument("--classes", type=int, default=2)
-    parser.add_argument("--rivals", default="equal", choices=("one", "equal"))
-    parser.add_argument("--accumulate", default=None)
-    parser.add_argument("--order", default="sequential", choices=ORDERS)
-    parser.add_argument("--kernel", default=None, help=f"measure a real kernel instead ({', '.join(KERNELS)})")
-    parser.add_argument("--dtype", default=None, help="with --kernel: the dtype (default float32)")
-    parser.add_argument("--device", default="cpu")
+    both = parser.add_argument_group("both")
+    both.add_argument("--classes", type=_classes, default=2, help="number of classes M (default 2)")
+    both.add_argument("--rivals", default="equal", choices=("one", "equal"),
+                      help="the M − 1 rivals all at the same logit, or one rival and the rest far below")
+    emulated = parser.add_argument_group("emulated arithmetic (the default)")
+    emulated.add_argument("--format", type=_format, default=None, help="emulated format (default float32)")
+    emulated.add_argument("--algorithm", default=None, choices=sorted(ALGORITHMS), help="default shifted")
+    emulated.add_argument("--accumulate", type=_format, default=None,
+                          help="format the sums are computed in (default: the input format)")
+    emulated.add_argument("--order", default=None, choices=ORDERS, help="summation order (default sequential)")
+    real = parser.add_argument_group("a real kernel (--kernel)")
+    real.add_argument("--kernel", default=None,
+                      help=f"measure a real kernel instead ({', '.join(KERNELS)}, or package.module:function)")
+    real.add_argument("--dtype", default=None, choices=tuple(DTYPES), help="the kernel's dtype (default float32)")
+    real.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:N, auto (default cpu)")
 
 
 def run_thresholds(args) -> int:
     if args.kernel is not None:
+        _refuse_unused(args, {"format": "--format", "algorithm": "--algorithm", "accumulate": "--accumulate",
+                              "order": "--order"}, "applies to emulated thresholds; --kernel measures a real kernel")
         from precision.kernels.scan import kernel_thresholds
-        device = torch_device(args.device) if args.device != "cpu" else "cpu"
-        t = kernel_thresholds(get_kernel(args.kernel), args.dtype or "float32", args.classes, args.rivals, device)
+        kernel = get_kernel(args.kernel)
+        device = _device(args.device, [kernel])
+        dtype = args.dtype or "float32"
+        kernel.check(dtype, device)
+        t = kernel_thresholds(kernel, dtype, args.classes, args.rivals, device)
     else:
-        t = thresholds(args.format, args.algorithm, args.classes, args.rivals, args.accumulate, args.order)
+        _refuse_unused(args, {"dtype": "--dtype", "device": "--device"}, "applies with --kernel")
+        t = thresholds(args.format or "float32", args.algorithm or "shifted", args.classes, args.rivals,
+                       args.accumulate, args.order or "sequential")
     print(json.dumps(t.as_dict(), indent=2, allow_nan=False))
     return 0
 
 
 def configure_verify(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kernel", required=True, help=f"one of {', '.join(KERNELS)}")
-    parser.add_argument("--dtype", required=True, help="float16, bfloat16, float32, float8_e4m3fn or float8_e5m2")
-    parser.add_argument("--classes", type=int, default=2)
+    parser.add_argument("--kernel", required=True, help=f"one of {', '.join(KERNELS)}, or package.module:function")
+    parser.add_argument("--dtype", required=True, choices=tuple(DTYPES))
+    parser.add_argument("--classes", type=_classes, default=2)
     parser.add_argument("--rivals", default="equal", choices=("one", "equal"))
-    parser.add_argument("--device", default="cpu", help="torch device for the torch kernels: cpu, cuda, auto")
-    parser.add_argument("--out", type=Path, default=Path("reports/verify"))
+    parser.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, auto")
+    parser.add_argument("--out", type=_folder, default=Path("reports/verify"))
 
 
 def run_verify(args) -> int:
     from precision.kernels.certificate import verify, write_certificate
-    if args.classes < 2:
-        raise InputError("classes", f"must be an integer ≥ 2, got {args.classes}")
-    device = torch_device(args.device) if args.device != "cpu" else "cpu"
-    get_kernel(args.kernel).check(args.dtype, device)
-    args.out.mkdir(parents=True, exist_ok=True)  # fail now, not after the run, if --out cannot be written
+    kernel = get_kernel(args.kernel)
+    device = _device(args.device, [kernel])
+    kernel.check(args.dtype, device)
+    check_writable(args.out)  # fail now, not after the run, if --out cannot be written
     cert = verify(args.kernel, args.dtype, args.classes, args.rivals, device)
     path = write_certificate(cert, args.out)
     verdict = "holds" if cert.holds else "does NOT hold"

@@ -57,4 +57,48 @@ def test_bad_input_is_one_line_exit_2(argv, needle, capsys):
 
 def test_a_tiny_delta_grid_is_computed_not_crashed(capsys):
     assert main(["thresholds", "--format", "delta1e-400"]) == 0  # was a ZeroDivisionError
-    assert 921 < json.loads(capsys.readouterr().out)["top_is_one_from_gap_float"] < 922  # ≈ ln(10^400)
+    assert 921 < float(json.loads(capsys.readouterr().out)["top_is_one_from_gap"]) < 922  # ≈ ln(10^400)
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["thresholds", "--device", "tpu9"], "--device: applies with --kernel"),
+    (["thresholds", "--dtype", "bfloat16"], "--dtype: applies with --kernel"),
+    (["thresholds", "--kernel", "numpy", "--dtype", "bfloat16", "--format", "float64", "--algorithm", "naive"],
+     "--format: applies to emulated thresholds"),
+    (["thresholds", "--format", "delta1.2.3"], "--format: deltaSTEP needs a number"),
+    (["thresholds", "--format", "delta0.1e"], "--format: deltaSTEP needs a number"),
+    (["thresholds", "--format", "decimal100000"], "--format: decimalDIGITS supports up to"),
+    (["thresholds", "--classes", "1000000000"], "--classes: at most 4,194,304 classes"),
+    (["thresholds", "--classes", "1"], "--classes: must be at least 2"),
+    (["thresholds", "--kernel", "torch", "--device", "tpu9"], "--device: expected cpu, cuda"),
+    (["report", "--dtypes", "float16"], "--dtypes: applies with --logits"),
+    (["report", "--kernel", "numpy"], "--kernel: applies with --logits"),
+    (["report", "--kernels", "none", "--device", "cuda"], "--device"),
+    (["report", "--out", ""], "--out: give a folder name"),
+    (["verify", "--kernel", "numpy", "--dtype", "float64", "--classes", "0"], "--classes: must be at least 2"),
+])
+def test_an_option_is_used_or_refused_in_one_line(argv, needle, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not any(tmp_path.iterdir()), "a refused command wrote something"
+
+
+def test_a_refused_logits_kernel_leaves_the_folder_to_the_corrected_command(tmp_path, capsys):
+    import numpy as np
+    logits, out = tmp_path / "l.npy", tmp_path / "out"
+    np.save(logits, np.array([[1.0, 2.0], [30.0, 0.0]]))
+    assert main(["report", "--logits", str(logits), "--kernel", "tf", "--out", str(out)]) == 2
+    assert "--kernel: unknown 'tf'" in capsys.readouterr().err and not out.exists()
+    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 0
+
+
+def test_import_precision_loads_no_torch_jax_or_matplotlib():
+    import subprocess
+    import sys
+    code = ("import sys, precision, precision.formats, precision.kernels, precision.logits, precision.emulated;"
+            "precision.watch; precision.thresholds; precision.get_kernel;"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'jax', 'matplotlib'}))")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True).stdout.strip() == "[]"

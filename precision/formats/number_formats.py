@@ -495,6 +495,7 @@ _UNBOUNDED_EXP = 1 << 40
 
 
 MAX_MP_BITS = 16384  # beyond this a threshold search would take hours in interval arithmetic
+MAX_DECIMAL_DIGITS = 4000  # about as many bits as MAX_MP_BITS, and below Python's 4300-digit int-string limit
 
 
 def mp_format(bits: int) -> BinaryFormat:
@@ -510,12 +511,17 @@ def decimal_format(digits: int) -> DecimalFormat:
     """Decimal with `digits` significant digits."""
     if not isinstance(digits, int) or digits < 1:
         raise InputError("format", f"decimalDIGITS needs DIGITS ≥ 1, got {digits!r}")
+    if digits > MAX_DECIMAL_DIGITS:
+        raise InputError("format", f"decimalDIGITS supports up to {MAX_DECIMAL_DIGITS} digits, got {digits}")
     return DecimalFormat(f"decimal{digits}", digits)
 
 
 def delta_grid(delta, rule: str = "nearest") -> DeltaGrid:
     """The paper's fixed grid of step δ, δ ∈ (0, 0.1)."""
-    d = Fraction(str(delta)) if isinstance(delta, float) else Fraction(delta)
+    try:
+        d = Fraction(str(delta)) if isinstance(delta, float) else Fraction(delta)
+    except (ValueError, ZeroDivisionError):
+        raise InputError("format", f"deltaSTEP needs a number as its step, got {delta!r}") from None
     if not 0 < d < Fraction(1, 10):
         raise InputError("format", f"deltaSTEP needs a step in (0, 0.1) as in the paper, got {delta}")
     if rule not in ("nearest", "paper"):

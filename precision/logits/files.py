@@ -31,8 +31,11 @@ class LogitsFile:
         self.path = Path(path)
         if self.path.is_dir():
             raise LogitsFileError(f"{self.path} is a directory; expected a .npy, .csv or .pt file")
-        if not self.path.is_file():
+        if not self.path.exists():
             raise LogitsFileError(f"no such file {self.path}")
+        if not self.path.is_file():
+            raise LogitsFileError(f"{self.path} is not a regular file (a FIFO, socket or device); expected a .npy, "
+                                  ".csv or .pt file")
         suffix = self.path.suffix.lower()
         if suffix not in SUFFIXES:
             raise LogitsFileError(f"{self.path} must end in .npy, .csv or .pt")
@@ -52,6 +55,9 @@ class LogitsFile:
             a = np.load(self.path, mmap_mode="r", allow_pickle=False)  # reads the header; data read in chunks
         except (ValueError, OSError, EOFError) as e:
             raise LogitsFileError(f"cannot read {self.path} as .npy: {e}") from None
+        if not isinstance(a, np.ndarray):  # np.load opens a .npz archive whatever the file is called
+            a.close()
+            raise LogitsFileError(f"{self.path} is a .npz archive, not a .npy array; save one array with np.save")
         if a.dtype.kind not in "fiu":
             raise LogitsFileError(f"{self.path} holds dtype {a.dtype}; expected real numbers "
                                   "(float or integer)")
@@ -69,8 +75,14 @@ class LogitsFile:
         return block.reshape(-1, c).astype(np.float64)
 
     def _csv(self) -> np.ndarray:
-        with open(self.path, newline="") as f:
-            lines = [row for row in csv.reader(f)]
+        try:  # utf-8-sig: spreadsheet programs start their UTF-8 CSV with a byte-order mark
+            with open(self.path, newline="", encoding="utf-8-sig") as f:
+                lines = [row for row in csv.reader(f)]
+        except UnicodeDecodeError as e:
+            raise LogitsFileError(f"{self.path} is not UTF-8 text (byte {e.start}: {e.object[e.start:e.start + 1]!r}); "
+                                  "a CSV of logits is plain text — is it compressed, or in another encoding?") from None
+        except csv.Error as e:
+            raise LogitsFileError(f"{self.path} is not a readable CSV: {e}") from None
         rows = []
         for number, cells in enumerate(lines, start=1):
             if not cells or all(not c.strip() for c in cells):
@@ -97,6 +109,12 @@ class LogitsFile:
             raise LogitsFileError(f"cannot read {self.path} as a torch file: {e}") from None
         if not isinstance(t, torch.Tensor):
             raise LogitsFileError(f"{self.path} holds a {type(t).__name__}, expected one tensor")
+        if t.layout != torch.strided:
+            raise LogitsFileError(f"{self.path} holds a {t.layout} tensor; expected a dense one (t.to_dense())")
+        if t.is_meta:
+            raise LogitsFileError(f"{self.path} holds a tensor on the meta device: it has a shape but no values")
+        if t.is_quantized:
+            raise LogitsFileError(f"{self.path} holds a quantized tensor; save t.dequantize() instead")
         if t.is_complex() or t.dtype == torch.bool:
             raise LogitsFileError(f"{self.path} holds dtype {t.dtype}; expected real numbers")
         return t.detach().double().numpy()
