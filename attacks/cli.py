@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import math
 from pathlib import Path
 
 import numpy as np
@@ -11,15 +11,18 @@ import torch
 
 from precision.common.devices import torch_device
 from precision.common.errors import InputError
-from precision.common.files import check_writable, claim, locked, write_text_atomic
+from precision.common.files import check_writable, claim, locked, regular_file, write_json_atomic
 
 from .data import choose_images, find_images
-from .experiment import build_config, run_transfer_experiment, write_figures
+from .experiment import configure_experiment, run_experiment, write_figures, writing_into
 from .loop import attack_batches
-from .methods import GRADIENTS, METHODS, MULTIPLIER_RULES, TARGETS_PER_IMAGE, WORKING_IMAGES, build_method, draw_targets
+from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, check_seed, check_settings, draw_targets
 from .models import MODEL_NAMES, load_model
-from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, Expected, per_image, read_records
-from .transferability import CLEANINGS, CRITERIA
+from .options import add_criterion, add_readings
+from .record import ACTIVATION, CONFIDENCE, PREDICTION, Column, Expected, per_image, read_records, save_npz
+
+__all__ = ["configure_attack", "run_attack", "configure_experiment", "run_experiment", "configure_figures",
+           "run_figures", "configure_detect", "run_detect"]
 
 
 def configure_attack(parser: argparse.ArgumentParser) -> None:
@@ -49,17 +52,26 @@ def configure_attack(parser: argparse.ArgumentParser) -> None:
                         help="also compute the largest top logit any image in --images produces (for the summary)")
 
 
-def add_readings(parser, defaults: bool = True) -> None:
-    """The readings of the paper's step that it does not state (see attacks.methods)."""
-    parser.add_argument("--working-image", choices=WORKING_IMAGES, default="rounded" if defaults else None,
-                        dest="working_image", help="keep every iterate rounded (default) or the unrounded iterate "
-                                                   "(the model sees, the records hold, its rounded image)")
-    parser.add_argument("--multipliers", choices=MULTIPLIER_RULES, default="switch" if defaults else None,
-                        help="multi-class: the class behind gets --high (switch, default), or both chosen in "
-                             "[low, high] to cancel the predicted gap (balance)")
+def target_classes(spec: str, k: int) -> list[int] | None:
+    """The classes of `--targets` given as numbers (k distinct classes in 0..999), None for random or second;
+    refused in one line otherwise."""
+    if spec == "random":
+        return None
+    if spec == "second":
+        if k != 2:
+            raise InputError("targets", "second applies to the multi-class method (two targets)")
+        return None
+    parts = [c.strip() for c in spec.split(",")]
+    if len(parts) != k or not all(c.isdigit() and int(c) < 1000 for c in parts):
+        raise InputError("targets", f"give {k} class index{'es' if k > 1 else ''} in 0..999 "
+                         f"({'comma-separated, ' if k > 1 else ''}for this method), random or second, got {spec!r}")
+    if len(set(map(int, parts))) != k:
+        raise InputError("targets", f"give {k} different classes, got {spec!r}")
+    return [int(c) for c in parts]
 
 
 def _targets(spec: str, labels: torch.Tensor, k: int, seed: int, model=None, pixels=None) -> torch.Tensor:
+    classes = target_classes(spec, k)
     if spec == "random":
         return draw_targets(labels, k, seed)
     if spec == "second":
@@ -73,12 +85,10 @@ def _targets(spec: str, labels: torch.Tensor, k: int, seed: int, model=None, pix
         first = torch.where(first == labels, (first + 1) % 1000, first)
         first = torch.where(first == second, (first + 1) % 1000, first)
         return torch.stack([first, second], dim=1)
-    parts = [c.strip() for c in spec.split(",")]
-    if len(parts) != k or not all(c.isdigit() and int(c) < 1000 for c in parts):
-        raise InputError("targets", f"give {k} class index(es) in 0..999, got {spec!r}")
-    t = torch.tensor([int(c) for c in parts]).repeat(len(labels), 1)
+    t = torch.tensor(classes).repeat(len(labels), 1)
     if (t == labels[:, None]).any():
-        raise InputError("targets", "a target equals an image's true class")
+        raise InputError("targets", f"class {sorted(set(classes) & set(labels.tolist()))[0]} is the true class of "
+                         "a chosen image; choose other targets")
     return t
 
 
@@ -106,7 +116,16 @@ def summarize(records: dict, method: str, reference_max: float | None) -> dict:
     out["images_predicted_as_a_target_at_end"] = int(np.logical_or.reduce([predicted == g for g in goals]).sum())
     on_target = per_image(records, Column.TOP1_IS_TARGET)[:, 11:]
     out["share_of_iterations_after_10_with_a_target_on_top"] = float(on_target.mean()) if on_target.size else None
-    return out
+    return {k: _finite(v) for k, v in out.items()}
+
+
+def _finite(value):
+    """A number JSON can hold: an overflowed (infinite) or NaN float becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def attack_config(args) -> dict:
@@ -120,12 +139,23 @@ def attack_config(args) -> dict:
             "batch_size": args.batch_size, "seed": args.seed}
 
 
-def run_attack(args) -> int:
-    from .figures import attack_curves, attack_panels
-    device = torch_device(args.device)
+def check_attack(args) -> None:
+    """Every option of an attack that can be checked without images, checked before anything is loaded or
+    written: counts, seed, multipliers, the targets' form, the transfer models, the weights file."""
     for name in ("n", "iterations", "batch_size"):
         if getattr(args, name) < 1:
             raise InputError(name, f"must be at least 1, got {getattr(args, name)}")
+    check_seed(args.seed)
+    check_settings(args.alpha, args.low, args.high, args.gradient, args.working_image, args.multipliers)
+    target_classes(args.targets, TARGETS_PER_IMAGE[args.method])
+    if args.weights is not None:
+        regular_file(args.weights, "weights")
+
+
+def run_attack(args) -> int:
+    from .figures import attack_curves, attack_panels
+    check_attack(args)
+    device = torch_device(args.device)
     out: Path = args.out
     check_writable(out)  # before any computing
     config = attack_config(args)
@@ -134,85 +164,31 @@ def run_attack(args) -> int:
     method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient, args.working_image,
                           args.multipliers)
     items = find_images(args.images)
-    with locked(out):
-        claim(out, config)
+    with writing_into(out), locked(out):
+        claim(out, config, write=False)  # another run's folder: refused before any computing
         chosen, pixels = choose_images([model] + others, items, args.n, args.batch_size, device, args.seed, "attack")
         labels = torch.tensor([y for _, y in chosen])
         targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed, model,
                            pixels[model.name].to(device))
-        snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
-        kept = attack_batches(method, pixels[model.name], targets, args.iterations, out / "records", others,
-                              args.batch_size, device, snaps)
-        write_text_atomic(out / "images.json", json.dumps([{"image": i, "path": str(p), "label": y}
-                                                           for i, (p, y) in enumerate(chosen)], indent=1))
-        if kept:
-            tmp = out / "snapshots.tmp.npz"
-            np.savez_compressed(tmp, **{f"iteration_{k}": v for k, v in kept.items()})
-            os.replace(tmp, out / "snapshots.npz")
-        records = read_records(out / "records", Expected(len(chosen), args.iterations, args.batch_size))
         reference = None
         if args.reference_max:
             from .data import load_pixels
             px = load_pixels([p for p, _ in items], model.spec.input_size)
             with torch.no_grad():
                 reference = float(max(model(px[i:i + 64].to(device).float()).max() for i in range(0, len(px), 64)))
+        claim(out, config)  # every option, name and input accepted: the folder is this config's from now on
+        snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
+        kept = attack_batches(method, pixels[model.name], targets, args.iterations, out / "records", others,
+                              args.batch_size, device, snaps)
+        write_json_atomic(out / "images.json", [{"image": i, "path": str(p), "label": y}
+                                                for i, (p, y) in enumerate(chosen)], indent=1)
+        save_npz(out / "snapshots.npz", kept, compress=True)  # by image identity: `image` beside the pictures
+        records = read_records(out / "records", Expected(len(chosen), args.iterations, args.batch_size))
         summary = summarize(records, args.method, reference)
-        write_text_atomic(out / "summary.json", json.dumps(summary, indent=1))
-        figures = []
-        if (out / "snapshots.npz").exists():
-            figures.append(attack_panels(out, records, args.method))
-        figures.append(attack_curves(out, records, args.method, reference))
+        write_json_atomic(out / "summary.json", summary, indent=1)
+        figures = [attack_panels(out, records, args.method), attack_curves(out, records, args.method, reference)]
     print(json.dumps(summary, indent=1))
     print(f"wrote {out}/records, summary.json and {', '.join(p.name for p in figures)}")
-    return 0
-
-
-def configure_experiment(parser) -> None:
-    parser.add_argument("--config", type=Path, help="TOML file with any of the options below (flags win)")
-    parser.add_argument("--models", help=f"comma-separated, default alexnet,vgg16,resnet50; any of "
-                                         f"{', '.join(MODEL_NAMES)} or package.module:function")
-    parser.add_argument("--methods", help="comma-separated, default over-optimized,multi-class")
-    parser.add_argument("--images", help="ImageNet validation folder, class folders, or a flat folder of WNID_*")
-    parser.add_argument("--n", "--num-images", type=int, dest="n",
-                        help="images every model classifies correctly (default 2500); under torchrun write "
-                             "--num-images, as torchrun takes --n for an abbreviation of its own options")
-    parser.add_argument("--iterations", type=int, help="default 500")
-    parser.add_argument("--alpha", type=float)
-    parser.add_argument("--low", type=float)
-    parser.add_argument("--high", type=float)
-    parser.add_argument("--gradient", choices=GRADIENTS, help="default unit (see attacks.methods)")
-    add_readings(parser, defaults=False)
-    parser.add_argument("--batch-size", type=int, dest="batch_size")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--weights", action="append", metavar="MODEL=PATH", help="a model's weights file (repeat)")
-    parser.add_argument("--out", type=Path, default=Path("runs/experiment"))
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--no-progress", action="store_true")
-    add_criterion(parser)
-
-
-def add_criterion(parser) -> None:
-    parser.add_argument("--criterion", choices=CRITERIA, default="misclassified",
-                        help="an example transfers when the other model misclassifies it (default) or predicts a "
-                             "target class")
-    parser.add_argument("--cleaning", choices=CLEANINGS, default="never",
-                        help="drop the examples that never transfer (default) or that do not transfer at the last "
-                             "iteration (every curve then ends at 100 %%, as the paper says its curves do)")
-
-
-def run_experiment(args) -> int:
-    flags = {k: getattr(args, k) for k in ("models", "methods", "images", "n", "iterations", "alpha", "low", "high",
-                                           "gradient", "working_image", "multipliers", "batch_size", "seed")}
-    if args.weights:
-        pairs = [w.split("=", 1) for w in args.weights]
-        if any(len(p) != 2 for p in pairs):
-            raise InputError("weights", "expected MODEL=PATH")
-        flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
-    config = build_config(flags, args.config)
-    paths = run_transfer_experiment(config, args.out, torch_device(args.device), not args.no_progress,
-                                    args.criterion, args.cleaning)
-    if paths:
-        print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
 
 
@@ -222,16 +198,10 @@ def configure_figures(parser) -> None:
 
 
 def run_figures(args) -> int:
-    print(f"wrote {', '.join(str(p) for p in write_figures(args.results, args.criterion, args.cleaning))}")
+    with writing_into(args.results, "results"):
+        paths = write_figures(args.results, args.criterion, args.cleaning)
+    print(f"wrote {', '.join(str(p) for p in paths)}")
     return 0
-
-
-def experiment_main(argv: list[str]) -> int:
-    """`python -m attacks.experiment ARGS`: what torchrun starts on every rank (the same options as
-    `softmax-sat experiment`)."""
-    parser = argparse.ArgumentParser(prog="python -m attacks.experiment")
-    configure_experiment(parser)
-    return run_experiment(parser.parse_args(argv))
 
 
 def configure_detect(parser) -> None:
@@ -239,22 +209,29 @@ def configure_detect(parser) -> None:
     parser.add_argument("--clean", type=Path, required=True,
                         help="clean images (the negatives: those each model classifies correctly)")
     parser.add_argument("--every", type=int, default=5, help="every k-th iteration (default 5)")
+    parser.add_argument("--models", default="", help="comma-separated package.module:function models of your own "
+                        "that the folder names, to be imported and run (a name read from a folder is never "
+                        "imported otherwise; built-in models need not be listed)")
     parser.add_argument("--device", default="cpu")
 
 
 def run_detect(args) -> int:
     from .detect import MEASURES, check_results, clean_measures, detection_table, write_detection
+    from .folder import experiment_settings, loadable
     check_results(args.results)
     if args.every < 1:
         raise InputError("every", f"must be at least 1, got {args.every}")
     device = torch_device(args.device)
-    config = json.loads((args.results / "config.json").read_text())
-    weights = dict(config.get("weights", []))
+    config = experiment_settings(args.results)
+    trusted = [m.strip() for m in args.models.split(",") if m.strip()]
+    names = loadable(config["models"], args.results / "config.json", trusted)  # nothing read from a folder is run
+    weights = dict(config["weights"])
     items = find_images(args.clean)
-    models = [load_model(m, weights.get(m), device) for m in config["models"]]  # records are kept by model.name
-    clean = {m.name: clean_measures(m, items, device) for m in models}
-    rows = detection_table(args.results, clean, args.every)
-    paths = write_detection(rows, args.results)
+    with writing_into(args.results, "results"):
+        models = [load_model(m, weights.get(m), device) for m in names]  # records are kept by model.name
+        clean = {m.name: clean_measures(m, items, device) for m in models}
+        rows = detection_table(args.results, clean, args.every)
+        paths = write_detection(rows, args.results)
     last = max(r.iteration for r in rows)
     print(f"ROC AUC at iteration {last} (attacked vs clean; 95 % bootstrap interval):")
     for r in rows:

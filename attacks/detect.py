@@ -18,7 +18,6 @@ Measures, from the records' columns (no model needed for the attacked side):
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,12 +122,16 @@ def clean_measures(model, images, device: str = "cpu", batch: int = 50) -> dict[
 def detection_table(results: Path, clean: dict[str, dict[str, np.ndarray]], every: int = 5,
                     seed: int = 0) -> list[Detection]:
     """Every model × method × (every `every`-th) iteration × measure of an experiment folder."""
+    from .folder import experiment_selection, experiment_settings
     results = Path(results)
-    settings = json.loads((results / "config.json").read_text())
-    chosen = json.loads((results / "selection.json").read_text())
+    settings = experiment_settings(results)
+    chosen = experiment_selection(results, settings)
     expected = Expected(len(chosen["images"]), settings["iterations"], settings["batch_size"])
     rng = np.random.default_rng(seed)
     rows = []
+    if sorted(clean) != sorted(chosen["models"]):
+        raise InputError("results", f"{results / 'selection.json'}: key 'models' names {chosen['models']}, but the "
+                         f"config's models are named {sorted(clean)}")
     for model in chosen["models"]:
         c = clean[model]
         stats = {"top_mean": c["top"].mean(), "top_std": c["top"].std(), "log_odds_mean": c["log_odds"].mean(),

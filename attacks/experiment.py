@@ -11,25 +11,29 @@ and rank 0 draws the figures once every rank is done.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
 import tomllib
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 
+from precision.common.devices import torch_device
 from precision.common.errors import InputError
-from precision.common.files import check_writable, claim, locked, write_text_atomic
+from precision.common.files import check_writable, claim, locked, regular_file, write_json_atomic
 
 from .data import choose_images, find_images, load_pixels
 from .figures import transferability_figures
 from .loop import attack_batches, images_of_rank, progress_bar
-from .methods import TARGETS_PER_IMAGE, build_method, check_settings, draw_targets
-from .models import load_model
+from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, check_seed, check_settings, draw_targets
+from .models import MODEL_NAMES, load_model
+from .options import add_criterion, add_readings
+from .record import RecordsError
 from .transferability import cleaning_table, experiment_curves, write_curves_csv
 
 
@@ -65,6 +69,7 @@ class ExperimentConfig:
         if self.n < 1 or self.iterations < 1 or self.batch_size < 1:
             raise InputError("n", "n, iterations and batch_size must be at least 1, got "
                              f"{self.n}, {self.iterations}, {self.batch_size}")
+        check_seed(self.seed)
         check_settings(self.alpha, self.low, self.high, self.gradient, self.working_image, self.multipliers)
         unused = sorted({m for m, _ in self.weights} - set(self.models))
         if unused:
@@ -84,9 +89,13 @@ def build_config(flags: dict, config_file: Path | None = None) -> ExperimentConf
     values: dict = {}
     if config_file is not None:
         try:
-            values = tomllib.loads(Path(config_file).read_text())
-        except (OSError, tomllib.TOMLDecodeError) as e:
+            values = tomllib.loads(regular_file(config_file, "config").read_text(encoding="utf-8-sig"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
             raise InputError("config", f"cannot read {config_file}: {e}") from None
+        own = [m for m in _listed(values.get("models", ())) if isinstance(m, str) and ":" in m]
+        if own:  # a file never names code to run: only this command line does
+            raise InputError("config", f"{config_file}: key 'models' names {own[0]!r}, a model of your own; a file "
+                             "never names code to run: give it on the command line with --models")
     values |= {k: v for k, v in flags.items() if v is not None}
     known = {f.name for f in fields(ExperimentConfig)}
     if set(values) - known:
@@ -137,36 +146,76 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
         chosen, pixels = choose_images(models, items, config.n, 64, ranks.device, config.seed, "experiment")
         labels = torch.tensor([y for _, y in chosen])
         targets = {m: draw_targets(labels, TARGETS_PER_IMAGE[m], config.seed).tolist() for m in config.methods}
-        write_text_atomic(path, json.dumps({"models": [m.name for m in models],
-                                        "images": [{"path": str(p), "label": y} for p, y in chosen],
-                                        "targets": targets}, indent=1))
+        claim(out, config.as_json())  # everything is accepted: the folder is this config's from now on
+        write_json_atomic(path, {"models": [m.name for m in models],
+                                 "images": [{"path": str(p), "label": y} for p, y in chosen],
+                                 "targets": targets}, indent=1)
+    elif ranks.rank == 0:
+        claim(out, config.as_json())
     ranks.barrier()
-    selection = json.loads(path.read_text())
+    selection = resumed_selection(config, models, out)
     chosen = [(Path(i["path"]), i["label"]) for i in selection["images"]]
     if pixels is None:
         pixels = {m.name: load_pixels([p for p, _ in chosen], m.spec.input_size) for m in models}
     return chosen, selection["targets"], pixels
 
 
+def resumed_selection(config: ExperimentConfig, models, out: Path) -> dict:
+    """`selection.json` of this folder, checked as data: its models are the ones loaded now, its images lie in the
+    config's images folder and number at most n, its targets are classes (see `attacks.folder`)."""
+    from .folder import experiment_selection, refuse
+    path = out / "selection.json"
+    try:
+        selection = experiment_selection(out, config.as_json())
+    except InputError as e:
+        raise InputError("out", e.message) from None
+    if selection["models"] != [m.name for m in models]:
+        raise refuse(path, "models", f"names {selection['models']}, but this run's models are named "
+                     f"{[m.name for m in models]}", "out")
+    root = Path(config.images)
+    for image in selection["images"]:
+        if not Path(image["path"]).is_relative_to(root) or ".." in Path(image["path"]).parts:
+            raise refuse(path, "images", f"holds {image['path']}, which is not in the config's images folder {root}",
+                         "out")
+    return selection
+
+
 def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu", progress: bool = True,
                             criterion: str = "misclassified", cleaning: str = "never") -> list[Path]:
     """Run (or continue) the experiment; rank 0 returns the figures it drew."""
     check_writable(out)
+    for _, path in config.weights:
+        regular_file(path, "weights")
     ranks = Ranks(device)
     try:
         weights = dict(config.weights)
         models = [load_model(m, weights.get(m), ranks.device) for m in config.models]
         items = find_images(config.images)  # bad models or images fail before the results folder is claimed
-        with locked(out) if ranks.rank == 0 else nullcontext():
+        with writing_into(out), locked(out) if ranks.rank == 0 else nullcontext():
             return _run_claimed(config, out, models, items, ranks, progress, criterion, cleaning)
     finally:
         ranks.close()
 
 
+@contextmanager
+def writing_into(out: Path, option: str = "out"):
+    """Errors of the folder a command writes into, named by its option: a record shard that fails its check, or
+    an OS error ("File exists", "No such file or directory") on a path inside the folder."""
+    try:
+        yield
+    except RecordsError as e:
+        raise InputError(option, e.message) from None
+    except OSError as e:
+        name = e.filename if e.filename is not None else out
+        if e.filename is not None and not Path(e.filename).resolve().is_relative_to(Path(out).resolve()):
+            raise
+        raise InputError(option, f"cannot write {name} in {out}: {e.strerror or e}") from None
+
+
 def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Ranks, progress: bool,
                  criterion: str, cleaning: str) -> list[Path]:
     """The experiment in a folder this process (rank 0) holds the lock of."""
-    claim(out, config.as_json(), write=ranks.rank == 0)
+    claim(out, config.as_json(), write=False)  # another config: refused before any computing
     chosen, targets, pixels = select_images(config, models, items, out, ranks)
     share = images_of_rank(len(chosen), config.batch_size, ranks.rank, ranks.world)
     bar = progress_bar(len(models) * len(config.methods) * share * config.iterations,
@@ -190,10 +239,10 @@ def write_figures(results: Path, criterion: str = "misclassified", cleaning: str
     were run, else the first two models)."""
     curves = experiment_curves(results, criterion, cleaning)
     selection = results / "selection.json"
-    names = json.loads(selection.read_text())["models"] if selection.exists() else sorted({c.source for c in curves})
+    names = json.loads(selection.read_text())["models"]  # checked by experiment_curves
     pair = ("vgg16", "resnet50") if {"vgg16", "resnet50"} <= set(names) else (names[0], names[1])
     table = [{"criterion": criterion, "cleaning": cleaning, **row} for row in cleaning_table(curves)]
-    write_text_atomic(results / "cleaning.json", json.dumps(table, indent=1))
+    write_json_atomic(results / "cleaning.json", table, indent=1)
     paths = [write_curves_csv(curves, results / "curves.csv"), results / "cleaning.json"]
     paths += transferability_figures(curves, results, pair)
     print_cleaning(table)
@@ -211,6 +260,60 @@ def print_cleaning(table: list[dict]) -> None:
               f"{r['never_transferred']:17d} {end:>15s} {sm:>14s} {act:>17s}")
 
 
-if __name__ == "__main__":  # torchrun --nproc-per-node=K -m attacks.experiment ARGS
-    from .cli import experiment_main
+# --- the command line (`softmax-sat experiment`, and torchrun's entry point below) ---------------------------
+def configure_experiment(parser) -> None:
+    parser.add_argument("--config", type=Path, help="TOML file with any of the options below (flags win)")
+    parser.add_argument("--models", help=f"comma-separated, default alexnet,vgg16,resnet50; any of "
+                                         f"{', '.join(MODEL_NAMES)} or package.module:function")
+    parser.add_argument("--methods", help="comma-separated, default over-optimized,multi-class")
+    parser.add_argument("--images", help="ImageNet validation folder, class folders, or a flat folder of WNID_*")
+    parser.add_argument("--n", "--num-images", type=int, dest="n",
+                        help="images every model classifies correctly (default 2500); under torchrun write "
+                             "--num-images, as torchrun takes --n for an abbreviation of its own options")
+    parser.add_argument("--iterations", type=int, help="default 500")
+    parser.add_argument("--alpha", type=float)
+    parser.add_argument("--low", type=float)
+    parser.add_argument("--high", type=float)
+    parser.add_argument("--gradient", choices=GRADIENTS, help="default unit (see attacks.methods)")
+    add_readings(parser, defaults=False)
+    parser.add_argument("--batch-size", type=int, dest="batch_size")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--weights", action="append", metavar="MODEL=PATH", help="a model's weights file (repeat)")
+    parser.add_argument("--out", type=Path, default=Path("runs/experiment"))
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--no-progress", action="store_true")
+    add_criterion(parser)
+
+
+def run_experiment(args) -> int:
+    flags = {k: getattr(args, k) for k in ("models", "methods", "images", "n", "iterations", "alpha", "low", "high",
+                                           "gradient", "working_image", "multipliers", "batch_size", "seed")}
+    if args.weights:
+        pairs = [w.split("=", 1) for w in args.weights]
+        if any(len(p) != 2 for p in pairs):
+            raise InputError("weights", "expected MODEL=PATH")
+        flags["weights"] = tuple(sorted(tuple(p) for p in pairs))
+    config = build_config(flags, args.config)
+    paths = run_transfer_experiment(config, args.out, torch_device(args.device), not args.no_progress,
+                                    args.criterion, args.cleaning)
+    if paths:
+        print(f"wrote {', '.join(str(p) for p in paths)}")
+    return 0
+
+
+def experiment_main(argv: list[str]) -> int:
+    """`python -m attacks.experiment ARGS`: what torchrun starts on every rank (the same options and the same
+    code as `softmax-sat experiment`; bad input is one line and exit code 2 on every rank)."""
+    prog = "python -m attacks.experiment"
+    parser = argparse.ArgumentParser(prog=prog)
+    configure_experiment(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run_experiment(args)
+    except InputError as e:
+        print(f"{prog}: error: {e.option}: {e.message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # torchrun --nproc-per-node=K -m attacks.experiment ARGS: no import of attacks.cli
     sys.exit(experiment_main(sys.argv[1:]))

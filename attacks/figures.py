@@ -19,15 +19,19 @@ def _confidence(p: float) -> str:
 
 
 def attack_panels(out: Path, records: dict, method: str, images: int = 3) -> Path:
-    """Original and adversarial images at the snapshot iterations, titled as in the paper's Figures 1 and 2."""
-    snaps = np.load(out / "snapshots.npz")
-    iterations = sorted(int(k.split("_")[1]) for k in snaps.files)
+    """Original and adversarial images at the snapshot iterations, titled as in the paper's Figures 1 and 2: the
+    first `images` images by identity (`snapshots.npz` holds each image's id beside its pictures, and the
+    titles come from the records' rows of that same id)."""
+    with np.load(out / "snapshots.npz", allow_pickle=False) as z:
+        snaps = {k: z[k] for k in z.files}
+    iterations = sorted(int(k.split("_")[1]) for k in snaps if k.startswith("iteration_"))
+    ids = snaps["image"]
     names = class_names()
-    n = min(images, len(snaps[f"iteration_{iterations[0]}"]))
+    n = min(images, len(ids))
     fig, axes = subplots(n, len(iterations), figsize=(3.1 * len(iterations), 4.1 * n), squeeze=False,
                          layout="constrained")
     for row in range(n):
-        sel = records[Column.IMAGE] == row
+        sel = records[Column.IMAGE] == ids[row]
         for col, it in enumerate(iterations):
             r = np.nonzero(sel & (records[Column.ITERATION] == it))[0][0]
             ax = axes[row, col]

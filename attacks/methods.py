@@ -16,6 +16,8 @@ The paper writes the step as α∇_X g but not in which units X is when the grad
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 from precision.common.errors import InputError
@@ -40,8 +42,9 @@ def check_settings(alpha: float | None = None, low: float | None = None, high: f
                    gradient: str | None = None, working_image: str | None = None,
                    multipliers: str | None = None) -> None:
     """Reject multipliers and gradient readings the attacks cannot use (the ones given; None is not checked)."""
-    if alpha is not None and not alpha > 0:
-        raise InputError("alpha", f"must be positive, got {alpha}")
+    for name, value in (("alpha", alpha), ("low", low), ("high", high)):
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise InputError(name, f"must be a positive finite number, got {value}")
     if low is not None and not 0 < low <= high:
         raise InputError("low", f"multipliers need 0 < low ≤ high, got {low}, {high}")
     for name, value, choices in (("gradient", gradient, GRADIENTS), ("working_image", working_image, WORKING_IMAGES),
@@ -135,8 +138,17 @@ def build_method(name: str, model, alpha: float = 0.15, low: float = 0.05, high:
     raise InputError("method", f"unknown {name!r}; expected one of {', '.join(METHODS)}")
 
 
+SEEDS = range(0, 2 ** 63)  # what torch.Generator.manual_seed and NumPy both take
+
+
+def check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed not in SEEDS:
+        raise InputError("seed", f"must be an integer in 0..2**63 − 1, got {seed!r}")
+
+
 def draw_targets(labels: torch.Tensor, classes_per_image: int, seed: int, num_classes: int = 1000) -> torch.Tensor:
     """Seeded target classes, distinct from each image's true class and from each other: (B, k)."""
+    check_seed(seed)
     g = torch.Generator().manual_seed(seed)
     out = torch.empty(len(labels), classes_per_image, dtype=torch.long)
     for i, y in enumerate(labels.tolist()):

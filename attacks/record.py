@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,12 +96,25 @@ class RecordWriter:
         if not self.pending:
             return None
         block = {k: _concatenate([p[k] for p in self.pending]) for k in self.pending[0]}
-        path = self.folder / f"{self.prefix}-{tag}.npz"
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **block)
-        os.replace(tmp, path)
+        path = save_npz(self.folder / f"{self.prefix}-{tag}.npz", block)
         self.pending = []
         return path
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray], compress: bool = False) -> Path:
+    """`np.savez` (readable by `np.load`), but the same arrays give the same bytes (no time stamps, no pickles),
+    written to a temporary name and renamed."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(tmp, "w", method) as z:
+        for key, value in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = method
+            with z.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(value), allow_pickle=False)
+    os.replace(tmp, path)
+    return path
 
 
 def _concatenate(parts: list) -> np.ndarray:
@@ -126,10 +140,11 @@ class Expected:
 
 
 class RecordsError(InputError):
-    """Records that are unreadable, incomplete, duplicated, or hold NaN; the message names the shard."""
+    """Records that are unreadable, incomplete, duplicated, or hold NaN; the message names the shard. `argument`
+    is the option that named the folder (`--results` for a reader; a writer's command says `--out`)."""
 
-    def __init__(self, message: str):
-        super().__init__("records", message)
+    def __init__(self, message: str, argument: str = "results"):
+        super().__init__(argument, message)
 
 
 def shard_path(folder: Path, start: int, prefix: str = "records") -> Path:
@@ -190,6 +205,7 @@ def read_records(folder: Path, expected: Expected | None = None, prefix: str = "
     Given `expected`, every shard is checked and every batch must be there exactly once."""
     folder = Path(folder)
     shards = sorted(s for s in folder.glob(f"{prefix}-*.npz") if not s.name.endswith(".tmp.npz"))
+    shards = [s for s in shards if s.is_file()]
     if not shards:
         raise RecordsError(f"no record shards ({prefix}-*.npz) in {folder}")
     if expected is not None:
@@ -218,6 +234,6 @@ def per_image(records: dict, column: str) -> np.ndarray:
     images = np.unique(records[Column.IMAGE])
     values = records[column]
     if len(values) % len(images):
-        raise InputError("records", f"images have different numbers of iterations ({len(values)} rows, "
+        raise RecordsError(f"images have different numbers of iterations ({len(values)} rows, "
                          f"{len(images)} images); is the run still going?")
     return values.reshape(len(images), -1)

@@ -12,7 +12,6 @@ source model's highest class activation and of its float32 softmax top output ov
 from __future__ import annotations
 
 import csv
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,7 +100,9 @@ def experiment_curves(results: Path, criterion: str = "misclassified", cleaning:
     for path in (config, selection):
         if not path.exists():
             raise InputError("results", f"{path} is missing: is {results} an experiment's results folder?")
-    settings, chosen = json.loads(config.read_text()), json.loads(selection.read_text())
+    from .folder import experiment_selection, experiment_settings
+    settings = experiment_settings(results)
+    chosen = experiment_selection(results, settings)
     expected = Expected(len(chosen["images"]), settings["iterations"], settings["batch_size"])
     labels = np.array([i["label"] for i in chosen["images"]]) if criterion == "misclassified" else None
     folders = {(s, m): results / "records" / s / m for s in chosen["models"] for m in settings["methods"]}

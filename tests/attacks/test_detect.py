@@ -36,7 +36,9 @@ def test_detect_command_on_a_tiny_experiment(image_dir, tmp_path, capsys):
     assert main(["experiment", "--models", models, "--images", str(image_dir), "--num-images", "4",
                  "--iterations", "4", "--batch-size", "2", "--out", str(out), "--device", "cpu",
                  "--no-progress"]) == 0
-    assert main(["detect", "--results", str(out), "--clean", str(image_dir), "--every", "2"]) == 0
+    assert main(["detect", "--results", str(out), "--clean", str(image_dir), "--every", "2"]) == 2  # own models are
+    assert "with --models tests.attacks.tiny_models:tiny0" in capsys.readouterr().err  # named here, or refused
+    assert main(["detect", "--results", str(out), "--clean", str(image_dir), "--every", "2", "--models", models]) == 0
     lines = (out / "detection.csv").read_text().splitlines()
     assert lines[0].startswith("model,method,iteration,measure,auc")
     assert len(lines) == 1 + 2 * 2 * 3 * 6  # models × methods × iterations 0, 2, 4 × measures

@@ -140,7 +140,7 @@ def test_figures_refuse_bad_records_naming_the_shard_and_keep_the_old_curves(exp
     curves = (copy / "curves.csv").read_bytes()
     corrupt(shards)
     assert main(["figures", "--results", str(copy)]) == 2
-    _one_line_error(capsys, "--records", message)
+    _one_line_error(capsys, "--results", message)  # the option that named the folder
     assert (copy / "curves.csv").read_bytes() == curves
 
 
