@@ -467,4 +467,21 @@ def axiom_summary(axioms: list[str]) -> str:
     return "; ".join(parts) or "none (closed)"
 
 
-EXTRA_THEOREMS: list[Theorem] = []
+REALS = ("Coq's real numbers (Reals), exact arithmetic",)
+EXTRA_THEOREMS: list[Theorem] = [
+    Theorem("lemma_2_2_corrected", "Lemma22Reals",
+            "Lemma 2.2 corrected: l1 < p1 ⇔ p_t(e^(v_t − v1) − 1) > (1 − p1 − p_t)(1 − e^(−v1)) "
+            "(c ≥ 0 the other classes' mass, their v_k = 0)", REALS),
+    Theorem("lemma_2_2_two_classes", "Lemma22Reals", "Lemma 2.2, two classes: l1 < p1 ⇔ v1 < v_t", REALS),
+    Theorem("lemma_2_2_as_written_is_false", "Lemma22Reals",
+            "Lemma 2.2 as written is false: u = (2, 0, 1.9), v = (1, 1.1, 0) meets its hypotheses and l1 > p1",
+            REALS + ("three classes, t = 2",)),
+    Theorem("lemma_2_1_delta_grid_paper_rule", "Lemma21DeltaGrid",
+            "Lemma 2.1 on the δ-grid with the paper's rule (x < δ ↦ 0, x > 1 − δ ↦ 1): p1 > 1 − δ ⇒ "
+            "∀ v1 ≥ u1: rounded P(v1, u2, …, uM) = (1, 0, …, 0)",
+            REALS + ("any M ≥ 1 rivals", "each output of the exact softmax rounded once")),
+    Theorem("lemma_2_1_delta_grid_nearest", "Lemma21DeltaGrid",
+            "Lemma 2.1 corrected, nearest rounding on the grid δℤ with 1/δ = n ∈ ℕ (any tie rule): "
+            "p1 > 1 − δ/2 ⇒ ∀ v1 ≥ u1: rounded P(v1, u2, …, uM) = (1, 0, …, 0)",
+            REALS + ("any M ≥ 1 rivals", "each output of the exact softmax rounded once to the nearest multiple of δ")),
+]
