@@ -10,7 +10,7 @@ Two carriers, one behaviour:
 """
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import lru_cache
 
 import mpmath
 import numpy as np
@@ -131,7 +131,7 @@ class Arithmetic:
         return out
 
 
-@cache
+@lru_cache(maxsize=64)  # bounded: mpBITS, decimalDIGITS and δ-grids are formats without end
 def _arithmetic_of(fmt: Format) -> Arithmetic:
     return Arithmetic(fmt)
 

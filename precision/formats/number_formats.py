@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import decimal
 import re
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from functools import cached_property
+from functools import cached_property, lru_cache
 
 import ml_dtypes
 import mpmath
 import numpy as np
+from mpmath.ctx_iv import MPIntervalContext
 
 from precision.common.errors import InputError
 from precision.formats.mpmath_adapter import interval_ends, mpf_parts
@@ -45,23 +45,22 @@ def mpf_of(x) -> mpmath.mpf:
     return mpmath.mpf(q.numerator) / q.denominator
 
 
-@contextmanager
-def interval_precision(prec: int):
-    """mpmath.iv at `prec` bits for the duration (mpmath.iv has no workprec of its own)."""
-    saved, mpmath.iv.prec = mpmath.iv.prec, prec
-    try:
-        yield
-    finally:
-        mpmath.iv.prec = saved
+@lru_cache(maxsize=64)
+def interval_context(prec: int) -> MPIntervalContext:
+    """A private mpmath interval context at `prec` bits: the process's `mpmath.iv` is never changed (it has no
+    workprec of its own, and its precision is shared by every caller)."""
+    ctx = MPIntervalContext()
+    ctx.prec = prec
+    return ctx
 
 
 def interval(x, prec: int):
-    """A mpmath.iv interval at `prec` bits that contains the exact value of x."""
-    with interval_precision(prec):
-        if isinstance(x, mpmath.mpf):
-            return mpmath.iv.mpf(x)
-        q = to_fraction(x)
-        return mpmath.iv.mpf(q.numerator) / q.denominator
+    """An interval of `interval_context(prec)` that contains the exact value of x."""
+    iv = interval_context(prec)
+    if isinstance(x, mpmath.mpf):
+        return iv.mpf(x)
+    q = to_fraction(x)
+    return iv.mpf(q.numerator) / q.denominator
 
 
 class Format:
@@ -99,23 +98,23 @@ class Format:
         return self.round(to_fraction(a) / to_fraction(b))
 
     def exp(self, a):
-        return self.round_function(mpmath.iv.exp, a)
+        return self.round_function(lambda iv, x: iv.exp(x), a)
 
     def log(self, a):
         if a == 0:  # formats with an infinity return it; the δ-grid has none and refuses
             return self.round(mpmath.mpf("-inf"))
-        return self.round_function(mpmath.iv.log, a)
+        return self.round_function(lambda iv, x: iv.log(x), a)
 
     def log1p(self, a):
-        return self.round_function(lambda x: mpmath.iv.log(1 + x), a)
+        return self.round_function(lambda iv, x: iv.log(1 + x), a)
 
     def round_function(self, f, x):
-        """Correctly rounded f(x): widen an enclosing interval until both ends round alike (Ziv's loop)."""
+        """Correctly rounded f(iv, x), f an interval function of the context iv: widen an enclosing interval until
+        both ends round alike (Ziv's loop)."""
         prec = start = 2 * self.precision_bits + 40
         while prec < 64 * start:
-            with interval_precision(prec):
-                y = f(interval(x, prec))
-                lo, hi = (self.round(end) for end in interval_ends(y))
+            y = f(interval_context(prec), interval(x, prec))
+            lo, hi = (self.round(end) for end in interval_ends(y))
             if lo == hi:
                 return lo
             prec *= 2
