@@ -1,0 +1,144 @@
+"""Attention rows that are exactly one-hot: `torch.nn.functional.scaled_dot_product_attention` measured directly.
+
+With the keys and the values both the identity (head dimension = sequence length L) and `scale=1`, the scores of
+a query q are q itself, exactly, and the output row is the attention row softmax(q) itself, each probability
+rounded once to the dtype. A query (gap, 0, …, 0) puts one key `gap` above L − 1 equal rivals. Each backend torch
+offers on the device (`torch.nn.attention.sdpa_kernel`: MATH, FLASH_ATTENTION, EFFICIENT_ATTENTION,
+CUDNN_ATTENTION — those that run there) is measured against the unfused reference softmax(QKᵀ·scale)·V computed
+by torch in the same dtype: the first score gap whose attention weight on the top key is exactly 1, the gap from
+which every other weight is exactly 0, and the gap from which the row is exactly one-hot (both).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from precision.common.errors import InputError
+from precision.formats.dtypes import DTYPES
+from precision.kernels.gaps import onset
+
+BACKENDS = ("math", "flash_attention", "efficient_attention", "cudnn_attention")
+REFERENCE = "unfused"  # softmax(QKᵀ·scale)·V, three torch operations in the dtype
+ATTENTION_DTYPES = ("float16", "bfloat16", "float32")
+QUERIES = 64  # queries per call, always (the last call padded): in bfloat16 the matmuls of the unfused
+#              reference flush subnormal weights to 0 or keep them depending on their shape (oneDNN, measured:
+#              one query over 16 keys keeps 1e-38, 32 queries flush it), so the shape is fixed
+
+
+def _torch_dtype(dtype: str):
+    import torch
+    if dtype not in DTYPES or dtype.startswith("float8"):
+        raise InputError("dtype", f"expected one of float16, bfloat16, float32, float64, got {dtype!r}")
+    return getattr(torch, dtype)
+
+
+def attention_rows(gaps: np.ndarray, dtype: str, seq_len: int, backend: str = "math",
+                   device: str = "cpu", queries: int = QUERIES) -> np.ndarray:
+    """Attention rows (B, L) for queries (gap, 0, …, 0), keys = values = the identity, scale 1, as float64 copies
+    of the dtype's values; `backend` is one of `BACKENDS` or "unfused" (the reference). Each call to torch holds
+    exactly `queries` queries."""
+    if backend not in BACKENDS + (REFERENCE,):
+        raise InputError("backend", f"unknown {backend!r}; expected one of {', '.join(BACKENDS + (REFERENCE,))}")
+    if seq_len < 2 or int(seq_len) != seq_len:
+        raise InputError("seq_len", f"must be an integer ≥ 2, got {seq_len!r}")
+    g = np.asarray(gaps, dtype=np.float64).ravel()
+    padded = np.zeros(-(-len(g) // queries) * queries)
+    padded[:len(g)] = g
+    return np.concatenate([_call(padded[i:i + queries], dtype, seq_len, backend, device)
+                           for i in range(0, len(padded), queries)])[:len(g)]
+
+
+def _call(g: np.ndarray, dtype: str, seq_len: int, backend: str, device: str) -> np.ndarray:
+    import torch
+    import torch.nn.functional as F
+    t = _torch_dtype(dtype)
+    q = torch.zeros(1, 1, len(g), seq_len, dtype=t, device=device)
+    q[0, 0, :, 0] = torch.from_numpy(DTYPES[dtype].cast(g).astype(np.float64)).to(t)  # exact: gaps of the dtype
+    eye = torch.eye(seq_len, dtype=t, device=device)[None, None]
+    if backend == REFERENCE:
+        out = torch.softmax(q @ eye.transpose(-2, -1) * 1.0, dim=-1) @ eye
+    else:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        with sdpa_kernel([getattr(SDPBackend, backend.upper())]):
+            out = F.scaled_dot_product_attention(q, eye, eye, scale=1.0)
+    return out[0, 0].float().double().cpu().numpy() if t != torch.float64 else out[0, 0].cpu().numpy()
+
+
+def available_backends(dtype: str, device: str = "cpu") -> list[str]:
+    """The SDPA backends that run on this device for the dtype (each tried on a small query)."""
+    import warnings
+    found = []
+    for b in BACKENDS:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                attention_rows(np.array([1.0]), dtype, 16, b, device)
+            found.append(b)
+        except (RuntimeError, NotImplementedError):
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class AttentionThresholds:
+    """Where an attention row becomes exactly one-hot; gaps are score gaps (softmax inputs), values of the dtype."""
+
+    backend: str
+    dtype: str
+    seq_len: int
+    device: str
+    method: str
+    top_one_from_gap: float | None  # the weight on the top key is exactly 1 (the first gap)
+    others_zero_from_gap: float | None  # every other weight is exactly 0 from here on
+    one_hot_from_gap: float | None  # both, from here on
+    gaps_evaluated: int
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def attention_thresholds(backend: str, dtype: str, seq_len: int, device: str = "cpu") -> AttentionThresholds:
+    """The measured one-hot thresholds of an SDPA backend (or the unfused reference) at a sequence length."""
+    d = DTYPES[dtype]
+    _torch_dtype(dtype)
+    batch = QUERIES * max(1, (1 << 16) // (QUERIES * seq_len))
+
+    def states(idx):
+        a = attention_rows(d.values(np.asarray(idx)).astype(np.float64), dtype, seq_len, backend, device)
+        top, others = a[:, 0] == 1.0, (a[:, 1:] == 0.0).all(axis=1)
+        return top, others, top & others
+
+    found = [onset(lambda idx, i=i: states(idx)[i], d.max_index, seq_len * seq_len, batch=batch) for i in range(3)]
+    gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
+    return AttentionThresholds(backend, dtype, seq_len, device, found[0].method, gap(found[0].first),
+                               gap(found[1].from_on), gap(found[2].from_on), sum(f.evaluated for f in found))
+
+
+def attention_table(dtypes=ATTENTION_DTYPES, seq_lens=(2, 128, 1024), device: str = "cpu") -> list[AttentionThresholds]:
+    """Every available backend and the unfused reference × dtype × sequence length."""
+    return [attention_thresholds(b, d, n, device) for d in dtypes
+            for b in (REFERENCE, *available_backends(d, device)) for n in seq_lens]
+
+
+def attention_figure(results: list[AttentionThresholds], out: Path) -> Path:
+    """The score gap from which an attention row is exactly one-hot against the sequence length, one panel per
+    dtype, one line per backend."""
+    from precision.common.plotting import save_figure, subplots
+    dtypes = list(dict.fromkeys(r.dtype for r in results))
+    fig, axes = subplots(1, len(dtypes), figsize=(4.6 * len(dtypes), 3.8), squeeze=False)
+    for ax, d in zip(axes.flat, dtypes):
+        backends = list(dict.fromkeys(r.backend for r in results if r.dtype == d))
+        for j, b in enumerate(backends):
+            pts = sorted((r.seq_len, r.one_hot_from_gap) for r in results
+                         if r.dtype == d and r.backend == b and r.one_hot_from_gap is not None)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], "--" if b == REFERENCE else "o-", ms=4,
+                    color="k" if b == REFERENCE else f"C{j}", label=b)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("sequence length (keys)")
+        ax.set_ylabel("score gap from which the row is one-hot")
+        ax.set_title(f"scaled_dot_product_attention, {d}", fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return save_figure(fig, Path(out) / "attention.png")
