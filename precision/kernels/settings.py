@@ -1,0 +1,136 @@
+"""The settings language models run with: vocabulary size, temperature, logit soft-capping, z-loss — and where,
+under them, a kernel's top output is exactly 1 (a log-softmax's top log-probability exactly 0).
+
+- Temperature T divides the logits, so it divides the gap: the kernel sees fl(gap / T). Saturation starts at the
+  smallest raw gap G of the dtype with fl(G / T) ≥ g*, g* the kernel's threshold at that vocabulary.
+- Soft-capping z ↦ c·tanh(z / c) (Gemma 2: c = 30 on the final logits, 50 on attention scores) keeps every logit
+  in [−c, c], so no gap exceeds 2c — after temperature, 2·fl(c / T). The most saturating row under a cap is the top
+  logit at c and every rival at −c (more spread rivals only add to the sum), so a cap prevents a top output of
+  exactly 1 for every row if and only if 2·fl(c / T) < g*(M rivals equal): `cap_prevents_top_one`. Where it does
+  not, the smallest raw gap that can saturate is 2c·atanh(g*·T / 2c) (the rivals placed symmetrically, where tanh
+  is steepest; a real-number figure, `min_raw_gap_under_cap`).
+- z-loss: see `Z_LOSS`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from precision.common.errors import InputError
+from precision.formats.dtypes import DTYPES
+from precision.kernels.gaps import onset
+from precision.kernels.registry import get_kernel
+from precision.kernels.scan import KernelScan
+
+VOCABULARIES = {  # vocabulary sizes of widely used models (the size of the output layer)
+    32000: "Llama 2, Mistral 7B", 50257: "GPT-2", 128256: "Llama 3", 151936: "Qwen2", 256000: "Gemma, Gemma 2",
+    262144: "Gemma 3",
+}
+GEMMA2_CAPS = {"final logits": 30.0, "attention scores": 50.0}
+
+Z_LOSS = ("z-loss (PaLM, Chameleon, OLMo) adds λ·(log Z)² to the loss, Z = Σ e^{z_i}: it pulls log Z toward 0, "
+          "so it sets the level of the logits, not their gaps. The softmax is shift-invariant, so the gap from "
+          "which the top output is exactly 1 is the same with and without z-loss, and z-loss does not bound the "
+          "gap: with log Z ≈ 0 a confident row has its top logit near 0 and its rivals far below. What it does "
+          "change: logits stay near 0, where a 16-bit dtype resolves them finely (bfloat16 rounds a logit of 300 "
+          "to a multiple of 2, so gaps there move in steps of 2), and a kernel that does not subtract the maximum "
+          "does not overflow. To keep rows from saturating, bound the gap (a cap c with 2c below the threshold) "
+          "or read log-probabilities in the log1p form (`precision.kernels.accurate.log_softmax`).")
+
+
+def top_one_gap(kernel: str, dtype: str, vocab: int) -> float | None:
+    """The first gap (M − 1 equal rivals) from which the kernel's top output is exactly 1 (log-space: exactly 0),
+    found by bracket search and a ±256-step window (every gap for 16-bit dtypes at small M)."""
+    scan = KernelScan(kernel, dtype, vocab, "equal")
+    d = scan.dtype
+
+    def holds(idx):
+        p = scan.kernel(scan.rows(idx), dtype)
+        return p[:, 0].astype(np.float64) == scan.kernel.one
+
+    found = onset(holds, d.max_index, vocab, batch=max(1, (1 << 23) // vocab)).first
+    return None if found is None else float(d.values(np.array([found]))[0])
+
+
+def _div(d, x: float, t: float) -> float:
+    """fl(x / t) in the dtype (a float64 quotient rounded once: innocuous double rounding for these formats)."""
+    return float(d.cast(np.array([x / t]))[0])
+
+
+def raw_gap_for(dtype: str, kernel_gap: float, temperature: float = 1.0) -> float:
+    """The smallest raw gap G of the dtype with fl(G / T) ≥ kernel_gap: where saturation starts under temperature."""
+    d = DTYPES[dtype]
+    lo, hi = -1, d.max_index
+    if _div(d, float(d.values(np.array([hi]))[0]), temperature) < kernel_gap:
+        return math.inf
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if _div(d, float(d.values(np.array([mid]))[0]), temperature) >= kernel_gap:
+            hi = mid
+        else:
+            lo = mid
+    return float(d.values(np.array([hi]))[0])
+
+
+def largest_safe_cap(dtype: str, kernel_gap: float, temperature: float = 1.0) -> float:
+    """The largest cap c of the dtype with 2·fl(c / T) < kernel_gap: every smaller cap prevents saturation."""
+    d = DTYPES[dtype]
+    lo, hi = 0, d.max_index  # 2·fl(0) < gap at index 0
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if 2 * _div(d, float(d.values(np.array([mid]))[0]), temperature) < kernel_gap:
+            lo = mid
+        else:
+            hi = mid
+    return float(d.values(np.array([lo]))[0])
+
+
+@dataclass(frozen=True)
+class Setting:
+    """Where saturation starts for one kernel, dtype, vocabulary, temperature and cap."""
+
+    kernel: str
+    dtype: str
+    vocab: int
+    temperature: float
+    softcap: float | None
+    kernel_gap: float | None  # the gap the kernel must see for its top output to be exactly 1 (log p exactly 0)
+    raw_gap: float | None  # without a cap: the raw logit gap from which it is (None: never)
+    max_gap_under_cap: float | None  # 2·fl(c / T): the largest gap the kernel can see under the cap
+    cap_prevents_top_one: bool | None  # None without a cap
+    min_raw_gap_under_cap: float | None  # 2c·atanh(g*·T / 2c) where the cap does not prevent it
+    largest_safe_cap: float | None  # the largest cap of the dtype that prevents it
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def setting(kernel: str, dtype: str, vocab: int, temperature: float = 1.0, softcap: float | None = None,
+            kernel_gap: float | None = None) -> Setting:
+    """Where a kernel's top output first reads exactly 1 under a setting; `kernel_gap` skips the measurement
+    (`top_one_gap`) when it is already known."""
+    if not temperature > 0 or not math.isfinite(temperature):
+        raise InputError("temperature", f"must be a finite number > 0, got {temperature!r}")
+    if softcap is not None and not (softcap > 0 and math.isfinite(softcap)):
+        raise InputError("softcap", f"must be a finite number > 0, got {softcap!r}")
+    if int(vocab) != vocab or vocab < 2:
+        raise InputError("vocab", f"must be an integer ≥ 2, got {vocab!r}")
+    k = get_kernel(kernel)
+    k.check(dtype)
+    g = top_one_gap(kernel, dtype, vocab) if kernel_gap is None else kernel_gap
+    d = DTYPES[dtype]
+    if g is None:
+        return Setting(k.name, dtype, vocab, temperature, softcap, None, None, None, None if softcap is None else True,
+                       None, None)
+    raw = raw_gap_for(dtype, g, temperature)
+    safe = largest_safe_cap(dtype, g, temperature)
+    if softcap is None:
+        return Setting(k.name, dtype, vocab, temperature, None, g, raw, None, None, None, safe)
+    c = float(d.cast(np.array([softcap]))[0])
+    bound = 2 * _div(d, c, temperature)
+    prevents = bound < g
+    ratio = g * temperature / (2 * c)  # ≥ 1 only where the dtype's tanh rounds to ±1: no real-number figure
+    need = None if prevents else (2 * c * math.atanh(ratio) if ratio < 1 else math.inf)
+    return Setting(k.name, dtype, vocab, temperature, c, g, raw, bound, prevents, need, safe)
