@@ -12,19 +12,69 @@ def all_proofs() -> list[Proof]:
     return lemma_2_1.proofs() + lemma_2_2.proofs()
 
 
+CHECKER_OF_KIND = {"symbolic": "project kernel (sympy)", "interval": "project kernel (mpmath interval arithmetic)",
+                   "exhaustive": "project kernel (enumeration)", "smt": "z3 (floating-point theory)",
+                   "counterexample": "project kernel (re-check at 120 digits)", "kernel": "project kernel"}
+COQ_GROUPS = [("2.1", "Coq: IEEE binary formats, any precision p ≥ 2 (Flocq)", ("RoundOnePlus", "TopOutputTwoClass")),
+              ("2.1", "Coq: exact thresholds per format, generated from precision.thresholds (Flocq + Interval)",
+               ("Thresholds_",)),
+              ("2.1", "Coq: δ-grid, exact softmax rounded once", ("Lemma21DeltaGrid",)),
+              ("2.2", "Coq: exact real arithmetic (Reals + Interval)", ("Lemma22Reals",))]
+
+
 def certify(proof: Proof) -> dict:
     """One certificate record: the statement, verdict and every checked claim (and the corrected statement)."""
     start = time.perf_counter()
     results = check_proof(proof)
     record = {"lemma": proof.lemma, "reading": proof.reading, "statement": proof.statement, "verdict": proof.verdict,
               "assumptions": proof.assumptions, "checks": proof_holds(results),
-              "evidence": [asdict(r) for r in results],
+              "evidence": [asdict(r) | {"checker": CHECKER_OF_KIND.get(r.kind, r.kind)} for r in results],
               "counterexample": next((r.inputs for r, c in zip(results, proof.claims)
                                       if c.evidence.kind == "counterexample" and r.status == "checked"), None)}
     if proof.corrected is not None:
         record["corrected"] = certify(proof.corrected)
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
+
+
+def coq_records(result) -> list[dict]:
+    """Certificate records of the Coq development (`proofs.checkers.coq.check`): per group of files, every main
+    theorem with its Coq name, hypotheses, `Print Assumptions` and the time coqc took on its file."""
+    checker = f"Coq {result.version.split()[-1]} (Flocq, CoqInterval)"
+    if result.status == "skipped":
+        return [{"lemma": "2.1, 2.2", "reading": "Coq development (proofs/coq)", "statement": "the Coq theorems",
+                 "verdict": "skipped", "assumptions": [], "checks": True, "checker": checker, "counterexample": None,
+                 "evidence": [{"statement": "coqc checks proofs/coq and the generated per-format files",
+                               "kind": "coq", "checker": checker, "status": "skipped", "detail": result.note,
+                               "seconds": 0.0, "inputs": {}}], "seconds": result.seconds}]
+    from .checkers.coq import axiom_summary
+    seconds = {f.name: f.seconds for f in result.files}
+    records = []
+    for lemma, reading, prefixes in COQ_GROUPS:
+        ths = [t for t in result.theorems if t.file.startswith(prefixes)]
+        files = sorted({t.file for t in ths})
+        if not ths:
+            continue
+        failed = result.status == "failed" and (not all(t.ok for t in ths) or
+                                                any(f.name in files and not f.ok for f in result.files))
+        hyps = list(dict.fromkeys(h for t in ths for h in t.hypotheses))
+        evidence = [{"statement": t.statement, "kind": "coq", "checker": checker,
+                     "status": "checked" if t.ok else "failed",
+                     "detail": f"Coq theorem {t.file}.{t.name}; Print Assumptions ({t.assumptions_of}): "
+                               f"{axiom_summary(t.assumptions)}",
+                     "seconds": seconds.get(t.file, 0.0),
+                     "inputs": {"coq_name": f"SoftmaxSat.{t.file}.{t.name}", "hypotheses": t.hypotheses,
+                                "axioms": t.assumptions}} for t in ths]
+        records.append({"lemma": lemma, "reading": reading,
+                        "statement": "; ".join(t.statement for t in ths[:3]) + ("; …" if len(ths) > 3 else ""),
+                        "verdict": "failed" if failed else "proved", "assumptions": hyps, "checks": not failed,
+                        "checker": checker, "counterexample": None, "evidence": evidence,
+                        "files": files, "seconds": round(sum(seconds.get(f, 0.0) for f in files), 3)})
+    if result.status == "failed" and all(r["checks"] for r in records):
+        records.append({"lemma": "2.1, 2.2", "reading": "Coq development (proofs/coq)", "statement": result.note,
+                        "verdict": "failed", "assumptions": [], "checks": False, "checker": checker,
+                        "counterexample": None, "evidence": [], "seconds": result.seconds})
+    return records
 
 
 def evidence_kinds(record: dict) -> str:
@@ -41,15 +91,22 @@ def markdown(records: list[dict]) -> str:
     md = ["# Machine-checked Lemmas 2.1 and 2.2", "",
           "Each reading states the paper's lemma as written, the verdict, and the evidence that was checked; where "
           "the lemma is refuted, a counterexample (re-checked at 120 digits) and a corrected statement with its own "
-          "proof follow. Skipped steps (z3 not installed) are marked.", ""]
+          "proof follow. Skipped steps (z3 or Coq not installed) are marked; each step names its checker (Coq, z3, "
+          "or the project's own kernel).", ""]
     for r in records:
-        md += [f"## Lemma {r['lemma']} — {r['reading']}", "", f"**As written:** {r['statement']}", "",
+        label = "Theorems" if r.get("checker") else "As written"
+        md += [f"## Lemma {r['lemma']} — {r['reading']}", "", f"**{label}:** {r['statement']}", "",
                f"**Verdict: {r['verdict'].upper()}**" + ("" if r["checks"] else " — EVIDENCE FAILED TO CHECK"), ""]
         md += ["Assumptions: " + "; ".join(r["assumptions"]), ""]
-        md += [f"- [{e['status']}] ({e['kind']}) {e['statement']}: {e['detail']}" for e in r["evidence"]] + [""]
+        if r.get("checker"):
+            md += [f"Checked by {r['checker']} in {r['seconds']:.1f} s" +
+                   (f" (files: {', '.join(r['files'])})" if r.get("files") else "") + ".", ""]
+        md += [f"- [{e['status']}] ({e.get('checker', e['kind'])}) {e['statement']}: {e['detail']}"
+               for e in r["evidence"]] + [""]
         c = r.get("corrected")
         if c:
             md += [f"**Corrected statement ({c['verdict']}):** {c['statement']}", "",
                    "Assumptions: " + "; ".join(c["assumptions"]), ""]
-            md += [f"- [{e['status']}] ({e['kind']}) {e['statement']}: {e['detail']}" for e in c["evidence"]] + [""]
+            md += [f"- [{e['status']}] ({e.get('checker', e['kind'])}) {e['statement']}: {e['detail']}"
+                   for e in c["evidence"]] + [""]
     return "\n".join(md)

@@ -6,12 +6,13 @@ import json
 import sys
 from pathlib import Path
 
-from .certificates import all_checked, all_proofs, certify, evidence_kinds, markdown
+from .certificates import all_checked, all_proofs, certify, coq_records, evidence_kinds, markdown
 
 
 def configure_prove(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=Path("reports/proofs"))
-
+    parser.add_argument("--no-coq", dest="coq", action="store_false",
+                        help="skip the Coq development (proofs/coq) even when coqc is installed")
 
 
 def run_prove(args) -> int:
@@ -26,9 +27,21 @@ def run_prove(args) -> int:
         flag = "" if all_checked(r) else "  ← EVIDENCE FAILED"
         print(f"{r['lemma']:6} {r['reading'][:72]:72} {r['verdict']:8} {c:10} {evidence_kinds(r)[:46]:46} "
               f"{r['seconds']:6.2f}{flag}", flush=True)
+    if getattr(args, "coq", True):
+        from .checkers import coq
+        result = coq.check()
+        for r in coq_records(result):
+            records.append(r)
+            flag = "" if r["checks"] else "  ← COQ FAILED"
+            print(f"{r['lemma']:6} {r['reading'][:72]:72} {r['verdict']:8} {'—':10} {'coq':46} {r['seconds']:6.2f}"
+                  f"{flag}", flush=True)
+        if result.status == "skipped":
+            print(f"Coq part skipped: {coq.INSTALL_HINT}")
+        elif not result.ok:
+            print(f"Coq: {result.note}", file=sys.stderr)
     (out / "certificate.json").write_text(json.dumps(records, indent=1, default=str))
     (out / "proofs.md").write_text(markdown(records))
-    skipped = sum(e["status"] == "skipped" for r in records
+    skipped = sum(e["status"] == "skipped" and e["kind"] == "smt" for r in records
                   for e in r["evidence"] + r.get("corrected", {"evidence": []})["evidence"])
     print(f"wrote {out / 'certificate.json'} and {out / 'proofs.md'}"
           + (f" ({skipped} SMT steps skipped: no z3)" if skipped else ""))

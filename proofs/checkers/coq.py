@@ -10,7 +10,6 @@ on each file, then `Print Assumptions` on each main theorem, and fails on any ax
 """
 from __future__ import annotations
 
-import math
 import re
 import shutil
 import subprocess
@@ -155,7 +154,8 @@ def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
             mid = mid_top if kind == "top" else mid_zero
             prec = max(_bits_needed(at, mid), _bits_needed(before, mid))
         G, Gm = f"{name}_{kind}_gap", f"{name}_{kind}_gap_pred"
-        out = [f"(** The gap {'from which the top output is exactly 1' if kind == 'top' else 'from which the other output is exactly 0'}: "
+        what = "the top output is exactly 1" if kind == "top" else "the other output is exactly 0"
+        out = [f"(** The gap from which {what}: "
                f"{float(gap)!r} = {gap.numerator}/{gap.denominator}"
                + (f" (moved {offset} value(s) from the project's threshold)" if offset else "") + ". *)",
                f"Definition {G} : R := {_real(m + 1, e)}.",
@@ -169,7 +169,7 @@ def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
         if kind == "top":
             out += [f"Theorem {name}_top_is_one_from_gap :",
                     f"  forall g, {G} <= g -> top_output {p}%Z {_z(emin)} ({rnd} (exp (- g))) = 1.",
-                    f"Proof.",
+                    "Proof.",
                     f"  apply (top_one_from_gap_of_bound {hyps}). unfold {G}.",
                     f"  replace (Z.max (1 - 2 * {p}) {_z(emin)} - 1)%Z with {_z(mid_e)} by reflexivity.",
                     f"  interval with (i_prec {prec}).",
@@ -177,7 +177,7 @@ def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
                     f"Theorem {name}_top_below_one_at_pred :",
                     f"  {Gm} = pred radix2 (FLT_exp {_z(emin)} {p}%Z) {G} /\\",
                     f"  top_output {p}%Z {_z(emin)} ({rnd} (exp (- {Gm}))) < 1.",
-                    f"Proof.",
+                    "Proof.",
                     f"  split; [symmetry; apply {G}_is_succ_of_pred|].",
                     f"  apply (top_below_one_of_bound {hyps}). unfold {Gm}.",
                     f"  replace (Z.max (1 - 2 * {p}) {_z(emin)} - 1)%Z with {_z(mid_e)} by reflexivity.",
@@ -187,19 +187,19 @@ def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
             out += [f"Theorem {name}_others_zero_from_gap :",
                     f"  forall g, {G} <= g ->",
                     f"  {rnd} (exp (- g)) = 0 /\\ other_output {p}%Z {_z(emin)} ({rnd} (exp (- g))) = 0.",
-                    f"Proof.",
+                    "Proof.",
                     f"  apply (others_zero_from_gap_of_bound {hyps}); unfold {G}.",
-                    f"  - apply Rmult_le_pos; [apply IZR_le; lia | apply bpow_ge_0].",
+                    "  - apply Rmult_le_pos; [apply IZR_le; lia | apply bpow_ge_0].",
                     f"  - replace ({_z(emin)} - 1)%Z with {_z(emin - 1)} by reflexivity.",
                     f"    interval with (i_prec {prec}).",
                     "Qed.", "",
                     f"Theorem {name}_other_nonzero_at_pred :",
                     f"  {Gm} = pred radix2 (FLT_exp {_z(emin)} {p}%Z) {G} /\\",
                     f"  other_output {p}%Z {_z(emin)} ({rnd} (exp (- {Gm}))) <> 0.",
-                    f"Proof.",
+                    "Proof.",
                     f"  split; [symmetry; apply {G}_is_succ_of_pred|].",
                     f"  apply (others_nonzero_of_bound {hyps}); unfold {Gm}.",
-                    f"  - apply Rmult_le_pos; [apply IZR_le; lia | apply bpow_ge_0].",
+                    "  - apply Rmult_le_pos; [apply IZR_le; lia | apply bpow_ge_0].",
                     f"  - replace ({_z(emin)} - 1)%Z with {_z(emin - 1)} by reflexivity.",
                     f"    interval with (i_prec {prec}).",
                     "Qed.", ""]

@@ -95,3 +95,36 @@ def test_admitted_is_refused(tmp_path):
     result = coq.check(formats=(), build_dir=tmp_path,
                        extra_files={"Cheat": "Lemma cheat : 1 = 2. Proof. Admitted.\n"})
     assert result.status == "failed" and "Admitted" in result.note
+
+
+def test_prove_reports_coq_skipped_when_absent(tmp_path, monkeypatch, capsys):
+    """Without coqc the Coq part is reported as skipped (with how to install it), never as passed."""
+    import json
+
+    from proofs import cli
+
+    monkeypatch.setattr(coq, "coqc", lambda: None)
+    monkeypatch.setattr(cli, "all_proofs", lambda: [])  # the kernel's proofs are tested in test_kernel.py
+
+    class Args:
+        out = tmp_path
+        coq = True
+    assert cli.run_prove(Args()) == 0
+    out = capsys.readouterr().out
+    assert "Coq part skipped" in out and "apt-get install coq" in out
+    records = json.loads((tmp_path / "certificate.json").read_text())
+    assert [r["verdict"] for r in records] == ["skipped"]
+    assert records[0]["evidence"][0]["status"] == "skipped"
+
+
+@needs_coq
+def test_certificate_names_the_checker(checked):
+    from proofs.certificates import coq_records, markdown
+    result, _, _ = checked
+    records = coq_records(result)
+    assert {r["lemma"] for r in records} == {"2.1", "2.2"} and all(r["checks"] for r in records)
+    for r in records:
+        for e in r["evidence"]:
+            assert e["kind"] == "coq" and e["checker"].startswith("Coq ") and e["inputs"]["axioms"]
+            assert e["inputs"]["coq_name"].startswith("SoftmaxSat.")
+    assert "Checked by Coq" in markdown(records)
