@@ -76,6 +76,8 @@ def test_temperature_divides_the_gap(dtype, temperature):
     assert _top("torch", dtype, 128256, _below(dtype, s.raw_gap), transform=by_t) < 1.0
     if temperature == 2.0:
         assert s.raw_gap == 2 * g
+    if temperature == 0.7:  # the README's figures
+        assert s.raw_gap == {"float32": 19.3929500579834, "bfloat16": 12.5625}[dtype]
 
 
 def _cap(c):
@@ -87,6 +89,7 @@ def _cap(c):
                                                         ("torch", "bfloat16", 2)])
 def test_a_cap_of_30_does_not_prevent_saturation_and_the_largest_safe_cap_does(kernel, dtype, vocab_index):
     vocab, g = list(VOCABULARIES)[vocab_index], PRESETS[kernel, dtype][vocab_index]
+    assert max(max(v) for v in PRESETS.values()) < 60  # a cap of 30 prevents it at no preset
     s30 = setting(kernel, dtype, vocab, softcap=30.0, kernel_gap=g)
     assert s30.max_gap_under_cap == 60.0 and not s30.cap_prevents_top_one
     assert s30.min_raw_gap_under_cap == pytest.approx(60 * math.atanh(g / 60))
