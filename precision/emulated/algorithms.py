@@ -120,8 +120,12 @@ def exact_softmax(u) -> list[mpmath.mpf]:
         return [v / s for v in e]
 
 
-def check_logits(logits, name: str = "logits") -> np.ndarray:
-    """Logits as a 2-D array (B, M) of finite reals; clear errors otherwise."""
+def check_logits(logits, name: str = "logits", finite: bool = True) -> np.ndarray:
+    """Logits as a 2-D array (B, M) of reals, finite unless `finite=False` (NaN and ±inf then pass, for a caller
+    that flags such rows); clear errors otherwise."""
+    kind = np.asarray(logits).dtype.kind if not isinstance(logits, np.ndarray) else logits.dtype.kind
+    if kind not in "biufO":
+        raise InputError(name, f"expected real numbers, got dtype {np.asarray(logits).dtype}")
     a = np.asarray(logits, dtype=object if _is_exact(logits) else np.float64)
     if a.ndim == 0:
         raise InputError(name, "must be a vector or a batch of vectors, got a 0-d value")
@@ -130,10 +134,12 @@ def check_logits(logits, name: str = "logits") -> np.ndarray:
     if a.ndim > 2:
         raise InputError(name, f"must have shape (M,) or (B, M), got {a.shape}")
     a = a.reshape(-1, a.shape[-1]) if a.ndim == 2 else a[None, :]
-    finite = (np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(a) if a.dtype == object
-              else np.isfinite(a))
-    if not finite.all():
-        raise InputError(name, f"must be finite; found {a[~finite][0]} (NaN or infinite logits are not logits)")
+    if not finite:
+        return a
+    ok = (np.vectorize(lambda v: bool(np.isfinite(float(v))), otypes=[bool])(a) if a.dtype == object
+          else np.isfinite(a))
+    if not ok.all():
+        raise InputError(name, f"must be finite; found {a[~ok][0]} (NaN or infinite logits are not logits)")
     return a
 
 

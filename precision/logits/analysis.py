@@ -8,7 +8,7 @@ saturated"), and the row's gap minus its own saturation gap (`precision.logits.r
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from precision.common.plotting import save_figure, subplots
 from precision.kernels.registry import Kernel, kernel_versions
 from precision.kernels.scan import CELLS
 from precision.logits.files import LogitsFile
-from precision.logits.rows import REACH, RowSaturation, row_saturation
+from precision.logits.rows import REACH, Saturation, row_saturation
 
 LOGIT_DTYPES = ("float16", "bfloat16", "float32", "float64")
 
@@ -33,6 +33,7 @@ class DtypeSummary:
     saturated: int
     sum_exceeds_one: int
     overflow: int
+    nan: int  # rows holding a NaN logit (a file holding one is refused when read: 0 there)
     beyond_reach: int
     median_past_threshold: float | None
     max_past_threshold: float | None
@@ -45,19 +46,19 @@ class DtypeSummary:
         return {**self.__dict__, "saturated_percent": self.saturated_percent}
 
 
-def _join(parts: list[RowSaturation]) -> RowSaturation:
-    join = lambda arrays: np.concatenate(list(arrays))
-    return RowSaturation(parts[0].dtype, parts[0].kernel, join(p.top_is_one for p in parts),
-                         join(p.others_zero for p in parts), join(p.overflow for p in parts),
-                         join(p.gap for p in parts), join(p.threshold for p in parts))
+def _join(parts: list[Saturation]) -> Saturation:
+    """The per-row results of consecutive chunks as one, array field by array field."""
+    first = parts[0]
+    return replace(first, **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(first)
+                             if isinstance(getattr(first, f.name), np.ndarray)})
 
 
 def saturation_of_file(logits: LogitsFile, dtypes, kernel: Kernel, device: str = "cpu",
-                       progress: bool = True) -> dict[str, RowSaturation]:
+                       progress: bool = True) -> dict[str, Saturation]:
     """Per dtype, the saturation of every row of the file, computed chunk by chunk."""
     for d in dtypes:
         kernel.check(d, device)  # refuse before any work
-    parts: dict[str, list[RowSaturation]] = {d: [] for d in dtypes}
+    parts: dict[str, list[Saturation]] = {d: [] for d in dtypes}
     n, c = logits.shape
     step = max(1, CELLS // (4 * c))
     with tqdm(total=n * len(dtypes), unit="row", unit_scale=True, desc=f"--logits ({kernel.name})",
@@ -69,11 +70,12 @@ def saturation_of_file(logits: LogitsFile, dtypes, kernel: Kernel, device: str =
     return {d: _join(p) for d, p in parts.items()}
 
 
-def summarize(r: RowSaturation) -> DtypeSummary:
+def summarize(r: Saturation) -> DtypeSummary:
     past = r.past_threshold[r.top_is_one]
     past = past[np.isfinite(past)]
     return DtypeSummary(r.dtype, len(r.gap), int(r.top_is_one.sum()), int(r.sum_exceeds_one.sum()),
-                        int(r.overflow.sum()), int((~r.overflow & np.isnan(r.threshold)).sum()),
+                        int(r.overflow.sum()), int(r.nan.sum()),
+                        int((~r.overflow & ~r.nan & np.isnan(r.threshold)).sum()),
                         float(np.median(past)) if len(past) else None, float(np.max(past)) if len(past) else None)
 
 
@@ -90,10 +92,11 @@ def analyse_logits(logits: LogitsFile, out: Path, dtypes, kernel: Kernel, device
     data = {"file": str(path), "shape": list(logits.shape), "kernel": kernel.name, "call": kernel.summary,
             "device": device, "versions": kernel_versions([kernel]),
             "summary": [s.as_dict() for s in summary],
-            "nulls": f"gap and threshold are null where a logit overflows the dtype (overflow true); threshold "
+            "nulls": f"gap and threshold are null where a logit overflows the dtype (overflow true) or is NaN "
+                     f"(nan true); threshold "
                      f"is null where the row does not saturate below a gap of {REACH:g}",
-            "rows": {d: {"saturated": r.top_is_one.tolist(), "sum_exceeds_one": r.sum_exceeds_one.tolist(),
-                         "overflow": r.overflow.tolist(), "gap": _nullable(r.gap),
+            "rows": {d: {"top_is_one": r.top_is_one.tolist(), "sum_exceeds_one": r.sum_exceeds_one.tolist(),
+                         "overflow": r.overflow.tolist(), "nan": r.nan.tolist(), "gap": _nullable(r.gap),
                          "threshold": _nullable(r.threshold), "past_threshold": _nullable(r.past_threshold)}
                      for d, r in results.items()}}
     lines = [f"# Saturation of the logits in `{path}`", "",
@@ -114,7 +117,7 @@ def analyse_logits(logits: LogitsFile, out: Path, dtypes, kernel: Kernel, device
     return data
 
 
-def _histogram(results: dict[str, RowSaturation], path: Path, kernel: str) -> None:
+def _histogram(results: dict[str, Saturation], path: Path, kernel: str) -> None:
     fig, ax = subplots(figsize=(8, 4))
     pasts = {d: r.past_threshold[np.isfinite(r.past_threshold)] for d, r in results.items()}
     finite = np.concatenate(list(pasts.values()))

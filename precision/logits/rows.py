@@ -1,10 +1,25 @@
-"""Per-row saturation of a softmax on real logits: is each row's top output exactly 1 in a dtype with a kernel,
-and how far is the row from its own saturation point?
+"""Per-row saturation of a softmax on real logits: the one engine behind `saturation_of`, `row_saturation`,
+`watch` and `softmax-sat report --logits`.
 
-A row's own saturation gap is the smallest gap g, on the dtype's grid, such that the row with its top logit
-moved to (largest rival + g) has a top output of exactly 1 with that kernel — found by bisection on the real
-kernel, all rows of a chunk at once. `gap − threshold` > 0 says how much of the row's lead the softmax no
-longer shows; < 0, how far it is from showing none of it.
+Per row and dtype, with a real kernel: is the top output exactly 1, are the others exactly 0 (in between the
+outputs sum to more than 1), is the log-probability of the top class exactly 0 (with the same library's
+log-softmax); rows that hold a NaN logit (`nan`) or a logit beyond the dtype's range (`overflow`) are flagged,
+never counted as saturated or not. Then how far each row is from its own saturation point: `gap` is the top logit
+minus the largest rival, both rounded to the dtype; `threshold` the smallest gap from which the row, its top logit
+moved to (largest rival + gap), has a top output of exactly 1; `past_threshold` = gap − threshold: > 0, how much
+of the row's lead the softmax no longer shows; < 0, how far it is from showing none of it. The logit margin and
+the stable log-odds (float64, from the logits as given) never saturate.
+
+The threshold is found one of two ways, options of the same call:
+- `exact_distance=True`: by bisection on the real kernel over the dtype's grid, all rows of a chunk at once (a
+  value of the dtype; NaN where the row does not saturate below a gap of REACH). A kernel without an emulated
+  model (a user's) is always measured this way.
+- otherwise from the kernel's model (`Kernel.model`), one log-sum-exp per row. With W = Σ_i e^(r_i − max r), the
+  rivals' weight, a row saturates from the gap ln W − ln c on, where
+  - a kernel that computes wider than the dtype and rounds once (torch on 16-bit inputs, reproduced bit for bit):
+    c = h/(1 − h), h half the gap between 1 and the dtype's next value below;
+  - a kernel that computes in the dtype: c = half the gap between 1 and the next value above (its sum absorbs W).
+  In-dtype kernels that add the rivals one at a time saturate earlier, by up to ln W.
 """
 from __future__ import annotations
 
@@ -13,25 +28,32 @@ from dataclasses import dataclass
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.emulated.algorithms import ALGORITHMS, emulate
+from precision.emulated.algorithms import ALGORITHMS, check_logits, emulate
 from precision.formats.arithmetic import arithmetic
 from precision.formats.search import first_true
-from precision.kernels.registry import DTYPES, EmulationModel, Kernel
+from precision.kernels.registry import DTYPES, EmulationModel, Kernel, get_kernel
 
 REACH = 2048.0  # largest gap searched: every kernel here saturates long before (float64: at ~37 + ln M)
+LOG_KERNELS = {"torch": "torch-log", "torch-float32": "torch-log"}  # measures log p = 0 with the same library
 
 
 @dataclass(frozen=True)
-class RowSaturation:
-    """Saturation of each row of a block of logits in one dtype with one kernel (arrays of length N)."""
+class Saturation:
+    """Saturation of each row of a block of logits in one dtype with one kernel (arrays of length N); see the
+    module docstring. Flagged rows (`nan`, `overflow`) are False in every boolean and NaN in every number."""
 
     dtype: str
     kernel: str
+    method: str  # how `threshold` was found: "exact" (bisection on the kernel) or "model" (one log-sum-exp)
     top_is_one: np.ndarray  # the top output is exactly 1 (log-space kernels: log-probability exactly 0)
     others_zero: np.ndarray  # every other output is exactly 0 (log-space: −inf)
-    overflow: np.ndarray  # some logit lies beyond the dtype's range: the row cannot be represented
+    log_prob_zero: np.ndarray  # the log-softmax of the top class is exactly 0
+    nan: np.ndarray  # the row holds a NaN logit: not logits
+    overflow: np.ndarray  # some logit is infinite in the dtype (beyond its range): the row cannot be represented
     gap: np.ndarray  # top logit − largest rival, both rounded to the dtype
-    threshold: np.ndarray  # the row's own saturation gap; NaN on overflow rows or beyond REACH
+    threshold: np.ndarray  # the row's own saturation gap (exact: NaN where beyond REACH)
+    margin: np.ndarray  # top − runner-up logit (float64): never saturates
+    log_odds: np.ndarray  # top − lse(rivals) (float64): never saturates
 
     @property
     def sum_exceeds_one(self) -> np.ndarray:
@@ -40,7 +62,35 @@ class RowSaturation:
 
     @property
     def past_threshold(self) -> np.ndarray:
+        """gap − threshold: > 0, that much of the row's lead is invisible in the softmax."""
         return self.gap - self.threshold
+
+    @property
+    def distance(self) -> np.ndarray:
+        """The same as `past_threshold` (its name in earlier releases)."""
+        return self.past_threshold
+
+
+RowSaturation = Saturation  # one result type; the name `row_saturation` has always returned
+
+
+def check_rows(logits, name: str = "logits") -> np.ndarray:
+    """Logits as a float64 array (N, C), C ≥ 2 (a vector is one row); NaN and ±inf are kept for the engine to
+    flag. The one input check of `precision.emulated.algorithms.check_logits`, plus C ≥ 2."""
+    a = check_logits(logits, name, finite=False)
+    if a.shape[1] < 2:
+        raise InputError(name, f"expected logits of shape (N, C) with C ≥ 2, got {np.shape(logits)}")
+    return a.astype(np.float64)
+
+
+def absorbed_weight(dtype: str, rounded_once: bool) -> float:
+    """c of the module docstring: the largest rival weight e^−gap·W that leaves the top output exactly 1."""
+    f = DTYPES[dtype].format
+    one = f.index_of(f.round(1))
+    if rounded_once:
+        h = (1 - float(f.value_at(one - 1))) / 2
+        return h / (1 - h)
+    return (float(f.value_at(one + 1)) - 1) / 2
 
 
 def emulated_kernel(algorithm: str) -> Kernel:
@@ -57,28 +107,92 @@ def emulated_kernel(algorithm: str) -> Kernel:
                   "numpy", "", tuple(DTYPES), compute, lambda dtype: model)
 
 
-def row_saturation(x: np.ndarray, dtype: str, kernel: Kernel, device: str = "cpu") -> RowSaturation:
-    """Saturation of each row of x (float64, shape (N, M)) in `dtype` with `kernel`.
+def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", device: str = "cpu",
+                  exact_distance: bool = False) -> dict[str, Saturation]:
+    """Per dtype, the saturation of every row of `logits` (N, C) with `kernel` (see the module docstring).
+
+    >>> s = saturation_of([[30.0, 0.0], [3.0, 0.0]], dtypes=("bfloat16",), kernel="numpy")["bfloat16"]
+    >>> s.top_is_one.tolist(), s.past_threshold.round(3).tolist()  # numpy computes in bfloat16: from gap 5.545
+    ([True, False], [24.455, -2.545])
+    >>> s = saturation_of([[70000.0, 0.0], [float("nan"), 0.0]], dtypes=("float16",), kernel="numpy")["float16"]
+    >>> s.overflow.tolist(), s.nan.tolist(), s.top_is_one.tolist()  # 70000 is beyond float16's 65504
+    ([True, False], [False, True], [False, False])
+    """
+    x = check_rows(logits)
+    k = get_kernel(kernel) if isinstance(kernel, str) else kernel
+    log_kernel = get_kernel(LOG_KERNELS[k.name]) if k.name in LOG_KERNELS and not k.log_space else k
+    for dtype in dtypes:
+        k.check(dtype, device)  # every dtype refused before any work
+    nan = np.isnan(x).any(axis=1)
+    x = np.where(nan[:, None], 0.0, x)  # flagged rows are computed on zeros and masked
+    n = len(x)
+    rows = np.arange(n)
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(x).all(axis=1) & ~nan
+        top = np.argmax(x, axis=1)
+        rivals = x.copy()
+        rivals[rows, top] = -np.inf
+        second = rivals.max(axis=1)
+        scaled = np.exp(rivals - second[:, None]).sum(axis=1)  # Σ e^(r − max r) ≥ 1: the rivals' weight
+        margin = np.where(finite, x[rows, top] - second, np.nan)
+        log_odds = margin - np.log(scaled)
+    exact = exact_distance or not k.has_model
+    out = {}
+    for dtype in dtypes:
+        out[dtype] = _saturation(x, nan, dtype, k, log_kernel, device, exact, margin, log_odds)
+    return out
+
+
+def row_saturation(x, dtype: str, kernel: Kernel | str, device: str = "cpu") -> Saturation:
+    """Saturation of each row of x (N, C) in `dtype` with `kernel`, its threshold found exactly by bisection:
+    `saturation_of(x, (dtype,), kernel, device, exact_distance=True)[dtype]`.
 
     >>> from precision.kernels.registry import get_kernel
     >>> r = row_saturation(np.array([[30.0, 0.0], [3.0, 0.0]]), "float16", get_kernel("numpy"))
     >>> r.top_is_one.tolist(), r.threshold.tolist()
     ([True, False], [7.625, 7.625])
     """
+    return saturation_of(x, (dtype,), kernel, device, exact_distance=True)[dtype]
+
+
+def _saturation(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kernel, log_kernel: Kernel, device: str,
+                exact: bool, margin: np.ndarray, log_odds: np.ndarray) -> Saturation:
     d = kernel.check(dtype, device)
     with np.errstate(over="ignore"):
         xs = d.cast(x)
     n = len(xs)
     rows = np.arange(n)
-    overflow = ~np.isfinite(xs.astype(np.float64)).all(axis=1)
+    overflow = ~nan & ~np.isfinite(xs.astype(np.float64)).all(axis=1)
+    flagged = nan | overflow
+    if flagged.any():
+        xs = xs.copy()
+        xs[flagged] = 0  # the kernel sees finite rows only; their results are masked below
     top = np.argmax(xs, axis=1)
-    top_is_one, others_zero = kernel.saturated(kernel(xs, dtype, device), top)
-    top_is_one, others_zero = top_is_one & ~overflow, others_zero & ~overflow
+    p = kernel(xs, dtype, device)
+    top_is_one, others_zero = kernel.saturated(p, top)
+    log_top = p[rows, top] if log_kernel is kernel else log_kernel(xs, dtype, device)[rows, top]
     x64 = xs.astype(np.float64)
     rivals = x64.copy()
     rivals[rows, top] = -np.inf
     base = rivals.max(axis=1)
-    gap = np.where(overflow, np.nan, x64[rows, top] - base)
+    gap = np.where(flagged, np.nan, x64[rows, top] - base)
+    ok = np.flatnonzero(~flagged)
+    if exact:
+        threshold = _bisected_threshold(xs, top, base, ok, d, kernel, device)
+        method = "exact"
+    else:
+        weight = np.exp(rivals - base[:, None]).sum(axis=1)
+        rounded_once = kernel.model(dtype).accumulate is not None
+        threshold = np.where(flagged, np.nan, np.log(weight) - np.log(absorbed_weight(dtype, rounded_once)))
+        method = "model"
+    return Saturation(dtype, kernel.name, method, top_is_one & ~flagged, others_zero & ~flagged,
+                      (log_top == log_kernel.one) & ~flagged, nan, overflow, gap, threshold,
+                      np.where(flagged, np.nan, margin), np.where(flagged, np.nan, log_odds))
+
+
+def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str) -> np.ndarray:
+    """Each row's own saturation gap, by bisection on the kernel over the dtype's grid (rows `ok` only)."""
+    dtype = d.name
 
     def saturated(pts: np.ndarray, live: np.ndarray) -> np.ndarray:
         k = pts.shape[1]
@@ -89,15 +203,14 @@ def row_saturation(x: np.ndarray, dtype: str, kernel: Kernel, device: str = "cpu
         out = kernel(trial, dtype, device)[np.arange(len(r)), top[r]]
         return (out == kernel.one).reshape(pts.shape)
 
-    threshold = np.full(n, np.nan)
-    ok = np.flatnonzero(~overflow)
+    threshold = np.full(len(xs), np.nan)
     if len(ok):
         reach = int(d.index(d.cast(np.array([min(REACH, float(d.format.max_finite) / 4)])))[0])
         reach_rows = ok[saturated(np.full((len(ok), 1), reach), ok)[:, 0]]
         if len(reach_rows):
-            lo = np.full(n, -1, dtype=np.int64)
-            hi = np.full(n, reach, dtype=np.int64)
+            lo = np.full(len(xs), -1, dtype=np.int64)
+            hi = np.full(len(xs), reach, dtype=np.int64)
             found = first_true(lambda pts, live: saturated(pts, reach_rows[live]), lo[reach_rows], hi[reach_rows],
                                points=1)
             threshold[reach_rows] = d.values(found).astype(np.float64)
-    return RowSaturation(dtype, kernel.name, top_is_one, others_zero, overflow, gap, threshold)
+    return threshold

@@ -5,8 +5,10 @@ A forward hook hands every batch of the model's logits to `precision.logits.batc
 sum to more than 1, how far past their own saturation point they are, and, where asked, how many rows'
 cross-entropy gradient with respect to the logits is exactly zero (computed by torch's own cross-entropy, on the
 labels you set, else on the predicted class). It warns once, with a `SaturationWarning`, when a share of a batch
-saturates or a gradient vanishes, and once with a `ProbabilitiesWarning` when the outputs look like
-probabilities rather than logits. `summary()`, `table()` and `plot()` read the steps back.
+saturates or a gradient vanishes, once with a `ProbabilitiesWarning` when the outputs look like probabilities
+rather than logits, and once with a `NonFiniteLogitsWarning` when a batch holds NaN logits or logits beyond a
+dtype's range: such rows are counted (per step and per dtype), never counted as saturated or not, and never stop
+the loop. `summary()`, `table()` and `plot()` read the steps back.
 
     with watch(model, dtypes=("float32", "bfloat16"), gradients=True) as w:
         for x, y in loader:
@@ -34,6 +36,10 @@ class ProbabilitiesWarning(UserWarning):
     """A watched model's outputs look like probabilities (or log-probabilities), not logits."""
 
 
+class NonFiniteLogitsWarning(SaturationWarning):
+    """A watched batch holds NaN logits, or logits beyond a dtype's range (overflow)."""
+
+
 @dataclass(frozen=True)
 class Step:
     """One watched batch."""
@@ -43,10 +49,12 @@ class Step:
     saturated: dict[str, int]  # per dtype: rows whose top output is exactly 1
     sum_exceeds_one: dict[str, int]
     log_prob_zero: dict[str, int]
-    median_distance: dict[str, float]  # gap − own saturation gap, median over the batch
-    median_margin: float
+    median_distance: dict[str, float | None]  # gap − own saturation gap (past_threshold), median over the rows
+    median_margin: float | None  # over the rows neither NaN nor overflowing (None: no such row)
     zero_gradients: int | None  # rows whose cross-entropy gradient w.r.t. the logits is exactly 0 (None: not asked)
     median_gradient_norm: float | None
+    nan_rows: int = 0  # rows holding a NaN logit
+    overflow_rows: dict[str, int] = field(default_factory=dict)  # per dtype: rows with a logit beyond its range
 
 
 @dataclass
@@ -103,14 +111,27 @@ class Watch:
             self._warn_once("probabilities", ProbabilitiesWarning,
                             "the watched model's outputs look like probabilities (or log-probabilities), not "
                             "logits: softmax saturation and attack losses need logits")
-        s = saturation_of(x, self.dtypes, self.kernel)
+        s = saturation_of(x, self.dtypes, self.kernel)  # NaN and overflowing rows are flagged, never raised
         zero, norm = (None, None) if not self.gradients else self._gradients(logits)
+        first = next(iter(s.values()))
         step = Step(len(self.steps), len(x), {d: int(r.top_is_one.sum()) for d, r in s.items()},
                     {d: int(r.sum_exceeds_one.sum()) for d, r in s.items()},
                     {d: int(r.log_prob_zero.sum()) for d, r in s.items()},
-                    {d: float(np.median(r.distance)) for d, r in s.items()},
-                    float(np.median(next(iter(s.values())).margin)), zero, norm)
+                    {d: _median(r.past_threshold) for d, r in s.items()},
+                    _median(first.margin), zero, norm, int(first.nan.sum()),
+                    {d: int(r.overflow.sum()) for d, r in s.items()})
         self.steps.append(step)
+        if step.nan_rows:
+            self._warn_once("nan", NonFiniteLogitsWarning,
+                            f"step {step.step}: {step.nan_rows} of {step.rows} rows hold NaN logits; they are "
+                            "counted (nan_rows) and left out of every saturation count")
+        over = {d: v for d, v in step.overflow_rows.items() if v}
+        if over:
+            d, v = next(iter(over.items()))
+            self._warn_once("overflow", NonFiniteLogitsWarning,
+                            f"step {step.step}: {v} of {step.rows} rows have a logit beyond the range of {d} "
+                            "(overflow): the softmax of such a row cannot be computed in that dtype; they are "
+                            "counted (overflow_rows) and left out of every saturation count")
         worst = max(step.saturated, key=step.saturated.get)
         if step.saturated[worst] >= self.warn_share * step.rows:
             self._warn_once("saturated", SaturationWarning,
@@ -148,6 +169,10 @@ class Watch:
                         "saturated_rows": sum(s.saturated[d] for s in self.steps),
                         "sum_exceeds_one_rows": sum(s.sum_exceeds_one[d] for s in self.steps),
                         "log_prob_zero_rows": sum(s.log_prob_zero[d] for s in self.steps),
+                        "nan_rows": sum(s.nan_rows for s in self.steps),
+                        "nan_batches": sum(1 for s in self.steps if s.nan_rows),
+                        "overflow_rows": sum(s.overflow_rows.get(d, 0) for s in self.steps),
+                        "overflow_batches": sum(1 for s in self.steps if s.overflow_rows.get(d, 0)),
                         "first_saturated_step": hit[0] if hit else None,
                         "zero_gradient_rows": None if not self.gradients else
                         sum(s.zero_gradients for s in self.steps)})
@@ -156,13 +181,14 @@ class Watch:
     def table(self) -> str:
         """The summary as a Markdown table."""
         lines = ["| dtype | batches | rows | top output exactly 1 | outputs sum > 1 | log p exactly 0 | "
-                 "first step saturated | CE gradient exactly 0 |", "|---|---|---|---|---|---|---|---|"]
+                 "first step saturated | CE gradient exactly 0 | overflow rows | NaN rows |",
+                 "|---|---|---|---|---|---|---|---|---|---|"]
         for r in self.summary():
             share = f"{r['saturated_rows']} ({100 * r['saturated_rows'] / max(r['rows'], 1):.1f} %)"
             first = "—" if r["first_saturated_step"] is None else r["first_saturated_step"]
             zero = "not asked" if r["zero_gradient_rows"] is None else r["zero_gradient_rows"]
             lines.append(f"| {r['dtype']} | {r['batches']} | {r['rows']} | {share} | {r['sum_exceeds_one_rows']} | "
-                         f"{r['log_prob_zero_rows']} | {first} | {zero} |")
+                         f"{r['log_prob_zero_rows']} | {first} | {zero} | {r['overflow_rows']} | {r['nan_rows']} |")
         return "\n".join(lines)
 
     def plot(self, path: Path, title: str = "") -> Path:
@@ -185,6 +211,12 @@ class Watch:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         return save_figure(fig, path)
+
+
+def _median(values: np.ndarray) -> float | None:
+    """The median of the finite values (flagged rows are NaN), None where there is none."""
+    finite = values[np.isfinite(values)]
+    return float(np.median(finite)) if len(finite) else None
 
 
 def watch(model, dtypes=("float32", "bfloat16"), kernel: str = "torch", gradients: bool = False,

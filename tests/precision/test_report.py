@@ -52,7 +52,7 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
     data = json.loads((out / "logits.json").read_text())
     f32 = next(s for s in data["summary"] if s["dtype"] == "float32")
     assert f32["saturated"] == 1  # only the row with gap 30 (float32 saturates from 16.64 with one rival)
-    assert data["rows"]["float32"]["saturated"] == [True, False, False]
+    assert data["rows"]["float32"]["top_is_one"] == [True, False, False]
     assert (out / "logits_past_threshold.png").exists()
 
 

@@ -10,7 +10,7 @@ from precision.logits.batch import looks_like_probabilities, saturation_of
 torch = pytest.importorskip("torch")
 
 from precision.logits.adapters import watch_art, watch_foolbox, watch_torchattacks  # noqa: E402
-from precision.logits.watch import ProbabilitiesWarning, SaturationWarning, watch  # noqa: E402
+from precision.logits.watch import NonFiniteLogitsWarning, ProbabilitiesWarning, SaturationWarning, watch  # noqa: E402,E501
 
 
 class Scaled(torch.nn.Module):
@@ -41,11 +41,39 @@ def test_saturation_of_counts_rows_and_its_distance_has_the_right_sign():
 
 
 @pytest.mark.parametrize("bad, message", [
-    (np.zeros(3), r"shape \(N, C\)"), (np.zeros((2, 1)), "C ≥ 2"), (np.array([[1.0, np.nan]]), "row 0, class 1"),
+    (np.zeros((2, 2, 2)), r"shape \(M,\) or \(B, M\)"), (np.zeros((2, 1)), "C ≥ 2"), (np.zeros((0, 2)), "empty"),
     (np.array([["a", "b"]]), "real numbers")])
 def test_saturation_of_names_bad_logits(bad, message):
     with pytest.raises(InputError, match=message):
         saturation_of(bad)
+
+
+def test_overflowing_and_nan_rows_are_flagged_not_called_unsaturated():
+    s = saturation_of([[70000.0, 0.0]], dtypes=("float16",))["float16"]  # beyond float16's largest, 65504
+    assert s.overflow.tolist() == [True] and s.top_is_one.tolist() == [False]
+    assert np.isnan(s.past_threshold[0]) and np.isnan(s.gap[0])  # not "not saturated, 69,992 past"
+    x = np.array([[np.nan, 0.0], [70000.0, 0.0], [30.0, 0.0], [30.0, -np.inf]])
+    for exact in (False, True):
+        r = saturation_of(x, ("float16", "float32"), "numpy", exact_distance=exact)
+        assert r["float16"].nan.tolist() == r["float32"].nan.tolist() == [True, False, False, False]
+        assert r["float16"].overflow.tolist() == [False, True, False, True]
+        assert r["float32"].overflow.tolist() == [False, False, False, True]  # 70000 is a float32
+        assert r["float32"].top_is_one.tolist() == [False, True, True, False]
+        assert np.isnan(r["float16"].margin[:2]).all() and r["float16"].margin[2] == 30
+
+
+def test_one_engine_one_result_type_with_either_distance():
+    from precision.kernels.registry import get_kernel
+    from precision.logits.rows import RowSaturation, Saturation, row_saturation
+    x = np.array([[30.0, 0.0, 1.0], [3.0, 0.0, 0.0]])
+    model = saturation_of(x, ("float16",), "numpy")["float16"]
+    exact = saturation_of(x, ("float16",), "numpy", exact_distance=True)["float16"]
+    assert RowSaturation is Saturation and type(model) is type(exact) is Saturation
+    assert (model.method, exact.method) == ("model", "exact")
+    row = row_saturation(x, "float16", get_kernel("numpy"))
+    np.testing.assert_array_equal(row.threshold, exact.threshold)
+    np.testing.assert_array_equal(model.gap, exact.gap)
+    np.testing.assert_array_equal(model.distance, model.past_threshold)
 
 
 def test_probabilities_and_log_probabilities_are_recognised_and_logits_are_not():
@@ -97,6 +125,27 @@ def test_vanishing_cross_entropy_gradient_is_found_exactly_where_it_is_zero(tmp_
         model(x)
     assert w2.steps[0].zero_gradients == 0
     assert w.plot(tmp_path / "steps.png").stat().st_size > 5_000
+
+
+def test_overflowing_and_nan_batches_are_counted_with_one_warning_and_never_stop_the_loop():
+    class Given(torch.nn.Module):
+        def forward(self, x):
+            return x
+    model = Given()
+    with pytest.warns(NonFiniteLogitsWarning) as caught, watch(model, ("float16", "float32"), warn_share=1) as w:
+        model(torch.tensor([[70000.0, 0.0], [3.0, 0.0]]))  # float16 overflows the first row
+        model(torch.tensor([[float("nan"), 0.0], [3.0, 0.0]]))  # a NaN batch: counted, not raised
+        model(torch.tensor([[float("nan"), 0.0], [float("nan"), 1.0]]))
+        model(torch.tensor([[3.0, 0.0], [4.0, 0.0]]))
+    messages = [str(c.message) for c in caught if c.category is NonFiniteLogitsWarning]
+    assert len(messages) == 2 and "beyond the range of float16" in messages[0] and "NaN" in messages[1]
+    assert [s.nan_rows for s in w.steps] == [0, 1, 2, 0]
+    assert [s.overflow_rows["float16"] for s in w.steps] == [1, 0, 0, 0]
+    assert w.steps[0].saturated == {"float16": 0, "float32": 1} and w.steps[2].median_margin is None
+    f16, f32 = w.summary()
+    assert (f16["overflow_rows"], f16["overflow_batches"], f32["overflow_rows"]) == (1, 1, 0)
+    assert (f16["nan_rows"], f16["nan_batches"]) == (3, 2)
+    assert "| float16 | 4 | 8 | 0 (0.0 %) |" in w.table() and w.table().splitlines()[2].endswith("| 1 | 3 |")
 
 
 def test_bad_models_and_outputs_are_named():
