@@ -485,3 +485,57 @@ EXTRA_THEOREMS: list[Theorem] = [
             "p1 > 1 − δ/2 ⇒ ∀ v1 ≥ u1: rounded P(v1, u2, …, uM) = (1, 0, …, 0)",
             REALS + ("any M ≥ 1 rivals", "each output of the exact softmax rounded once to the nearest multiple of δ")),
 ]
+
+
+# --- kernels whose exp is within k ulps: the interval of possible thresholds -----------------------------------
+def successor(x: Fraction, p: int, emin: int) -> Fraction:
+    """The smallest value of the format (p bits, least exponent emin) above x > 0 (x a normal value)."""
+    m, e = normalized(x, p)
+    return Fraction(m + 1) * Fraction(2) ** e
+
+
+def _ulp(x: mpmath.mpf, p: int, emin: int) -> mpmath.mpf:
+    """Flocq's ulp of a positive real in FLT_exp emin p: 2^max(⌊log2 x⌋ + 1 − p, emin)."""
+    _, e = mpmath.frexp(x)  # x = f·2^e with 1/2 ≤ f < 1, so ⌊log2 x⌋ = e − 1
+    return mpmath.mpf(2) ** max(int(e) - p, emin)
+
+
+def kernel_threshold_interval(fmt: str, k, max_steps: int = 1_000_000) -> tuple[Fraction, Fraction]:
+    """[T_lo(k), T_hi(k)]: for any kernel whose exp returns values of the format with |exp_k(x) − exp(x)| ≤
+    k·ulp(exp(x)), the two-class max-shifted top output is exactly 1 at every gap ≥ T_hi, and below 1 at the gap
+    just below T_lo; so the kernel's threshold (the least gap from which it stays 1) lies in [T_lo, T_hi].
+    k = 1/2 (correctly rounded) gives T_lo = T_hi = the project's threshold. Gaps are values of the format."""
+    k = Fraction(k)
+    if k < 0:
+        raise ValueError(f"k must be a non-negative number of ulps, got {k}")
+    t = format_thresholds(fmt)
+    p, emin = t.p, t.emin
+    with mpmath.workprec(4 * p + 64):
+        b = mpmath.mpf(2) ** -p
+        succ_b = b + mpmath.mpf(2) ** max(1 - 2 * p, emin)
+        kk = mpmath.mpf(k.numerator) / k.denominator
+        ex = lambda g: mpmath.exp(-mpmath.mpf(g.numerator) / g.denominator)  # noqa: E731
+
+        def surely_one(g):  # every such kernel: exp_k(g) < succ(2^−p), so exp_k(g) ≤ 2^−p
+            x = ex(g)
+            return x + kk * _ulp(x, p, emin) < succ_b
+
+        def surely_below(g):  # every such kernel: exp_k(g) > 2^−p
+            x = ex(g)
+            return x - kk * _ulp(x, p, emin) > b
+
+        hi = t.top_is_one_from_gap
+        for _ in range(max_steps):  # the least gap where surely_one holds (it holds for all larger gaps)
+            if surely_one(hi) and not surely_one(predecessor(hi, p, emin)):
+                break
+            hi = successor(hi, p, emin) if not surely_one(hi) else predecessor(hi, p, emin)
+        else:
+            raise RuntimeError(f"{fmt}, k = {k}: T_hi not found in {max_steps} steps")
+        lo = predecessor(t.top_is_one_from_gap, p, emin)
+        for _ in range(max_steps):  # the greatest gap where surely_below holds; T_lo is the next one
+            if surely_below(lo) and not surely_below(successor(lo, p, emin)):
+                break
+            lo = predecessor(lo, p, emin) if not surely_below(lo) else successor(lo, p, emin)
+        else:
+            raise RuntimeError(f"{fmt}, k = {k}: T_lo not found in {max_steps} steps")
+    return successor(lo, p, emin), hi

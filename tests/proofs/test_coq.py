@@ -128,3 +128,15 @@ def test_certificate_names_the_checker(checked):
             assert e["kind"] == "coq" and e["checker"].startswith("Coq ") and e["inputs"]["axioms"]
             assert e["inputs"]["coq_name"].startswith("SoftmaxSat.")
     assert "Checked by Coq" in markdown(records)
+
+
+@pytest.mark.parametrize("fmt", ["float16", "bfloat16", "float32", "float8_e4m3fn", "float8_e5m2"])
+def test_kernel_threshold_interval(fmt):
+    """k = 1/2 ulp (correct rounding) pins the project's threshold; the interval only widens as k grows."""
+    T = coq.format_thresholds(fmt).top_is_one_from_gap
+    assert coq.kernel_threshold_interval(fmt, Fraction(1, 2)) == (T, T)
+    previous = (T, T)
+    for k in (1, 2, 4):
+        lo, hi = coq.kernel_threshold_interval(fmt, k)
+        assert lo <= previous[0] <= T <= previous[1] <= hi
+        previous = (lo, hi)
