@@ -191,3 +191,13 @@ def test_the_log1p_form_is_exact_to_an_ulp_where_torch_reads_0(dtype):
         assert float(torch.log_softmax(_row("float32", 20.0, 2), dim=-1)[0, 0]) == 0.0
         assert ulps(DTYPES["float32"], log_softmax(np.array([20.0, 0.0], dtype=np.float32))[:1],
                     np.array([exact]))[0] <= 1
+
+
+def test_language_model_section_rows_and_markdown():
+    from precision.kernels.language_models import language_model_markdown, language_model_rows
+    rows = language_model_rows(dtypes=("float32",), vocabs=(100,), seq_lens=(4,), tokens=8)
+    assert {r["kernel"] for r in rows["log_probabilities"]} >= {"torch-log", "torch-log1p"}
+    assert rows["log1p_gain"][0]["log1p_max_ulps"] <= 1 and not rows["softcap"][0]["cap_prevents_top_one"]
+    md = language_model_markdown(rows)
+    assert md.startswith("## Language models") and "| torch-log | float32 | 2 | 16.6355 |" in md
+    assert "scaled_dot_product_attention" in md and "| float32 | 100 (" in md
