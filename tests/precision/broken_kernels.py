@@ -45,6 +45,33 @@ def leaves_one(x: np.ndarray) -> np.ndarray:
         return (e / e.sum(axis=1, keepdims=True)).astype(x.dtype)
 
 
+def snaps_to_one(x: np.ndarray) -> np.ndarray:
+    """A right softmax that reports a one-hot row once the top output passes 0.999 ('confident enough'): monotone,
+    sums to 1, stays 1 — and saturates long before the dtype makes it."""
+    p = stable(x).astype(np.float64)
+    top = p.argmax(axis=1)
+    snap = p.max(axis=1) > 0.999
+    p[snap] = 0.0
+    p[np.flatnonzero(snap), top[snap]] = 1.0
+    return p.astype(x.dtype)
+
+
+def factored(x: np.ndarray) -> np.ndarray:
+    """exp(x − max) computed as exp(x) · exp(−max) in float32: right for logits near 0, but adding a constant to
+    every logit pushes exp(x) towards its underflow or overflow and the outputs drift."""
+    w = _wide(x)
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        e = np.exp(w) * np.exp(-w.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(x.dtype)
+
+
+def bfloat16_inside(x: np.ndarray) -> np.ndarray:
+    """A right softmax on the logits rounded to bfloat16 first (a kernel that computes in bfloat16 whatever it is
+    given): adding a constant to every logit changes that rounding, so the outputs move with the shift."""
+    import ml_dtypes
+    return stable(x.astype(ml_dtypes.bfloat16).astype(np.float32)).astype(x.dtype)
+
+
 def stable(x: np.ndarray) -> np.ndarray:
     """exp(x − max) / Σ in float32 (float64 for float64), rounded once to the dtype: what torch does for 16-bit."""
     w = _wide(x)
