@@ -3,13 +3,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 from pathlib import Path
 
 from precision.common.devices import torch_device
 from precision.common.errors import InputError
-from precision.common.files import check_writable, claim, locked
+from precision.common.files import (
+    check_writable,
+    claimed,
+    locked,
+    publish,
+    staging_folder,
+    strict_json,
+    write_json_atomic,
+    write_text_atomic,
+)
 from precision.common.limits import check_classes
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, thresholds
@@ -128,28 +136,46 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                      help="dtypes (default the kernel's among float16,bfloat16,float32,float64)")
 
 
-def _staging(out: Path) -> Path:
-    """A fresh folder inside `out` to write a run into."""
-    staging = out / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    return staging
-
-
 REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
-                "measures.png")
+                "measures.png", "attention.png")
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
-def _publish(staging: Path, out: Path, outputs: tuple[str, ...]) -> None:
-    """Move a finished run's files over the old ones (JSON last: it is what readers check), and remove the old
-    run's outputs this run did not write (a figure from another run must not sit beside this one's JSON)."""
+def _manifest(kind: str) -> str:
+    """The file that lists what the last `kind` run published here: the only files a later run may remove."""
+    return f"{kind}.manifest.json"
+
+
+def _ours(out: Path, kind: str) -> tuple[str, ...]:
+    """The files a run of this tool published in `out` (none in a folder without our manifest)."""
+    path = out / _manifest(kind)
+    if not path.is_file():
+        return ()
+    try:
+        names = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise InputError("--out", f"{path} is not the manifest this tool writes (not JSON); remove it or choose "
+                                  "another folder") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) and "/" not in n for n in names):
+        raise InputError("--out", f"{path} is not the manifest this tool writes (a list of file names)")
+    return tuple(names)
+
+
+def _refuse_foreign(out: Path, kind: str, outputs: tuple[str, ...]) -> None:
+    """A file this run would write that no run of this tool wrote (the user's own) is never overwritten."""
+    ours = set(_ours(out, kind))
+    foreign = [n for n in outputs if (out / n).exists() and n not in ours]
+    if foreign:
+        raise InputError("--out", f"{out} already holds {', '.join(foreign)}, which no {kind} run of this tool "
+                                  "wrote; choose another folder or move them")
+
+
+def _publish_run(staging: Path, out: Path, kind: str) -> None:
+    """The run's files and its manifest become the folder's as one set; the last run's files that this one did
+    not write go (only those: the manifest says which)."""
     names = sorted(p.name for p in staging.iterdir())
-    for name in set(outputs) - set(names):
-        (out / name).unlink(missing_ok=True)
-    for name in sorted(names, key=lambda n: n.endswith(".json")):
-        os.replace(staging / name, out / name)
-    staging.rmdir()
+    write_json_atomic(staging / _manifest(kind), names + [_manifest(kind)])
+    publish(staging, out, _ours(out, kind))
 
 
 def _report_config(args, kernels, logits: LogitsFile | None, device: str) -> dict:
@@ -207,29 +233,33 @@ def _resolve_report(args) -> tuple[list, LogitsFile | None, str]:
 
 def run_report(args) -> int:
     kernels, logits, device = _resolve_report(args)
+    kind = "report" if logits is None else "logits"
     check_writable(args.out)
     config = _report_config(args, kernels, logits, device)
     with locked(args.out):
-        claim(args.out, config, name="logits.config.json" if logits is not None else "report.config.json")
-        staging = _staging(args.out)
-        try:
-            if logits is not None:
-                from precision.logits.analysis import analyse_logits
-                analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures)
-                _publish(staging, args.out, LOGITS_FILES)
-                print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
-                return 0
-            data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
-                           args.kernel_classes, device)
-            (staging / "report.json").write_text(json.dumps(data, indent=1, allow_nan=False))
-            figures = []
-            if not args.no_figures:
-                from precision.report.figures import draw_all
-                figures = draw_all(data, staging)
-            (staging / "report.md").write_text(markdown(data, [p.name for p in figures]))
-            _publish(staging, args.out, REPORT_FILES)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        _refuse_foreign(args.out, kind, REPORT_FILES if logits is None else LOGITS_FILES)
+        # a run refused after this point (a bad row found while reading) gives the folder back
+        with claimed(args.out, config, name=f"{kind}.config.json"):
+            staging = staging_folder(args.out)
+            try:
+                if logits is not None:
+                    from precision.logits.analysis import analyse_logits
+                    analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
+                                   progress=True)
+                    _publish_run(staging, args.out, kind)
+                    print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
+                    return 0
+                data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
+                               args.kernel_classes, device, progress=True)
+                write_text_atomic(staging / "report.json", strict_json(data, indent=1))
+                figures = []
+                if not args.no_figures:
+                    from precision.report.figures import draw_all
+                    figures = draw_all(data, staging)
+                write_text_atomic(staging / "report.md", markdown(data, [p.name for p in figures]))
+                _publish_run(staging, args.out, kind)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
     print(f"wrote {args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in "
           f"{data['seconds']} s")
     return 0
@@ -286,11 +316,11 @@ def run_verify(args) -> int:
     device = _device(args.device, [kernel])
     kernel.check(args.dtype, device)
     check_writable(args.out)  # fail now, not after the run, if --out cannot be written
-    cert = verify(args.kernel, args.dtype, args.classes, args.rivals, device)
+    cert = verify(args.kernel, args.dtype, args.classes, args.rivals, device, progress=True)
     path = write_certificate(cert, args.out)
     verdict = "holds" if cert.holds else "does NOT hold"
     print(f"{cert.kernel} {cert.dtype} M={cert.classes}: {cert.gaps_evaluated:,} gaps in {cert.seconds} s; top output "
-          f"exactly 1 from gap {cert.first_top_one_gap}; monotone {cert.monotone}; never leaves 1 "
+          f"exactly 1 from gap {cert.top_is_one_from_gap}; monotone {cert.monotone}; never leaves 1 "
           f"{cert.never_leaves_one}; others 0 from gap {cert.others_zero_from_gap}; NaN-free {cert.nan_free}. "
           f"Corrected Lemma 2.1 {verdict}. Certificate: {path}")
     return 0 if cert.holds else 1

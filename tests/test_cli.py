@@ -102,3 +102,38 @@ def test_import_precision_loads_no_torch_jax_or_matplotlib():
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'jax', 'matplotlib'}))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "[]"
+
+
+def test_a_report_never_overwrites_or_removes_files_it_did_not_write(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "kernels.png").write_bytes(b"the user's own figure")
+    argv = ["report", "--kernels", "none", "--formats", "bfloat16", "--classes", "2", "--algorithms", "shifted",
+            "--out", str(out)]
+    assert main(argv) == 2
+    assert "already holds kernels.png, which no report run of this tool wrote" in capsys.readouterr().err
+    assert (out / "kernels.png").read_bytes() == b"the user's own figure" and not (out / "report.config.json").exists()
+    (out / "kernels.png").rename(tmp_path / "kept.png")
+    (out / "notes.txt").write_text("mine")
+    assert main(argv) == 0
+    first = set(json.loads((out / "report.manifest.json").read_text()))
+    assert {"report.json", "report.md", "top_output.png"} <= first and "notes.txt" not in first
+    assert main(argv + ["--no-figures"]) == 0  # the same numbers, drawn without figures this time
+    assert not (out / "top_output.png").exists(), "the last run's figure stayed beside this run's JSON"
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_bad_row_found_while_reading_gives_the_folder_back(tmp_path, capsys):
+    import numpy as np
+    logits, out = tmp_path / "l.npy", tmp_path / "out"
+    rows = np.zeros((70_000, 2))
+    rows[:, 0] = 20.0
+    rows[65_000, 1] = np.nan  # past the first chunk: found only while the rows are read
+    np.save(logits, rows)
+    argv = ["report", "--logits", str(logits), "--kernel", "numpy", "--dtypes", "float32", "--out", str(out),
+            "--no-figures"]
+    assert main(argv) == 2
+    assert "row 65000" in capsys.readouterr().err and not (out / "logits.config.json").exists()
+    rows[65_000, 1] = 0.0
+    np.save(logits, rows)
+    assert main(argv) == 0 and (out / "logits.json").exists()

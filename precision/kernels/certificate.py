@@ -72,11 +72,6 @@ class Certificate(SaturationFacts):
         return self.nan_from_gap is None
 
     @property
-    def first_top_one_gap(self):
-        """The old name of `top_is_one_from_gap`, kept until precision/cli.py reads the new one."""
-        return self.top_is_one_from_gap
-
-    @property
     def sum_bound_ulps(self) -> int:
         """|Σ outputs − 1| may reach (M + 1)·u."""
         return self.classes + 1
@@ -209,7 +204,7 @@ class _Stream:
 
 
 def verify(kernel: str, dtype: str, classes: int = 2, rivals: str = "equal", device: str = "cpu",
-           progress: bool = True) -> Certificate:
+           progress: bool = False) -> Certificate:
     """Evaluate the kernel at every finite non-negative gap of the dtype; the certificate of what it did."""
     scan = KernelScan(kernel, dtype, classes, rivals, device)
     limit = scan.dtype.max_index

@@ -54,7 +54,7 @@ def _join(parts: list[Saturation]) -> Saturation:
 
 
 def saturation_of_file(logits: LogitsFile, dtypes, kernel: Kernel, device: str = "cpu",
-                       progress: bool = True) -> dict[str, Saturation]:
+                       progress: bool = False) -> dict[str, Saturation]:
     """Per dtype, the saturation of every row of the file, computed chunk by chunk."""
     for d in dtypes:
         kernel.check(d, device)  # refuse before any work
@@ -84,10 +84,10 @@ def _nullable(a: np.ndarray) -> list:
 
 
 def analyse_logits(logits: LogitsFile, out: Path, dtypes, kernel: Kernel, device: str = "cpu",
-                   figures: bool = True) -> dict:
+                   figures: bool = True, progress: bool = False) -> dict:
     """Write logits.json, logits.md and logits_past_threshold.png for a user's logits."""
     path = logits.path
-    results = saturation_of_file(logits, dtypes, kernel, device)
+    results = saturation_of_file(logits, dtypes, kernel, device, progress)
     summary = [summarize(r) for r in results.values()]
     data = {"file": str(path), "shape": list(logits.shape), "kernel": kernel.name, "call": kernel.summary,
             "device": device, "versions": kernel_versions([kernel]),

@@ -38,8 +38,9 @@ def configurations(formats, algorithms, classes) -> list[tuple]:
     return out
 
 
-def _progress(items, desc):
-    return tqdm(items, desc=desc, unit="config", file=sys.stderr, leave=False, disable=None)
+def _progress(items, desc: str, on: bool):
+    """A progress bar on stderr when asked for (the command line asks; a library call stays quiet)."""
+    return tqdm(items, desc=desc, unit="config", file=sys.stderr, leave=False, disable=not on or None)
 
 
 def _versions() -> dict:
@@ -58,12 +59,12 @@ def kernel_agreement(kernel: Kernel, dtype: str) -> list[Agreement]:
             agreement(kernel, dtype, sample_rows(1000, AGREEMENT_ROWS["M=1000"]), "sampled rows, M = 1000")]
 
 
-def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu") -> dict:
+def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progress: bool = False) -> dict:
     """Measured thresholds of every kernel × dtype × classes (one rival and all equal), and agreement with
     emulation, as one JSON-ready dict."""
     configs = [(k, d, m, r) for k in kernels for d in k.dtypes for m in classes
                for r in (("equal", "one") if m > 2 else ("equal",))]
-    table = [kernel_thresholds(k, d, m, r, device) for k, d, m, r in _progress(configs, "kernels")]
+    table = [kernel_thresholds(k, d, m, r, device) for k, d, m, r in _progress(configs, "kernels", progress)]
     agree = [a for k in kernels if not k.log_space for d in k.dtypes for a in kernel_agreement(k, d)]
     return {"device": device, "device_name": device_description(device), "versions": kernel_versions(kernels),
             "kernels": {k.name: {"call": k.summary, "dtypes": list(k.dtypes), "log_space": k.log_space,
@@ -73,17 +74,18 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu") -> dict
 
 
 def compute(formats, algorithms, classes, kernels: list[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
-            device: str = "cpu") -> dict:
+            device: str = "cpu", progress: bool = False) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic."""
     start = time.perf_counter()
-    measured = compute_kernels(list(kernels), kernel_classes, device) if kernels else None
-    table = [thresholds(*c) for c in _progress(configurations(formats, algorithms, classes), "thresholds")]
+    measured = compute_kernels(list(kernels), kernel_classes, device, progress) if kernels else None
+    table = [thresholds(*c) for c in _progress(configurations(formats, algorithms, classes), "thresholds", progress)]
     orders = [thresholds(f, "shifted", 1000, "equal", order=o)
-              for f in _progress([f for f in ORDER_STUDY if f in formats], "summation orders") for o in ORDERS]
+              for f in _progress([f for f in ORDER_STUDY if f in formats], "summation orders", progress)
+              for o in ORDERS]
     accumulation = [thresholds(f, "shifted", m, "equal", accumulate=acc)
                     for f, acc in ACCUMULATION_STUDY if f in formats for m in (2, 1000)]
     measures = []
-    for f in _progress(formats, "measures"):
+    for f in _progress(formats, "measures", progress):
         row = {"format": f}
         for name in MEASURES:
             try:
