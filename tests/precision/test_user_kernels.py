@@ -174,3 +174,34 @@ def test_the_machine_is_recorded_with_torchs_cpu_path():
     assert v["torch_cpu_capability"].startswith(str(torch.backends.cpu.get_cpu_capability()))
     assert "torch CPU path" in device_description("cpu")
     assert "torch_cpu_capability" not in kernel_versions([get_kernel("numpy")])
+
+
+def test_torch_cpu_paths_measured_in_subprocesses_and_compared():
+    pytest.importorskip("torch")
+    from precision.report.dispatch import dispatch_section
+    widest = supported_capabilities()[-1]
+    data, md = dispatch_section(kernels=("torch",), dtypes=("bfloat16",), classes=(2,),
+                                capabilities=("default", widest))
+    assert data["ran"] == {"default": "DEFAULT", widest: widest.upper()} and len(data["rows"]) == 1
+    row = data["rows"][0]
+    assert row["paths"]["default"]["top_is_one_from_gap"] == 6.25  # bfloat16 widened to float32, rounded once
+    assert row["agree"] and "| torch | bfloat16 | 2 | equal | 6.25 | 6.25 |" in md and "## torch's CPU code paths" in md
+
+
+def test_where_the_paths_disagree_the_report_says_so_with_the_models(monkeypatch):
+    from precision.report import dispatch
+    gaps = {"default": 8.3203125, "avx2": 7.625}
+
+    def fake(capability, configs):
+        return {"capability": capability.upper(), "rows": [
+            {"kernel": k, "dtype": d, "classes": m, "rivals": r, "top_is_one_from_gap": gaps[capability],
+             "others_zero_from_gap": 17.5, "nan_from_gap": None} for k, d, m, r in configs]}
+    monkeypatch.setattr(dispatch, "measure_path", fake)
+    monkeypatch.setattr(dispatch, "supported_capabilities", lambda: ("default", "avx2"))
+    data, md = dispatch.dispatch_section(kernels=("torch",), dtypes=("float16",), classes=(2,))
+    row = data["rows"][0]
+    assert not row["agree"] and "The paths disagree on 1 of 1 configurations." in md
+    assert any("accumulate float32" in m for m in row["models"]["default"])  # rounded once: 8.32
+    assert "shifted, sequential" in row["models"]["avx2"]  # every operation in float16: 7.625
+    with pytest.raises(ValueError, match="cannot run avx512"):
+        dispatch.compare_paths(capabilities=("avx512",))
