@@ -12,10 +12,10 @@ from precision.common.files import (
     check_writable,
     claimed,
     locked,
-    publish,
+    publish_run,
+    refuse_foreign,
     staging_folder,
     strict_json,
-    write_json_atomic,
     write_text_atomic,
 )
 from precision.common.limits import check_classes
@@ -141,43 +141,6 @@ REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "th
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
-def _manifest(kind: str) -> str:
-    """The file that lists what the last `kind` run published here: the only files a later run may remove."""
-    return f"{kind}.manifest.json"
-
-
-def _ours(out: Path, kind: str) -> tuple[str, ...]:
-    """The files a run of this tool published in `out` (none in a folder without our manifest)."""
-    path = out / _manifest(kind)
-    if not path.is_file():
-        return ()
-    try:
-        names = json.loads(path.read_text())
-    except (OSError, ValueError):
-        raise InputError("--out", f"{path} is not the manifest this tool writes (not JSON); remove it or choose "
-                                  "another folder") from None
-    if not isinstance(names, list) or not all(isinstance(n, str) and "/" not in n for n in names):
-        raise InputError("--out", f"{path} is not the manifest this tool writes (a list of file names)")
-    return tuple(names)
-
-
-def _refuse_foreign(out: Path, kind: str, outputs: tuple[str, ...]) -> None:
-    """A file this run would write that no run of this tool wrote (the user's own) is never overwritten."""
-    ours = set(_ours(out, kind))
-    foreign = [n for n in outputs if (out / n).exists() and n not in ours]
-    if foreign:
-        raise InputError("--out", f"{out} already holds {', '.join(foreign)}, which no {kind} run of this tool "
-                                  "wrote; choose another folder or move them")
-
-
-def _publish_run(staging: Path, out: Path, kind: str) -> None:
-    """The run's files and its manifest become the folder's as one set; the last run's files that this one did
-    not write go (only those: the manifest says which)."""
-    names = sorted(p.name for p in staging.iterdir())
-    write_json_atomic(staging / _manifest(kind), names + [_manifest(kind)])
-    publish(staging, out, _ours(out, kind))
-
-
 def _report_config(args, kernels, logits: LogitsFile | None, device: str) -> dict:
     """What decides a report's numbers (with --logits: the file, its size and time, kernel, dtypes)."""
     if logits is not None:
@@ -237,7 +200,7 @@ def run_report(args) -> int:
     check_writable(args.out)
     config = _report_config(args, kernels, logits, device)
     with locked(args.out):
-        _refuse_foreign(args.out, kind, REPORT_FILES if logits is None else LOGITS_FILES)
+        refuse_foreign(args.out, kind, REPORT_FILES if logits is None else LOGITS_FILES)
         # a run refused after this point (a bad row found while reading) gives the folder back
         with claimed(args.out, config, name=f"{kind}.config.json"):
             staging = staging_folder(args.out)
@@ -246,7 +209,7 @@ def run_report(args) -> int:
                     from precision.logits.analysis import analyse_logits
                     analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
                                    progress=True)
-                    _publish_run(staging, args.out, kind)
+                    publish_run(staging, args.out, kind)
                     print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
                     return 0
                 data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
@@ -257,7 +220,7 @@ def run_report(args) -> int:
                     from precision.report.figures import draw_all
                     figures = draw_all(data, staging)
                 write_text_atomic(staging / "report.md", markdown(data, [p.name for p in figures]))
-                _publish_run(staging, args.out, kind)
+                publish_run(staging, args.out, kind)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
     print(f"wrote {args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in "

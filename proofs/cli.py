@@ -2,22 +2,52 @@
 from __future__ import annotations
 
 import argparse
-import json
+import shutil
 import sys
 from pathlib import Path
+
+from precision.common.files import (
+    check_writable,
+    locked,
+    publish_run,
+    refuse_foreign,
+    staging_folder,
+    strict_json,
+    write_text_atomic,
+)
 
 from .certificates import all_checked, all_proofs, certify, coq_records, evidence_kinds, markdown
 
 
 def configure_prove(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("reports/proofs"))
+    parser.add_argument("--out", type=Path, default=Path("reports/proofs"), help="folder for the certificate")
     parser.add_argument("--no-coq", dest="coq", action="store_false",
                         help="skip the Coq development (proofs/coq) even when coqc is installed")
 
 
+OUTPUTS = ("certificate.json", "proofs.md")
+
+
 def run_prove(args) -> int:
     out: Path = args.out
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable(out)
+    with locked(out):
+        refuse_foreign(out, "proofs", OUTPUTS)
+        staging = staging_folder(out)
+        try:
+            ok = _prove_into(staging, args.coq)
+            publish_run(staging, out, "proofs")  # the certificate and proofs.md become visible together
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    print(f"wrote {out / 'certificate.json'} and {out / 'proofs.md'}")
+    if not ok:
+        print("some evidence failed to check: see the table above", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def _prove_into(out: Path, coq_too: bool) -> bool:
+    """Check every proof (and the Coq development), write the certificate and proofs.md into `out`; whether
+    everything checked."""
     records = []
     print(f"{'lemma':6} {'reading':72} {'verdict':8} {'corrected':10} {'evidence':46} {'s':>6}")
     for proof in all_proofs():
@@ -27,7 +57,7 @@ def run_prove(args) -> int:
         flag = "" if all_checked(r) else "  ← EVIDENCE FAILED"
         print(f"{r['lemma']:6} {r['reading'][:72]:72} {r['verdict']:8} {c:10} {evidence_kinds(r)[:46]:46} "
               f"{r['seconds']:6.2f}{flag}", flush=True)
-    if getattr(args, "coq", True):
+    if coq_too:
         from .checkers import coq
         result = coq.check()
         for r in coq_records(result):
@@ -39,13 +69,10 @@ def run_prove(args) -> int:
             print(f"Coq part skipped: {coq.INSTALL_HINT}")
         elif not result.ok:
             print(f"Coq: {result.note}", file=sys.stderr)
-    (out / "certificate.json").write_text(json.dumps(records, indent=1, default=str))
-    (out / "proofs.md").write_text(markdown(records))
+    write_text_atomic(out / "certificate.json", strict_json(records, indent=1))
+    write_text_atomic(out / "proofs.md", markdown(records))
     skipped = sum(e["status"] == "skipped" and e["kind"] == "smt" for r in records
                   for e in r["evidence"] + r.get("corrected", {"evidence": []})["evidence"])
-    print(f"wrote {out / 'certificate.json'} and {out / 'proofs.md'}"
-          + (f" ({skipped} SMT steps skipped: no z3)" if skipped else ""))
-    ok = all(all_checked(r) for r in records)
-    if not ok:
-        print("some evidence failed to check: see the table above", file=sys.stderr)
-    return 0 if ok else 1
+    if skipped:
+        print(f"{skipped} SMT steps skipped: no z3 (pip install 'softmax-saturation[proofs]')")
+    return all(all_checked(r) for r in records)

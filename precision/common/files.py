@@ -334,3 +334,41 @@ def recover(out: Path) -> list[str]:
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             p.unlink(missing_ok=True)
     return done
+
+
+# --- what a run published: its manifest --------------------------------------------------------------------
+def _manifest(kind: str) -> str:
+    """The file that lists what the last `kind` run published here: the only files a later run may remove."""
+    return f"{kind}.manifest.json"
+
+
+def _ours(out: Path, kind: str) -> tuple[str, ...]:
+    """The files a run of this tool published in `out` (none in a folder without our manifest)."""
+    path = out / _manifest(kind)
+    if not path.is_file():
+        return ()
+    try:
+        names = json.loads(path.read_text())
+    except (OSError, ValueError):
+        raise InputError("out", f"{path} is not the manifest this tool writes (not JSON); remove it or choose "
+                                  "another folder") from None
+    if not isinstance(names, list) or not all(isinstance(n, str) and "/" not in n for n in names):
+        raise InputError("out", f"{path} is not the manifest this tool writes (a list of file names)")
+    return tuple(names)
+
+
+def refuse_foreign(out: Path, kind: str, outputs: tuple[str, ...]) -> None:
+    """A file this run would write that no run of this tool wrote (the user's own) is never overwritten."""
+    ours = set(_ours(out, kind))
+    foreign = [n for n in outputs if (out / n).exists() and n not in ours]
+    if foreign:
+        raise InputError("out", f"{out} already holds {', '.join(foreign)}, which no {kind} run of this tool "
+                                  "wrote; choose another folder or move them")
+
+
+def publish_run(staging: Path, out: Path, kind: str) -> None:
+    """The run's files and its manifest become the folder's as one set; the last run's files that this one did
+    not write go (only those: the manifest says which)."""
+    names = sorted(p.name for p in staging.iterdir())
+    write_json_atomic(staging / _manifest(kind), names + [_manifest(kind)])
+    publish(staging, out, _ours(out, kind))
