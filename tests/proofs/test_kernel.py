@@ -76,7 +76,7 @@ def test_a_refutation_needs_a_counterexample_and_a_proof_none():
 
 
 def test_prove_command_writes_the_certificate(tmp_path):
-    assert main(["prove", "--no-coq", "--out", str(tmp_path)])  # Coq: tests/proofs/test_coq.py == 0
+    assert main(["prove", "--no-coq", "--out", str(tmp_path)]) == 0  # Coq: tests/proofs/test_coq.py
     records = json.loads((tmp_path / "certificate.json").read_text())
     verdicts = {(r["lemma"], r["reading"].split(",")[0]): (r["verdict"], r.get("corrected", {}).get("verdict"))
                 for r in records}
