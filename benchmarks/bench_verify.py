@@ -28,17 +28,17 @@ def numpy_arrays(x):
     return torch.softmax(torch.from_numpy(x), dim=-1).numpy()
 
 
-def timed_verify(kernel, dtype: str, gaps: int | None) -> tuple[float, object]:
+def timed_verify(kernel, dtype: str, gaps: int | None, device: str = "cpu") -> tuple[float, object]:
     """Seconds of `verify` over every gap (gaps=None), or over the first `gaps` grid indices with verify's own
     chunks and stream; and the certificate."""
     from precision.kernels import certificate as c
     start = time.perf_counter()
     if gaps is None:
-        cert = c.verify(kernel, dtype, 2, progress=False)
+        cert = c.verify(kernel, dtype, 2, device=device, progress=False)
         return time.perf_counter() - start, cert
-    scan = c.KernelScan(kernel, dtype, 2, "equal")
+    scan = c.KernelScan(kernel, dtype, 2, "equal", device)
     k = scan.kernel
-    cert = c.Certificate(k.name, k.summary, dtype, 2, "equal", "cpu", "", {})
+    cert = c.Certificate(k.name, k.summary, dtype, 2, "equal", device, "", {})
     stream, step = c._Stream(cert, scan), max(1, c.CELLS // 2)
     limit = min(scan.dtype.max_index, gaps - 1)
     for s in range(0, limit + 1, step):

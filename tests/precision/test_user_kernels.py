@@ -205,3 +205,19 @@ def test_where_the_paths_disagree_the_report_says_so_with_the_models(monkeypatch
     assert "shifted, sequential" in row["models"]["avx2"]  # every operation in float16: 7.625
     with pytest.raises(ValueError, match="cannot run avx512"):
         dispatch.compare_paths(capabilities=("avx512",))
+
+
+@pytest.mark.slow
+def test_the_gpu_check_runs_end_to_end_on_the_cpu(tmp_path):
+    pytest.importorskip("torch")
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    assert gpu_check.main(["--device", "cpu", "--quick", "--budget", "300", "--out", str(tmp_path)]) == 0
+    import json
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert {r["kernel"] for r in results["kernels"]} == {"torch", "user-torch-softmax"}
+    assert results["verify"]["gaps_evaluated"] == 1 << 22 and (tmp_path / "results.md").exists()
