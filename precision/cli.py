@@ -116,6 +116,11 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     emulated.add_argument("--kernels", type=_listed("--kernels"), default=None,
                           help=f"real kernels measured first ({', '.join(KERNELS)}, or package.module:function; "
                                "default: every kernel whose package is installed; 'none' skips them)")
+    emulated.add_argument("--cpu-paths", action="store_true", default=None,
+                          help="measure torch again under each CPU code path this processor supports "
+                               "(ATEN_CPU_CAPABILITY; tens of seconds)")
+    emulated.add_argument("--language-models", action="store_true", default=None,
+                          help="add log-probability kernels, cross-entropy and attention at 32,000 tokens (~100 s)")
     emulated.add_argument("--kernel-classes", type=_listed("--kernel-classes", cast=int, check=check_classes),
                           default=None, help="numbers of classes for the kernels (default "
                           f"{','.join(map(str, DEFAULT_KERNEL_CLASSES))}; e.g. 2,10,1000,32000,128256)")
@@ -149,7 +154,8 @@ def _report_config(args, kernels, logits: LogitsFile | None, device: str) -> dic
                 "kernel": kernels[0].name, "algorithms": args.algorithms, "dtypes": list(args.dtypes),
                 "device": device}
     return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
-            "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device}
+            "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device,
+            "cpu_paths": bool(args.cpu_paths), "language_models": bool(args.language_models)}
 
 
 def _logits_kernel(name: str, algorithms):
@@ -170,7 +176,8 @@ def _resolve_report(args) -> tuple[list, LogitsFile | None, str]:
     folder is claimed; the defaults of the chosen mode filled in."""
     if args.logits is not None:
         _refuse_unused(args, {"formats": "--formats", "classes": "--classes", "kernels": "--kernels",
-                              "kernel_classes": "--kernel-classes"},
+                              "kernel_classes": "--kernel-classes", "cpu_paths": "--cpu-paths",
+                              "language_models": "--language-models"},
                        "applies to the report; --logits analyses your file with one --kernel")
         kernel = _logits_kernel(args.kernel or "torch", args.algorithms)
         from precision.logits.analysis import LOGIT_DTYPES
@@ -213,7 +220,8 @@ def run_report(args) -> int:
                     print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
                     return 0
                 data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
-                               args.kernel_classes, device, progress=True)
+                               args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
+                               language_models=bool(args.language_models))
                 write_text_atomic(staging / "report.json", strict_json(data, indent=1))
                 figures = []
                 if not args.no_figures:

@@ -74,8 +74,14 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progres
 
 
 def compute(formats, algorithms, classes, kernels: list[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
-            device: str = "cpu", progress: bool = False) -> dict:
-    """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic."""
+            device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
+            language_models: bool = False) -> dict:
+    """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
+
+    `cpu_paths`: torch measured again under each CPU code path this processor supports (a subprocess each, tens of
+    seconds); `language_models`: log-probability kernels, cross-entropy, attention at a 32,000-token vocabulary
+    (about 100 s).
+    """
     start = time.perf_counter()
     measured = compute_kernels(list(kernels), kernel_classes, device, progress) if kernels else None
     table = [thresholds(*c) for c in _progress(configurations(formats, algorithms, classes), "thresholds", progress)]
@@ -94,7 +100,15 @@ def compute(formats, algorithms, classes, kernels: list[Kernel] = (), kernel_cla
             except ValueError as e:  # e.g. log(0) on the δ-grid, which has no infinity
                 row[name] = f"undefined: {e}"
         measures.append(row)
-    return {"kernels": measured, "settings": {"formats": list(formats), "algorithms": list(algorithms),
+    extra = {}
+    if cpu_paths:
+        from precision.report.dispatch import compare_paths
+        extra["cpu_paths"] = compare_paths()
+    if language_models:
+        from precision.kernels.language_models import language_model_rows
+        extra["language_models"] = language_model_rows(dtypes=("float16", "bfloat16", "float32"), vocabs=(32000,),
+                                                       seq_lens=(128,))
+    return extra | {"kernels": measured, "settings": {"formats": list(formats), "algorithms": list(algorithms),
                          "classes": list(classes) if classes else {"carrier": list(DEFAULT_CLASSES),
                                                                    "pure_python": list(OBJECT_FORMAT_CLASSES)},
                          "rivals": ["equal", "one"], "exp": "correctly rounded", "order": "sequential"},
@@ -166,6 +180,13 @@ def markdown(data: dict, figures: list[str]) -> str:
     md = ["# Precision-saturation report", ""]
     if data["kernels"]:
         md += kernel_markdown(data, figures)
+    if "cpu_paths" in data:
+        from precision.report.dispatch import dispatch_markdown
+        md += [dispatch_markdown(data["cpu_paths"]), ""]
+    if "language_models" in data:
+        from precision.kernels.language_models import language_model_markdown
+        md += ["## Language models: log-probabilities, cross-entropy, attention", "",
+               language_model_markdown(data["language_models"]), ""]
     md += ["## Emulated arithmetic: why the kernels do what they do", "",
           "The top logit sits `gap` above its rivals (all at 0). For each number format and softmax algorithm: "
           "from which gap the top output is **exactly 1**, from which gap the other outputs are exactly 0, and "
