@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -252,6 +253,10 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
                       help=f"measure a real kernel instead ({', '.join(KERNELS)}, or package.module:function)")
     real.add_argument("--dtype", default=None, choices=tuple(DTYPES), help="the kernel's dtype (default float32)")
     real.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:N, auto (default cpu)")
+    real.add_argument("--temperature", type=float, default=None,
+                      help="sampling temperature T (logits divided by T): the raw gap from which the top output is 1")
+    real.add_argument("--softcap", type=float, default=None,
+                      help="logit soft-cap c (c·tanh(z/c), as Gemma 2): whether it keeps the top output below 1")
 
 
 def run_thresholds(args) -> int:
@@ -263,9 +268,24 @@ def run_thresholds(args) -> int:
         device = _device(args.device, [kernel])
         dtype = args.dtype or "float32"
         kernel.check(dtype, device)
+        setting_asked = args.temperature is not None or args.softcap is not None
+        if setting_asked:  # checked before the scan, not after it
+            for flag, value in (("--temperature", args.temperature), ("--softcap", args.softcap)):
+                if value is not None and not (math.isfinite(value) and value > 0):
+                    raise InputError(flag, f"must be a finite number > 0, got {value}")
+            if args.rivals != "equal":
+                raise InputError("--rivals", "--temperature and --softcap are measured with equal rivals")
         t = kernel_thresholds(kernel, dtype, args.classes, args.rivals, device)
+        if setting_asked:
+            from precision.kernels.settings import setting
+            gap = None if t.top_is_one_from_gap is None else float(t.top_is_one_from_gap)
+            s = setting(kernel.name, dtype, args.classes, 1.0 if args.temperature is None else args.temperature,
+                        args.softcap, kernel_gap=gap)
+            print(json.dumps(t.as_dict() | {"setting": s.as_dict()}, indent=2, allow_nan=False))
+            return 0
     else:
-        _refuse_unused(args, {"dtype": "--dtype", "device": "--device"}, "applies with --kernel")
+        _refuse_unused(args, {"dtype": "--dtype", "device": "--device", "temperature": "--temperature",
+                              "softcap": "--softcap"}, "applies with --kernel")
         t = thresholds(args.format or "float32", args.algorithm or "shifted", args.classes, args.rivals,
                        args.accumulate, args.order or "sequential")
     print(json.dumps(t.as_dict(), indent=2, allow_nan=False))

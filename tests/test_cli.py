@@ -137,3 +137,25 @@ def test_a_bad_row_found_while_reading_gives_the_folder_back(tmp_path, capsys):
     rows[65_000, 1] = 0.0
     np.save(logits, rows)
     assert main(argv) == 0 and (out / "logits.json").exists()
+
+
+@pytest.mark.parametrize("argv, needle", [
+    (["thresholds", "--kernel", "numpy", "--softcap", "-1"], "--softcap: must be a finite number > 0"),
+    (["thresholds", "--kernel", "numpy", "--temperature", "inf"], "--temperature: must be a finite number > 0"),
+    (["thresholds", "--temperature", "2"], "--temperature: applies with --kernel"),
+    (["report", "--logits", "x.npy", "--cpu-paths"], "--cpu-paths: applies to the report")])
+def test_llm_settings_are_checked_before_any_scan(argv, needle, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    import numpy as np
+    np.save(tmp_path / "x.npy", np.zeros((2, 2)))
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_a_soft_cap_of_30_does_not_keep_bfloat16_below_1(capsys):
+    pytest.importorskip("torch")
+    assert main(["thresholds", "--kernel", "torch", "--dtype", "bfloat16", "--classes", "1000", "--softcap",
+                 "30"]) == 0
+    s = json.loads(capsys.readouterr().out)["setting"]
+    assert s["cap_prevents_top_one"] is False and s["max_gap_under_cap"] == 60.0
+    assert s["kernel_gap"] == 13.1875  # torch.softmax in bfloat16, 1000 classes, measured on torch itself
