@@ -52,7 +52,7 @@ def test_float32_two_class_numbers():
     assert t.top_is_one_from_gap == 16.63553237915039  # the engine carries the float32 values themselves
     assert t.others_zero_from_gap == 103.97208404541016
     assert t.sum_exceeds_one == (16.63553237915039, 103.97208404541016)
-    assert t.as_dict()["sum_exceeds_one"] == ["16.63553237915039", "103.97208404541016"]  # strings at the edge
+    assert t.as_dict()["sum_exceeds_one"] == ["16.635532379150390625", "103.97208404541015625"]  # exact, at the edge
 
 
 def test_naive_overflows_to_nan_and_that_is_reported():
