@@ -1,0 +1,94 @@
+"""The shards of a logits dump spread over a Dask cluster: one task per shard (`scan_shard`), results (statistics
+and token records, about 17 bytes per token and dtype) sent back to the caller, who writes and merges them.
+
+`scheduler="dask"` starts a local cluster on 127.0.0.1 (one single-threaded worker process per core, at most one
+per shard) and closes it afterwards; `tcp://HOST:PORT` (or any Dask address) uses a running cluster, whose workers
+must be able to open the shard paths. Dask is optional: `pip install 'softmax-saturation[scale]'`.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+
+from precision.common.errors import InputError
+from precision.kernels.registry import KERNELS, Kernel
+from precision.logits.shard_scan import scan_shard
+from precision.logits.shards import SCALE_EXTRA, Shard
+from precision.logits.summary import DtypeStatistics
+
+
+def check_scheduler(scheduler: str | None) -> str | None:
+    """None (one process), "dask" (a local cluster) or a scheduler address such as tcp://HOST:PORT."""
+    if scheduler is None or scheduler == "dask" or "://" in scheduler:
+        return scheduler
+    raise InputError("scheduler", f"expected dask (a local cluster) or a scheduler address tcp://HOST:PORT, "
+                                  f"got {scheduler!r}")
+
+
+def _distributed():
+    try:
+        import distributed
+    except ImportError:
+        raise InputError("scheduler", f"--scheduler needs the dask[distributed] package: {SCALE_EXTRA}") from None
+    return distributed
+
+
+@contextmanager
+def dask_client(scheduler: str, workers: int | None = None) -> Iterator[object]:
+    """A Dask client: on a local cluster on 127.0.0.1 ("dask"), or on the cluster at an address; closed after."""
+    distributed = _distributed()
+    cluster = None
+    try:
+        if scheduler == "dask":
+            n = workers or max(1, os.cpu_count() or 1)
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                               dashboard_address="127.0.0.1:0", silence_logs=40)
+            client = distributed.Client(cluster)
+        else:
+            try:
+                client = distributed.Client(scheduler, timeout=30)
+            except (OSError, TimeoutError) as e:
+                raise InputError("scheduler", f"cannot reach the Dask scheduler at {scheduler}: {e}") from None
+        try:
+            yield client
+        finally:
+            client.close()
+    finally:
+        if cluster is not None:
+            cluster.close()
+
+
+def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeStatistics], np.ndarray]:
+    """One shard on a worker, its torch threads matched to the worker's."""
+    try:
+        from distributed import get_worker
+        threads = get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        threads = None
+    if threads:
+        import torch
+        torch.set_num_threads(threads)
+    return scan_shard(shard, dtypes, kernel, device)
+
+
+def scan_with_dask(shards: list[Shard], dtypes, kernel: Kernel, device: str, scheduler: str,
+                   workers: int | None = None) -> Iterator[tuple[int, dict[str, DtypeStatistics], np.ndarray]]:
+    """(shard index, statistics, token records) per shard, as the cluster finishes them."""
+    distributed = _distributed()
+    spec = kernel.name if KERNELS.get(kernel.name) is kernel else kernel  # a registry kernel travels by name
+    with dask_client(scheduler, workers or (min(len(shards), os.cpu_count() or 1) if scheduler == "dask" else None)
+                     ) as client:
+        futures = {client.submit(_task, shard, tuple(dtypes), spec, device, pure=False): i
+                   for i, shard in enumerate(shards)}
+        try:
+            for future in distributed.as_completed(list(futures)):
+                stats, records = future.result()
+                index = futures.pop(future)
+                future.release()  # the worker may drop this shard's records now
+                yield index, stats, records
+        finally:
+            if futures:
+                client.cancel(list(futures))
