@@ -7,18 +7,21 @@ kernel with float32 accumulation does. `order` is the order in which a sum visit
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Callable, Literal, get_args
 
 import mpmath
 import numpy as np
 
 from precision.common.errors import InputError
 from precision.formats.arithmetic import Arithmetic, arithmetic
-from precision.formats.number_formats import mpf_of
+from precision.formats.number_formats import Format, mpf_of
 
-ORDERS = ("sequential", "max_first", "max_last", "pairwise")
+Order = Literal["sequential", "max_first", "max_last", "pairwise"]  # the order in which a sum visits its terms
+ORDERS: tuple[Order, ...] = get_args(Order)
+AlgorithmName = Literal["naive", "shifted", "shifted_reciprocal", "logsumexp", "logsumexp_log1p", "online"]
 
 
-def _columns_in_order(u: np.ndarray, terms: np.ndarray, order: str) -> np.ndarray:
+def _columns_in_order(u: np.ndarray, terms: np.ndarray, order: Order) -> np.ndarray:
     """`terms` with each row's columns permuted into summation order (the largest logit first or last)."""
     if order in ("sequential", "pairwise"):
         return terms
@@ -30,11 +33,11 @@ def _columns_in_order(u: np.ndarray, terms: np.ndarray, order: str) -> np.ndarra
     return np.take_along_axis(terms, perm, axis=1)
 
 
-def total(ar: Arithmetic, terms: np.ndarray, u: np.ndarray, order: str) -> np.ndarray:
+def total(ar: Arithmetic, terms: np.ndarray, u: np.ndarray, order: Order) -> np.ndarray:
     """Σ terms along each row, every addition rounded, in the given order."""
     cols = _columns_in_order(u, terms, order)
     if order == "pairwise":
-        def pairwise(lo, hi):
+        def pairwise(lo: int, hi: int) -> np.ndarray:
             if hi - lo == 1:
                 return cols[:, lo]
             mid = (lo + hi) // 2
@@ -47,33 +50,33 @@ def _rowmax(u: np.ndarray) -> np.ndarray:
     return np.max(u, axis=1, keepdims=True)
 
 
-def naive(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+def naive(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """exp(u) / Σ exp(u) — overflows for large logits; that is a finding, not an error."""
     e = ar.exp(u)
     return ar.div(e, total(ar, e, u, order)[:, None])
 
 
-def shifted(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+def shifted(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """exp(u − max) / Σ exp(u − max)."""
     e = ar.exp(ar.sub(u, _rowmax(u)))
     return ar.div(e, total(ar, e, u, order)[:, None])
 
 
-def shifted_reciprocal(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+def shifted_reciprocal(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """exp(u − max) · (1 / Σ exp(u − max)), as PyTorch's CPU kernel does."""
     e = ar.exp(ar.sub(u, _rowmax(u)))
     r = ar.div(ar.constant(1), total(ar, e, u, order))
     return ar.mul(e, r[:, None])
 
 
-def logsumexp(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+def logsumexp(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """exp(u − lse), lse = max + log Σ exp(u − max): division-free."""
     m = _rowmax(u)
     lse = ar.add(m, ar.log(total(ar, ar.exp(ar.sub(u, m)), u, order))[:, None])
     return ar.exp(ar.sub(u, lse))
 
 
-def logsumexp_log1p(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+def logsumexp_log1p(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """exp(u − lse), lse = max + log1p(Σ_{i≠argmax} exp(u_i − max)): keeps the small terms' information."""
     m = _rowmax(u)
     top = np.argmax(u, axis=1)
@@ -86,7 +89,7 @@ def logsumexp_log1p(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
     return ar.exp(ar.sub(u, lse))
 
 
-def online(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
+def online(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """One pass (Milakov & Gimelshein 2018): running max m and d ← d·exp(m_old − m) + exp(x − m)."""
     cols = _columns_in_order(u, u, "sequential" if order == "pairwise" else order)
     m = np.maximum.accumulate(cols, axis=1)  # the running max is exact; precompute it and both exps
@@ -98,7 +101,11 @@ def online(ar: Arithmetic, u: np.ndarray, order: str) -> np.ndarray:
     return ar.div(ar.exp(ar.sub(u, m[:, -1:])), d[:, None])
 
 
-ALGORITHMS = {f.__name__: f for f in (naive, shifted, shifted_reciprocal, logsumexp, logsumexp_log1p, online)}
+Algorithm = Callable[[Arithmetic, np.ndarray, Order], np.ndarray]  # rows in, outputs out, every operation rounded
+ALGORITHMS: dict[AlgorithmName, Algorithm] = {
+    "naive": naive, "shifted": shifted, "shifted_reciprocal": shifted_reciprocal, "logsumexp": logsumexp,
+    "logsumexp_log1p": logsumexp_log1p, "online": online}
+assert tuple(ALGORITHMS) == get_args(AlgorithmName)  # one list of names: the Literal's
 
 EXACT_BITS = 200
 
@@ -148,8 +155,8 @@ def _is_exact(logits) -> bool:
     return a.size > 0 and not isinstance(a.flat[0], (float, int, np.floating, np.integer))
 
 
-def softmax(logits, fmt="float32", algorithm: str = "shifted", accumulate=None,
-            order: str = "sequential") -> np.ndarray:
+def softmax(logits, fmt: Format | str = "float32", algorithm: AlgorithmName = "shifted",
+            accumulate: Format | str | None = None, order: Order = "sequential") -> np.ndarray:
     """Softmax of each row of `logits`, rounded into `fmt`, computed in `accumulate` (default `fmt`).
 
     Returns an array of the format's values (float64 for binary formats up to binary64, object otherwise),
@@ -172,7 +179,7 @@ def softmax(logits, fmt="float32", algorithm: str = "shifted", accumulate=None,
     return p[0] if single else p
 
 
-def emulate(algorithm: str, x: np.ndarray, io: Arithmetic, acc: Arithmetic, order: str) -> np.ndarray:
+def emulate(algorithm: AlgorithmName, x: np.ndarray, io: Arithmetic, acc: Arithmetic, order: Order) -> np.ndarray:
     """Run an algorithm on values already in `io`'s format, computing in `acc`'s (the hot path of scans)."""
     inner = x if acc is io else acc.convert(x, io)
     p = ALGORITHMS[algorithm](acc, inner, order)

@@ -10,31 +10,36 @@ the naive one, whose overflow to NaN is found and reported separately).
 from __future__ import annotations
 
 import copy
+import decimal
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from fractions import Fraction
-from typing import ClassVar
+from typing import ClassVar, Literal, TypeAlias, Union, get_args
 
 import mpmath
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.emulated.algorithms import ALGORITHMS, ORDERS, emulate
+from precision.emulated.algorithms import ALGORITHMS, ORDERS, AlgorithmName, Order, emulate
 from precision.formats.arithmetic import arithmetic
 from precision.formats.number_formats import Format, get_format, mpf_of, to_fraction
 from precision.formats.search import SEARCH_POINTS, first_true_index, runs
 
-Gap = "float | mpmath.mpf | decimal.Decimal | Fraction"  # a value of the format
+Gap: TypeAlias = Union[float, mpmath.mpf, decimal.Decimal, Fraction]  # a value of the format
+RivalsName = Literal["one", "equal"]  # the named arrangements of the M − 1 rivals (see the module docstring)
+RIVALS: tuple[RivalsName, ...] = get_args(RivalsName)
+Rivals: TypeAlias = Union[RivalsName, Sequence[object], np.ndarray]  # a name, or the M − 1 rival logits themselves
 EXHAUSTIVE_CELLS = 4_000_000  # rows × classes evaluated at once in an exhaustive scan
 VERIFY_WINDOW = 256  # grid points on each side of a searched threshold that are evaluated one by one
 
 
-def far_logit(fmt: Format):
+def far_logit(fmt: Format) -> object:
     """A rival logit so low that it only counts as a class: −largest finite, or −10^6 where that is larger."""
     return -fmt.max_finite if fmt.max_finite is not None and fmt.max_finite < 10**6 else -(10**6)
 
 
-def rival_logits(fmt: Format, classes: int, rivals) -> np.ndarray:
+def rival_logits(fmt: Format, classes: int, rivals: Rivals) -> np.ndarray:
     """The M−1 rival logits of an arrangement, as exact values (before rounding into the format)."""
     if classes < 2 or int(classes) != classes:
         raise InputError("classes", f"must be an integer ≥ 2, got {classes!r}")
@@ -43,7 +48,8 @@ def rival_logits(fmt: Format, classes: int, rivals) -> np.ndarray:
             return np.array([0] * (classes - 1), dtype=object)
         if rivals == "one":
             return np.array([0] + [far_logit(fmt)] * (classes - 2), dtype=object)
-        raise InputError("rivals", f"must be 'one', 'equal' or a vector of M−1 logits, got {rivals!r}")
+        raise InputError("rivals", f"must be {' or '.join(map(repr, RIVALS))} or a vector of M−1 logits, "
+                                   f"got {rivals!r}")
     r = np.asarray(rivals, dtype=object).ravel()
     if len(r) != classes - 1:
         raise InputError("rivals", f"a vector needs classes−1 = {classes - 1} entries, got {len(r)}")
@@ -55,7 +61,8 @@ def rival_logits(fmt: Format, classes: int, rivals) -> np.ndarray:
 class GapScan:
     """Evaluates one softmax configuration at batches of grid indices of the gap."""
 
-    def __init__(self, fmt, algorithm="shifted", classes=2, rivals="equal", accumulate=None, order="sequential"):
+    def __init__(self, fmt: Format | str, algorithm: AlgorithmName = "shifted", classes: int = 2,
+                 rivals: Rivals = "equal", accumulate: Format | str | None = None, order: Order = "sequential"):
         if algorithm not in ALGORITHMS:
             raise InputError("algorithm", f"unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
         if order not in ORDERS:
@@ -64,8 +71,9 @@ class GapScan:
         self.io = arithmetic(self.fmt)
         self.acc = self.io if accumulate is None else arithmetic(accumulate)
         self.algorithm, self.classes, self.order = algorithm, classes, order
-        self.rivals_name = rivals if isinstance(rivals, str) else "vector"
-        exact = rival_logits(self.fmt, classes, rivals).tolist()
+        exact = rival_logits(self.fmt, classes, rivals).tolist()  # checks a name is one of RIVALS
+        self.rivals_name: RivalsName | Literal["vector"] = (
+            "vector" if not isinstance(rivals, str) else "equal" if rivals == "equal" else "one")
         distinct = dict.fromkeys(exact)  # round the few distinct rivals, not M of them
         rounded = dict(zip(distinct, self.io.array(np.array(list(distinct), dtype=object))))
         self.rivals = np.array([rounded[v] for v in exact], dtype=self.io.array(np.zeros(1)).dtype)
@@ -166,11 +174,11 @@ class Thresholds(SaturationFacts):
     format's own values (exact: float64 for the binary formats it carries, mpf, Decimal or Fraction otherwise)."""
 
     format: str
-    algorithm: str
+    algorithm: AlgorithmName
     classes: int
-    rivals: str
+    rivals: RivalsName | Literal["vector"]
     accumulate: str | None
-    order: str
+    order: Order
     method: str  # "exhaustive" (every grid gap), "search" (k-ary, monotone predicates) or search + local scan
     facts_after = "method"
     distinct_top_outputs: int | None = None  # over every representable gap (exhaustive only)
@@ -186,7 +194,8 @@ def search_limit(scan: GapScan) -> int:
     return fmt.index_of(fmt.round(int(bound)))
 
 
-def thresholds(fmt, algorithm="shifted", classes=2, rivals="equal", accumulate=None, order="sequential",
+def thresholds(fmt: Format | str, algorithm: AlgorithmName = "shifted", classes: int = 2, rivals: Rivals = "equal",
+               accumulate: Format | str | None = None, order: Order = "sequential",
                exhaustive: bool | None = None) -> Thresholds:
     """Exact saturation thresholds of one configuration (see the module docstring for the method).
 
@@ -281,7 +290,7 @@ def _searched(scan: GapScan, limit: int) -> Thresholds:
     return _record(scan, method, top_one, others_zero, nan_from, exceptions, None, calls[0])
 
 
-def closed_forms(fmt: Format, classes: int, rivals: str) -> dict:
+def closed_forms(fmt: Format, classes: int, rivals: RivalsName | Literal["vector"]) -> dict:
     """Closed-form gaps where the top output turns 1, for rivals at equal logits (or one rival).
 
     - `exact_rounded_once`: the exact softmax 1/(1 + k·e^−g), k rival classes, rounded once to the format:

@@ -11,6 +11,7 @@ Two carriers, one behaviour:
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, Callable
 
 import mpmath
 import numpy as np
@@ -27,9 +28,11 @@ class Arithmetic:
         self.fmt = get_format(fmt)
         self.vectorized = bool(self.fmt.carrier)
         f = self.fmt
-        exact = {"add": f.add, "sub": f.sub, "mul": f.mul, "div": f.div, "exp": f.exp, "log": f.log, "log1p": f.log1p}
+        exact: dict[str, Callable[..., Any]] = {"add": f.add, "sub": f.sub, "mul": f.mul, "div": f.div,
+                                                "exp": f.exp, "log": f.log, "log1p": f.log1p}
         # scans repeat the same operands across rows (equal rivals, shared maxima): remember results
-        self._exact = {name: lru_cache(maxsize=1 << 16)(op) for name, op in exact.items()}
+        self._exact: dict[str, Callable[..., Any]] = {name: lru_cache(maxsize=1 << 16)(op)
+                                                      for name, op in exact.items()}
         if not self.vectorized:
             self._ops = {name: np.frompyfunc(op, 2 if name in ("add", "sub", "mul", "div") else 1, 1)
                          for name, op in self._exact.items()}
@@ -136,7 +139,7 @@ def _arithmetic_of(fmt: Format) -> Arithmetic:
     return Arithmetic(fmt)
 
 
-def arithmetic(fmt) -> Arithmetic:
+def arithmetic(fmt: Format | str | Arithmetic) -> Arithmetic:
     """The arithmetic of a format, one instance per format (or a ready Arithmetic)."""
     return fmt if isinstance(fmt, Arithmetic) else _arithmetic_of(get_format(fmt))
 

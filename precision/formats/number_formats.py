@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
+from typing import Literal, get_args
 
 import ml_dtypes
 import mpmath
@@ -63,12 +64,26 @@ def interval(x, prec: int):
     return iv.mpf(q.numerator) / q.denominator
 
 
+Overflow = Literal["inf", "saturate"]  # a binary format's overflow: to ±inf (IEEE), or to ±largest finite
+OVERFLOWS: tuple[Overflow, ...] = get_args(Overflow)
+DeltaRule = Literal["nearest", "paper"]  # the δ-grid's rounding rule (see `DeltaGrid`)
+DELTA_RULES: tuple[DeltaRule, ...] = get_args(DeltaRule)
+
+
 class Format:
     """A set of representable numbers and a rounding rule onto it."""
 
     name: str
-    precision_bits: int  # roughly how many bits a value carries; sets working precision for exp/log
-    carrier = False  # True when float64 arrays can carry the values and ops stay exact (see Arithmetic)
+
+    @property
+    def precision_bits(self) -> int:
+        """Roughly how many bits a value carries; sets the working precision for exp/log."""
+        raise NotImplementedError
+
+    @property
+    def carrier(self) -> bool:
+        """True when float64 arrays can carry the values and ops stay exact (see Arithmetic)."""
+        return False
 
     def round(self, x):
         """The format's value nearest to the exact real x (the format's tie rule)."""
@@ -129,13 +144,24 @@ class Format:
             return mpmath.mpf(q.numerator) / q.denominator
 
     # The grid of non-negative values, indexed 0 (zero) .. max_index (largest finite).
-    max_index: int
+    @property
+    def max_index(self) -> int:
+        """Grid index of the largest value a search walks to."""
+        raise NotImplementedError
 
     def value_at(self, i: int):
         raise NotImplementedError
 
     def index_of(self, v) -> int:
         raise NotImplementedError
+
+    def round_array(self, x: np.ndarray) -> np.ndarray:
+        """Round float64 values to this format, elementwise: only formats whose `carrier` is True."""
+        raise TypeError(f"{self.name} values are not carried by float64 arrays (carrier is False)")
+
+    def values_at(self, idx: np.ndarray) -> np.ndarray:
+        """float64 values at grid indices: only formats whose `carrier` is True."""
+        raise TypeError(f"{self.name} values are not carried by float64 arrays (carrier is False)")
 
     @property
     def addition_dtype(self):
@@ -174,7 +200,7 @@ class BinaryFormat(Format):
     precision: int  # significand bits, the implicit bit included
     emin: int  # exponent of the smallest normal number
     emax: int  # exponent of the largest finite binade
-    overflow: str = "inf"  # "inf" (IEEE), "saturate" (to ±largest finite, as torch casts to float8_e4m3fn)
+    overflow: Overflow = "inf"  # "inf" (IEEE), "saturate" (to ±largest finite, as torch casts to float8_e4m3fn)
     largest_significand: int | None = None  # e4m3fn stops at 1.110×2^8 = 448, not 1.111×2^8
 
     @property
@@ -229,9 +255,9 @@ class BinaryFormat(Format):
             negative, man, exp = mpf_parts(x)
             sign = -1 if negative else 1
         else:
-            q = to_fraction(x)
-            sign = -1 if q < 0 else 1
-            num, den = abs(q.numerator), q.denominator
+            r = to_fraction(x)
+            sign = -1 if r < 0 else 1
+            num, den = abs(r.numerator), r.denominator
             if num == 0:
                 return mpmath.mpf(0)
             # scale to an integer with enough bits, remembering whether anything was dropped (sticky bit)
@@ -433,7 +459,7 @@ class DeltaGrid(Format):
 
     name: str
     delta: Fraction
-    rule: str = "nearest"
+    rule: DeltaRule = "nearest"
 
     @property
     def precision_bits(self) -> int:  # enough to tell 1 − δ from 1, and a margin
@@ -515,7 +541,7 @@ def decimal_format(digits: int) -> DecimalFormat:
     return DecimalFormat(f"decimal{digits}", digits)
 
 
-def delta_grid(delta, rule: str = "nearest") -> DeltaGrid:
+def delta_grid(delta, rule: DeltaRule = "nearest") -> DeltaGrid:
     """The paper's fixed grid of step δ, δ ∈ (0, 0.1)."""
     try:
         d = Fraction(str(delta)) if isinstance(delta, float) else Fraction(delta)
@@ -523,13 +549,13 @@ def delta_grid(delta, rule: str = "nearest") -> DeltaGrid:
         raise InputError("format", f"deltaSTEP needs a number as its step, got {delta!r}") from None
     if not 0 < d < Fraction(1, 10):
         raise InputError("format", f"deltaSTEP needs a step in (0, 0.1) as in the paper, got {delta}")
-    if rule not in ("nearest", "paper"):
-        raise InputError("rule", f"must be 'nearest' or 'paper', got {rule!r}")
+    if rule not in DELTA_RULES:
+        raise InputError("rule", f"must be one of {', '.join(map(repr, DELTA_RULES))}, got {rule!r}")
     suffix = "" if rule == "nearest" else "-paper"
     return DeltaGrid(f"delta{delta}{suffix}", d, rule)
 
 
-def get_format(name) -> Format:
+def get_format(name: str | Format) -> Format:
     """A format by name: float16, bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, mpBITS,
     decimalDIGITS, deltaSTEP or deltaSTEP-paper (for example mp113, decimal7, delta0.01).
 
