@@ -21,6 +21,21 @@ from pathlib import Path
 
 import mpmath
 
+# The exact-rational helpers and the k-ulp interval are pure mathematics and live in precision (which the report
+# uses without importing proofs); the proofs reuse them.
+from precision.emulated.exp_error import (
+    PROVED_FORMATS,
+    PROVED_K,
+    binade,
+    exact,
+    flocq_parameters,
+    normalized,
+    predecessor,
+    successor,
+    threshold_interval,
+)
+from precision.emulated.exp_error import interval as kernel_interval
+
 SOURCE = Path(__file__).resolve().parent.parent / "coq"
 INSTALL_HINT = ("Coq is not installed: `apt-get install coq libcoq-flocq libcoq-interval libcoq-gappa gappa` "
                 "(or run .ci/install_coq as root)")
@@ -40,45 +55,6 @@ LOGICAL = "SoftmaxSat"
 
 
 # --- formats and thresholds ------------------------------------------------------------------------------
-def exact(x) -> Fraction:
-    """A binary floating-point number (Python/NumPy float or mpmath mpf) as an exact rational."""
-    if isinstance(x, Fraction):
-        return x
-    if isinstance(x, mpmath.mpf):
-        man, exp = x.man_exp
-        return Fraction(int(man)) * Fraction(2) ** int(exp)
-    return Fraction(float(x))
-
-
-def flocq_parameters(fmt: str) -> tuple[int, int]:
-    """(p, emin) of Flocq's FLT_exp emin p for a binary format: p significand bits, 2^emin the least subnormal."""
-    from precision import get_format
-    f = get_format(fmt)
-    p = int(f.precision)
-    return p, int(f.emin) - p + 1
-
-
-def normalized(x: Fraction, p: int) -> tuple[int, int]:
-    """(m, e) with x = m·2^e and 2^(p−1) ≤ m < 2^p (x > 0 and a value of a p-bit format)."""
-    if x <= 0:
-        raise ValueError(f"expected a positive value, got {x}")
-    e = (x.numerator.bit_length() - x.denominator.bit_length()) - p
-    while x / Fraction(2) ** e >= 2 ** p:
-        e += 1
-    while x / Fraction(2) ** e < 2 ** (p - 1):
-        e -= 1
-    m = x / Fraction(2) ** e
-    if m.denominator != 1:
-        raise ValueError(f"{x} has more than {p} significant bits")
-    return int(m), e
-
-
-def predecessor(x: Fraction, p: int, emin: int) -> Fraction:
-    """The largest value of the format (p bits, least exponent emin) below x > 0."""
-    m, e = normalized(x, p)
-    if e < emin:
-        raise ValueError(f"{x} is subnormal; the threshold files expect normal thresholds")
-    return Fraction(m - 1) * Fraction(2) ** e if m > 2 ** (p - 1) else Fraction(2 ** p - 1) * Fraction(2) ** (e - 1)
 
 
 @dataclass
@@ -265,6 +241,14 @@ GENERIC_THEOREMS = [
     Theorem("sum_above_one_window_exists", "TopOutputTwoClass",
             "∃ g ≥ 0: top output exactly 1 and other output ≠ 0 (the window exists in every such format)",
             tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("kernel_top_one_from_gap_of_bound", "KernelExpError",
+            "exp(−T) ∈ [2^(e−1), 2^e) and exp(−T) + k·2^fexp(e) < succ(2^−p) ⇒ ∀ g ≥ T, ∀ r ∈ F with r ≥ 0 and "
+            "|r − e^−g| ≤ k·ulp(e^−g): rnd(1/rnd(1 + r)) = 1",
+            tuple(GENERIC_HYPOTHESES) + ("k ≥ 0; the kernel's exp any value r of the format within k ulps",)),
+    Theorem("kernel_top_below_one_of_bound", "KernelExpError",
+            "exp(−T) ∈ [2^(e−1), 2^e), 2^−p < exp(−T) − k·2^fexp(e) and 2^−p < 2^e(1 − k·2^(1−p)) ⇒ "
+            "∀ g ≤ T, ∀ r with |r − e^−g| ≤ k·ulp(e^−g): rnd(1/rnd(1 + r)) < 1",
+            tuple(GENERIC_HYPOTHESES) + ("0 ≤ k, k·2^(1−p) ≤ 1, e ≥ emin + p − 1; r any real within k ulps",)),
 ]
 
 
@@ -369,7 +353,8 @@ def _assumptions(exe: str, build: Path, theorems: list[Theorem], timeout: float,
     hand-written file together, and all generated per-format theorems together (they share one proof pattern)."""
     groups: dict[str, list[Theorem]] = {}
     for th in theorems:
-        groups.setdefault("Thresholds" if th.file.startswith("Thresholds_") else th.file, []).append(th)
+        generated = th.file.startswith("Thresholds_") or th.file == KERNEL_FILE
+        groups.setdefault("Thresholds" if generated else th.file, []).append(th)
     modules = " ".join(dict.fromkeys(th.file for th in theorems))
     lines = [f"From {LOGICAL} Require Import {modules}."]
     for g, ths in groups.items():
@@ -416,9 +401,10 @@ def parse_assumptions(text: str) -> list[str]:
 
 
 def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0,
-          extra_files: dict[str, str] | None = None) -> CoqResult:
+          extra_files: dict[str, str] | None = None, kernel_formats=PROVED_FORMATS) -> CoqResult:
     """Generate the per-format files, check every file with coqc and record `Print Assumptions` of each main
-    theorem. Builds in a temporary folder unless `build_dir` is given; `extra_files` {name: text} adds files."""
+    theorem. Builds in a temporary folder unless `build_dir` is given; `extra_files` {name: text} adds files;
+    `kernel_formats`: the formats of the generated k-ulp interval file (none: no such file)."""
     exe = coqc()
     if exe is None:
         return CoqResult("skipped", "not installed", note=INSTALL_HINT)
@@ -436,6 +422,10 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
             (build / f"{n}.v").write_text(threshold_file(fmt, thresholds=t))
             names.append(n)
             theorems += format_theorems(t)
+        if kernel_formats:  # the k-ulp intervals of kernels whose exp is not correctly rounded
+            (build / f"{KERNEL_FILE}.v").write_text(kernel_file(kernel_formats))
+            names.append(KERNEL_FILE)
+            theorems += kernel_theorems(kernel_formats)
         for n, text in (extra_files or {}).items():
             (build / f"{n}.v").write_text(text)
             names.append(n)
@@ -488,54 +478,126 @@ EXTRA_THEOREMS: list[Theorem] = [
 
 
 # --- kernels whose exp is within k ulps: the interval of possible thresholds -----------------------------------
-def successor(x: Fraction, p: int, emin: int) -> Fraction:
-    """The smallest value of the format (p bits, least exponent emin) above x > 0 (x a normal value)."""
-    m, e = normalized(x, p)
-    return Fraction(m + 1) * Fraction(2) ** e
-
-
-def _ulp(x: mpmath.mpf, p: int, emin: int) -> mpmath.mpf:
-    """Flocq's ulp of a positive real in FLT_exp emin p: 2^max(⌊log2 x⌋ + 1 − p, emin)."""
-    _, e = mpmath.frexp(x)  # x = f·2^e with 1/2 ≤ f < 1, so ⌊log2 x⌋ = e − 1
-    return mpmath.mpf(2) ** max(int(e) - p, emin)
-
-
 def kernel_threshold_interval(fmt: str, k, max_steps: int = 1_000_000) -> tuple[Fraction, Fraction]:
-    """[T_lo(k), T_hi(k)]: for any kernel whose exp returns values of the format with |exp_k(x) − exp(x)| ≤
-    k·ulp(exp(x)), the two-class max-shifted top output is exactly 1 at every gap ≥ T_hi, and below 1 at the gap
-    just below T_lo; so the kernel's threshold (the least gap from which it stays 1) lies in [T_lo, T_hi].
-    k = 1/2 (correctly rounded) gives T_lo = T_hi = the project's threshold. Gaps are values of the format."""
-    k = Fraction(k)
-    if k < 0:
-        raise ValueError(f"k must be a non-negative number of ulps, got {k}")
-    t = format_thresholds(fmt)
-    p, emin = t.p, t.emin
-    with mpmath.workprec(4 * p + 64):
-        b = mpmath.mpf(2) ** -p
-        succ_b = b + mpmath.mpf(2) ** max(1 - 2 * p, emin)
-        kk = mpmath.mpf(k.numerator) / k.denominator
-        ex = lambda g: mpmath.exp(-mpmath.mpf(g.numerator) / g.denominator)  # noqa: E731
+    """[T_lo(k), T_hi(k)]: `precision.emulated.exp_error.threshold_interval` (kept here under its first name)."""
+    return threshold_interval(fmt, k)
 
-        def surely_one(g):  # every such kernel: exp_k(g) < succ(2^−p), so exp_k(g) ≤ 2^−p
-            x = ex(g)
-            return x + kk * _ulp(x, p, emin) < succ_b
 
-        def surely_below(g):  # every such kernel: exp_k(g) > 2^−p
-            x = ex(g)
-            return x - kk * _ulp(x, p, emin) > b
+KERNEL_FILE = "KernelThresholds"
+KERNEL_K = tuple(k for k in PROVED_K if k != Fraction(1, 2))  # k = 1/2 is the threshold files' correctly rounded exp
 
-        hi = t.top_is_one_from_gap
-        for _ in range(max_steps):  # the least gap where surely_one holds (it holds for all larger gaps)
-            if surely_one(hi) and not surely_one(predecessor(hi, p, emin)):
-                break
-            hi = successor(hi, p, emin) if not surely_one(hi) else predecessor(hi, p, emin)
-        else:
-            raise RuntimeError(f"{fmt}, k = {k}: T_hi not found in {max_steps} steps")
-        lo = predecessor(t.top_is_one_from_gap, p, emin)
-        for _ in range(max_steps):  # the greatest gap where surely_below holds; T_lo is the next one
-            if surely_below(lo) and not surely_below(successor(lo, p, emin)):
-                break
-            lo = predecessor(lo, p, emin) if not surely_below(lo) else successor(lo, p, emin)
-        else:
-            raise RuntimeError(f"{fmt}, k = {k}: T_lo not found in {max_steps} steps")
-    return successor(lo, p, emin), hi
+
+def _k_ident(k: Fraction) -> str:
+    return f"k{k.numerator}" if k.denominator == 1 else f"k{k.numerator}_{k.denominator}"
+
+
+def _k_real(k: Fraction) -> str:
+    return f"(IZR {k.numerator})" if k.denominator == 1 else f"(IZR {k.numerator} / IZR {k.denominator})"
+
+
+def kernel_file(formats=PROVED_FORMATS, ks=KERNEL_K, hi_offset: int = 0, lo_offset: int = 0) -> str:
+    """The Coq file of the k-ulp intervals: per format and k, "for every gap g ≥ T_hi(k) and every r of the format
+    within k ulps of exp(−g), the top output is exactly 1" and "for every gap g ≤ pred(T_lo(k)) and every r within
+    k ulps, it is below 1", the ends from `precision.emulated.exp_error.interval`. An offset of −1 moves T_hi one
+    value down (+1 moves T_lo one value up): a file Coq must reject."""
+    lines = ["(** Generated by proofs/checkers/coq.py from precision.emulated.exp_error.interval(fmt, k):",
+             "    do not edit; regenerate. Flocq format: radix 2, FLT_exp emin p, round to nearest even. *)",
+             "From Coq Require Import Reals Lra Lia ZArith.",
+             "From Flocq Require Import Core.",
+             "From Interval Require Import Tactic.",
+             f"From {LOGICAL} Require Import RoundOnePlus TopOutputTwoClass KernelExpError.",
+             "Open Scope R_scope.", ""]
+    for fmt in formats:
+        name = _ident(fmt)
+        p, emin = flocq_parameters(fmt)
+        hyps = f"{p}%Z {_z(emin)} {name}_kHp {name}_kHemin"
+        F = f"generic_format radix2 (FLT_exp {_z(emin)} {p}%Z)"
+        ulp = f"ulp radix2 (FLT_exp {_z(emin)} {p}%Z)"
+        top = f"top_output {p}%Z {_z(emin)}"
+        lines += [f"(** {fmt}: p = {p}, emin = {emin}. *)",
+                  f"Lemma {name}_kHp : (2 <= {p})%Z. Proof. lia. Qed.",
+                  f"Lemma {name}_kHemin : ({emin} <= - {p} - 1)%Z. Proof. lia. Qed.", ""]
+        for k in ks:
+            iv = kernel_interval(fmt, Fraction(k))
+            hi, lo = iv.hi, iv.lo
+            for _ in range(-hi_offset):
+                hi = predecessor(hi, p, emin)
+            for _ in range(lo_offset):
+                lo = successor(lo, p, emin)
+            kn, kr = f"{name}_{_k_ident(iv.k)}", _k_real(iv.k)
+            with mpmath.workprec(max(400, 4 * p)):
+                b = mpmath.mpf(2) ** -p
+                x = mpmath.exp(-mpmath.mpf(hi.numerator) / hi.denominator)
+                e = binade(x)
+                u = max(e - p, emin)
+                kk = mpmath.mpf(iv.k.numerator) / iv.k.denominator
+                succ_b = b + mpmath.mpf(2) ** max(1 - 2 * p, emin)
+                prec = max(_bits_needed(x + kk * mpmath.mpf(2) ** u, succ_b), _bits_needed(x, mpmath.mpf(2) ** e),
+                           _bits_needed(x, mpmath.mpf(2) ** (e - 1)))
+            m, me = normalized(hi, p)
+            G = f"{kn}_gap_hi"
+            lines += [f"(** k = {iv.k} ulps: T_hi = {float(hi)!r} = {hi.numerator}/{hi.denominator}"
+                      + (f" (moved {hi_offset} value(s) from the computed end)" if hi_offset else "")
+                      + f"; exp(-T_hi) in [2^{e - 1}, 2^{e}), ulp 2^{u}. *)",
+                      f"Definition {G} : R := {_real(m, me)}.", "",
+                      f"Theorem {kn}_top_is_one_from_gap :",
+                      f"  forall g r, {G} <= g -> {F} r -> 0 <= r ->",
+                      f"  Rabs (r - exp (- g)) <= {kr} * {ulp} (exp (- g)) ->",
+                      f"  {top} r = 1.",
+                      "Proof.",
+                      f"  apply (kernel_top_one_from_gap_of_bound {hyps} {kr} {G} {_z(e)} {_z(e - 1)} {_z(u)} "
+                      f"{_z(max(1 - 2 * p, emin))});",
+                      f"    [lra | reflexivity | reflexivity | reflexivity | unfold {G}; split | unfold {G}].",
+                      f"  - interval with (i_prec {prec}).",
+                      f"  - interval with (i_prec {prec}).",
+                      f"  - interval with (i_prec {prec}).",
+                      "Qed.", ""]
+            if lo == 0:
+                continue  # nothing is proved below: every gap may already give 1
+            below = predecessor(lo, p, emin)
+            with mpmath.workprec(max(400, 4 * p)):
+                x = mpmath.exp(-mpmath.mpf(below.numerator) / below.denominator)
+                e = binade(x)
+                u = max(e - p, emin)
+                prec = max(_bits_needed(x - kk * mpmath.mpf(2) ** u, b), _bits_needed(x, mpmath.mpf(2) ** e),
+                           _bits_needed(x, mpmath.mpf(2) ** (e - 1)))
+            m, me = normalized(below, p)
+            L = f"{kn}_gap_lo_pred"
+            lines += [f"(** k = {iv.k} ulps: T_lo = {float(lo)!r}"
+                      + (f" (moved {lo_offset} value(s) from the computed end)" if lo_offset else "")
+                      + f"; its predecessor {float(below)!r}: exp(-pred T_lo) in [2^{e - 1}, 2^{e}), ulp 2^{u}. *)",
+                      f"Definition {L} : R := {_real(m, me)}.", "",
+                      f"Theorem {kn}_top_below_one_below_gap :",
+                      f"  forall g r, g <= {L} -> Rabs (r - exp (- g)) <= {kr} * {ulp} (exp (- g)) ->",
+                      f"  {top} r < 1.",
+                      "Proof.",
+                      f"  apply (kernel_top_below_one_of_bound {hyps} {kr} {L} {_z(e)} {_z(e - 1)} {_z(u)} "
+                      f"{_z(1 - p)});",
+                      f"    [lra | reflexivity | interval | lia | reflexivity | reflexivity | unfold {L}; split "
+                      f"| unfold {L} | interval].",
+                      f"  - interval with (i_prec {prec}).",
+                      f"  - interval with (i_prec {prec}).",
+                      f"  - interval with (i_prec {prec}).",
+                      "Qed.", ""]
+    return "\n".join(lines) + "\n"
+
+
+def kernel_theorems(formats=PROVED_FORMATS, ks=KERNEL_K) -> list[Theorem]:
+    """The main theorems of the generated k-ulp file, with the interval ends they state."""
+    out = []
+    for fmt in formats:
+        p, emin = flocq_parameters(fmt)
+        for k in ks:
+            iv = kernel_interval(fmt, Fraction(k))
+            kn = f"{_ident(fmt)}_{_k_ident(iv.k)}"
+            h = (f"{fmt} as Flocq FLT_exp ({emin}) {p}, round to nearest even",
+                 f"the kernel's exp: any value r of the format with |r − e^−g| ≤ {iv.k}·ulp(e^−g)",
+                 "ends from precision.emulated.exp_error.interval(fmt, k)")
+            out.append(Theorem(f"{kn}_top_is_one_from_gap", KERNEL_FILE,
+                               f"{fmt}, exp within {iv.k} ulp: ∀ g ≥ T_hi = {float(iv.hi)!r}: top output exactly 1",
+                               h))
+            if iv.lo:
+                out.append(Theorem(f"{kn}_top_below_one_below_gap", KERNEL_FILE,
+                                   f"{fmt}, exp within {iv.k} ulp: ∀ g ≤ pred(T_lo), T_lo = {float(iv.lo)!r}: "
+                                   "top output < 1", h))
+    return out

@@ -91,8 +91,39 @@ def test_moved_threshold_is_rejected(checked, moved):
 
 
 @needs_coq
+def test_kernel_intervals_are_proved(checked):
+    result, _, _ = checked
+    names = {t.name for t in result.theorems}
+    for fmt in ("float16", "bfloat16", "float32"):
+        for k in ("k1", "k2"):
+            assert f"{fmt}_{k}_top_is_one_from_gap" in names and f"{fmt}_{k}_top_below_one_below_gap" in names
+    assert "kernel_top_one_from_gap_of_bound" in names and "kernel_top_below_one_of_bound" in names
+    assert any(f.name == coq.KERNEL_FILE and f.ok for f in result.files)
+
+
+@needs_coq
+@pytest.mark.parametrize("moved", ["hi", "lo"])
+def test_moved_kernel_interval_end_is_rejected(checked, moved):
+    """T_hi(k) one value down, or T_lo(k) one value up (float32, k = 1 and 2): coqc must refuse the file."""
+    result, build, _ = checked
+    assert result.ok, result.note
+    offsets = {"hi_offset": -1} if moved == "hi" else {"lo_offset": 1}
+    for k in coq.KERNEL_K:
+        text = coq.kernel_file(("float32",), (k,), **offsets)
+        name = f"KernelThresholds_moved_{moved}"
+        r = _coqc(build, name, text)
+        assert r.returncode != 0, f"Coq accepted a k = {k} interval end moved one value inwards ({moved})"
+        thm = "top_is_one_from_gap" if moved == "hi" else "top_below_one_below_gap"
+        line = next(i for i, ln in enumerate(text.splitlines(), 1) if ln.startswith("Theorem ") and thm in ln)
+        failing = int(r.stderr.split("line ")[1].split(",")[0]) if "line " in r.stderr else -1
+        assert failing > line, r.stderr
+        assert "Numerical evaluation failed" in r.stderr or "interval" in r.stderr.lower(), r.stderr
+        assert not coq.forbidden_commands(coq.kernel_file(("float32",), (k,)))
+
+
+@needs_coq
 def test_admitted_is_refused(tmp_path):
-    result = coq.check(formats=(), build_dir=tmp_path,
+    result = coq.check(formats=(), build_dir=tmp_path, kernel_formats=(),
                        extra_files={"Cheat": "Lemma cheat : 1 = 2. Proof. Admitted.\n"})
     assert result.status == "failed" and "Admitted" in result.note
 
