@@ -10,6 +10,12 @@ rather than logits, and once with a `NonFiniteLogitsWarning` when a batch holds 
 dtype's range: such rows are counted (per step and per dtype), never counted as saturated or not, and never stop
 the loop. `summary()`, `table()` and `plot()` read the steps back.
 
+Under `torch.distributed` (torchrun, DDP: the process group initialized, more than one rank), every step's counts
+are summed over the ranks (`all_reduce`), so that every rank's `table()` and `plot()` — rank 0's — cover every rank's
+rows; the medians stay those of the rank's own rows (`Step.ranks` says how many ranks a step covers). Every rank must
+then watch the same number of batches, as DDP's own gradient all-reduce requires; `all_ranks=False` keeps counts
+local.
+
     with watch(model, dtypes=("float32", "bfloat16"), gradients=True) as w:
         for x, y in loader:
             w.set_labels(y)  # else the cross-entropy gradient is taken at the predicted class
@@ -55,6 +61,7 @@ class Step:
     median_gradient_norm: float | None
     nan_rows: int = 0  # rows holding a NaN logit
     overflow_rows: dict[str, int] = field(default_factory=dict)  # per dtype: rows with a logit beyond its range
+    ranks: int = 1  # torch.distributed ranks whose rows the counts cover (the medians: this rank's rows only)
 
 
 @dataclass
@@ -67,6 +74,7 @@ class Watch:
     gradients: bool = False
     warn_share: float = 0.5  # warn once a batch has at least this share of saturated rows in some dtype
     steps: list[Step] = field(default_factory=list)
+    all_ranks: bool = True  # under torch.distributed, sum every step's counts over the ranks (all_reduce)
 
     def __post_init__(self):
         import torch
@@ -114,12 +122,15 @@ class Watch:
         s = saturation_of(x, self.dtypes, self.kernel)  # NaN and overflowing rows are flagged, never raised
         zero, norm = (None, None) if not self.gradients else self._gradients(logits)
         first = next(iter(s.values()))
-        step = Step(len(self.steps), len(x), {d: int(r.top_is_one.sum()) for d, r in s.items()},
-                    {d: int(r.sum_exceeds_one.sum()) for d, r in s.items()},
-                    {d: int(r.log_prob_zero.sum()) for d, r in s.items()},
+        per_dtype = [[int(getattr(r, k).sum()) for r in s.values()]
+                     for k in ("top_is_one", "sum_exceeds_one", "log_prob_zero", "overflow")]
+        counts, ranks = self._over_ranks([len(x), int(first.nan.sum()), zero or 0, *sum(per_dtype, [])], logits)
+        rows, nan_rows, zero = counts[0], counts[1], None if zero is None else counts[2]
+        saturated, above, log_zero, overflow = ({d: v for d, v in zip(s, counts[3 + i * len(s):3 + (i + 1) * len(s)])}
+                                                for i in range(4))
+        step = Step(len(self.steps), rows, saturated, above, log_zero,
                     {d: _median(r.past_threshold) for d, r in s.items()},
-                    _median(first.margin), zero, norm, int(first.nan.sum()),
-                    {d: int(r.overflow.sum()) for d, r in s.items()})
+                    _median(first.margin), zero, norm, nan_rows, overflow, ranks)
         self.steps.append(step)
         if step.nan_rows:
             self._warn_once("nan", NonFiniteLogitsWarning,
@@ -145,6 +156,18 @@ class Watch:
                             "from them")
         return step
 
+    def _over_ranks(self, counts: list[int], logits) -> tuple[list[int], int]:
+        """The counts summed over every rank of torch.distributed (initialized, more than one rank), and how many
+        ranks they cover; else as they are."""
+        import torch
+        dist = torch.distributed
+        if not (self.all_ranks and dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+            return counts, 1
+        device = logits.device if dist.get_backend() == "nccl" else torch.device("cpu")  # NCCL reduces on the GPU
+        t = torch.tensor(counts, dtype=torch.int64, device=device)
+        dist.all_reduce(t)
+        return t.tolist(), dist.get_world_size()
+
     def _gradients(self, logits) -> tuple[int, float]:
         """Rows whose cross-entropy gradient w.r.t. the logits (torch's own, in the logits' dtype) is exactly 0."""
         import torch
@@ -166,6 +189,7 @@ class Watch:
         for d in self.dtypes:
             hit = [s.step for s in self.steps if s.saturated[d]]
             out.append({"dtype": d, "kernel": self.kernel, "batches": len(self.steps), "rows": rows,
+                        "ranks": max((s.ranks for s in self.steps), default=1),
                         "saturated_rows": sum(s.saturated[d] for s in self.steps),
                         "sum_exceeds_one_rows": sum(s.sum_exceeds_one[d] for s in self.steps),
                         "log_prob_zero_rows": sum(s.log_prob_zero[d] for s in self.steps),
@@ -220,6 +244,6 @@ def _median(values: np.ndarray) -> float | None:
 
 
 def watch(model, dtypes=("float32", "bfloat16"), kernel: str = "torch", gradients: bool = False,
-          warn_share: float = 0.5) -> Watch:
+          warn_share: float = 0.5, all_ranks: bool = True) -> Watch:
     """A `Watch` on `model`, to use as a context manager (see the module docstring)."""
-    return Watch(model, tuple(dtypes), kernel, gradients, warn_share)
+    return Watch(model, tuple(dtypes), kernel, gradients, warn_share, all_ranks=all_ranks)
