@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar, Literal, Protocol
 
 import mpmath
 import sympy
@@ -23,8 +23,12 @@ import sympy
 CHECK_DIGITS = 120
 
 
-__all__ = ["SMT", "Claim", "ClaimResult", "Counterexample", "Exhaustive", "IntervalBound", "Proof", "Symbolic",
-           "check_claim", "check_proof", "proof_holds"]
+__all__ = ["SMT", "Claim", "ClaimResult", "Counterexample", "Evidence", "Exhaustive", "IntervalBound", "Proof",
+           "Symbolic", "check_claim", "check_proof", "proof_holds"]
+
+EvidenceKind = Literal["symbolic", "interval", "exhaustive", "smt", "counterexample"]
+ProofVerdict = Literal["proved", "refuted"]
+Status = Literal["checked", "failed", "skipped"]
 
 
 class EvidenceFailed(Exception):
@@ -35,6 +39,18 @@ class EvidenceSkipped(Exception):
     """The checker for this kind of evidence is not installed."""
 
 
+class Evidence(Protocol):
+    """One piece of evidence: its kind, a check that returns what it showed (or raises `EvidenceFailed` /
+    `EvidenceSkipped`), and its inputs as JSON."""
+
+    @property
+    def kind(self) -> str: ...
+
+    def check(self) -> str: ...
+
+    def inputs(self) -> dict: ...
+
+
 @dataclass
 class Symbolic:
     """`expr` (sympy syntax) == 0, > 0 or >= 0, with `symbols` declared as {name: {assumption: True}}."""
@@ -42,7 +58,7 @@ class Symbolic:
     expr: str
     relation: str  # "== 0", "> 0" or ">= 0"
     symbols: dict = field(default_factory=dict)
-    kind = "symbolic"
+    kind: ClassVar[EvidenceKind] = "symbolic"
 
     def check(self) -> str:
         names = {n: sympy.Symbol(n, **a) for n, a in self.symbols.items()}
@@ -68,7 +84,7 @@ class IntervalBound:
     variables: dict
     relation: str  # "<" or ">"
     bound: str  # a number as text, e.g. "2**-24"
-    kind = "interval"
+    kind: ClassVar[EvidenceKind] = "interval"
 
     def check(self) -> str:
         iv = mpmath.iv
@@ -98,7 +114,7 @@ class Exhaustive:
     name: str
     enumerate: Callable[..., tuple[int, object]]
     params: dict
-    kind = "exhaustive"
+    kind: ClassVar[EvidenceKind] = "exhaustive"
 
     def check(self) -> str:
         n, failure = self.enumerate(**self.params)
@@ -117,7 +133,7 @@ class SMT:
     description: str
     formula: Callable[[], object]
     timeout_ms: int = 60_000
-    kind = "smt"
+    kind: ClassVar[EvidenceKind] = "smt"
 
     def check(self) -> str:
         try:
@@ -144,7 +160,7 @@ class Counterexample:
 
     refutes: Callable[..., tuple[bool, str]]
     values: dict
-    kind = "counterexample"
+    kind: ClassVar[EvidenceKind] = "counterexample"
 
     def check(self) -> str:
         with mpmath.workdps(CHECK_DIGITS):
@@ -159,8 +175,10 @@ class Counterexample:
 
 @dataclass
 class Claim:
+    """A statement and the one piece of evidence that establishes it."""
+
     statement: str
-    evidence: object
+    evidence: Evidence
 
 
 @dataclass
@@ -170,7 +188,7 @@ class Proof:
     lemma: str
     reading: str
     statement: str
-    verdict: str  # "proved" or "refuted"
+    verdict: ProofVerdict
     assumptions: list[str]
     claims: list[Claim]
     corrected: "Proof | None" = None
@@ -180,14 +198,16 @@ class Proof:
 class ClaimResult:
     statement: str
     kind: str
-    status: str  # "checked", "failed" or "skipped"
+    status: Status
     detail: str
     seconds: float
     inputs: dict
 
 
 def check_claim(claim: Claim) -> ClaimResult:
+    """Check one claim's evidence: checked, failed (with what did not hold) or skipped (checker not installed)."""
     start = time.perf_counter()
+    status: Status
     try:
         status, detail = "checked", claim.evidence.check()
     except EvidenceSkipped as e:
@@ -214,4 +234,5 @@ def check_proof(proof: Proof) -> list[ClaimResult]:
 
 
 def proof_holds(results: list[ClaimResult]) -> bool:
+    """True when no claim failed (skipped claims do not count against a proof)."""
     return all(r.status != "failed" for r in results)

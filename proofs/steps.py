@@ -6,9 +6,10 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from precision.emulated.lemmas import outputs
+from precision.emulated.algorithms import AlgorithmName
+from precision.emulated.lemmas import LemmaAlgorithm, outputs
 from precision.emulated.thresholds import GapScan
-from precision.formats.number_formats import get_format, mpf_of, to_fraction
+from precision.formats.number_formats import BinaryFormat, get_format, mpf_of, to_fraction
 
 from .kernel import SMT, Claim, Exhaustive, IntervalBound, Symbolic
 
@@ -126,6 +127,8 @@ def sum_absorbs_from_threshold(fmt: str) -> list[Claim]:
 
     from precision.emulated.thresholds import thresholds
     f = get_format(fmt)
+    if not isinstance(f, BinaryFormat):  # 2^−p is half an ulp of 1 only in a binary format of p significand bits
+        raise TypeError(f"sum_absorbs_from_threshold needs a binary format, got {f.name}")
     p = f.precision
     g = f.round(to_fraction(thresholds(fmt, "shifted", 2).top_is_one_from_gap))
     below = f.value_at(f.index_of(g) - 1)
@@ -138,7 +141,7 @@ def sum_absorbs_from_threshold(fmt: str) -> list[Claim]:
 
 
 # --- exhaustive enumerations over finite formats ----------------------------------------------------
-def enumerate_top_monotone(fmt: str, algorithm: str, classes: int) -> tuple[int, object]:
+def enumerate_top_monotone(fmt: str, algorithm: AlgorithmName, classes: int) -> tuple[int, object]:
     """Every representable gap: the computed top output never decreases, and once 1 it stays 1."""
     scan = GapScan(fmt, algorithm, classes, "equal")
     idx = np.arange(scan.fmt.max_index + 1)
@@ -151,7 +154,7 @@ def enumerate_top_monotone(fmt: str, algorithm: str, classes: int) -> tuple[int,
     return len(idx), None
 
 
-def top_monotone_exhaustively(fmt: str, algorithm: str, classes: int) -> Claim:
+def top_monotone_exhaustively(fmt: str, algorithm: AlgorithmName, classes: int) -> Claim:
     return Claim(f"{fmt}, {algorithm}, {classes} classes: over every representable gap the computed top output "
                  "is non-decreasing (so once 1 it stays 1)",
                  Exhaustive("top output non-decreasing over all gaps", enumerate_top_monotone,
@@ -159,7 +162,7 @@ def top_monotone_exhaustively(fmt: str, algorithm: str, classes: int) -> Claim:
 
 
 # --- counterexample re-checks at high precision ------------------------------------------------------
-def computed(u, fmt: str, algorithm: str) -> list[Fraction]:
+def computed(u, fmt: str, algorithm: LemmaAlgorithm) -> list[Fraction]:
     """The emulated outputs as exact rationals (the emulation rounds exactly, whatever mpmath's precision)."""
     return [to_fraction(v) for v in outputs([Fraction(x) for x in u], fmt, algorithm)]
 
