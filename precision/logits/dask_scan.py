@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -37,7 +37,7 @@ def _distributed():
 
 
 @contextmanager
-def dask_client(scheduler: str, workers: int | None = None) -> Iterator[object]:
+def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
     """A Dask client: on a local cluster on 127.0.0.1 ("dask"), or on the cluster at an address; closed after."""
     distributed = _distributed()
     cluster = None
@@ -71,7 +71,9 @@ def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeSta
     if threads:
         import torch
         torch.set_num_threads(threads)
-    return scan_shard(shard, dtypes, kernel, device)
+    stats, records = scan_shard(shard, dtypes, kernel, device)
+    assert records is not None  # no sink: the records come back whole
+    return stats, records
 
 
 def scan_with_dask(shards: list[Shard], dtypes, kernel: Kernel, device: str, scheduler: str,

@@ -132,8 +132,8 @@ def _markdown(data: dict, summary: list[DtypeStatistics], kernel: Kernel, device
              "NaN rows | overflow rows | beyond reach | median past threshold (bin) | max past threshold |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s in summary:
-        median = s.median_past_bin()
-        median = "—" if median is None else f"[{num(median[0])}, {num(median[1])})"
+        bin_ = s.median_past_bin()
+        median = "—" if bin_ is None else f"[{num(bin_[0])}, {num(bin_[1])})"
         lines.append(f"| {s.dtype} | {s.saturated} / {s.rows} | {s.saturated_percent} | {s.others_zero} | "
                      f"{s.sum_exceeds_one} | {s.log_prob_zero} | {s.nan} | {s.overflow} | {s.beyond_reach} | "
                      f"{median} | {num(s.past_max)} |")

@@ -91,7 +91,7 @@ def _malloc_trim() -> Callable[[], object] | None:
 
 
 def scan_shard(shard: Shard, dtypes, kernel: Kernel | str, device: str = "cpu",
-               sink: Callable[[np.ndarray], None] | None = None, rows: int | None = None,
+               sink: Callable[[np.ndarray], object] | None = None, rows: int | None = None,
                progress: Callable[[int], None] | None = None) -> tuple[dict[str, DtypeStatistics], np.ndarray | None]:
     """The statistics of a shard, and its token records: handed to `sink` block by block, else returned whole."""
     kernel = get_kernel(kernel)
@@ -107,6 +107,7 @@ def scan_shard(shard: Shard, dtypes, kernel: Kernel | str, device: str = "cpu",
         if progress is not None:
             progress(len(block))
         del block, records
-        if _malloc_trim() is not None:
-            _malloc_trim()()
+        trim = _malloc_trim()
+        if trim is not None:
+            trim()
     return merge(summaries), (np.concatenate(parts) if sink is None else None)

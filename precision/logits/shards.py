@@ -121,9 +121,10 @@ def find_shards(sources) -> list[Shard]:
     paths: list[Path] = []
     for source in sources:
         paths += _expand(source)
-    seen: set[Path] = set()
-    unique = [p for p in paths if not (p.resolve() in seen or seen.add(p.resolve()))]
-    shards = [open_shard(p) for p in unique]
+    unique: dict[Path, Path] = {}
+    for p in paths:
+        unique.setdefault(p.resolve(), p)  # each file once, in first-seen order
+    shards = [open_shard(p) for p in unique.values()]
     classes = {s.classes for s in shards}
     if len(classes) > 1:
         first = shards[0]

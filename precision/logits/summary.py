@@ -93,11 +93,15 @@ class DtypeStatistics:
         """These rows and the other's: counts and histograms added, extremes compared (exact, any order)."""
         if other.dtype != self.dtype:
             raise ValueError(f"cannot merge statistics of {self.dtype} with {other.dtype}")
-        return DtypeStatistics(self.dtype, *(getattr(self, c) + getattr(other, c) for c in COUNTS),
-                               _min(self.past_min, other.past_min), _max(self.past_max, other.past_max),
-                               _min(self.threshold_min, other.threshold_min),
-                               _max(self.threshold_max, other.threshold_max),
-                               self.past_histogram + other.past_histogram, self.ulps_histogram + other.ulps_histogram)
+        out = DtypeStatistics(self.dtype, past_min=_min(self.past_min, other.past_min),
+                              past_max=_max(self.past_max, other.past_max),
+                              threshold_min=_min(self.threshold_min, other.threshold_min),
+                              threshold_max=_max(self.threshold_max, other.threshold_max),
+                              past_histogram=self.past_histogram + other.past_histogram,
+                              ulps_histogram=self.ulps_histogram + other.ulps_histogram)
+        for c in COUNTS:
+            setattr(out, c, getattr(self, c) + getattr(other, c))
+        return out
 
     @property
     def saturated_percent(self) -> float:
@@ -129,10 +133,13 @@ class DtypeStatistics:
             for k, v in sparse.items():
                 a[int(k)] = v
             return a
-        return cls(d["dtype"], *(d[c] for c in COUNTS), d["past_threshold"]["min"], d["past_threshold"]["max"],
-                   d["threshold"]["min"], d["threshold"]["max"],
-                   dense(d["past_threshold"]["histogram"], PAST_BINS + 2),
-                   dense(d["past_ulps"]["histogram"], 2 * ULP_POWERS + 1))
+        out = cls(d["dtype"], past_min=d["past_threshold"]["min"], past_max=d["past_threshold"]["max"],
+                  threshold_min=d["threshold"]["min"], threshold_max=d["threshold"]["max"],
+                  past_histogram=dense(d["past_threshold"]["histogram"], PAST_BINS + 2),
+                  ulps_histogram=dense(d["past_ulps"]["histogram"], 2 * ULP_POWERS + 1))
+        for c in COUNTS:
+            setattr(out, c, int(d[c]))
+        return out
 
 
 def _sparse(h: np.ndarray) -> dict[str, int]:
