@@ -13,6 +13,7 @@ from precision.common.devices import device_description
 from precision.emulated.measures import MEASURES, saturation_gap
 from precision.emulated.thresholds import ORDERS, thresholds
 from precision.formats.number_formats import get_format
+from precision.kernels.exp_error import exp_error_markdown, exp_error_rows
 from precision.kernels.registry import Kernel, kernel_versions
 from precision.kernels.scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
 from precision.report.rows import emulated, measured, measured_dtypes
@@ -70,7 +71,8 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progres
             "kernels": {k.name: {"call": k.summary, "dtypes": list(k.dtypes), "log_space": k.log_space,
                                  "model": {d: k.model(d).__dict__ for d in k.dtypes}} for k in kernels},
             "classes": list(classes), "thresholds": [t.as_dict() for t in table],
-            "agreement": [a.as_dict() for a in agree]}
+            "agreement": [a.as_dict() for a in agree],
+            "exp_error": exp_error_rows(kernels, [t.as_dict() for t in table])}
 
 
 def compute(formats, algorithms, classes, kernels: list[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
@@ -170,6 +172,7 @@ def kernel_markdown(data: dict, figures: list[str]) -> list[str]:
                       [[a["kernel"], a["dtype"], a["model"], f"{a['rows']} ({a['compared']})",
                         "none: bit for bit" if a["bit_for_bit"] else a["differing"], a["max_ulps"],
                         k["kernels"][a["kernel"]]["model"][a["dtype"]]["why"]] for a in k["agreement"]]), ""]
+    md += exp_error_markdown(k.get("exp_error", []))
     return md
 
 
