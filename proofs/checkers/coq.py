@@ -241,6 +241,15 @@ GENERIC_THEOREMS = [
     Theorem("sum_above_one_window_exists", "TopOutputTwoClass",
             "∃ g ≥ 0: top output exactly 1 and other output ≠ 0 (the window exists in every such format)",
             tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("top_output_m_eq_one_iff", "MClassesTopFirst",
+            "M classes summed top class first (s := 1, then s := rnd(s + r_j)): rnd(1/s) = 1 ⇔ every r_j ≤ 2^−p "
+            "(the small terms are absorbed one by one)",
+            tuple(GENERIC_HYPOTHESES) + ("r_j ≥ 0 the rivals' rounded exponentials, any M",)),
+    Theorem("top_output_m_le_one", "MClassesTopFirst", "M classes summed top class first: rnd(1/s) ≤ 1",
+            tuple(GENERIC_HYPOTHESES) + ("r_j ≥ 0",)),
+    Theorem("top_m_one_from_two_class_threshold", "MClassesTopFirst",
+            "rnd(e^−T) ≤ 2^−p (T: the two-class threshold) and every rival's gap ≥ T ⇒ the M-class top output "
+            "summed top class first is exactly 1, for any M", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
     Theorem("kernel_top_one_from_gap_of_bound", "KernelExpError",
             "exp(−T) ∈ [2^(e−1), 2^e) and exp(−T) + k·2^fexp(e) < succ(2^−p) ⇒ ∀ g ≥ T, ∀ r ∈ F with r ≥ 0 and "
             "|r − e^−g| ≤ k·ulp(e^−g): rnd(1/rnd(1 + r)) = 1",

@@ -98,6 +98,7 @@ def test_kernel_intervals_are_proved(checked):
         for k in ("k1", "k2"):
             assert f"{fmt}_{k}_top_is_one_from_gap" in names and f"{fmt}_{k}_top_below_one_below_gap" in names
     assert "kernel_top_one_from_gap_of_bound" in names and "kernel_top_below_one_of_bound" in names
+    assert "top_output_m_eq_one_iff" in names and "top_m_one_from_two_class_threshold" in names
     assert any(f.name == coq.KERNEL_FILE and f.ok for f in result.files)
 
 
