@@ -5,8 +5,9 @@ Synthetic logits (no model): per token N(0, 2²) over the vocabulary and one ran
 to bfloat16, written to one .safetensors file in /tmp (bounded memory), then split into 8 shards. Measured, each
 in a fresh process (time and the process's own peak RSS):
   1. one file, this process;  2. 8 shards, this process;  3. 8 shards over a local Dask cluster (2 workers).
-Checks that 2 and 3 write the same files byte for byte (the `scheduler` line of logits.json aside) and that the
-summary statistics of 1 equal those of 2.
+CPU seconds are the measuring process's own (a Dask run's workers are not in them). Checks that 2 and 3 write the
+same files byte for byte (the `scheduler` line of logits.json aside) and that the summary statistics of 1 equal
+those of 2.
 
     python benchmarks/bench_logits_scale.py [--tokens 8192] [--classes 128256] [--shards 8] [--workers 2]
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -78,17 +80,19 @@ from precision.logits.dumps import analyse_sources
 t = time.perf_counter()
 analyse_sources({str(source)!r}, {str(out)!r}, ("bfloat16",), "torch-log", figures=False, progress=False,
                 scheduler={scheduler!r}, workers={workers})
-print(json.dumps({{"seconds": time.perf_counter() - t,
-                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+me = resource.getrusage(resource.RUSAGE_SELF)
+print(json.dumps({{"seconds": time.perf_counter() - t, "cpu_seconds": me.ru_utime + me.ru_stime,
+                  "peak_rss_mb": me.ru_maxrss / 1024}}))
 """
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
-    wall = time.perf_counter()
+    wall, load = time.perf_counter(), os.getloadavg()[0]
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if run.returncode:
         sys.exit(run.stderr)
     result = json.loads(run.stdout.strip().splitlines()[-1])
     result["process_seconds"] = time.perf_counter() - wall
+    result["load_average_before_after"] = [load, os.getloadavg()[0]]  # the machine's other work, for the reader
     return result
 
 

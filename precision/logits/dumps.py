@@ -45,9 +45,29 @@ def tokens_path(out: Path, index: int) -> Path:
     return Path(out) / TOKENS / f"{index:05d}.npy"
 
 
+def shards_of(sources) -> list[Shard]:
+    """`find_shards(sources)`, or the shards themselves when given a list of them."""
+    if isinstance(sources, list) and sources and all(isinstance(s, Shard) for s in sources):
+        return sources
+    return find_shards(sources)
+
+
+def single_logits_file(sources, scheduler: str | None = None) -> Path | None:
+    """The one .npy, .csv or .pt file that `analyse_logits` reports row by row (per-row lists in logits.json), when
+    `sources` names exactly that and no scheduler; None for a dump (`analyse_sources`)."""
+    if isinstance(sources, (str, Path)):
+        sources = [sources]
+    if scheduler is not None or len(sources) != 1:
+        return None
+    path = Path(sources[0])
+    if any(c in str(path) for c in "*?[") or path.is_dir() or path.suffix.lower() not in (".npy", ".csv", ".pt"):
+        return None
+    return path
+
+
 def sources_config(sources) -> dict:
     """What decides a run's numbers on the input side: each shard's resolved path, size and modification time."""
-    shards = find_shards(sources)
+    shards = shards_of(sources)
     return {"logits": [str(Path(s.path).resolve()) for s in shards],
             "bytes": [Path(s.path).stat().st_size for s in shards],
             "modified": [Path(s.path).stat().st_mtime_ns for s in shards]}
@@ -83,13 +103,14 @@ def scan_sources(shards: list[Shard], out: Path, dtypes, kernel: Kernel, device:
 def analyse_sources(sources, out: Path, dtypes, kernel: Kernel | str, device: str = "cpu", figures: bool = True,
                     scheduler: str | None = None, progress: bool = True, workers: int | None = None) -> dict:
     """Write logits.json, logits.md, logits_past_threshold.png and tokens/ for a logits dump (see the module
-    docstring); `scheduler`: None (this process), "dask" (a local cluster) or tcp://HOST:PORT."""
+    docstring); `sources`: paths, globs, folders (or the shards of `find_shards`); `scheduler`: None (this
+    process), "dask" (a local cluster) or tcp://HOST:PORT."""
     scheduler = check_scheduler(scheduler)
     kernel = get_kernel(kernel)
     dtypes = tuple(dtypes)
     for d in dtypes:
         kernel.check(d, device)  # refuse before any work
-    shards = find_shards(sources)
+    shards = shards_of(sources)
     out = Path(out)
     stats = scan_sources(shards, out, dtypes, kernel, device, scheduler, progress, workers)
     first = 0

@@ -56,7 +56,7 @@ class Shard:
     """One file of logits: where its rows are and how to read them (headers only; picklable for Dask)."""
 
     path: str
-    kind: str  # "npy", "safetensors", "parquet", "small"
+    kind: str  # "npy", "safetensors", "parquet"; "csv", "pt" (read whole by LogitsFile)
     rows: int
     classes: int
     dtype: str  # the stored dtype, as NumPy names it (bfloat16 for BF16 / <V2)
@@ -87,7 +87,7 @@ class Shard:
         if self.kind == "parquet":
             yield from _parquet_blocks(self, rows)
             return
-        if self.kind == "small":
+        if self.kind in ("csv", "pt"):
             from precision.logits.files import LogitsFile
             for start, block in _small_blocks(LogitsFile(Path(self.path)), rows):
                 yield start, block
@@ -169,7 +169,7 @@ def open_shard(path: Path) -> Shard:
     elif suffix in SMALL_SUFFIXES:
         from precision.logits.files import LogitsFile
         f = LogitsFile(path)
-        shard = Shard(str(path), "small", f.shape[0], f.shape[1], "float64", tuple(f.shape))
+        shard = Shard(str(path), suffix[1:], f.shape[0], f.shape[1], "float64", tuple(f.shape))
     else:
         raise ShardError(f"{path} must end in one of {', '.join(SUFFIXES)}")
     if shard.rows < 1 or shard.classes < 2:
