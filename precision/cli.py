@@ -7,7 +7,7 @@ import math
 import shutil
 from pathlib import Path
 
-from precision.common.devices import torch_device
+from precision.common.devices import cpu_dispatch, device_description, torch_device
 from precision.common.errors import InputError
 from precision.common.files import (
     check_writable,
@@ -21,7 +21,7 @@ from precision.common.files import (
 )
 from precision.common.limits import check_classes
 from precision.emulated.algorithms import ALGORITHMS
-from precision.emulated.thresholds import ORDERS, thresholds
+from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.number_formats import get_format
 from precision.kernels.registry import DTYPES, KERNELS, KernelError, available_kernels, get_kernel
 from precision.logits.files import LogitsFile
@@ -240,7 +240,7 @@ def run_report(args) -> int:
 def configure_thresholds(parser: argparse.ArgumentParser) -> None:
     both = parser.add_argument_group("both")
     both.add_argument("--classes", type=_classes, default=2, help="number of classes M (default 2)")
-    both.add_argument("--rivals", default="equal", choices=("one", "equal"),
+    both.add_argument("--rivals", default="equal", choices=RIVALS,
                       help="the M − 1 rivals all at the same logit, or one rival and the rest far below")
     emulated = parser.add_argument_group("emulated arithmetic (the default)")
     emulated.add_argument("--format", type=_format, default=None, help="emulated format (default float32)")
@@ -275,14 +275,17 @@ def run_thresholds(args) -> int:
                     raise InputError(flag, f"must be a finite number > 0, got {value}")
             if args.rivals != "equal":
                 raise InputError("--rivals", "--temperature and --softcap are measured with equal rivals")
-        t = kernel_thresholds(kernel, dtype, args.classes, args.rivals, device)
+        t: SaturationFacts = kernel_thresholds(kernel, dtype, args.classes, args.rivals, device)
+        machine = cpu_dispatch(torch=kernel.package == "torch") | {"device": device_description(device)}
         if setting_asked:
             from precision.kernels.settings import setting
             gap = None if t.top_is_one_from_gap is None else float(t.top_is_one_from_gap)
             s = setting(kernel.name, dtype, args.classes, 1.0 if args.temperature is None else args.temperature,
                         args.softcap, kernel_gap=gap)
-            print(json.dumps(t.as_dict() | {"setting": s.as_dict()}, indent=2, allow_nan=False))
+            print(json.dumps(t.as_dict() | {"setting": s.as_dict(), "machine": machine}, indent=2, allow_nan=False))
             return 0
+        print(json.dumps(t.as_dict() | {"machine": machine}, indent=2, allow_nan=False))
+        return 0
     else:
         _refuse_unused(args, {"dtype": "--dtype", "device": "--device", "temperature": "--temperature",
                               "softcap": "--softcap"}, "applies with --kernel")
@@ -296,7 +299,7 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kernel", required=True, help=f"one of {', '.join(KERNELS)}, or package.module:function")
     parser.add_argument("--dtype", required=True, choices=tuple(DTYPES))
     parser.add_argument("--classes", type=_classes, default=2)
-    parser.add_argument("--rivals", default="equal", choices=("one", "equal"))
+    parser.add_argument("--rivals", default="equal", choices=RIVALS)
     parser.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, auto")
     parser.add_argument("--out", type=_folder, default=Path("reports/verify"))
 
@@ -314,4 +317,6 @@ def run_verify(args) -> int:
           f"exactly 1 from gap {cert.top_is_one_from_gap}; monotone {cert.monotone}; never leaves 1 "
           f"{cert.never_leaves_one}; others 0 from gap {cert.others_zero_from_gap}; NaN-free {cert.nan_free}. "
           f"Corrected Lemma 2.1 {verdict}. Certificate: {path}")
+    if not cert.holds:
+        print(f"first counterexample: {cert.counterexample}")
     return 0 if cert.holds else 1
