@@ -7,7 +7,8 @@ Writes, into `out`:
 - `logits.json`: the sources (one entry per shard: file, format, shape, first token), kernel, dtypes, versions,
   and per dtype the mergeable statistics of `precision.logits.summary` (counts, min/max, fixed-bin histograms);
 - `logits.md`: the table; `logits_past_threshold.png`: the merged histogram (unless `figures=False`);
-- `tokens/NNNNN.npy`, one per shard in source order: a record per token (`precision.logits.shard_scan`): per
+- `logits.tokens-NNNNN.npy`, one per shard in source order (files beside the others, so that a run's files are
+  published one by one): a record per token (`precision.logits.shard_scan`): per
   dtype its flags (bits in logits.json), past_ulps and past_threshold.
 Memory is bounded by a block of rows (`shards.chunk_rows`), whatever the size of the files.
 """
@@ -27,7 +28,7 @@ from precision.logits.shard_scan import FLAG_BITS, scan_shard, token_dtype
 from precision.logits.shards import Shard, find_shards
 from precision.logits.summary import NO_ULPS, DtypeStatistics, histogram_legend, merge, past_edges
 
-TOKENS = "tokens"
+TOKENS = "logits.tokens-"  # + NNNNN.npy
 
 
 def _npy_header(rows: int, dtype: np.dtype) -> bytes:
@@ -42,7 +43,8 @@ def _npy_header(rows: int, dtype: np.dtype) -> bytes:
 
 
 def tokens_path(out: Path, index: int) -> Path:
-    return Path(out) / TOKENS / f"{index:05d}.npy"
+    """Where the token records of shard `index` go."""
+    return Path(out) / f"{TOKENS}{index:05d}.npy"
 
 
 def shards_of(sources) -> list[Shard]:
@@ -76,9 +78,9 @@ def sources_config(sources) -> dict:
 def scan_sources(shards: list[Shard], out: Path, dtypes, kernel: Kernel, device: str = "cpu",
                  scheduler: str | None = None, progress: bool = True, workers: int | None = None
                  ) -> dict[str, DtypeStatistics]:
-    """Scan every shard (one process, or Dask), write its token records into out/tokens, return the merged
+    """Scan every shard (one process, or Dask), write its token records (`tokens_path`), return the merged
     statistics."""
-    (Path(out) / TOKENS).mkdir(parents=True, exist_ok=True)
+    Path(out).mkdir(parents=True, exist_ok=True)
     records_dtype = token_dtype(dtypes)
     summaries: list[dict[str, DtypeStatistics] | None] = [None] * len(shards)
     total = sum(s.rows for s in shards)
@@ -102,8 +104,8 @@ def scan_sources(shards: list[Shard], out: Path, dtypes, kernel: Kernel, device:
 
 def analyse_sources(sources, out: Path, dtypes, kernel: Kernel | str, device: str = "cpu", figures: bool = True,
                     scheduler: str | None = None, progress: bool = True, workers: int | None = None) -> dict:
-    """Write logits.json, logits.md, logits_past_threshold.png and tokens/ for a logits dump (see the module
-    docstring); `sources`: paths, globs, folders (or the shards of `find_shards`); `scheduler`: None (this
+    """Write logits.json, logits.md, logits_past_threshold.png and logits.tokens-NNNNN.npy for a logits dump (see
+    the module docstring); `sources`: paths, globs, folders (or the shards of `find_shards`); `scheduler`: None (this
     process), "dask" (a local cluster) or tcp://HOST:PORT."""
     scheduler = check_scheduler(scheduler)
     kernel = get_kernel(kernel)
@@ -117,14 +119,14 @@ def analyse_sources(sources, out: Path, dtypes, kernel: Kernel | str, device: st
     described = []
     for i, s in enumerate(shards):
         described.append({"index": i, **s.describe(), "first_token": first,
-                          "tokens": str(tokens_path(Path("."), i))})
+                          "tokens": tokens_path(Path("."), i).name})
         first += s.rows
     summary = [stats[d] for d in dtypes]
     data = {"sources": described, "shape": [first, shards[0].classes], "kernel": kernel.name, "call": kernel.summary,
             "device": device, "versions": kernel_versions([kernel]), "dtypes": list(dtypes),
             "scheduler": "this process" if scheduler is None else scheduler,
             "summary": [s.as_dict() for s in summary], "histograms": histogram_legend(),
-            "tokens": {"files": f"{TOKENS}/NNNNN.npy, one per source, in the order of `sources`",
+            "tokens": {"files": f"{TOKENS}NNNNN.npy, one per source, in the order of `sources`",
                        "fields": {f"{d}.{k}": t.str for d in dtypes for k, t in
                                   (("flags", np.dtype("u1")), ("past_ulps", np.dtype("<i8")),
                                    ("past_threshold", np.dtype("<f8")))},
@@ -158,7 +160,7 @@ def _markdown(data: dict, summary: list[DtypeStatistics], kernel: Kernel, device
         lines.append(f"| {s.dtype} | {s.saturated} / {s.rows} | {s.saturated_percent} | {s.others_zero} | "
                      f"{s.sum_exceeds_one} | {s.log_prob_zero} | {s.nan} | {s.overflow} | {s.beyond_reach} | "
                      f"{median} | {num(s.past_max)} |")
-    lines += ["", f"Per-token flags: `{TOKENS}/NNNNN.npy`, one per source (fields and flag bits in logits.json)."]
+    lines += ["", f"Per-token flags: `{TOKENS}NNNNN.npy`, one per source (fields and flag bits in logits.json)."]
     if figures:
         lines += ["", "![gap minus saturation gap per token](logits_past_threshold.png)"]
     return "\n".join(lines) + "\n"

@@ -27,7 +27,7 @@ def _logits(rows=24, classes=64, seed=0):
 
 
 def _records(out, n):
-    return np.concatenate([np.load(out / "tokens" / f"{i:05d}.npy") for i in range(n)])
+    return np.concatenate([np.load(out / f"logits.tokens-{i:05d}.npy") for i in range(n)])
 
 
 def _agrees_with_engine(records, x, kernel, dtypes=DTYPES):
@@ -172,11 +172,11 @@ def test_dask_cluster_writes_the_same_files_as_one_process(tmp_path, cluster):
     assert spread["scheduler"].startswith("tcp://127.0.0.1:")
     one.pop("scheduler"), spread.pop("scheduler")
     assert one == spread
-    for name in ["logits.md", "logits_past_threshold.png"] + [f"tokens/{i:05d}.npy" for i in range(8)]:
+    for name in ["logits.md", "logits_past_threshold.png"] + [f"logits.tokens-{i:05d}.npy" for i in range(8)]:
         assert filecmp.cmp(tmp_path / "one" / name, tmp_path / "dask" / name, shallow=False), name
     _agrees_with_engine(_records(tmp_path / "dask", 8), x, "torch-log")
     assert one["summary"][0]["nan"] == 1 and one["summary"][0]["rows"] == 72
-    assert (np.load(tmp_path / "dask" / "tokens" / "00000.npy")["float32.past_ulps"][5] == NO_ULPS)
+    assert (np.load(tmp_path / "dask" / "logits.tokens-00000.npy")["float32.past_ulps"][5] == NO_ULPS)
 
 
 def test_a_csv_file_and_the_choice_between_row_lists_and_a_dump(tmp_path):
