@@ -34,7 +34,7 @@ EXHAUSTIVE_CELLS = 4_000_000  # rows × classes evaluated at once in an exhausti
 VERIFY_WINDOW = 256  # grid points on each side of a searched threshold that are evaluated one by one
 
 
-def far_logit(fmt: Format) -> object:
+def far_logit(fmt: Format) -> Gap:
     """A rival logit so low that it only counts as a class: −largest finite, or −10^6 where that is larger."""
     return -fmt.max_finite if fmt.max_finite is not None and fmt.max_finite < 10**6 else -(10**6)
 

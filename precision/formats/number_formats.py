@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property, lru_cache
-from typing import Literal, get_args
+from typing import Any, Callable, Generic, Literal, TypeAlias, TypeVar, Union, get_args
 
 import ml_dtypes
 import mpmath
@@ -27,7 +27,7 @@ from precision.common.errors import InputError
 from precision.formats.mpmath_adapter import interval_ends, mpf_parts
 
 
-def to_fraction(x) -> Fraction:
+def to_fraction(x: Real) -> Fraction:
     """The exact rational value of an mpf, Decimal, Fraction or int."""
     if isinstance(x, mpmath.mpf):
         if not mpmath.isfinite(x):
@@ -40,7 +40,7 @@ def to_fraction(x) -> Fraction:
     return Fraction(x)
 
 
-def mpf_of(x) -> mpmath.mpf:
+def mpf_of(x: Real) -> mpmath.mpf:
     """An exact rational (Fraction, int, float, str) as an mpf at the current mpmath precision."""
     q = Fraction(x)
     return mpmath.mpf(q.numerator) / q.denominator
@@ -64,14 +64,20 @@ def interval(x, prec: int):
     return iv.mpf(q.numerator) / q.denominator
 
 
+# A format's own value: mpmath.mpf (binary formats), decimal.Decimal (decimal) or Fraction (the δ-grid). mpmath
+# ships no type information, so to a type checker an mpf is Any.
+Value: TypeAlias = Union[mpmath.mpf, decimal.Decimal, Fraction]
+V = TypeVar("V", mpmath.mpf, decimal.Decimal, Fraction)  # the value type of one format
+Real: TypeAlias = Union[int, float, str, Fraction, decimal.Decimal, mpmath.mpf]  # an exact real, as the formats take it
+
 Overflow = Literal["inf", "saturate"]  # a binary format's overflow: to ±inf (IEEE), or to ±largest finite
 OVERFLOWS: tuple[Overflow, ...] = get_args(Overflow)
 DeltaRule = Literal["nearest", "paper"]  # the δ-grid's rounding rule (see `DeltaGrid`)
 DELTA_RULES: tuple[DeltaRule, ...] = get_args(DeltaRule)
 
 
-class Format:
-    """A set of representable numbers and a rounding rule onto it."""
+class Format(Generic[V]):
+    """A set of representable numbers and a rounding rule onto it; its values are of type V."""
 
     name: str
 
@@ -85,11 +91,11 @@ class Format:
         """True when float64 arrays can carry the values and ops stay exact (see Arithmetic)."""
         return False
 
-    def round(self, x):
+    def round(self, x: Real) -> V:
         """The format's value nearest to the exact real x (the format's tie rule)."""
         raise NotImplementedError
 
-    def from_value(self, v):
+    def from_value(self, v: Real) -> V:
         """Convert a float/str/int/Fraction/mpf input into this format (rounded)."""
         if isinstance(v, str):
             v = Fraction(v)
@@ -100,30 +106,30 @@ class Format:
         return self.round(v)
 
     # Exact operation, then one rounding. Subclasses with a cheaper exact route override these.
-    def add(self, a, b):
+    def add(self, a: V, b: V) -> V:
         return self.round(to_fraction(a) + to_fraction(b))
 
-    def sub(self, a, b):
+    def sub(self, a: V, b: V) -> V:
         return self.round(to_fraction(a) - to_fraction(b))
 
-    def mul(self, a, b):
+    def mul(self, a: V, b: V) -> V:
         return self.round(to_fraction(a) * to_fraction(b))
 
-    def div(self, a, b):
+    def div(self, a: V, b: V) -> V:
         return self.round(to_fraction(a) / to_fraction(b))
 
-    def exp(self, a):
+    def exp(self, a: V) -> V:
         return self.round_function(lambda iv, x: iv.exp(x), a)
 
-    def log(self, a):
+    def log(self, a: V) -> V:
         if a == 0:  # formats with an infinity return it; the δ-grid has none and refuses
             return self.round(mpmath.mpf("-inf"))
         return self.round_function(lambda iv, x: iv.log(x), a)
 
-    def log1p(self, a):
+    def log1p(self, a: V) -> V:
         return self.round_function(lambda iv, x: iv.log(1 + x), a)
 
-    def round_function(self, f, x):
+    def round_function(self, f: Callable[[Any, Any], Any], x: V) -> V:
         """Correctly rounded f(iv, x), f an interval function of the context iv: widen an enclosing interval until
         both ends round alike (Ziv's loop)."""
         prec = start = 2 * self.precision_bits + 40
@@ -135,7 +141,7 @@ class Format:
             prec *= 2
         raise ArithmeticError(f"could not round {f} at {x} in {self.name}")
 
-    def to_mpf(self, v, prec: int = 113):
+    def to_mpf(self, v: Real, prec: int = 113) -> mpmath.mpf:
         """The value as an mpf at `prec` bits (exact for binary formats)."""
         if isinstance(v, mpmath.mpf):
             return v
@@ -149,10 +155,10 @@ class Format:
         """Grid index of the largest value a search walks to."""
         raise NotImplementedError
 
-    def value_at(self, i: int):
+    def value_at(self, i: int) -> V:
         raise NotImplementedError
 
-    def index_of(self, v) -> int:
+    def index_of(self, v: V) -> int:
         raise NotImplementedError
 
     def round_array(self, x: np.ndarray) -> np.ndarray:
@@ -169,7 +175,7 @@ class Format:
         return None
 
     @property
-    def max_finite(self):
+    def max_finite(self) -> V | None:
         """The largest finite value, or None where the format has none (decimal, the δ-grid)."""
         return None
 
@@ -193,7 +199,7 @@ class Format:
 
 
 @dataclass(frozen=True, eq=True)
-class BinaryFormat(Format):
+class BinaryFormat(Format[mpmath.mpf]):
     """IEEE-style binary floating point: round to nearest even, gradual underflow, overflow per `overflow`."""
 
     name: str
@@ -291,21 +297,21 @@ class BinaryFormat(Format):
 
     # Rounding to 2p+2 bits first and then to p bits is innocuous for + − × ÷ (Figueroa 1995); unlike an
     # exact sum it stays cheap when the exponents are 2^40 apart.
-    def add(self, a, b):
+    def add(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         return self.round(mpmath.fadd(a, b, prec=2 * self.precision + 2, rounding="n"))
 
-    def sub(self, a, b):
+    def sub(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         return self.round(mpmath.fsub(a, b, prec=2 * self.precision + 2, rounding="n"))
 
-    def mul(self, a, b):
+    def mul(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         return self.round(mpmath.fmul(a, b, prec=2 * self.precision + 2, rounding="n"))
 
-    def div(self, a, b):
+    def div(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         if b == 0:
             return mpmath.nan if a == 0 or mpmath.isnan(a) else mpmath.inf * mpmath.sign(a)
         return self.round(mpmath.fdiv(a, b, prec=2 * self.precision + 2, rounding="n"))
 
-    def exp(self, a):
+    def exp(self, a: mpmath.mpf) -> mpmath.mpf:
         if not mpmath.isfinite(a):
             return a if a > 0 or mpmath.isnan(a) else mpmath.mpf(0)
         return super().exp(a)
@@ -378,7 +384,7 @@ def _decimal_context(digits: int) -> decimal.Context:
 
 
 @dataclass(frozen=True, eq=True)
-class DecimalFormat(Format):
+class DecimalFormat(Format[decimal.Decimal]):
     """Decimal floating point with k significant digits, round half to even (Python's decimal module)."""
 
     name: str
@@ -408,22 +414,22 @@ class DecimalFormat(Format):
         return self.context.plus(d)
 
     # decimal's + − × ÷, exp and ln are correctly rounded (Python documentation); log1p goes through Ziv.
-    def add(self, a, b):
+    def add(self, a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
         return self.context.add(a, b)
 
-    def sub(self, a, b):
+    def sub(self, a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
         return self.context.subtract(a, b)
 
-    def mul(self, a, b):
+    def mul(self, a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
         return self.context.multiply(a, b)
 
-    def div(self, a, b):
+    def div(self, a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
         return self.context.divide(a, b)
 
-    def exp(self, a):
+    def exp(self, a: decimal.Decimal) -> decimal.Decimal:
         return self.context.exp(a)
 
-    def log(self, a):
+    def log(self, a: decimal.Decimal) -> decimal.Decimal:
         return self.context.ln(a)
 
     max_index = 10**12  # a practical bound: gaps up to ~10^(12/k)·… are plenty for softmax
@@ -449,7 +455,7 @@ class DecimalFormat(Format):
 
 
 @dataclass(frozen=True, eq=True)
-class DeltaGrid(Format):
+class DeltaGrid(Format[Fraction]):
     """The paper's model: the multiples of δ, "the smallest positive number that can be represented".
 
     rule="nearest": round to the nearest multiple of δ, ties to the even multiple.
@@ -485,10 +491,10 @@ class DeltaGrid(Format):
         return self.rule == "paper"
 
     # the grid is closed under + and −
-    def add(self, a, b):
+    def add(self, a: Fraction, b: Fraction) -> Fraction:
         return self.round(a + b)
 
-    def sub(self, a, b):
+    def sub(self, a: Fraction, b: Fraction) -> Fraction:
         return self.round(a - b)
 
     max_index = 10**12

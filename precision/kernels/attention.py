@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -110,7 +111,10 @@ def attention_thresholds(backend: str, dtype: str, seq_len: int, device: str = "
         top, others = a[:, 0] == 1.0, (a[:, 1:] == 0.0).all(axis=1)
         return top, others, top & others
 
-    found = [onset(lambda idx, i=i: states(idx)[i], d.max_index, seq_len * seq_len, batch=batch) for i in range(3)]
+    def holds(i: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda idx: states(idx)[i]
+
+    found = [onset(holds(i), d.max_index, seq_len * seq_len, batch=batch) for i in range(3)]
     gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
     return AttentionThresholds(backend, dtype, seq_len, device, found[0].method, gap(found[0].first),
                                gap(found[1].from_on), gap(found[2].from_on), sum(f.evaluated for f in found))

@@ -58,7 +58,7 @@ def _read(s: np.ndarray, lo: int, method: str, evaluated: int) -> GapOnset:
     if not len(hits):
         return GapOnset(None, None, method, evaluated)
     misses = np.flatnonzero(~s)
-    from_on = lo + (int(misses[-1]) + 1 if len(misses) else 0)
+    from_on: int | None = lo + (int(misses[-1]) + 1 if len(misses) else 0)
     if len(misses) and misses[-1] == len(s) - 1:
         from_on = None  # it fails at the last gap evaluated
     return GapOnset(lo + int(hits[0]), from_on, method, evaluated)

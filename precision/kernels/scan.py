@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from precision.emulated.algorithms import emulate
-from precision.emulated.thresholds import SaturationFacts, Transitions, rival_logits
+from precision.emulated.thresholds import RivalsName, SaturationFacts, Transitions, rival_logits
 from precision.formats.arithmetic import arithmetic
 from precision.formats.search import SEARCH_POINTS, first_true
 from precision.kernels.registry import DTYPES, Dtype, Kernel, get_kernel
@@ -25,7 +25,7 @@ EXHAUSTIVE_MAX_INDEX = 1 << 16  # dtypes with at most this many non-negative val
 class KernelScan:
     """Evaluates one kernel × dtype × arrangement at grid indices of the gap, in bounded chunks."""
 
-    def __init__(self, kernel: Kernel | str, dtype: str, classes: int = 2, rivals: str = "equal",
+    def __init__(self, kernel: Kernel | str, dtype: str, classes: int = 2, rivals: RivalsName = "equal",
                  device: str = "cpu"):
         self.kernel = get_kernel(kernel) if isinstance(kernel, str) else kernel
         self.dtype: Dtype = self.kernel.check(dtype, device)
@@ -35,7 +35,7 @@ class KernelScan:
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
         """Logit rows in the dtype, the top class in column 0, at grid indices of the gap."""
-        x = np.empty((len(idx), self.classes), dtype=self.dtype.storage)
+        x: np.ndarray = np.empty((len(idx), self.classes), dtype=self.dtype.storage)
         x[:, 1:] = self.rivals
         gaps = self.dtype.values(idx)
         x[:, 0] = gaps if self.base == 0 else self.dtype.cast(self.base + gaps.astype(np.float64))
@@ -65,7 +65,7 @@ class KernelThresholds(SaturationFacts):
     kernel: str
     dtype: str
     classes: int
-    rivals: str
+    rivals: RivalsName
     device: str
     method: str
     facts_after = "method"
@@ -112,7 +112,7 @@ def _searched_transitions(scan: KernelScan, limit: int) -> tuple[Transitions, in
     return Transitions(top_one, zero, nan, not_one), evaluated[0]
 
 
-def kernel_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: str = "equal",
+def kernel_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: RivalsName = "equal",
                       device: str = "cpu") -> KernelThresholds:
     """The measured saturation thresholds of a real kernel (see the module docstring for the method).
 

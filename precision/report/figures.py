@@ -99,7 +99,7 @@ def sum_window_figure(data: dict, out: Path) -> Path:
             r = emulated(data).get(f, "shifted", m, "equal")
             if not r or not r["top_is_one_from_gap"]:
                 continue
-            a, b = _f(r["top_is_one_from_gap"]), _f(r["others_zero_from_gap"])
+            a, b = float(Fraction(r["top_is_one_from_gap"])), _f(r["others_zero_from_gap"])
             if b is not None and b <= a:
                 ax.text(a, y, f" none: the others reach 0 at gap {a:.3g} too", va="center", fontsize=7)
             ax.barh(y, (b or right) - a, left=a, color=color, alpha=0.8 if b else 0.35, height=0.7,
