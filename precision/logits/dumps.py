@@ -135,7 +135,7 @@ def analyse_sources(sources, out: Path, dtypes, kernel: Kernel | str, device: st
                                     "the dtype (> 0: past it)"},
             "nulls": f"past_threshold and threshold cover the rows that are neither NaN, overflowing, nor beyond a gap "
                      f"of {REACH:g} (beyond_reach); min, max and median_bin are null where there is no such row"}
-    write_json_atomic(out / "logits.json", data)
+    write_json_atomic(out / "logits.json", data, indent=1)
     write_text_atomic(out / "logits.md", _markdown(data, summary, kernel, device, figures))
     if figures:
         _figure(summary, out / "logits_past_threshold.png", kernel.name)
