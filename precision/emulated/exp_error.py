@@ -23,7 +23,7 @@ from fractions import Fraction
 import mpmath
 
 from precision.emulated.thresholds import thresholds
-from precision.formats.number_formats import get_format
+from precision.formats.number_formats import BinaryFormat, get_format
 
 
 def exact(x) -> Fraction:
@@ -39,6 +39,8 @@ def exact(x) -> Fraction:
 def flocq_parameters(fmt: str) -> tuple[int, int]:
     """(p, emin) of Flocq's FLT_exp emin p for a binary format: p significand bits, 2^emin the least subnormal."""
     f = get_format(fmt)
+    if not isinstance(f, BinaryFormat):
+        raise ValueError(f"{fmt} is not a binary floating-point format")
     p = int(f.precision)
     return p, int(f.emin) - p + 1
 

@@ -118,7 +118,7 @@ def exp_error_ulps(kernel: Kernel, dtype: str) -> float | None:
 def _exp_error(f, dtype: str) -> float:  # one measurement per framework exp and dtype (kernels share them)
     x = exp_inputs(dtype)
     with np.errstate(all="ignore"):
-        r = np.asarray(f(x, dtype)).astype(DTYPES[dtype].storage)
+        r: np.ndarray = np.asarray(f(x, dtype)).astype(DTYPES[dtype].storage)
     return errors_in_ulps(x, r, dtype)
 
 
@@ -162,12 +162,11 @@ def exp_error_rows(kernels, thresholds: list[dict]) -> list[dict]:
         for d in k.dtypes:
             if (k.name, d) not in measured:
                 continue
+            why: str | None = None
             try:
                 err = exp_error_ulps(k, d)
             except Exception as e:  # noqa: BLE001 - a framework that cannot run exp in this dtype: say so
                 err, why = None, f"exp failed: {type(e).__name__}: {e}"
-            else:
-                why = None
             row = {"kernel": k.name, "dtype": d} | verdict(err, d, measured[(k.name, d)], k.log_space)
             if err is None:
                 row["note"] = why or NOT_MEASURABLE.get(k.name, "not measurable: no exp to call alone")
