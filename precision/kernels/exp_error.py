@@ -138,7 +138,7 @@ def verdict(error: float | None, dtype: str, measured_gap, log_space: bool = Fal
         row["note"] = f"no interval for k = {k}: {e}"
         return row
     row["interval"] = [str(iv.lo), str(iv.hi)]
-    row["proved_in_coq"] = (k in PROVED_K and dtype in PROVED_FORMATS) or (k == Fraction(1, 2) and dtype != "mp113")
+    row["proved_in_coq"] = k in PROVED_K and dtype in PROVED_FORMATS
     if log_space:
         row["note"] = "log-space kernel: its threshold (log p = 0) is another formula"
         return row
@@ -203,7 +203,9 @@ def exp_error_markdown(rows: list[dict]) -> list[str]:
     intro = ["**Is a kernel's threshold explained by its exp error?** Each kernel's own exp, called in the dtype on "
              "the gaps that matter, against the exact exp (max error in ulps); the two-class threshold of any "
              "kernel whose exp is within k ulps lies in [T_lo(k), T_hi(k)] (proved in Coq for k = 1/2, 1, 2 in "
-             "float16, bfloat16, float32; k = 1/2 in every format).", ""]
+             f"{', '.join(PROVED_FORMATS)}; computed, not proved, for larger k). The model: every operation "
+             "rounded in the dtype, the top class's 1 plus the rival's exp; a kernel that computes in a wider "
+             "precision falls outside.", ""]
     tail = ["", "Not explained by their exp error alone: " + ", ".join(outside) + "." if outside else
             "Every measured threshold with a verdict lies in its interval."]
     return intro + lines + tail + [""]

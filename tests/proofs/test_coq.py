@@ -94,7 +94,7 @@ def test_moved_threshold_is_rejected(checked, moved):
 def test_kernel_intervals_are_proved(checked):
     result, _, _ = checked
     names = {t.name for t in result.theorems}
-    for fmt in ("float16", "bfloat16", "float32"):
+    for fmt in coq.PROVED_FORMATS:  # float16, bfloat16, float32, float64, float8 e4m3fn and e5m2
         for k in ("k1", "k2"):
             assert f"{fmt}_{k}_top_is_one_from_gap" in names and f"{fmt}_{k}_top_below_one_below_gap" in names
     assert "kernel_top_one_from_gap_of_bound" in names and "kernel_top_below_one_of_bound" in names
