@@ -71,7 +71,6 @@ def target_classes(spec: str, k: int) -> list[int] | None:
 
 
 def _targets(spec: str, labels: torch.Tensor, k: int, seed: int, model=None, pixels=None) -> torch.Tensor:
-    classes = target_classes(spec, k)
     if spec == "random":
         return draw_targets(labels, k, seed)
     if spec == "second":
@@ -85,6 +84,9 @@ def _targets(spec: str, labels: torch.Tensor, k: int, seed: int, model=None, pix
         first = torch.where(first == labels, (first + 1) % 1000, first)
         first = torch.where(first == second, (first + 1) % 1000, first)
         return torch.stack([first, second], dim=1)
+    classes = target_classes(spec, k)
+    if classes is None:  # "random" and "second" returned above
+        raise AssertionError(f"target_classes({spec!r}) gave no classes")
     t = torch.tensor(classes).repeat(len(labels), 1)
     if (t == labels[:, None]).any():
         raise InputError("targets", f"class {sorted(set(classes) & set(labels.tolist()))[0]} is the true class of "

@@ -8,13 +8,18 @@ torchvision's order.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from precision.common.errors import InputError
+
+if TYPE_CHECKING:
+    from .models import PixelModel
 
 EXTENSIONS = {".jpeg", ".jpg", ".png"}
 
@@ -51,7 +56,7 @@ def find_images(root: str | Path) -> list[tuple[Path, int]]:
     return items
 
 
-def load_pixels(paths, size: int) -> torch.Tensor:
+def load_pixels(paths: Sequence[str | Path], size: int) -> torch.Tensor:
     """Images resized (shorter side size·256/224) and centre-cropped to size × size, as uint8 NCHW."""
     import torchvision.transforms.functional as F
     from PIL import Image
@@ -59,9 +64,9 @@ def load_pixels(paths, size: int) -> torch.Tensor:
     resize = round(size * 256 / 224)
     for i, p in enumerate(paths):
         try:
-            with Image.open(p) as im:
-                im = im.convert("RGB")
-                im = F.center_crop(F.resize(im, resize, interpolation=F.InterpolationMode.BILINEAR), size)
+            with Image.open(p) as f:
+                im = F.center_crop(F.resize(f.convert("RGB"), resize, interpolation=F.InterpolationMode.BILINEAR),
+                                   size)
         except (OSError, ValueError) as e:  # PIL's UnidentifiedImageError and "image file is truncated"
             raise InputError("images", f"cannot read {p}: {e}") from None
         out[i] = np.asarray(im, dtype=np.uint8).transpose(2, 0, 1)
@@ -76,11 +81,14 @@ def predict(model, pixels: torch.Tensor, batch_size: int = 64, device="cpu") -> 
     return torch.cat(preds)
 
 
-def select_correct(models, items, n: int, batch_size: int = 64, device="cpu", seed: int = 0):
+def select_correct(models: Sequence[PixelModel], items: Sequence[tuple[Path, int]], n: int, batch_size: int = 64,
+                   device: str | torch.device = "cpu",
+                   seed: int = 0) -> tuple[list[tuple[Path, int]], dict[str, torch.Tensor]]:
     """Up to n images (in a seeded order) that every model classifies correctly, as in the paper, with each
     model's pixels (models may differ in input size). Returns (items, {model name: uint8 pixels})."""
     order = np.random.default_rng(seed).permutation(len(items))
-    chosen, pixels = [], {m.name: [] for m in models}
+    chosen: list[tuple[Path, int]] = []
+    pixels: dict[str, list[torch.Tensor]] = {m.name: [] for m in models}
     for start in range(0, len(order), batch_size):
         block = [items[i] for i in order[start:start + batch_size]]
         labels = torch.tensor([y for _, y in block])

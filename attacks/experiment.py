@@ -30,11 +30,22 @@ from precision.common.files import check_writable, claim, locked, regular_file, 
 from .data import choose_images, find_images, load_pixels
 from .figures import transferability_figures
 from .loop import attack_batches, images_of_rank, progress_bar
-from .methods import GRADIENTS, TARGETS_PER_IMAGE, build_method, check_seed, check_settings, draw_targets
+from .methods import (
+    GRADIENTS,
+    TARGETS_PER_IMAGE,
+    Gradient,
+    MethodName,
+    MultiplierRule,
+    WorkingImage,
+    build_method,
+    check_seed,
+    check_settings,
+    draw_targets,
+)
 from .models import MODEL_NAMES, load_model
 from .options import add_criterion, add_readings
 from .record import RecordsError
-from .transferability import cleaning_table, experiment_curves, write_curves_csv
+from .transferability import Cleaning, Criterion, cleaning_table, experiment_curves, write_curves_csv
 
 
 @dataclass(frozen=True)
@@ -42,15 +53,15 @@ class ExperimentConfig:
     """Everything that decides the results; saved with them."""
     images: str
     models: tuple[str, ...] = ("alexnet", "vgg16", "resnet50")
-    methods: tuple[str, ...] = ("over-optimized", "multi-class")
+    methods: tuple[MethodName, ...] = ("over-optimized", "multi-class")
     n: int = 2500
     iterations: int = 500
     alpha: float = 0.15
     low: float = 0.05
     high: float = 0.1
-    gradient: str = "unit"
-    working_image: str = "rounded"
-    multipliers: str = "switch"
+    gradient: Gradient = "unit"
+    working_image: WorkingImage = "rounded"
+    multipliers: MultiplierRule = "switch"
     batch_size: int = 32
     seed: int = 0
     weights: tuple[tuple[str, str], ...] = ()  # (model, path) pairs
@@ -181,11 +192,11 @@ def resumed_selection(config: ExperimentConfig, models, out: Path) -> dict:
 
 
 def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "cpu", progress: bool = True,
-                            criterion: str = "misclassified", cleaning: str = "never") -> list[Path]:
+                            criterion: Criterion = "misclassified", cleaning: Cleaning = "never") -> list[Path]:
     """Run (or continue) the experiment; rank 0 returns the figures it drew."""
     check_writable(out)
     for _, path in config.weights:
-        regular_file(path, "weights")
+        regular_file(Path(path), "weights")
     ranks = Ranks(device)
     try:
         weights = dict(config.weights)
@@ -213,7 +224,7 @@ def writing_into(out: Path, option: str = "out"):
 
 
 def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Ranks, progress: bool,
-                 criterion: str, cleaning: str) -> list[Path]:
+                 criterion: Criterion, cleaning: Cleaning) -> list[Path]:
     """The experiment in a folder this process (rank 0) holds the lock of."""
     claim(out, config.as_json(), write=False)  # another config: refused before any computing
     chosen, targets, pixels = select_images(config, models, items, out, ranks)
@@ -234,7 +245,7 @@ def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Rank
     return write_figures(out, criterion, cleaning) if ranks.rank == 0 else []
 
 
-def write_figures(results: Path, criterion: str = "misclassified", cleaning: str = "never") -> list[Path]:
+def write_figures(results: Path, criterion: Criterion = "misclassified", cleaning: Cleaning = "never") -> list[Path]:
     """Curves, cleaning counts and Figures 3–5 from the records alone (Figure 3: VGG-16 → ResNet-50 where both
     were run, else the first two models)."""
     curves = experiment_curves(results, criterion, cleaning)

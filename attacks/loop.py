@@ -2,12 +2,18 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm import tqdm
+
+if TYPE_CHECKING:
+    from .methods import OverOptimized
+    from .models import PixelModel
 
 from .record import Expected, RecordWriter, measures, save_npz, set_aside, shard_is_valid, shard_path
 
@@ -72,9 +78,10 @@ def images_of_rank(n: int, batch_size: int, rank: int = 0, world: int = 1) -> in
     return sum(min(batch_size, n - s) for s in batch_starts(n, batch_size, rank, world))
 
 
-def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iterations: int, out: Path,
-                   others=(), batch_size: int = 16, device="cpu", snapshots=(), rank: int = 0, world: int = 1,
-                   bar: tqdm | None = None, progress: bool = True) -> dict[int, np.ndarray]:
+def attack_batches(method: OverOptimized, pixels: torch.Tensor, targets: torch.Tensor, iterations: int, out: Path,
+                   others: Sequence[PixelModel] = (), batch_size: int = 16, device: str | torch.device = "cpu",
+                   snapshots: Iterable[int] = (), rank: int = 0, world: int = 1,
+                   bar: tqdm | None = None, progress: bool = True) -> dict[str, np.ndarray]:
     """Attack every image for `iterations` steps, recording iterations 0..iterations (0 is the original).
 
     Batches whose shard already exists are skipped, so a killed run continues where it stopped; under several
@@ -87,7 +94,7 @@ def attack_batches(method, pixels: torch.Tensor, targets: torch.Tensor, iteratio
     snapshots = sorted(set(snapshots))
     n = len(pixels)
     own_bar = bar is None
-    if own_bar:
+    if bar is None:
         bar = progress_bar(images_of_rank(n, batch_size, rank, world) * iterations, "attack", progress)
     expected = Expected(n, iterations, batch_size)
     for start in batch_starts(n, batch_size, rank, world):

@@ -17,6 +17,7 @@ The paper writes the step as α∇_X g but not in which units X is when the grad
 from __future__ import annotations
 
 import math
+from typing import Literal, get_args
 
 import torch
 
@@ -28,14 +29,17 @@ def valid_image(x: torch.Tensor) -> torch.Tensor:
     return x.round().clamp_(0, 255)
 
 
-GRADIENTS = ("unit", "input", "pixels")
+Gradient = Literal["unit", "input", "pixels"]  # the readings of the paper's α∇_X g (module docstring)
+GRADIENTS: tuple[Gradient, ...] = get_args(Gradient)
 # The working image between steps: "rounded" (every iterate a valid image: sub-pixel progress is lost) or "float"
 # (the unrounded iterate is kept; the model sees, and the records hold, its rounded image).
-WORKING_IMAGES = ("rounded", "float")
+WorkingImage = Literal["rounded", "float"]
+WORKING_IMAGES: tuple[WorkingImage, ...] = get_args(WorkingImage)
 # Multi-class multipliers: "switch" gives the class behind `high` and the other `low`; "balance" chooses them
 # continuously in [low, high] (their sum fixed at low + high) so that the predicted gap between the two targets
 # after the step is zero.
-MULTIPLIER_RULES = ("switch", "balance")
+MultiplierRule = Literal["switch", "balance"]
+MULTIPLIER_RULES: tuple[MultiplierRule, ...] = get_args(MultiplierRule)
 
 
 def check_settings(alpha: float | None = None, low: float | None = None, high: float | None = None,
@@ -45,15 +49,16 @@ def check_settings(alpha: float | None = None, low: float | None = None, high: f
     for name, value in (("alpha", alpha), ("low", low), ("high", high)):
         if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
             raise InputError(name, f"must be a positive finite number, got {value}")
-    if low is not None and not 0 < low <= high:
+    if low is not None and high is not None and not low <= high:  # each one's range is checked above
         raise InputError("low", f"multipliers need 0 < low ≤ high, got {low}, {high}")
-    for name, value, choices in (("gradient", gradient, GRADIENTS), ("working_image", working_image, WORKING_IMAGES),
-                                 ("multipliers", multipliers, MULTIPLIER_RULES)):
-        if value is not None and value not in choices:
-            raise InputError(name, f"must be one of {', '.join(choices)}, got {value!r}")
+    choices: tuple[str, ...]
+    for name, reading, choices in (("gradient", gradient, GRADIENTS), ("working_image", working_image, WORKING_IMAGES),
+                                   ("multipliers", multipliers, MULTIPLIER_RULES)):
+        if reading is not None and reading not in choices:
+            raise InputError(name, f"must be one of {', '.join(choices)}, got {reading!r}")
 
 
-def _gradient_scale(model, gradient: str):
+def _gradient_scale(model, gradient: Gradient):
     """Factor turning the pixel-space gradient into the pixel step α·factor·∇_x g of the chosen reading."""
     check_settings(gradient=gradient)
     return {"unit": 255.0 ** 2, "input": model.std ** 2, "pixels": 1.0}[gradient]  # std: per channel, in pixels
@@ -62,7 +67,8 @@ def _gradient_scale(model, gradient: str):
 class OverOptimized:
     """X ← clip(round(X + α ∇_X g(X)_c)), α = 0.15: keeps raising the target logit past softmax saturation."""
 
-    def __init__(self, model, alpha: float = 0.15, gradient: str = "unit", working_image: str = "rounded"):
+    def __init__(self, model, alpha: float = 0.15, gradient: Gradient = "unit",
+                 working_image: WorkingImage = "rounded"):
         check_settings(alpha=alpha, working_image=working_image)
         self.model, self.alpha, self.working_image = model, alpha, working_image
         self.gradient_scale = _gradient_scale(model, gradient)
@@ -92,8 +98,8 @@ class MultiClass(OverOptimized):
     the larger multiplier (rule "switch"), or both are chosen so that the predicted gap after the step is zero
     (rule "balance"), so that neither class runs away and the top softmax output stays between 0.5 and 1."""
 
-    def __init__(self, model, low: float = 0.05, high: float = 0.1, gradient: str = "unit",
-                 working_image: str = "rounded", rule: str = "switch"):
+    def __init__(self, model, low: float = 0.05, high: float = 0.1, gradient: Gradient = "unit",
+                 working_image: WorkingImage = "rounded", rule: MultiplierRule = "switch"):
         check_settings(low=low, high=high, working_image=working_image, multipliers=rule)
         self.model, self.low, self.high, self.rule, self.working_image = model, low, high, rule, working_image
         self.gradient_scale = _gradient_scale(model, gradient)
@@ -124,12 +130,14 @@ class MultiClass(OverOptimized):
         return alpha.clamp(self.low, self.high)
 
 
-METHODS = {"over-optimized": OverOptimized, "multi-class": MultiClass}
-TARGETS_PER_IMAGE = {"over-optimized": 1, "multi-class": 2}
+MethodName = Literal["over-optimized", "multi-class"]
+METHODS: dict[MethodName, type[OverOptimized]] = {"over-optimized": OverOptimized, "multi-class": MultiClass}
+TARGETS_PER_IMAGE: dict[MethodName, int] = {"over-optimized": 1, "multi-class": 2}
 
 
-def build_method(name: str, model, alpha: float = 0.15, low: float = 0.05, high: float = 0.1,
-                 gradient: str = "unit", working_image: str = "rounded", multipliers: str = "switch"):
+def build_method(name: MethodName, model, alpha: float = 0.15, low: float = 0.05, high: float = 0.1,
+                 gradient: Gradient = "unit", working_image: WorkingImage = "rounded",
+                 multipliers: MultiplierRule = "switch") -> OverOptimized:
     """The attack `name` on `model`, with its own multipliers (α for over-optimized, low/high for multi-class)."""
     if name == "over-optimized":
         return OverOptimized(model, alpha, gradient=gradient, working_image=working_image)
@@ -141,7 +149,8 @@ def build_method(name: str, model, alpha: float = 0.15, low: float = 0.05, high:
 SEEDS = range(0, 2 ** 63)  # what torch.Generator.manual_seed and NumPy both take
 
 
-def check_seed(seed) -> None:
+def check_seed(seed: object) -> None:
+    """Refuse a seed that torch's and NumPy's generators would not both take."""
     if isinstance(seed, bool) or not isinstance(seed, int) or seed not in SEEDS:
         raise InputError("seed", f"must be an integer in 0..2**63 − 1, got {seed!r}")
 

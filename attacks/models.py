@@ -43,6 +43,9 @@ class ModelSpec:
 class PixelModel(nn.Module):
     """Normalisation inside: forward takes pixel values in [0, 255] and returns the network's logits."""
 
+    mean: torch.Tensor  # buffers (register_buffer): per channel, in pixels
+    std: torch.Tensor
+
     def __init__(self, spec: ModelSpec, net: nn.Module):
         super().__init__()
         self.spec, self.net = spec, net

@@ -15,6 +15,7 @@ import csv
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -39,15 +40,17 @@ class TransferCurve:
     softmax_mean: np.ndarray
     softmax_ci: np.ndarray
     on_target: np.ndarray  # share of kept examples whose top-1 class is one of the attack's targets
-    criterion: str = "target"
+    criterion: Criterion = "target"
 
     @property
     def kept(self) -> int:
         return self.examples - self.dropped
 
 
-CRITERIA = ("misclassified", "target")
-CLEANINGS = ("never", "last")  # drop examples that never transfer, or that do not at the last iteration
+Criterion = Literal["misclassified", "target"]  # what counts as transferred (module docstring)
+CRITERIA: tuple[Criterion, ...] = get_args(Criterion)
+Cleaning = Literal["never", "last"]  # drop examples that never transfer, or that do not at the last iteration
+CLEANINGS: tuple[Cleaning, ...] = get_args(Cleaning)
 
 
 def transferred(records: dict, target: str, labels: np.ndarray | None = None) -> np.ndarray:
@@ -74,7 +77,7 @@ def mean_ci(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def transfer_curve(records: dict, source: str, target: str, method: str,
-                   labels: np.ndarray | None = None, cleaning: str = "never") -> TransferCurve:
+                   labels: np.ndarray | None = None, cleaning: Cleaning = "never") -> TransferCurve:
     """The curve of one source → target model pair for one method (`labels`: see `transferred`)."""
     hit = transferred(records, target, labels)
     keep = hit.any(axis=1) if cleaning == "never" else hit[:, -1]
@@ -89,7 +92,8 @@ def transfer_curve(records: dict, source: str, target: str, method: str,
                          "target" if labels is None else "misclassified")
 
 
-def experiment_curves(results: Path, criterion: str = "misclassified", cleaning: str = "never") -> list[TransferCurve]:
+def experiment_curves(results: Path, criterion: Criterion = "misclassified",
+                      cleaning: Cleaning = "never") -> list[TransferCurve]:
     """Every ordered model pair × method of an experiment folder (records/<source>/<method>/, selection.json)."""
     if criterion not in CRITERIA:
         raise InputError("criterion", f"expected one of {', '.join(CRITERIA)}, got {criterion!r}")
