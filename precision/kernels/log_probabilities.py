@@ -21,10 +21,12 @@ The compute functions below are registered in `precision.kernels.registry.KERNEL
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import mpmath
 import numpy as np
 
+from precision.emulated.thresholds import RivalsName
 from precision.kernels.gaps import onset
 from precision.kernels.registry import DTYPES, EmulationModel, Kernel, _from_torch, _jax, _to_torch, get_kernel
 from precision.kernels.scan import KernelScan
@@ -39,16 +41,16 @@ JAX_ROWS = 1024  # rows per jax call: XLA's CPU backend computes bfloat16 log_so
 
 
 def jax_log_softmax(x, d, device):
-    jax = _jax()
-    return np.concatenate([np.asarray(jax.nn.log_softmax(jax.numpy.asarray(x[i:i + JAX_ROWS]), axis=-1))
-                           for i in range(0, len(x), JAX_ROWS)])
+    with _jax() as jax:
+        return np.concatenate([np.asarray(jax.nn.log_softmax(jax.numpy.asarray(x[i:i + JAX_ROWS]), axis=-1))
+                               for i in range(0, len(x), JAX_ROWS)])
 
 
 def jax_log_softmax_rows(row: np.ndarray, rows: int) -> np.ndarray:
     """jax.nn.log_softmax of one row (storage of its dtype) repeated `rows` times in one call: its first output
     row. The result depends on `rows` (see `JAX_ROWS`)."""
-    jax = _jax()
-    return np.asarray(jax.nn.log_softmax(jax.numpy.asarray(np.repeat(row[None, :], rows, axis=0)), axis=-1))[0]
+    with _jax() as jax:
+        return np.asarray(jax.nn.log_softmax(jax.numpy.asarray(np.repeat(row[None, :], rows, axis=0)), axis=-1))[0]
 
 
 def jax_log_model(dtype: str) -> EmulationModel:
@@ -88,7 +90,7 @@ class LogThresholds:
     kernel: str
     dtype: str
     classes: int
-    rivals: str
+    rivals: RivalsName
     method: str
     top_log_zero_from_gap: float | None  # log p_top exactly 0 (the first such gap)
     other_log_inf_from_gap: float | None  # every other log p exactly −inf from here on; None: never
@@ -105,7 +107,7 @@ def _exp_in(d, p: np.ndarray) -> np.ndarray:
         return d.cast(np.exp(p.astype(np.float64)))
 
 
-def log_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: str = "equal",
+def log_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: RivalsName = "equal",
                    device: str = "cpu") -> LogThresholds:
     """The measured log-probability thresholds of a log-space kernel (see the module docstring)."""
     scan = KernelScan(kernel, dtype, classes, rivals, device)
@@ -120,7 +122,10 @@ def log_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: s
         others = p[:, 1:]
         return top, (others.astype(np.float64) == -np.inf).all(axis=1), (_exp_in(d, others) == 0).all(axis=1)
 
-    found = [onset(lambda idx, i=i: states(idx)[i], d.max_index, classes, batch=step) for i in range(3)]
+    def holds(i: int) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda idx: states(idx)[i]
+
+    found = [onset(holds(i), d.max_index, classes, batch=step) for i in range(3)]
     gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
     return LogThresholds(k.name, dtype, classes, scan.rivals_name, found[0].method, gap(found[0].first),
                          gap(found[1].from_on), gap(found[2].from_on), sum(f.evaluated for f in found))
@@ -133,7 +138,7 @@ class CrossEntropyThresholds:
 
     dtype: str
     classes: int
-    rivals: str
+    rivals: RivalsName
     tokens: int  # the loss is averaged over this many tokens: each gradient is scaled by 1/tokens
     device: str
     method: str
@@ -162,15 +167,17 @@ def cross_entropy_states(x: np.ndarray, dtype: str, tokens: int = 1, device: str
             "gradient_zero": (g == 0.0).all(axis=1), "nan": np.isnan(value) | np.isnan(g).any(axis=1)}
 
 
-def cross_entropy_thresholds(dtype: str, classes: int = 2, rivals: str = "equal", tokens: int = 1,
+def cross_entropy_thresholds(dtype: str, classes: int = 2, rivals: RivalsName = "equal", tokens: int = 1,
                              device: str = "cpu") -> CrossEntropyThresholds:
     """The measured thresholds of torch's fused cross-entropy: loss exactly 0, top gradient 0, row gradient 0."""
     scan = KernelScan("torch-log", dtype, classes, rivals, device)
     d = scan.dtype
     step = max(1, (1 << 22) // classes)
     keys = ("loss_zero", "top_gradient_zero", "gradient_zero", "nan")
-    found = {key: onset(lambda idx, key=key: cross_entropy_states(scan.rows(idx), dtype, tokens, device)[key],
-                        d.max_index, classes, batch=step) for key in keys}
+    def holds(key: str) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda idx: cross_entropy_states(scan.rows(idx), dtype, tokens, device)[key]
+
+    found = {key: onset(holds(key), d.max_index, classes, batch=step) for key in keys}
     gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
     return CrossEntropyThresholds(dtype, classes, scan.rivals_name, tokens, device, found["loss_zero"].method,
                                   gap(found["loss_zero"].first), gap(found["top_gradient_zero"].first),

@@ -20,6 +20,7 @@ import importlib.metadata
 import importlib.util
 import os
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
 
@@ -236,16 +237,18 @@ def _numpy_model(dtype: str) -> EmulationModel:
 
 
 # --- JAX, ONNX Runtime --------------------------------------------------------------------------------------
-@functools.cache
+@contextmanager
 def _jax():
+    """JAX with 64-bit types for one kernel call (otherwise float64 inputs are silently computed in float32); the
+    process's own JAX setting is left as it was."""
     import jax
-    jax.config.update("jax_enable_x64", True)  # otherwise float64 inputs are silently computed in float32
-    return jax
+    with jax.enable_x64(True):
+        yield jax
 
 
 def _jax_softmax(x, d, device):
-    jax = _jax()
-    return np.asarray(jax.nn.softmax(jax.numpy.asarray(x), axis=-1))
+    with _jax() as jax:
+        return np.asarray(jax.nn.softmax(jax.numpy.asarray(x), axis=-1))
 
 
 def _jax_model(dtype: str) -> EmulationModel:
