@@ -133,8 +133,14 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     both.add_argument("--out", type=_folder, default=Path("reports/saturation"))
     both.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     own = parser.add_argument_group("your own logits")
-    own.add_argument("--logits", type=Path, default=None,
-                     help="analyse your own logits: .npy, .csv or .pt file of shape (N, C)")
+    own.add_argument("--logits", nargs="+", default=None, metavar="SOURCE",
+                     help="analyse your own logits: one .npy, .csv or .pt file of shape (N, C) (per-row JSON), or a "
+                          "dump: .npy / .safetensors / Parquet files, globs ('dump/*.safetensors') or folders of "
+                          "shards, (…, C) each (per-token flags in logits.tokens-NNNNN.npy)")
+    own.add_argument("--scheduler", default=None,
+                     help="with --logits: spread the shards over Dask: 'dask' (a local cluster on 127.0.0.1) or "
+                          "tcp://HOST:PORT (a running cluster whose workers can open the files); needs "
+                          "pip install 'softmax-saturation[scale]'")
     own.add_argument("--kernel", default=None,
                      help=f"the kernel (default torch; {', '.join(KERNELS)}, package.module:function, or "
                           "'emulated' with one --algorithms)")
@@ -147,11 +153,23 @@ REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "th
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
-def _report_config(args, kernels, logits: LogitsFile | None, device: str) -> dict:
+def _token_files(logits) -> tuple[str, ...]:
+    """The per-token files a dump's run writes (none for one file reported row by row)."""
+    if not isinstance(logits, list):
+        return ()
+    from precision.logits.dumps import tokens_path
+    return tuple(tokens_path(Path("."), i).name for i in range(len(logits)))
+
+
+def _report_config(args, kernels, logits, device: str) -> dict:
     """What decides a report's numbers (with --logits: the file, its size and time, kernel, dtypes)."""
+    if isinstance(logits, list):  # the shards of a dump (where they are scanned does not change a number)
+        from precision.logits.dumps import sources_config
+        return {**sources_config(logits), "kernel": kernels[0].name, "algorithms": args.algorithms,
+                "dtypes": list(args.dtypes), "device": device}
     if logits is not None:
         stat = logits.path.stat()
-        return {"logits": str(Path(args.logits).resolve()), "bytes": stat.st_size, "modified": stat.st_mtime_ns,
+        return {"logits": str(logits.path.resolve()), "bytes": stat.st_size, "modified": stat.st_mtime_ns,
                 "kernel": kernels[0].name, "algorithms": args.algorithms, "dtypes": list(args.dtypes),
                 "device": device}
     return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
@@ -172,7 +190,7 @@ def _logits_kernel(name: str, algorithms):
     return get_kernel(name)
 
 
-def _resolve_report(args) -> tuple[list, LogitsFile | None, str]:
+def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     """Every option of `report` checked and every name resolved (kernels, dtypes, device, file), before any
     folder is claimed; the defaults of the chosen mode filled in."""
     if args.logits is not None:
@@ -186,8 +204,15 @@ def _resolve_report(args) -> tuple[list, LogitsFile | None, str]:
         device = _device(args.device, [kernel])
         for d in args.dtypes:
             kernel.check(d, device)
-        return [kernel], LogitsFile(args.logits), device
-    _refuse_unused(args, {"kernel": "--kernel", "dtypes": "--dtypes"},
+        from precision.logits.dumps import single_logits_file
+        single = single_logits_file(args.logits, args.scheduler)
+        if single is not None:
+            return [kernel], LogitsFile(single), device
+        from precision.logits.dask_scan import check_scheduler
+        from precision.logits.shards import find_shards
+        check_scheduler(args.scheduler)
+        return [kernel], find_shards(args.logits), device
+    _refuse_unused(args, {"kernel": "--kernel", "dtypes": "--dtypes", "scheduler": "--scheduler"},
                    "applies with --logits (the report measures --kernels over every dtype they take)")
     args.formats = args.formats or DEFAULT_FORMATS
     args.kernel_classes = args.kernel_classes or DEFAULT_KERNEL_CLASSES
@@ -208,11 +233,19 @@ def run_report(args) -> int:
     check_writable(args.out)
     config = _report_config(args, kernels, logits, device)
     with locked(args.out):
-        refuse_foreign(args.out, kind, REPORT_FILES if logits is None else LOGITS_FILES)
+        refuse_foreign(args.out, kind, REPORT_FILES if logits is None else LOGITS_FILES + _token_files(logits))
         # a run refused after this point (a bad row found while reading) gives the folder back
         with claimed(args.out, config, name=f"{kind}.config.json"):
             staging = staging_folder(args.out)
             try:
+                if isinstance(logits, list):
+                    from precision.logits.dumps import analyse_sources
+                    analyse_sources(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
+                                    scheduler=args.scheduler)
+                    publish_run(staging, args.out, kind)
+                    print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} "
+                          "logits.tokens-NNNNN.npy")
+                    return 0
                 if logits is not None:
                     from precision.logits.analysis import analyse_logits
                     analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,

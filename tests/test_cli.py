@@ -159,3 +159,21 @@ def test_a_soft_cap_of_30_does_not_keep_bfloat16_below_1(capsys):
     s = json.loads(capsys.readouterr().out)["setting"]
     assert s["cap_prevents_top_one"] is False and s["max_gap_under_cap"] == 60.0
     assert s["kernel_gap"] == 13.1875  # torch.softmax in bfloat16, 1000 classes, measured on torch itself
+
+
+def test_a_folder_of_shards_is_a_logits_dump(tmp_path, capsys):
+    import numpy as np
+    shards, out = tmp_path / "dump", tmp_path / "out"
+    shards.mkdir()
+    rows = np.zeros((6, 50), dtype=np.float32)
+    rows[:, 0] = np.arange(6) * 6.0  # gaps 0 … 30: the later ones saturate in float16
+    np.save(shards / "part-0.npy", rows[:3])
+    np.save(shards / "part-1.npy", rows[3:])
+    argv = ["report", "--logits", str(shards), "--kernel", "numpy", "--dtypes", "float16", "--out", str(out),
+            "--no-figures"]
+    assert main(argv) == 0
+    summary = json.loads((out / "logits.json").read_text())
+    assert (out / "logits.tokens-00000.npy").exists() and (out / "logits.tokens-00001.npy").exists()
+    assert "float16" in json.dumps(summary)
+    assert main(["report", "--kernels", "none", "--scheduler", "dask", "--out", str(tmp_path / "x")]) == 2
+    assert "--scheduler: applies with --logits" in capsys.readouterr().err
