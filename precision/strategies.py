@@ -9,7 +9,7 @@ from fractions import Fraction
 
 from hypothesis import strategies as st
 
-from precision.emulated.thresholds import closed_forms
+from precision.emulated.thresholds import RivalsName, closed_forms
 from precision.formats.number_formats import BUILTIN, Format, get_format, to_fraction
 
 IEEE_FORMATS = ("float16", "bfloat16", "float32", "float64")
@@ -34,7 +34,8 @@ def signed_values(fmt, max_abs) -> st.SearchStrategy[Fraction]:
     return st.tuples(values(fmt, 0, max_abs), st.booleans()).map(lambda t: -t[0] if t[1] else t[0])
 
 
-def gaps_near_threshold(fmt, classes: int = 2, rivals: str = "equal", spread: int = 64) -> st.SearchStrategy[Fraction]:
+def gaps_near_threshold(fmt, classes: int = 2, rivals: RivalsName = "equal",
+                        spread: int = 64) -> st.SearchStrategy[Fraction]:
     """Gaps within `spread` grid steps of the closed-form saturation gaps (where the lemmas are decided)."""
     fmt = get_format(fmt)
     forms = closed_forms(fmt, classes, rivals)

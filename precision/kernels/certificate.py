@@ -19,7 +19,7 @@ from tqdm import tqdm
 from precision.common.devices import device_description
 from precision.common.errors import InputError
 from precision.common.files import write_json_atomic
-from precision.emulated.thresholds import SaturationFacts, gap_text
+from precision.emulated.thresholds import RivalsName, SaturationFacts, gap_text
 from precision.formats.search import runs
 from precision.kernels.registry import kernel_versions
 from precision.kernels.scan import CELLS, KernelScan
@@ -101,6 +101,7 @@ class Certificate(SaturationFacts):
             found.append((g, f"NaN for finite input from gap {g!r} {row(g)}"))
         if not self.monotone:
             f = self.first_decrease
+            assert f is not None  # not monotone: the first decrease was recorded
             found.append((f["gap"], f"top output not monotone: {f['top']!r} at gap {f['gap']!r}, {f['next_top']!r} at "
                           f"the next gap {f['next_gap']!r}"))
         if not self.never_leaves_one:
@@ -141,9 +142,9 @@ class _Stream:
 
     def __init__(self, cert: Certificate, scan: KernelScan):
         self.cert, self.scan = cert, scan
-        self.last_top = None  # top output at the previous index (NaN-free)
-        self.last_not_zero = None  # largest index whose other outputs are not all 0
-        self.first_nan = None  # first index whose outputs hold a NaN
+        self.last_top: float | None = None  # top output at the previous index (NaN-free)
+        self.last_not_zero: int | None = None  # largest index whose other outputs are not all 0
+        self.first_nan: int | None = None  # first index whose outputs hold a NaN
 
     def gap(self, i: int) -> float:
         return float(self.scan.dtype.values(np.array([i]))[0])
@@ -203,7 +204,7 @@ class _Stream:
             c.sum_exceeds_one = (one, zero)
 
 
-def verify(kernel: str, dtype: str, classes: int = 2, rivals: str = "equal", device: str = "cpu",
+def verify(kernel: str, dtype: str, classes: int = 2, rivals: RivalsName = "equal", device: str = "cpu",
            progress: bool = False) -> Certificate:
     """Evaluate the kernel at every finite non-negative gap of the dtype; the certificate of what it did."""
     scan = KernelScan(kernel, dtype, classes, rivals, device)

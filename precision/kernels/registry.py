@@ -28,7 +28,7 @@ import numpy as np
 
 from precision.common.devices import cpu_dispatch
 from precision.common.errors import InputError
-from precision.emulated.algorithms import check_logits
+from precision.emulated.algorithms import AlgorithmName, Order, check_logits
 from precision.formats.dtypes import DTYPES, IEEE, Dtype
 
 
@@ -42,9 +42,9 @@ class KernelError(InputError):
 class EmulationModel:
     """The emulated configuration (`precision.emulated.algorithms`) that explains a kernel, and why."""
 
-    algorithm: str | None  # None: no emulated model explains the kernel (a user's kernel)
+    algorithm: AlgorithmName | None  # None: no emulated model explains the kernel (a user's kernel)
     accumulate: str | None  # None: every operation in the input dtype
-    order: str | None
+    order: Order | None
     why: str
 
 

@@ -171,7 +171,7 @@ def agreement(kernel: Kernel | str, dtype: str, x: np.ndarray, rows: str) -> Agr
     k = get_kernel(kernel) if isinstance(kernel, str) else kernel
     d = k.check(dtype)
     model = k.model(dtype)
-    if model.algorithm is None:  # a user's kernel: no model, nothing compared (and so not "bit for bit")
+    if model.algorithm is None or model.order is None:  # a user's kernel: no model, nothing compared (not bit for bit)
         return Agreement(k.name, dtype, "none", rows, 0, 0, 0)
     xs = d.cast(x)
     native = k(xs, dtype).astype(np.float64)

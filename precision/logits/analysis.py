@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -49,8 +50,9 @@ class DtypeSummary:
 def _join(parts: list[Saturation]) -> Saturation:
     """The per-row results of consecutive chunks as one, array field by array field."""
     first = parts[0]
-    return replace(first, **{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(first)
-                             if isinstance(getattr(first, f.name), np.ndarray)})
+    joined: dict[str, Any] = {f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(first)
+                              if isinstance(getattr(first, f.name), np.ndarray)}
+    return replace(first, **joined)
 
 
 def saturation_of_file(logits: LogitsFile, dtypes, kernel: Kernel, device: str = "cpu",

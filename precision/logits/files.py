@@ -61,7 +61,8 @@ class LogitsFile:
         if a.dtype.kind not in "fiu":
             raise LogitsFileError(f"{self.path} holds dtype {a.dtype}; expected real numbers "
                                   "(float or integer)")
-        self.npy_offset = a.offset if a.flags.c_contiguous and a.ndim == 2 else None
+        # a memory map knows where its data starts in the file: chunks are read from there
+        self.npy_offset = a.offset if isinstance(a, np.memmap) and a.flags.c_contiguous and a.ndim == 2 else None
         return a
 
     def _rows(self, start: int, count: int) -> np.ndarray:

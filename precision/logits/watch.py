@@ -27,11 +27,15 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from precision.common.errors import InputError
 from precision.logits.batch import looks_like_probabilities, saturation_of
+
+if TYPE_CHECKING:  # torch loads when a model is watched, not with precision
+    import torch
 
 
 class SaturationWarning(UserWarning):
@@ -68,7 +72,7 @@ class Step:
 class Watch:
     """Context manager: a forward hook on `model` that records a `Step` per batch (see the module docstring)."""
 
-    model: object
+    model: "torch.nn.Module"
     dtypes: tuple[str, ...] = ("float32", "bfloat16")
     kernel: str = "torch"
     gradients: bool = False
@@ -143,7 +147,7 @@ class Watch:
                             f"step {step.step}: {v} of {step.rows} rows have a logit beyond the range of {d} "
                             "(overflow): the softmax of such a row cannot be computed in that dtype; they are "
                             "counted (overflow_rows) and left out of every saturation count")
-        worst = max(step.saturated, key=step.saturated.get)
+        worst = max(step.saturated, key=lambda d: step.saturated[d])
         if step.saturated[worst] >= self.warn_share * step.rows:
             self._warn_once("saturated", SaturationWarning,
                             f"step {step.step}: {step.saturated[worst]} of {step.rows} rows have a top softmax "
@@ -199,7 +203,7 @@ class Watch:
                         "overflow_batches": sum(1 for s in self.steps if s.overflow_rows.get(d, 0)),
                         "first_saturated_step": hit[0] if hit else None,
                         "zero_gradient_rows": None if not self.gradients else
-                        sum(s.zero_gradients for s in self.steps)})
+                        sum(s.zero_gradients or 0 for s in self.steps)})
         return out
 
     def table(self) -> str:
@@ -226,7 +230,8 @@ class Watch:
         for d in self.dtypes:
             ax.plot(steps, [100 * s.saturated[d] / s.rows for s in self.steps], "-", label=f"top output = 1 ({d})")
         if self.gradients:
-            ax.plot(steps, [100 * s.zero_gradients / s.rows for s in self.steps], "k--", label="CE gradient = 0")
+            ax.plot(steps, [100 * (s.zero_gradients or 0) / s.rows for s in self.steps], "k--",
+                    label="CE gradient = 0")
         ax.set_xlabel("watched batch (step)")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # steps are whole batches
         ax.set_ylabel("% of rows")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
@@ -75,7 +76,7 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progres
             "exp_error": exp_error_rows(kernels, [t.as_dict() for t in table])}
 
 
-def compute(formats, algorithms, classes, kernels: list[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
+def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
             device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
             language_models: bool = False) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
