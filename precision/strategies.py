@@ -10,9 +10,10 @@ from fractions import Fraction
 from hypothesis import strategies as st
 
 from precision.emulated.thresholds import RivalsName, closed_forms
+from precision.formats.dtypes import IEEE
 from precision.formats.number_formats import BUILTIN, Format, get_format, to_fraction
 
-IEEE_FORMATS = ("float16", "bfloat16", "float32", "float64")
+IEEE_FORMATS = IEEE
 
 
 def formats(names=IEEE_FORMATS) -> st.SearchStrategy[Format]:

@@ -23,6 +23,7 @@ from fractions import Fraction
 import mpmath
 
 from precision.emulated.thresholds import thresholds
+from precision.formats.dtypes import DTYPES
 from precision.formats.number_formats import BinaryFormat, get_format
 
 
@@ -165,7 +166,7 @@ def threshold_interval(fmt: str, k) -> tuple[Fraction, Fraction]:
 # k the Coq development proves the interval for (KernelThresholds.v); k = 1/2 is the correctly rounded case, proved
 # per format by the threshold files.
 PROVED_K = (Fraction(1, 2), Fraction(1), Fraction(2))
-PROVED_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
+PROVED_FORMATS = tuple(DTYPES)
 
 
 def covering_k(ulps: float) -> Fraction:

@@ -48,3 +48,4 @@ DTYPES = {d.name: d for d in (
     Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8))}
 
 IEEE = ("float16", "bfloat16", "float32", "float64")  # the dtypes of every framework; float8 is NumPy's alone
+NARROW = IEEE[:3]  # float16, bfloat16, float32: what attention and language models' logits are computed in

@@ -17,12 +17,12 @@ from typing import Callable
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.formats.dtypes import DTYPES
+from precision.formats.dtypes import DTYPES, NARROW
 from precision.kernels.gaps import onset
 
 BACKENDS = ("math", "flash_attention", "efficient_attention", "cudnn_attention")
 REFERENCE = "unfused"  # softmax(QKᵀ·scale)·V, three torch operations in the dtype
-ATTENTION_DTYPES = ("float16", "bfloat16", "float32")
+ATTENTION_DTYPES = NARROW
 QUERIES = 64  # queries per call, always (the last call padded): in bfloat16 the matmuls of the unfused
 #              reference flush subnormal weights to 0 or keep them depending on their shape (oneDNN, measured:
 #              one query over 16 keys keeps 1e-38, 32 queries flush it), so the shape is fixed

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import warnings
 
+from precision.formats.dtypes import NARROW
 from precision.kernels.attention import REFERENCE, attention_thresholds, available_backends
 from precision.kernels.log_probabilities import LOG_KERNELS, cross_entropy_thresholds, log1p_gain, log_thresholds
 from precision.kernels.registry import get_kernel
 from precision.kernels.settings import VOCABULARIES, setting, top_one_gap
 
-DTYPES_16_32 = ("float16", "bfloat16", "float32")
+DTYPES_16_32 = NARROW
 
 
 def language_model_rows(dtypes=DTYPES_16_32, vocabs=(32000, 128256), seq_lens=(128, 1024), tokens: int = 8192,

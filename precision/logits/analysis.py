@@ -17,12 +17,13 @@ from tqdm import tqdm
 
 from precision.common.files import write_json_atomic, write_text_atomic
 from precision.common.plotting import save_figure, subplots
+from precision.formats.dtypes import IEEE
 from precision.kernels.registry import Kernel, kernel_versions
 from precision.kernels.scan import CELLS
 from precision.logits.files import LogitsFile
 from precision.logits.rows import REACH, Saturation, row_saturation
 
-LOGIT_DTYPES = ("float16", "bfloat16", "float32", "float64")
+LOGIT_DTYPES = IEEE
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from precision.common.devices import device_description
 from precision.emulated.measures import MEASURES, saturation_gap
 from precision.emulated.thresholds import ORDERS, thresholds
+from precision.formats.dtypes import NARROW
 from precision.formats.number_formats import get_format
 from precision.kernels.exp_error import exp_error_markdown, exp_error_rows
 from precision.kernels.registry import Kernel, kernel_versions
@@ -109,7 +110,7 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
         extra["cpu_paths"] = compare_paths()
     if language_models:
         from precision.kernels.language_models import language_model_rows
-        extra["language_models"] = language_model_rows(dtypes=("float16", "bfloat16", "float32"), vocabs=(32000,),
+        extra["language_models"] = language_model_rows(dtypes=NARROW, vocabs=(32000,),
                                                        seq_lens=(128,))
     return extra | {"kernels": measured, "settings": {"formats": list(formats), "algorithms": list(algorithms),
                          "classes": list(classes) if classes else {"carrier": list(DEFAULT_CLASSES),

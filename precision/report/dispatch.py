@@ -14,9 +14,10 @@ import sys
 
 from precision.common.devices import cpu_dispatch, supported_capabilities
 from precision.common.errors import InputError
+from precision.formats.dtypes import IEEE
 
 KERNELS = ("torch", "torch-log")
-DTYPES = ("float16", "bfloat16", "float32", "float64")
+DTYPES = IEEE
 CLASSES = (2, 1000)
 FACTS = ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap")
 

@@ -2,7 +2,9 @@
 for the Markdown and the figures alike."""
 from __future__ import annotations
 
-KERNEL_DTYPES = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
+from precision.formats.dtypes import DTYPES
+
+KERNEL_DTYPES = tuple(DTYPES)
 
 
 class Rows:

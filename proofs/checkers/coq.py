@@ -35,11 +35,12 @@ from precision.emulated.exp_error import (
     threshold_interval,
 )
 from precision.emulated.exp_error import interval as kernel_interval
+from precision.formats.dtypes import DTYPES
 
 SOURCE = Path(__file__).resolve().parent.parent / "coq"
 INSTALL_HINT = ("Coq is not installed: `apt-get install coq libcoq-flocq libcoq-interval libcoq-gappa gappa` "
                 "(or run .ci/install_coq as root)")
-FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2", "mp113")
+FORMATS = tuple(DTYPES) + ("mp113",)
 # The axioms Coq's standard real numbers rest on (8.16: classical Dedekind reals, functional extensionality, and
 # the excluded middle that Flocq uses) ...
 REAL_AXIOMS = frozenset({
