@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from dataclasses import dataclass
+from pathlib import Path
 
 from precision.common.errors import InputError
 
@@ -58,6 +60,20 @@ class OneLineParser(argparse.ArgumentParser):
         raise UsageError(f"{self.prog}: error: {message}")
 
 
+def _option_of(args: argparse.Namespace, filename) -> str:
+    """`--out: ` when the file an OS error names lies in the folder or file the user gave as --out (or another
+    path option), so that the message names what the user typed; empty when no option holds it."""
+    if not filename:
+        return ""
+    path = Path(os.fsdecode(filename)).absolute()
+    for dest, value in vars(args).items():
+        for given in value if isinstance(value, list) else [value]:
+            if isinstance(given, (str, Path)) and str(given) and \
+                    (path == Path(given).absolute() or Path(given).absolute() in path.parents):
+                return f"--{dest.replace('_', '-')}: "
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     top = OneLineParser(prog="softmax-sat", description="When does a softmax stop telling you how strong a "
@@ -83,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"softmax-sat {name}: error: {e.option}: {e.message}", file=sys.stderr)
         return 2
     except OSError as e:  # a file or folder the user named cannot be read or written
-        print(f"softmax-sat {name}: error: {e}", file=sys.stderr)
+        print(f"softmax-sat {name}: error: {_option_of(args, e.filename)}{e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"softmax-sat {name}: interrupted", file=sys.stderr)

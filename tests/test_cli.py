@@ -177,3 +177,13 @@ def test_a_folder_of_shards_is_a_logits_dump(tmp_path, capsys):
     assert "float16" in json.dumps(summary)
     assert main(["report", "--kernels", "none", "--scheduler", "dask", "--out", str(tmp_path / "x")]) == 2
     assert "--scheduler: applies with --logits" in capsys.readouterr().err
+
+
+def test_an_os_error_names_the_option_that_holds_the_file(tmp_path, capsys, monkeypatch):
+    import precision.cli
+
+    def full_disk(args):
+        raise OSError(28, "No space left on device", str(args.out / "report.json"))
+    monkeypatch.setattr(precision.cli, "run_report", full_disk)
+    assert main(["report", "--out", str(tmp_path / "out")]) == 2
+    assert "error: --out: [Errno 28] No space left on device" in capsys.readouterr().err
