@@ -33,6 +33,7 @@ from precision.report.compute import (
     compute,
     markdown,
 )
+from precision.report.coq_status import DEFAULT_CERTIFICATE, coq_checked
 
 
 def _listed(option: str, choices=None, cast=str, check=None):
@@ -132,6 +133,9 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     both.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, cuda:N, auto")
     both.add_argument("--out", type=_folder, default=Path("reports/saturation"))
     both.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    emulated.add_argument("--proofs", type=Path, default=None,
+                          help="a `softmax-sat prove` certificate: the emulated rows its Coq theorems state are "
+                               f"marked 'checked by Coq' (default {DEFAULT_CERTIFICATE} when it exists)")
     own = parser.add_argument_group("your own logits")
     own.add_argument("--logits", nargs="+", default=None, metavar="SOURCE",
                      help="analyse your own logits: one .npy, .csv or .pt file of shape (N, C) (per-row JSON), or a "
@@ -196,7 +200,7 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     if args.logits is not None:
         _refuse_unused(args, {"formats": "--formats", "classes": "--classes", "kernels": "--kernels",
                               "kernel_classes": "--kernel-classes", "cpu_paths": "--cpu-paths",
-                              "language_models": "--language-models"},
+                              "language_models": "--language-models", "proofs": "--proofs"},
                        "applies to the report; --logits analyses your file with one --kernel")
         kernel = _logits_kernel(args.kernel or "torch", args.algorithms)
         from precision.logits.analysis import LOGIT_DTYPES
@@ -230,6 +234,9 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
 def run_report(args) -> int:
     kernels, logits, device = _resolve_report(args)
     kind = "report" if logits is None else "logits"
+    proved = None
+    if logits is None and (args.proofs is not None or DEFAULT_CERTIFICATE.is_file()):
+        proved = coq_checked(args.proofs or DEFAULT_CERTIFICATE)
     check_writable(args.out)
     config = _report_config(args, kernels, logits, device)
     with locked(args.out):
@@ -255,7 +262,7 @@ def run_report(args) -> int:
                     return 0
                 data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
                                args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
-                               language_models=bool(args.language_models))
+                               language_models=bool(args.language_models), proved=proved)
                 write_text_atomic(staging / "report.json", strict_json(data, indent=1))
                 figures = []
                 if not args.no_figures:

@@ -64,7 +64,7 @@ def coq_records(result) -> list[dict]:
                                f"{axiom_summary(t.assumptions)}",
                      "seconds": seconds.get(t.file, 0.0),
                      "inputs": {"coq_name": f"SoftmaxSat.{t.file}.{t.name}", "hypotheses": t.hypotheses,
-                                "axioms": t.assumptions}} for t in ths]
+                                "axioms": t.assumptions, "proves": t.facts}} for t in ths]
         records.append({"lemma": lemma, "reading": reading,
                         "statement": "; ".join(t.statement for t in ths[:3]) + ("; …" if len(ths) > 3 else ""),
                         "verdict": "failed" if failed else "proved", "assumptions": hyps, "checks": not failed,

@@ -18,6 +18,7 @@ from precision.formats.number_formats import get_format
 from precision.kernels.exp_error import exp_error_markdown, exp_error_rows
 from precision.kernels.registry import Kernel, kernel_versions
 from precision.kernels.scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
+from precision.report.coq_status import checked_by_coq
 from precision.report.rows import emulated, measured, measured_dtypes
 
 DEFAULT_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2",
@@ -79,7 +80,7 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progres
 
 def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
             device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
-            language_models: bool = False) -> dict:
+            language_models: bool = False, proved: list[dict] | None = None) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
 
     `cpu_paths`: torch measured again under each CPU code path this processor supports (a subprocess each, tens of
@@ -104,7 +105,7 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
             except ValueError as e:  # e.g. log(0) on the δ-grid, which has no infinity
                 row[name] = f"undefined: {e}"
         measures.append(row)
-    extra = {}
+    extra: dict = {"coq": proved}  # the per-format facts a prove certificate's Coq records prove (None: none read)
     if cpu_paths:
         from precision.report.dispatch import compare_paths
         extra["cpu_paths"] = compare_paths()
@@ -204,15 +205,21 @@ def markdown(data: dict, figures: list[str]) -> str:
     by_config = emulated(data)
     two = [r for f in formats if (r := by_config.get(f, "shifted", 2, "equal"))]
     if two:
-        md += ["## Two classes, max-shifted softmax", "",
+        proved = data.get("coq")
+        coq = ("Coq: not read (run `softmax-sat prove`, or give --proofs CERTIFICATE)" if proved is None else
+               "checked by Coq: both thresholds are theorems of the `softmax-sat prove` certificate read "
+               "(exp correctly rounded; proofs/coq)")
+        md += ["## Two classes, max-shifted softmax", "", coq, "",
                _table(["format", "top output = 1 from gap", "others = 0 from gap", "outputs sum > 1 for gaps in",
-                       "p·ln 2 (sum absorbs)", "exact softmax rounded once", "distinct top outputs", "method"],
+                       "p·ln 2 (sum absorbs)", "exact softmax rounded once", "distinct top outputs", "method",
+                       "checked by Coq"],
                       [[r["format"], _fmt_gap(r["top_is_one_from_gap"]), _fmt_gap(r["others_zero_from_gap"]),
                         "—" if not r["sum_exceeds_one"] else
                         f"[{_fmt_gap(r['sum_exceeds_one'][0])}, {_fmt_gap(r['sum_exceeds_one'][1])})",
                         f"{r['closed_form'].get('shifted_sum_absorbs', float('nan')):.6g}",
                         f"{r['closed_form'].get('exact_rounded_once', float('nan')):.6g}",
-                        r["distinct_top_outputs"] if r["distinct_top_outputs"] is not None else "—", r["method"]]
+                        r["distinct_top_outputs"] if r["distinct_top_outputs"] is not None else "—", r["method"],
+                        "—" if proved is None else ("yes" if checked_by_coq(r, proved) else "no")]
                        for r in two]), ""]
         f32 = by_config.get("float32", "shifted", 2, "equal")
         if f32:

@@ -35,6 +35,7 @@ from precision.emulated.exp_error import (
     threshold_interval,
 )
 from precision.emulated.exp_error import interval as kernel_interval
+from precision.emulated.thresholds import gap_text
 from precision.formats.dtypes import DTYPES
 
 SOURCE = Path(__file__).resolve().parent.parent / "coq"
@@ -215,6 +216,7 @@ class Theorem:
     file: str
     statement: str
     hypotheses: tuple[str, ...] = ()
+    facts: tuple[tuple[str, str], ...] = ()  # (fact, exact gap) it proves, named as precision names them
 
 
 GENERIC_THEOREMS = [
@@ -268,12 +270,14 @@ def format_theorems(t: FormatThresholds) -> list[Theorem]:
     h = (f"{t.fmt} as Flocq FLT_exp ({t.emin}) {t.p}, round to nearest even", CR_EXP,
          "thresholds from precision.thresholds(fmt, 'shifted', classes=2)")
     T = float(t.top_is_one_from_gap)
-    out = [Theorem(f"{n}_top_is_one_from_gap", file, f"{t.fmt}: ∀ g ≥ T = {T!r}: top output exactly 1", h),
+    top = (("format", t.fmt), ("top_is_one_from_gap", gap_text(t.top_is_one_from_gap)))
+    out = [Theorem(f"{n}_top_is_one_from_gap", file, f"{t.fmt}: ∀ g ≥ T = {T!r}: top output exactly 1", h, top),
            Theorem(f"{n}_top_below_one_at_pred", file, f"{t.fmt}: at pred(T) the top output is < 1", h)]
     if t.others_zero_from_gap is not None:
         T0 = float(t.others_zero_from_gap)
+        zero = (("format", t.fmt), ("others_zero_from_gap", gap_text(t.others_zero_from_gap)))
         out += [Theorem(f"{n}_others_zero_from_gap", file,
-                        f"{t.fmt}: ∀ g ≥ T0 = {T0!r}: rnd(e^−g) = 0 and the other output is exactly 0", h),
+                        f"{t.fmt}: ∀ g ≥ T0 = {T0!r}: rnd(e^−g) = 0 and the other output is exactly 0", h, zero),
                 Theorem(f"{n}_other_nonzero_at_pred", file, f"{t.fmt}: at pred(T0) the other output is ≠ 0", h)]
     return out
 
@@ -322,6 +326,7 @@ class TheoremResult:
     assumptions: list[str]
     ok: bool
     assumptions_of: str = "this theorem"  # or: the main theorems of one file together (one Print Assumptions)
+    facts: dict[str, str] = field(default_factory=dict)  # what a per-format theorem proves: format, fact → gap
 
 
 @dataclass
@@ -383,7 +388,7 @@ def _assumptions(exe: str, build: Path, theorems: list[Theorem], timeout: float,
         for th in ths:
             ok = r.ok and out.exists() and all(allowed(a) for a in axioms)
             result.theorems.append(TheoremResult(th.name, th.file, th.statement, list(th.hypotheses), axioms,
-                                                 ok, scope))
+                                                 ok, scope, dict(th.facts)))
     bad = [t for t in result.theorems if not t.ok]
     if bad:
         result.status = "failed"
