@@ -21,11 +21,11 @@ def coq_checked(path: Path) -> list[dict]:
         raise InputError("proofs", f"{path} is not a softmax-sat prove certificate (a list of records)")
     out = []
     for record in records:
-        for e in record.get("evidence", []) if isinstance(record, dict) else []:
-            proves = (e.get("inputs") or {}).get("proves") if isinstance(e, dict) else None
-            if e.get("kind") == "coq" and e.get("status") == "checked" and isinstance(proves, dict):
+        for step in record.get("evidence", []) if isinstance(record, dict) else []:
+            proves = (step.get("inputs") or {}).get("proves") if isinstance(step, dict) else None
+            if step.get("kind") == "coq" and step.get("status") == "checked" and isinstance(proves, dict):
                 out += [{"format": proves.get("format"), "fact": fact, "gap": gap,
-                         "theorem": e["inputs"].get("coq_name")} for fact, gap in proves.items() if fact != "format"]
+                         "theorem": step["inputs"].get("coq_name")} for fact, gap in proves.items() if fact != "format"]
     return out
 
 

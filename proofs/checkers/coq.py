@@ -270,12 +270,12 @@ def format_theorems(t: FormatThresholds) -> list[Theorem]:
     h = (f"{t.fmt} as Flocq FLT_exp ({t.emin}) {t.p}, round to nearest even", CR_EXP,
          "thresholds from precision.thresholds(fmt, 'shifted', classes=2)")
     T = float(t.top_is_one_from_gap)
-    top = (("format", t.fmt), ("top_is_one_from_gap", gap_text(t.top_is_one_from_gap)))
+    top = (("format", t.fmt), ("top_is_one_from_gap", str(gap_text(t.top_is_one_from_gap))))
     out = [Theorem(f"{n}_top_is_one_from_gap", file, f"{t.fmt}: ∀ g ≥ T = {T!r}: top output exactly 1", h, top),
            Theorem(f"{n}_top_below_one_at_pred", file, f"{t.fmt}: at pred(T) the top output is < 1", h)]
     if t.others_zero_from_gap is not None:
         T0 = float(t.others_zero_from_gap)
-        zero = (("format", t.fmt), ("others_zero_from_gap", gap_text(t.others_zero_from_gap)))
+        zero = (("format", t.fmt), ("others_zero_from_gap", str(gap_text(t.others_zero_from_gap))))
         out += [Theorem(f"{n}_others_zero_from_gap", file,
                         f"{t.fmt}: ∀ g ≥ T0 = {T0!r}: rnd(e^−g) = 0 and the other output is exactly 0", h, zero),
                 Theorem(f"{n}_other_nonzero_at_pred", file, f"{t.fmt}: at pred(T0) the other output is ≠ 0", h)]
