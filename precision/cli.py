@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import shutil
+import sys
 from pathlib import Path
 
 from precision.common.devices import cpu_dispatch, device_description, torch_device
@@ -13,8 +15,10 @@ from precision.common.files import (
     check_writable,
     claimed,
     locked,
+    output_folder,
     publish_run,
     refuse_foreign,
+    release_unpublished,
     staging_folder,
     strict_json,
     write_text_atomic,
@@ -23,7 +27,7 @@ from precision.common.limits import check_classes
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.number_formats import get_format
-from precision.kernels.registry import DTYPES, KERNELS, KernelError, available_kernels, get_kernel
+from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, available_kernels, get_kernel
 from precision.logits.files import LogitsFile
 from precision.report.compute import (
     DEFAULT_CLASSES,
@@ -83,13 +87,6 @@ def _format(text: str) -> str:
     return text
 
 
-def _folder(text: str) -> Path:
-    """argparse type of an output folder: a path that names something (`--out ''` is not the current folder)."""
-    if not text.strip():
-        raise argparse.ArgumentTypeError("give a folder name (an empty name would write into the current folder)")
-    return Path(text)
-
-
 def _refuse_unused(args, options: dict[str, str], why: str) -> None:
     """Options the chosen mode does not use are refused, never silently ignored; `options`: dest → flag."""
     given = [flag for dest, flag in options.items() if getattr(args, dest) is not None]
@@ -131,7 +128,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                       help=f"emulated algorithms (default all: {', '.join(ALGORITHMS)}); with --logits, one "
                            "algorithm for --kernel emulated")
     both.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, cuda:N, auto")
-    both.add_argument("--out", type=_folder, default=Path("reports/saturation"))
+    both.add_argument("--out", type=output_folder, default=Path("reports/saturation"))
     both.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     emulated.add_argument("--proofs", type=Path, default=None,
                           help="a `softmax-sat prove` certificate: the emulated rows its Coq theorems state are "
@@ -194,6 +191,16 @@ def _logits_kernel(name: str, algorithms):
     return get_kernel(name)
 
 
+def _named_kernel(name: str) -> Kernel:
+    """A kernel of `--kernels`: its errors name that option (the registry's name `--kernel`)."""
+    try:
+        return get_kernel(name)
+    except InputError as e:
+        if e.argument != "kernel":
+            raise
+        raise KernelError("kernels", e.message) from None
+
+
 def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     """Every option of `report` checked and every name resolved (kernels, dtypes, device, file), before any
     folder is claimed; the defaults of the chosen mode filled in."""
@@ -221,9 +228,9 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     args.formats = args.formats or DEFAULT_FORMATS
     args.kernel_classes = args.kernel_classes or DEFAULT_KERNEL_CLASSES
     if args.kernels == ("none",):
-        kernels = []
+        kernels: list[Kernel] = []
     else:
-        kernels = [get_kernel(k) for k in args.kernels] if args.kernels else available_kernels()
+        kernels = [_named_kernel(k) for k in args.kernels] if args.kernels else available_kernels()
     device = _device(args.device, kernels)
     for k in kernels:
         for d in k.dtypes:
@@ -234,13 +241,21 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
 def run_report(args) -> int:
     kernels, logits, device = _resolve_report(args)
     kind = "report" if logits is None else "logits"
-    proved = None
+    proved, certificate = None, None
     if logits is None and (args.proofs is not None or DEFAULT_CERTIFICATE.is_file()):
-        proved = coq_checked(args.proofs or DEFAULT_CERTIFICATE)
+        certificate = args.proofs or DEFAULT_CERTIFICATE
+        proved = coq_checked(certificate)
     check_writable(args.out)
     config = _report_config(args, kernels, logits, device)
+    if logits is None:  # the certificate read decides the "checked by Coq" marks: it is part of the config
+        config["proofs"] = None if certificate is None else \
+            hashlib.sha256(Path(certificate).read_bytes()).hexdigest()
     with locked(args.out):
-        refuse_foreign(args.out, kind, REPORT_FILES if logits is None else LOGITS_FILES + _token_files(logits))
+        outputs = REPORT_FILES if logits is None else LOGITS_FILES + _token_files(logits)
+        refuse_foreign(args.out, kind, outputs)
+        if release_unpublished(args.out, kind, outputs):
+            print(f"{args.out}: a {kind} run killed before it published held no results; its claim is released",
+                  file=sys.stderr)
         # a run refused after this point (a bad row found while reading) gives the folder back
         with claimed(args.out, config, name=f"{kind}.config.json"):
             staging = staging_folder(args.out)
@@ -341,7 +356,7 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--classes", type=_classes, default=2)
     parser.add_argument("--rivals", default="equal", choices=RIVALS)
     parser.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, auto")
-    parser.add_argument("--out", type=_folder, default=Path("reports/verify"))
+    parser.add_argument("--out", type=output_folder, default=Path("reports/verify"))
 
 
 def run_verify(args) -> int:

@@ -9,6 +9,7 @@ from pathlib import Path
 from precision.common.files import (
     check_writable,
     locked,
+    output_folder,
     publish_run,
     refuse_foreign,
     staging_folder,
@@ -20,7 +21,7 @@ from .certificates import all_checked, all_proofs, certify, coq_records, evidenc
 
 
 def configure_prove(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("reports/proofs"), help="folder for the certificate")
+    parser.add_argument("--out", type=output_folder, default=Path("reports/proofs"), help="folder for the certificate")
     parser.add_argument("--no-coq", dest="coq", action="store_false",
                         help="skip the Coq development (proofs/coq) even when coqc is installed")
 

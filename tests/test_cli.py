@@ -187,3 +187,54 @@ def test_an_os_error_names_the_option_that_holds_the_file(tmp_path, capsys, monk
     monkeypatch.setattr(precision.cli, "run_report", full_disk)
     assert main(["report", "--out", str(tmp_path / "out")]) == 2
     assert "error: --out: [Errno 28] No space left on device" in capsys.readouterr().err
+
+
+def test_a_report_killed_before_it_published_does_not_hold_the_folder(tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.config.json").write_text(json.dumps({"formats": ["float64"]}))  # a claim, and no results
+    argv = ["report", "--kernels", "none", "--formats", "bfloat16", "--classes", "2", "--algorithms", "shifted",
+            "--no-figures", "--out", str(out)]
+    assert main(argv) == 0
+    assert "killed before it published held no results" in capsys.readouterr().err
+
+
+def test_a_journal_in_a_received_folder_deletes_nothing_a_run_did_not_publish(tmp_path):
+    import numpy as np
+    logits, out = tmp_path / "l.npy", tmp_path / "out"
+    np.save(logits, np.array([[1.0, 2.0]]))
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / ".publishing.json").write_text(json.dumps({"staging": ".staging-9", "move": [], "remove": ["notes.txt"]}))
+    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 0
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_bfloat16_npy_is_read_as_bfloat16(tmp_path):
+    import ml_dtypes
+    import numpy as np
+    logits = tmp_path / "bf.npy"
+    np.save(logits, np.array([[20.0, 0.0], [1.0, 0.0]], dtype=ml_dtypes.bfloat16))  # stored as |V2
+    out = tmp_path / "out"
+    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--dtypes", "bfloat16", "--out", str(out),
+                 "--no-figures"]) == 0
+
+
+def test_a_user_kernel_leaves_the_import_path_alone(tmp_path, monkeypatch):
+    import sys
+    (tmp_path / "my_softmax_mod.py").write_text(
+        "import numpy as np\n"
+        "def softmax(x):\n"
+        "    e = np.exp(x - x.max(axis=1, keepdims=True))\n"
+        "    return e / e.sum(axis=1, keepdims=True)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    before = list(sys.path)
+    from precision.kernels.registry import get_kernel
+    assert get_kernel("my_softmax_mod:softmax").name == "my_softmax_mod:softmax"
+    assert sys.path == before
+
+
+def test_a_bad_kernel_in_kernels_is_named_under_kernels(capsys, tmp_path):
+    assert main(["report", "--kernels", "tf", "--out", str(tmp_path / "o")]) == 2
+    assert "error: --kernels: unknown 'tf'" in capsys.readouterr().err

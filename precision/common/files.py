@@ -9,6 +9,7 @@ host by a process that is gone, or when it was written on another host and not r
 seconds (a live holder refreshes its lock's time every `LOCK_REFRESH_S` seconds)."""
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -74,6 +75,13 @@ def check_writable(out: Path) -> None:
         raise InputError("out", f"cannot write into {existing}")
 
 
+def output_folder(text: str) -> Path:
+    """argparse type of an output folder: a path that names something (`--out ''` is not the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("give a folder name (an empty name would write into the current folder)")
+    return Path(text)
+
+
 def regular_file(path: Path, argument: str) -> Path:
     """`path` if it is a regular file; else `InputError(argument)` saying "no such file" or, for a folder, FIFO,
     socket or device, "not a regular file" (a FIFO would block the reader, so it is never opened)."""
@@ -93,6 +101,7 @@ def regular_file(path: Path, argument: str) -> Path:
 LOCK = ".lock"
 LOCK_STALE_AFTER_S = 3600  # a lock from another host, not refreshed for this long, is stale
 LOCK_REFRESH_S = 300  # how often a holder refreshes its lock's time
+LOCK_EMPTY_GRACE_S = 10  # an empty or unreadable lock younger than this may be a live one being written
 STAGING = ".staging-"  # `<out>/.staging-<pid>`: a run's files before they are published
 JOURNAL = ".publishing.json"  # written before the renames of a publish, removed after: the commit point
 
@@ -172,7 +181,9 @@ def lock_is_stale(text: str, age_s: float, host: str | None = None) -> bool:
     host = socket.gethostname() if host is None else host
     owner, _, pid = text.strip().partition(" ")
     if not owner or not pid.strip().isdigit():
-        return True  # empty or not a lock this program wrote (locks are written whole, never seen half)
+        # empty or not a lock this program wrote; on a file system without hard links a live lock is created
+        # empty and written just after, so it is stale only once that moment has surely passed
+        return age_s > LOCK_EMPTY_GRACE_S
     if owner == host:
         return not _alive(int(pid))
     return age_s > LOCK_STALE_AFTER_S
@@ -195,9 +206,14 @@ def _take_over(path: Path, text: str) -> None:
         return
     if aside.read_text(errors="replace") != text:  # a fresh lock replaced the stale one meanwhile: put it back
         try:
-            os.link(aside, path)
+            os.link(aside, path)  # put back, unless a lock is there again
+            aside.unlink(missing_ok=True)
         except FileExistsError:
-            pass
+            pass  # another process holds the folder now; the live lock stays aside, never deleted
+        except OSError:  # no hard links here: put it back by renaming, if nothing is there
+            if not path.exists():
+                os.rename(aside, path)
+        return
     aside.unlink(missing_ok=True)
 
 
@@ -250,6 +266,9 @@ def locked(out: Path):
             _take_over(path, text)
             continue
         host, _, pid = text.strip().partition(" ")
+        if not host or not pid.strip().isdigit():
+            raise InputError("out", f"{out} is being locked by another process right now (its lock {path} is "
+                                    f"younger than {LOCK_EMPTY_GRACE_S} s and not written yet); try again")
         raise InputError("out", f"{out} is in use by process {pid.strip()} on {host} (lock {path}); wait for it to "
                          f"finish, or remove the lock if that process is gone") from None
     else:
@@ -319,6 +338,9 @@ def recover(out: Path) -> list[str]:
         except (OSError, ValueError):
             ok = False
         if ok:
+            # a journal found in a folder is data: it removes only files a manifest there says a run published
+            ours = {n for m in out.glob("*.manifest.json") for n in _manifest_names(m)}
+            journal["remove"] = [n for n in journal["remove"] if n in ours]
             _finish(out, journal)
             done.append(f"finished publishing {len(journal['move'])} files of an interrupted run")
         else:
@@ -342,11 +364,21 @@ def _manifest(kind: str) -> str:
     return f"{kind}.manifest.json"
 
 
-def _ours(out: Path, kind: str) -> tuple[str, ...]:
-    """The files a run of this tool published in `out` (none in a folder without our manifest)."""
+def _manifest_names(path: Path) -> list[str]:
+    """The names a manifest lists (none when it is not one this tool wrote)."""
+    try:
+        names = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return []
+    return [n for n in names if isinstance(n, str) and "/" not in n] if isinstance(names, list) else []
+
+
+def _ours(out: Path, kind: str, outputs: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The files a run of this tool published in `out`: its manifest's list; in a folder that holds this kind's
+    config but no manifest (an older version's run, or one killed before it published), `outputs`."""
     path = out / _manifest(kind)
     if not path.is_file():
-        return ()
+        return outputs if (out / f"{kind}.config.json").is_file() else ()
     try:
         names = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -357,9 +389,20 @@ def _ours(out: Path, kind: str) -> tuple[str, ...]:
     return tuple(names)
 
 
+def release_unpublished(out: Path, kind: str, outputs: tuple[str, ...]) -> bool:
+    """A `kind` run that claimed `out` and was killed before it published holds no results (no manifest, none of
+    its outputs): its claim is released, so that a run of another config may take the folder. Call under the lock.
+    Whether a claim was released."""
+    config = out / f"{kind}.config.json"
+    if not config.is_file() or (out / _manifest(kind)).exists() or any((out / n).exists() for n in outputs):
+        return False
+    config.unlink()
+    return True
+
+
 def refuse_foreign(out: Path, kind: str, outputs: tuple[str, ...]) -> None:
     """A file this run would write that no run of this tool wrote (the user's own) is never overwritten."""
-    ours = set(_ours(out, kind))
+    ours = set(_ours(out, kind, outputs))
     foreign = [n for n in outputs if (out / n).exists() and n not in ours]
     if foreign:
         raise InputError("out", f"{out} already holds {', '.join(foreign)}, which no {kind} run of this tool "
@@ -371,4 +414,4 @@ def publish_run(staging: Path, out: Path, kind: str) -> None:
     not write go (only those: the manifest says which)."""
     names = sorted(p.name for p in staging.iterdir())
     write_json_atomic(staging / _manifest(kind), names + [_manifest(kind)])
-    publish(staging, out, _ours(out, kind))
+    publish(staging, out, tuple(n for n in _ours(out, kind) if n not in names))

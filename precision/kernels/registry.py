@@ -408,12 +408,17 @@ def _user_kernel(spec: str) -> Kernel:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise KernelError("kernel", f"{spec!r}: expected package.module:function")
-    if os.getcwd() not in sys.path and "" not in sys.path:  # as `python -m` would: your folder's modules first
-        sys.path.insert(0, os.getcwd())
+    here = os.getcwd()
+    search = here not in sys.path and "" not in sys.path  # as `python -m` would: your folder's modules first
+    if search:
+        sys.path.insert(0, here)
     try:
         module = importlib.import_module(module_name)
     except Exception as e:  # ImportError, or whatever the module raises while importing
         raise KernelError("kernel", f"{spec}: cannot import {module_name} ({_one_line(e)})") from e
+    finally:
+        if search and here in sys.path:  # the process's import path is left as it was
+            sys.path.remove(here)
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):

@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 from typing import Iterator
 
+import ml_dtypes
 import numpy as np
 
 from precision.common.errors import InputError
@@ -58,7 +59,9 @@ class LogitsFile:
         if not isinstance(a, np.ndarray):  # np.load opens a .npz archive whatever the file is called
             a.close()
             raise LogitsFileError(f"{self.path} is a .npz archive, not a .npy array; save one array with np.save")
-        if a.dtype.kind not in "fiu":
+        if a.dtype.kind == "V" and a.dtype.itemsize == 2 and a.dtype.names is None:
+            a = a.view(ml_dtypes.bfloat16)  # np.save writes ml_dtypes' bfloat16 as two raw bytes (|V2)
+        elif a.dtype.kind not in "fiu":
             raise LogitsFileError(f"{self.path} holds dtype {a.dtype}; expected real numbers "
                                   "(float or integer)")
         # a memory map knows where its data starts in the file: chunks are read from there
@@ -129,7 +132,8 @@ class LogitsFile:
                 r, c = bad[0]
                 where = (f"line {start + r + self.first_line}" if self.path.suffix.lower() == ".csv"
                          else f"row {start + r}")
-                raise LogitsFileError(f"{self.path} {where}, column {c + 1}: {block[r, c]} "
+                column = c + 1 if self.path.suffix.lower() == ".csv" else c  # CSV counts from 1, arrays from 0
+                raise LogitsFileError(f"{self.path} {where}, column {column}: {block[r, c]} "
                                       "(NaN or infinite logits are not logits)")
             yield start, block
 

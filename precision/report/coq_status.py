@@ -17,15 +17,25 @@ def coq_checked(path: Path) -> list[dict]:
         records = json.loads(Path(path).read_text())
     except (OSError, ValueError) as e:
         raise InputError("proofs", f"cannot read {path} as a softmax-sat prove certificate: {e}") from None
-    if not isinstance(records, list):
-        raise InputError("proofs", f"{path} is not a softmax-sat prove certificate (a list of records)")
+    def bad(what: str) -> InputError:
+        return InputError("proofs", f"{path} is not a softmax-sat prove certificate ({what})")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise bad("a list of records")
     out = []
     for record in records:
-        for step in record.get("evidence", []) if isinstance(record, dict) else []:
-            proves = (step.get("inputs") or {}).get("proves") if isinstance(step, dict) else None
-            if step.get("kind") == "coq" and step.get("status") == "checked" and isinstance(proves, dict):
-                out += [{"format": proves.get("format"), "fact": fact, "gap": gap,
-                         "theorem": step["inputs"].get("coq_name")} for fact, gap in proves.items() if fact != "format"]
+        steps = record.get("evidence", [])
+        if not isinstance(steps, list) or not all(isinstance(s, dict) for s in steps):
+            raise bad("a record's evidence is not a list of steps")
+        for step in steps:
+            inputs = step.get("inputs") or {}
+            proves = inputs.get("proves") if isinstance(inputs, dict) else None
+            if step.get("kind") != "coq" or step.get("status") != "checked" or proves is None:
+                continue
+            if not isinstance(proves, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                       for k, v in proves.items()):
+                raise bad("what a Coq step proves is not a table of names and gaps")
+            out += [{"format": proves.get("format"), "fact": fact, "gap": gap, "theorem": inputs.get("coq_name")}
+                    for fact, gap in proves.items() if fact != "format"]
     return out
 
 

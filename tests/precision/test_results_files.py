@@ -95,15 +95,18 @@ def test_a_fifo_is_not_a_regular_file_and_a_missing_file_is_missing(tmp_path):
 # --- locks ---------------------------------------------------------------------------------------------------------
 def test_the_staleness_rule():
     here, there = socket.gethostname(), "elsewhere.example"
-    assert lock_is_stale("", 0)  # empty: locks are written whole, so no live process left it so
-    assert lock_is_stale("garbage", 0)
+    # empty or garbage: stale once older than the grace in which a live lock may still be being written (on a file
+    # system without hard links a lock is created, then written)
+    assert lock_is_stale("", files.LOCK_EMPTY_GRACE_S + 1) and lock_is_stale("garbage", 60)
+    assert not lock_is_stale("", 0) and not lock_is_stale("garbage", 1)
     assert lock_is_stale(f"{here} {_dead_pid()}", 0)
     assert not lock_is_stale(f"{here} {os.getpid()}", 10 ** 6)  # alive: never stale, however old
     assert not lock_is_stale(f"{there} 123", files.LOCK_STALE_AFTER_S - 1)  # another host's: trusted while fresh
     assert lock_is_stale(f"{there} 123", files.LOCK_STALE_AFTER_S + 1)
 
 
-@pytest.mark.parametrize("content, age", [("", 0), ("elsewhere.example 123", files.LOCK_STALE_AFTER_S + 60),
+@pytest.mark.parametrize("content, age", [("", files.LOCK_EMPTY_GRACE_S + 5),
+                                          ("elsewhere.example 123", files.LOCK_STALE_AFTER_S + 60),
                                           ("dead", 0)])
 def test_a_stale_lock_is_taken_over(tmp_path, content, age):
     lock = tmp_path / ".lock"
@@ -136,6 +139,8 @@ def test_a_live_holder_refreshes_its_lock(tmp_path, monkeypatch):
 def _old_set(out):
     for name in ("report.json", "report.md", "a.png", "old.png"):
         (out / name).write_text(f"old {name}")
+    # what the last run published: only files a manifest lists may be removed by a journal found in the folder
+    (out / "report.manifest.json").write_text(json.dumps(["report.json", "report.md", "a.png", "old.png"]))
 
 
 def _new_staging(out):
@@ -150,7 +155,8 @@ OLD = {"report.json": "old report.json", "report.md": "old report.md", "a.png": 
 
 
 def _visible(out):
-    return {p.name: p.read_text() for p in out.iterdir() if not p.name.startswith(".")}
+    return {p.name: p.read_text() for p in out.iterdir()
+            if not p.name.startswith(".") and not p.name.endswith(".manifest.json")}
 
 
 @pytest.mark.parametrize("killed_at", range(1, 5))  # the journal, then the three files
