@@ -238,3 +238,12 @@ def test_a_user_kernel_leaves_the_import_path_alone(tmp_path, monkeypatch):
 def test_a_bad_kernel_in_kernels_is_named_under_kernels(capsys, tmp_path):
     assert main(["report", "--kernels", "tf", "--out", str(tmp_path / "o")]) == 2
     assert "error: --kernels: unknown 'tf'" in capsys.readouterr().err
+
+
+def test_a_refused_run_leaves_no_folder_behind(tmp_path, capsys):
+    import numpy as np
+    logits, out = tmp_path / "nan.npy", tmp_path / "out"
+    np.save(logits, np.array([[1.0, np.nan], [2.0, 0.0]]))
+    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 2
+    assert "row 0, column 1" in capsys.readouterr().err  # both counted from 0
+    assert not out.exists()

@@ -253,6 +253,7 @@ def locked(out: Path):
     module's rule, is taken over). On taking the lock, what a killed run left is settled (`recover`)."""
     import time
     out = Path(out)
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
     path, me = out / LOCK, f"{socket.gethostname()} {os.getpid()}"
     for _ in range(100):
@@ -284,6 +285,8 @@ def locked(out: Path):
         try:
             if path.read_text() == me:
                 path.unlink()
+            if created and not any(out.iterdir()):  # a refused run leaves no empty folder of its own behind
+                out.rmdir()
         except OSError:
             pass
 
