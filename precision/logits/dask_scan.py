@@ -62,16 +62,22 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
 
 
 def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeStatistics], np.ndarray]:
-    """One shard on a worker, its torch threads matched to the worker's."""
+    """One shard on a worker; a torch kernel's threads matched to the worker's for the task, then set back."""
     try:
         from distributed import get_worker
         threads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         threads = None
-    if threads:
+    if threads and kernel.package == "torch":
         import torch
+        before = torch.get_num_threads()
         torch.set_num_threads(threads)
-    stats, records = scan_shard(shard, dtypes, kernel, device)
+        try:
+            stats, records = scan_shard(shard, dtypes, kernel, device)
+        finally:
+            torch.set_num_threads(before)  # a user's cluster keeps its own setting
+    else:
+        stats, records = scan_shard(shard, dtypes, kernel, device)
     assert records is not None  # no sink: the records come back whole
     return stats, records
 
