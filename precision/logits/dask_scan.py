@@ -14,7 +14,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.kernels.registry import KERNELS, Kernel
+from precision.kernels.registry import KERNELS, Kernel, get_kernel
 from precision.logits.shard_scan import scan_shard
 from precision.logits.shards import SCALE_EXTRA, Shard
 from precision.logits.summary import DtypeStatistics
@@ -68,7 +68,8 @@ def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeSta
         threads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         threads = None
-    if threads and kernel.package == "torch":
+    package = (get_kernel(kernel) if isinstance(kernel, str) else kernel).package
+    if threads and package == "torch":
         import torch
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
