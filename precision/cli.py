@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
-import math
 import shutil
 import sys
 from pathlib import Path
@@ -40,51 +38,42 @@ from precision.report.compute import (
 from precision.report.coq_status import DEFAULT_CERTIFICATE, coq_checked
 
 
-def _listed(option: str, choices=None, cast=str, check=None):
-    """An argparse type for a comma-separated list; the error names the option and the bad item."""
+def _checked(cast=str, check=None):
+    """An argparse type: the text cast (`int`: "is not an integer") and checked by an engine's check, whose
+    `InputError` becomes argparse's one-line error under the option; the value is the cast text."""
+    def parse(text: str):
+        try:
+            value = cast(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if check is not None:
+            try:
+                check(value)
+            except InputError as e:
+                raise argparse.ArgumentTypeError(e.message) from None
+        return value
+    return parse
+
+
+def _listed(choices=None, cast=str, check=None):
+    """An argparse type for a comma-separated list, each item as `_checked` takes it."""
+    item = _checked(cast, check)
+
     def parse(text):
         items = [x.strip() for x in text.split(",") if x.strip()]
         if not items:
             raise argparse.ArgumentTypeError("give a comma-separated list")
         if len(set(items)) != len(items):
             raise argparse.ArgumentTypeError(f"{text!r} names an item twice")
-        out = []
         for x in items:
             if choices is not None and x not in choices:
                 raise argparse.ArgumentTypeError(f"unknown {x!r}; expected some of {', '.join(choices)}")
-            try:
-                try:
-                    value = cast(x)
-                except ValueError:
-                    raise InputError(option, f"{x!r} is not an integer") from None
-                if check is not None:
-                    check(value)
-            except InputError as e:
-                raise argparse.ArgumentTypeError(e.message) from None
-            out.append(value)
-        return tuple(out)
+        return tuple(item(x) for x in items)
     return parse
 
 
-def _classes(text: str) -> int:
-    """argparse type of a number of classes: an integer in [2, MAX_CLASSES]."""
-    try:
-        m = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    try:
-        return check_classes(m)
-    except InputError as e:
-        raise argparse.ArgumentTypeError(e.message) from None
-
-
-def _format(text: str) -> str:
-    """argparse type of a format name: resolved now, so a bad one never reaches a results folder."""
-    try:
-        get_format(text)
-    except InputError as e:
-        raise argparse.ArgumentTypeError(e.message) from None
-    return text
+_classes = _checked(int, check_classes)  # a number of classes: an integer in [2, MAX_CLASSES]
+_format = _checked(check=get_format)  # a format name, resolved now so a bad one never reaches a results folder
 
 
 def _refuse_unused(args, options: dict[str, str], why: str) -> None:
@@ -105,14 +94,14 @@ def _device(name: str | None, kernels) -> str:
 
 def configure_report(parser: argparse.ArgumentParser) -> None:
     emulated = parser.add_argument_group("the report (without --logits)")
-    emulated.add_argument("--formats", type=_listed("--formats", check=get_format), default=None,
+    emulated.add_argument("--formats", type=_listed(check=get_format), default=None,
                           help="emulated formats (default " + ",".join(DEFAULT_FORMATS) + "; any of float16, "
                                "bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, mpBITS, decimalDIGITS, "
                                "deltaSTEP[-paper])")
-    emulated.add_argument("--classes", type=_listed("--classes", cast=int, check=check_classes), default=None,
+    emulated.add_argument("--classes", type=_listed(cast=int, check=check_classes), default=None,
                           help=f"numbers of classes of the emulated tables (default {DEFAULT_CLASSES}; "
                                f"{OBJECT_FORMAT_CLASSES} for the pure-Python formats mp/decimal/δ)")
-    emulated.add_argument("--kernels", type=_listed("--kernels"), default=None,
+    emulated.add_argument("--kernels", type=_listed(), default=None,
                           help=f"real kernels measured first ({', '.join(KERNELS)}, or package.module:function; "
                                "default: every kernel whose package is installed; 'none' skips them)")
     emulated.add_argument("--cpu-paths", action="store_true", default=None,
@@ -120,19 +109,19 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                                "(ATEN_CPU_CAPABILITY; tens of seconds)")
     emulated.add_argument("--language-models", action="store_true", default=None,
                           help="add log-probability kernels, cross-entropy and attention at 32,000 tokens (~100 s)")
-    emulated.add_argument("--kernel-classes", type=_listed("--kernel-classes", cast=int, check=check_classes),
+    emulated.add_argument("--kernel-classes", type=_listed(cast=int, check=check_classes),
                           default=None, help="numbers of classes for the kernels (default "
                           f"{','.join(map(str, DEFAULT_KERNEL_CLASSES))}; e.g. 2,10,1000,32000,128256)")
+    emulated.add_argument("--proofs", type=Path, default=None,
+                          help="a `softmax-sat prove` certificate: the emulated rows its Coq theorems state are "
+                               f"marked 'checked by Coq' (default {DEFAULT_CERTIFICATE} when it exists)")
     both = parser.add_argument_group("both")
-    both.add_argument("--algorithms", type=_listed("--algorithms", tuple(ALGORITHMS)), default=None,
+    both.add_argument("--algorithms", type=_listed(tuple(ALGORITHMS)), default=None,
                       help=f"emulated algorithms (default all: {', '.join(ALGORITHMS)}); with --logits, one "
                            "algorithm for --kernel emulated")
     both.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, cuda:N, auto")
     both.add_argument("--out", type=output_folder, default=Path("reports/saturation"))
     both.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    emulated.add_argument("--proofs", type=Path, default=None,
-                          help="a `softmax-sat prove` certificate: the emulated rows its Coq theorems state are "
-                               f"marked 'checked by Coq' (default {DEFAULT_CERTIFICATE} when it exists)")
     own = parser.add_argument_group("your own logits")
     own.add_argument("--logits", nargs="+", default=None, metavar="SOURCE",
                      help="analyse your own logits: one .npy, .csv or .pt file of shape (N, C) (per-row JSON), or a "
@@ -145,7 +134,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     own.add_argument("--kernel", default=None,
                      help=f"the kernel (default torch; {', '.join(KERNELS)}, package.module:function, or "
                           "'emulated' with one --algorithms)")
-    own.add_argument("--dtypes", type=_listed("--dtypes", tuple(DTYPES)), default=None,
+    own.add_argument("--dtypes", type=_listed(tuple(DTYPES)), default=None,
                      help="dtypes (default the kernel's among float16,bfloat16,float32,float64)")
 
 
@@ -264,32 +253,34 @@ def run_report(args) -> int:
                     from precision.logits.dumps import analyse_sources
                     analyse_sources(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
                                     scheduler=args.scheduler)
-                    publish_run(staging, args.out, kind)
-                    print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} "
-                          "logits.tokens-NNNNN.npy")
-                    return 0
-                if logits is not None:
+                    done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} " \
+                           "logits.tokens-NNNNN.npy"
+                elif logits is not None:
                     from precision.logits.analysis import analyse_logits
                     analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
                                    progress=True)
-                    publish_run(staging, args.out, kind)
-                    print(f"wrote {args.out / 'logits.md'}, {args.out / 'logits.json'}")
-                    return 0
-                data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
-                               args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
-                               language_models=bool(args.language_models), proved=proved)
-                write_text_atomic(staging / "report.json", strict_json(data, indent=1))
-                figures = []
-                if not args.no_figures:
-                    from precision.report.figures import draw_all
-                    figures = draw_all(data, staging)
-                write_text_atomic(staging / "report.md", markdown(data, [p.name for p in figures]))
+                    done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'}"
+                else:
+                    done = _write_report(args, kernels, device, proved, staging)
                 publish_run(staging, args.out, kind)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)
-    print(f"wrote {args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in "
-          f"{data['seconds']} s")
+    print(f"wrote {done}")
     return 0
+
+
+def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] | None, staging: Path) -> str:
+    """The report's JSON, Markdown and figures written into `staging`; what was written, in words."""
+    data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels, args.kernel_classes,
+                   device, progress=True, cpu_paths=bool(args.cpu_paths), language_models=bool(args.language_models),
+                   proved=proved)
+    write_text_atomic(staging / "report.json", strict_json(data, indent=1))
+    figures = []
+    if not args.no_figures:
+        from precision.report.figures import draw_all
+        figures = draw_all(data, staging)
+    write_text_atomic(staging / "report.md", markdown(data, [p.name for p in figures]))
+    return f"{args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in {data['seconds']} s"
 
 
 def configure_thresholds(parser: argparse.ArgumentParser) -> None:
@@ -325,28 +316,24 @@ def run_thresholds(args) -> int:
         kernel.check(dtype, device)
         setting_asked = args.temperature is not None or args.softcap is not None
         if setting_asked:  # checked before the scan, not after it
-            for flag, value in (("--temperature", args.temperature), ("--softcap", args.softcap)):
-                if value is not None and not (math.isfinite(value) and value > 0):
-                    raise InputError(flag, f"must be a finite number > 0, got {value}")
+            from precision.kernels.settings import check_setting, setting
+            check_setting(args.temperature, args.softcap)
             if args.rivals != "equal":
                 raise InputError("--rivals", "--temperature and --softcap are measured with equal rivals")
         t: SaturationFacts = kernel_thresholds(kernel, dtype, args.classes, args.rivals, device)
-        machine = cpu_dispatch(torch=kernel.package == "torch") | {"device": device_description(device)}
+        found = t.as_dict()
         if setting_asked:
-            from precision.kernels.settings import setting
             gap = None if t.top_is_one_from_gap is None else float(t.top_is_one_from_gap)
-            s = setting(kernel.name, dtype, args.classes, 1.0 if args.temperature is None else args.temperature,
-                        args.softcap, kernel_gap=gap)
-            print(json.dumps(t.as_dict() | {"setting": s.as_dict(), "machine": machine}, indent=2, allow_nan=False))
-            return 0
-        print(json.dumps(t.as_dict() | {"machine": machine}, indent=2, allow_nan=False))
-        return 0
+            found["setting"] = setting(kernel.name, dtype, args.classes,
+                                       1.0 if args.temperature is None else args.temperature, args.softcap,
+                                       kernel_gap=gap).as_dict()
+        found["machine"] = cpu_dispatch(torch=kernel.package == "torch") | {"device": device_description(device)}
     else:
         _refuse_unused(args, {"dtype": "--dtype", "device": "--device", "temperature": "--temperature",
                               "softcap": "--softcap"}, "applies with --kernel")
-        t = thresholds(args.format or "float32", args.algorithm or "shifted", args.classes, args.rivals,
-                       args.accumulate, args.order or "sequential")
-    print(json.dumps(t.as_dict(), indent=2, allow_nan=False))
+        found = thresholds(args.format or "float32", args.algorithm or "shifted", args.classes, args.rivals,
+                           args.accumulate, args.order or "sequential").as_dict()
+    print(strict_json(found, indent=2))
     return 0
 
 

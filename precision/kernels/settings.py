@@ -107,14 +107,18 @@ class Setting:
         return asdict(self)
 
 
+def check_setting(temperature: float | None, softcap: float | None) -> None:
+    """A temperature and a soft-cap (None: not set) each a finite number > 0; one clear error otherwise."""
+    for name, value in (("temperature", temperature), ("softcap", softcap)):
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise InputError(name, f"must be a finite number > 0, got {value!r}")
+
+
 def setting(kernel: str, dtype: str, vocab: int, temperature: float = 1.0, softcap: float | None = None,
             kernel_gap: float | None = None) -> Setting:
     """Where a kernel's top output first reads exactly 1 under a setting; `kernel_gap` skips the measurement
     (`top_one_gap`) when it is already known."""
-    if not temperature > 0 or not math.isfinite(temperature):
-        raise InputError("temperature", f"must be a finite number > 0, got {temperature!r}")
-    if softcap is not None and not (softcap > 0 and math.isfinite(softcap)):
-        raise InputError("softcap", f"must be a finite number > 0, got {softcap!r}")
+    check_setting(temperature, softcap)
     if int(vocab) != vocab or vocab < 2:
         raise InputError("vocab", f"must be an integer ≥ 2, got {vocab!r}")
     k = get_kernel(kernel)
