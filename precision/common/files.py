@@ -4,9 +4,10 @@ file while a process writes into it, so that a second live process is refused an
 and a report's files published together (one commit point), with what a killed run left behind cleaned up by
 the next one.
 
-A lock (`.lock`, "host pid") is stale, and taken over, when it is empty or unreadable, when it was written on this
-host by a process that is gone, or when it was written on another host and not refreshed for `LOCK_STALE_AFTER_S`
-seconds (a live holder refreshes its lock's time every `LOCK_REFRESH_S` seconds)."""
+A lock (`.lock`, "host pid") is stale, and taken over, when it has been empty or unreadable for more than
+`LOCK_EMPTY_GRACE_S` seconds, when it was written on this host by a process that is gone, or when it was written on
+another host and not refreshed for `LOCK_STALE_AFTER_S` seconds (a live holder refreshes its lock's time every
+`LOCK_REFRESH_S` seconds)."""
 from __future__ import annotations
 
 import argparse
@@ -17,28 +18,25 @@ import shutil
 import socket
 import stat
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
 from precision.common.errors import InputError
 
 
-def write_text_atomic(path: Path, text: str) -> Path:
-    """Write to a temporary name beside `path`, then rename over it (atomic on one file system)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
-
-
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
-    """`write_text_atomic` for bytes."""
+    """Write to a temporary name beside `path`, then rename over it (atomic on one file system)."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def write_text_atomic(path: Path, text: str) -> Path:
+    """`write_bytes_atomic` for text (UTF-8)."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def strict_json(data, indent: int | None = None) -> str:
@@ -176,16 +174,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _lock_owner(text: str) -> tuple[str, int] | None:
+    """(host, pid) of a lock's text; None when it is empty or not a lock this program wrote."""
+    host, _, pid = text.strip().partition(" ")
+    return (host, int(pid)) if host and pid.strip().isdigit() else None
+
+
 def lock_is_stale(text: str, age_s: float, host: str | None = None) -> bool:
     """The staleness rule of a lock holding `text`, last refreshed `age_s` seconds ago, seen from `host`."""
     host = socket.gethostname() if host is None else host
-    owner, _, pid = text.strip().partition(" ")
-    if not owner or not pid.strip().isdigit():
+    owner = _lock_owner(text)
+    if owner is None:
         # empty or not a lock this program wrote; on a file system without hard links a live lock is created
         # empty and written just after, so it is stale only once that moment has surely passed
         return age_s > LOCK_EMPTY_GRACE_S
-    if owner == host:
-        return not _alive(int(pid))
+    if owner[0] == host:
+        return not _alive(owner[1])
     return age_s > LOCK_STALE_AFTER_S
 
 
@@ -251,7 +255,6 @@ def _refresh(path: Path, me: str, stop: threading.Event) -> None:
 def locked(out: Path):
     """Hold `out/.lock` for the duration; refuse while another live process holds it (a stale lock, see the
     module's rule, is taken over). On taking the lock, what a killed run left is settled (`recover`)."""
-    import time
     out = Path(out)
     created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
@@ -266,11 +269,11 @@ def locked(out: Path):
         if lock_is_stale(text, time.time() - mtime):
             _take_over(path, text)
             continue
-        host, _, pid = text.strip().partition(" ")
-        if not host or not pid.strip().isdigit():
+        owner = _lock_owner(text)
+        if owner is None:
             raise InputError("out", f"{out} is being locked by another process right now (its lock {path} is "
                                     f"younger than {LOCK_EMPTY_GRACE_S} s and not written yet); try again")
-        raise InputError("out", f"{out} is in use by process {pid.strip()} on {host} (lock {path}); wait for it to "
+        raise InputError("out", f"{out} is in use by process {owner[1]} on {owner[0]} (lock {path}); wait for it to "
                          f"finish, or remove the lock if that process is gone") from None
     else:
         raise InputError("out", f"cannot take the lock {path}: it keeps changing")
