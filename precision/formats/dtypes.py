@@ -32,6 +32,10 @@ class Dtype:
         """The dtype's values at grid indices (bit patterns of non-negative values)."""
         return np.asarray(idx).astype(self.bits).view(self.storage)
 
+    def value(self, i: int | None) -> float | None:
+        """The dtype's value at one grid index, as a float (None for None: a gap that was never reached)."""
+        return None if i is None else float(self.values(np.array([i]))[0])
+
     def index(self, values: np.ndarray) -> np.ndarray:
         """Grid indices of non-negative values of the dtype."""
         return np.asarray(values, dtype=self.storage).view(self.bits).astype(np.int64)

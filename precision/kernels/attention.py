@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from precision.common.errors import InputError
 from precision.formats.dtypes import DTYPES, NARROW
-from precision.kernels.gaps import onset
+from precision.kernels.gaps import onsets
 
 BACKENDS = ("math", "flash_attention", "efficient_attention", "cudnn_attention")
 REFERENCE = "unfused"  # softmax(QKᵀ·scale)·V, three torch operations in the dtype
@@ -111,13 +110,9 @@ def attention_thresholds(backend: str, dtype: str, seq_len: int, device: str = "
         top, others = a[:, 0] == 1.0, (a[:, 1:] == 0.0).all(axis=1)
         return top, others, top & others
 
-    def holds(i: int) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda idx: states(idx)[i]
-
-    found = [onset(holds(i), d.max_index, seq_len * seq_len, batch=batch) for i in range(3)]
-    gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
-    return AttentionThresholds(backend, dtype, seq_len, device, found[0].method, gap(found[0].first),
-                               gap(found[1].from_on), gap(found[2].from_on), sum(f.evaluated for f in found))
+    found, evaluated = onsets(states, d.max_index, seq_len * seq_len, batch=batch)
+    return AttentionThresholds(backend, dtype, seq_len, device, found[0].method, d.value(found[0].first),
+                               d.value(found[1].from_on), d.value(found[2].from_on), evaluated)
 
 
 def attention_table(dtypes=ATTENTION_DTYPES, seq_lens=(2, 128, 1024), device: str = "cpu") -> list[AttentionThresholds]:

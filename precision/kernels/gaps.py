@@ -25,40 +25,52 @@ class GapOnset:
     first: int | None
     from_on: int | None
     method: str
-    evaluated: int
+
+
+def onsets(states: Callable[[np.ndarray], tuple[np.ndarray, ...]], limit: int, width: int = 1, window: int = 256,
+           batch: int = 1 << 14, points: int = 16) -> tuple[list[GapOnset], int]:
+    """Where each predicate that `states` computes from one evaluation (grid indices (k,) → a tuple of bools
+    (k,), one per predicate) starts to hold among indices 0..limit; and how many gaps were evaluated in all.
+
+    Up to `EXHAUSTIVE_MAX_INDEX` (and `EXHAUSTIVE_MAX_CELLS` values of rows `width` wide) every index is
+    evaluated once, `batch` at a time, for every predicate; above, a bracket search per predicate (exact for a
+    monotone one) finds its False→True step and every index within ±`window` of it is evaluated, so `first` and
+    `from_on` are exact within that window.
+    """
+    evaluated = [0]
+
+    def run(idx: np.ndarray) -> np.ndarray:  # (k, predicates)
+        evaluated[0] += len(idx)
+        return np.concatenate([np.column_stack([np.asarray(s, dtype=bool) for s in states(idx[i:i + batch])])
+                               for i in range(0, len(idx), batch)])
+
+    if limit <= EXHAUSTIVE_MAX_INDEX and (limit + 1) * width <= EXHAUSTIVE_MAX_CELLS:
+        s = run(np.arange(limit + 1))
+        return [_read(s[:, j], 0, "exhaustive") for j in range(s.shape[1])], evaluated[0]
+    method = f"search + ±{window}-step window"
+    found = []
+    for j in range(run(np.array([limit])).shape[1]):
+        at = first_true_index(lambda idx: run(np.asarray(idx, dtype=np.int64))[:, j], 0, limit, points)
+        if at is None:
+            found.append(GapOnset(None, None, method))
+            continue
+        lo, hi = max(0, at - window), min(limit, at + window)
+        found.append(_read(run(np.arange(lo, hi + 1))[:, j], lo, method))
+    return found, evaluated[0]
 
 
 def onset(holds: Callable[[np.ndarray], np.ndarray], limit: int, width: int = 1, window: int = 256,
           batch: int = 1 << 14, points: int = 16) -> GapOnset:
-    """Where `holds` (grid indices (k,) → bools) starts to hold among indices 0..limit.
-
-    Up to `EXHAUSTIVE_MAX_INDEX` (and `EXHAUSTIVE_MAX_CELLS` values of rows `width` wide) every index is
-    evaluated, `batch` at a time; above, a bracket search (exact for
-    a monotone predicate) finds a False→True step and every index within ±`window` of it is evaluated, so
-    `first` and `from_on` are exact within that window.
-    """
-    evaluated = [0]
-
-    def run(idx):
-        evaluated[0] += len(idx)
-        return np.concatenate([np.asarray(holds(idx[i:i + batch]), dtype=bool) for i in range(0, len(idx), batch)])
-
-    if limit <= EXHAUSTIVE_MAX_INDEX and (limit + 1) * width <= EXHAUSTIVE_MAX_CELLS:
-        return _read(run(np.arange(limit + 1)), 0, "exhaustive", evaluated[0])
-    found = first_true_index(lambda idx: run(np.asarray(idx, dtype=np.int64)), 0, limit, points)
-    if found is None:
-        return GapOnset(None, None, f"search + ±{window}-step window", evaluated[0])
-    lo, hi = max(0, found - window), min(limit, found + window)
-    s = run(np.arange(lo, hi + 1))
-    return _read(s, lo, f"search + ±{window}-step window", evaluated[0])
+    """`onsets` of one predicate (grid indices (k,) → bools (k,))."""
+    return onsets(lambda idx: (holds(idx),), limit, width, window, batch, points)[0][0]
 
 
-def _read(s: np.ndarray, lo: int, method: str, evaluated: int) -> GapOnset:
+def _read(s: np.ndarray, lo: int, method: str) -> GapOnset:
     hits = np.flatnonzero(s)
     if not len(hits):
-        return GapOnset(None, None, method, evaluated)
+        return GapOnset(None, None, method)
     misses = np.flatnonzero(~s)
     from_on: int | None = lo + (int(misses[-1]) + 1 if len(misses) else 0)
     if len(misses) and misses[-1] == len(s) - 1:
         from_on = None  # it fails at the last gap evaluated
-    return GapOnset(lo + int(hits[0]), from_on, method, evaluated)
+    return GapOnset(lo + int(hits[0]), from_on, method)

@@ -21,13 +21,12 @@ The compute functions below are registered in `precision.kernels.registry.KERNEL
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import mpmath
 import numpy as np
 
 from precision.emulated.thresholds import RivalsName
-from precision.kernels.gaps import onset
+from precision.kernels.gaps import onsets
 from precision.kernels.registry import DTYPES, EmulationModel, Kernel, _from_torch, _jax, _to_torch, get_kernel
 from precision.kernels.scan import KernelScan
 
@@ -122,13 +121,9 @@ def log_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: R
         others = p[:, 1:]
         return top, (others.astype(np.float64) == -np.inf).all(axis=1), (_exp_in(d, others) == 0).all(axis=1)
 
-    def holds(i: int) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda idx: states(idx)[i]
-
-    found = [onset(holds(i), d.max_index, classes, batch=step) for i in range(3)]
-    gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
-    return LogThresholds(k.name, dtype, classes, scan.rivals_name, found[0].method, gap(found[0].first),
-                         gap(found[1].from_on), gap(found[2].from_on), sum(f.evaluated for f in found))
+    found, evaluated = onsets(states, d.max_index, classes, batch=step)
+    return LogThresholds(k.name, dtype, classes, scan.rivals_name, found[0].method, d.value(found[0].first),
+                         d.value(found[1].from_on), d.value(found[2].from_on), evaluated)
 
 
 # --- the fused cross-entropy --------------------------------------------------------------------------------
@@ -174,15 +169,16 @@ def cross_entropy_thresholds(dtype: str, classes: int = 2, rivals: RivalsName = 
     d = scan.dtype
     step = max(1, (1 << 22) // classes)
     keys = ("loss_zero", "top_gradient_zero", "gradient_zero", "nan")
-    def holds(key: str) -> Callable[[np.ndarray], np.ndarray]:
-        return lambda idx: cross_entropy_states(scan.rows(idx), dtype, tokens, device)[key]
 
-    found = {key: onset(holds(key), d.max_index, classes, batch=step) for key in keys}
-    gap = lambda i: None if i is None else float(d.values(np.array([i]))[0])
-    return CrossEntropyThresholds(dtype, classes, scan.rivals_name, tokens, device, found["loss_zero"].method,
-                                  gap(found["loss_zero"].first), gap(found["top_gradient_zero"].first),
-                                  gap(found["gradient_zero"].from_on), gap(found["nan"].first),
-                                  sum(f.evaluated for f in found.values()))
+    def states(idx):
+        s = cross_entropy_states(scan.rows(idx), dtype, tokens, device)
+        return tuple(s[key] for key in keys)
+
+    found, evaluated = onsets(states, d.max_index, classes, batch=step)
+    loss, top, row, nan = found
+    return CrossEntropyThresholds(dtype, classes, scan.rivals_name, tokens, device, loss.method,
+                                  d.value(loss.first), d.value(top.first), d.value(row.from_on), d.value(nan.first),
+                                  evaluated)
 
 
 # --- what the log1p form gains ------------------------------------------------------------------------------

@@ -50,8 +50,7 @@ def top_one_gap(kernel: str, dtype: str, vocab: int) -> float | None:
         p = scan.kernel(scan.rows(idx), dtype)
         return p[:, 0].astype(np.float64) == scan.kernel.one
 
-    found = onset(holds, d.max_index, vocab, batch=max(1, (1 << 23) // vocab)).first
-    return None if found is None else float(d.values(np.array([found]))[0])
+    return d.value(onset(holds, d.max_index, vocab, batch=max(1, (1 << 23) // vocab)).first)
 
 
 def _div(d, x: float, t: float) -> float:
