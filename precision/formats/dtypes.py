@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import overload
 
 import ml_dtypes
 import numpy as np
@@ -31,6 +32,12 @@ class Dtype:
     def values(self, idx: np.ndarray) -> np.ndarray:
         """The dtype's values at grid indices (bit patterns of non-negative values)."""
         return np.asarray(idx).astype(self.bits).view(self.storage)
+
+    @overload
+    def value(self, i: int) -> float: ...
+
+    @overload
+    def value(self, i: None) -> None: ...
 
     def value(self, i: int | None) -> float | None:
         """The dtype's value at one grid index, as a float (None for None: a gap that was never reached)."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from precision.common.errors import InputError
 from precision.formats.dtypes import DTYPES
+from precision.formats.search import first_true_index
 from precision.kernels.gaps import onset
 from precision.kernels.registry import get_kernel
 from precision.kernels.scan import KernelScan
@@ -58,32 +59,27 @@ def _div(d, x: float, t: float) -> float:
     return float(d.cast(np.array([x / t]))[0])
 
 
+def _divided(d, idx: np.ndarray, t: float, times: float = 1.0) -> np.ndarray:
+    """times·fl(v / t) in the dtype for the dtype's values v at grid indices (`_div` for many); NaN where the
+    quotient has no value in the dtype (float8 e4m3fn has no infinity)."""
+    with np.errstate(over="ignore"):
+        return times * d.cast(d.values(idx).astype(np.float64) / t).astype(np.float64)
+
+
 def raw_gap_for(dtype: str, kernel_gap: float, temperature: float = 1.0) -> float:
     """The smallest raw gap G of the dtype with fl(G / T) ≥ kernel_gap: where saturation starts under temperature."""
     d = DTYPES[dtype]
-    lo, hi = -1, d.max_index
-    if _div(d, float(d.values(np.array([hi]))[0]), temperature) < kernel_gap:
-        return math.inf
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if _div(d, float(d.values(np.array([mid]))[0]), temperature) >= kernel_gap:
-            hi = mid
-        else:
-            lo = mid
-    return float(d.values(np.array([hi]))[0])
+    # "not below" rather than "at least": a quotient with no value in the dtype (NaN) counts as past the gap
+    first = first_true_index(lambda idx: ~(_divided(d, idx, temperature) < kernel_gap), 0, d.max_index)
+    return math.inf if first is None else d.value(first)
 
 
 def largest_safe_cap(dtype: str, kernel_gap: float, temperature: float = 1.0) -> float:
-    """The largest cap c of the dtype with 2·fl(c / T) < kernel_gap: every smaller cap prevents saturation."""
+    """The largest cap c of the dtype with 2·fl(c / T) < kernel_gap: every smaller cap prevents saturation (the
+    largest finite value stands for a cap too large to matter)."""
     d = DTYPES[dtype]
-    lo, hi = 0, d.max_index  # 2·fl(0) < gap at index 0
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        if 2 * _div(d, float(d.values(np.array([mid]))[0]), temperature) < kernel_gap:
-            lo = mid
-        else:
-            hi = mid
-    return float(d.values(np.array([lo]))[0])
+    first = first_true_index(lambda idx: ~(_divided(d, idx, temperature, 2.0) < kernel_gap), 1, d.max_index - 1)
+    return d.value((d.max_index if first is None else first) - 1)
 
 
 @dataclass(frozen=True)

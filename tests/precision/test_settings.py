@@ -118,3 +118,18 @@ def test_bad_settings_name_the_argument():
         setting("torch", "float32", 10, softcap=-1.0, kernel_gap=1.0)
     with pytest.raises(InputError, match="vocab"):
         setting("torch", "float32", 1, kernel_gap=1.0)
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2", "bfloat16", "float16"])
+@pytest.mark.parametrize("gap, temperature", [(0.5, 0.001), (5.5625, 0.05), (16.6355, 0.7), (27.7, 2.0)])
+def test_temperature_and_cap_searches_agree_with_every_value_of_the_dtype(dtype, gap, temperature):
+    """The searches against their definitions, checked over every non-negative value of a small dtype (a quotient
+    with no value in the dtype — float8 e4m3fn has no infinity — counts as past the gap)."""
+    d = DTYPES[dtype]
+    v = d.values(np.arange(d.max_index + 1)).astype(np.float64)
+    with np.errstate(over="ignore"):
+        q = d.cast(v / temperature).astype(np.float64)
+    past = ~(q < gap)
+    assert raw_gap_for(dtype, gap, temperature) == v[np.argmax(past)]
+    safe = 2 * q < gap
+    assert largest_safe_cap(dtype, gap, temperature) == v[:d.max_index][safe[:d.max_index]].max()
