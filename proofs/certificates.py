@@ -15,7 +15,10 @@ def all_proofs() -> list[Proof]:
 CHECKER_OF_KIND = {"symbolic": "project kernel (sympy)", "interval": "project kernel (mpmath interval arithmetic)",
                    "exhaustive": "project kernel (enumeration)", "smt": "z3 (floating-point theory)",
                    "counterexample": "project kernel (re-check at 120 digits)", "kernel": "project kernel"}
-COQ_GROUPS = [("2.1", "Coq: IEEE binary formats, any precision p ≥ 2 (Flocq)", ("RoundOnePlus", "TopOutputTwoClass")),
+COQ_GROUPS = [("2.1", "Coq: IEEE binary formats, any precision p ≥ 2 (Flocq)",
+               ("RoundOnePlus", "TopOutputTwoClass", "MClassesTopFirst")),
+              ("2.1", "Coq: kernels whose exp is within k ulps, generic and per format (Flocq + Interval)",
+               ("KernelExpError", "KernelThresholds")),
               ("2.1", "Coq: exact thresholds per format, generated from precision.thresholds (Flocq + Interval)",
                ("Thresholds_",)),
               ("2.1", "Coq: δ-grid, exact softmax rounded once", ("Lemma21DeltaGrid",)),

@@ -172,3 +172,18 @@ def test_kernel_threshold_interval(fmt):
         lo, hi = coq.kernel_threshold_interval(fmt, k)
         assert lo <= previous[0] <= T <= previous[1] <= hi
         previous = (lo, hi)
+
+
+def test_every_coq_theorem_lands_in_the_certificate():
+    """Each main theorem the runner checks belongs to a certificate group (none is checked and then dropped)."""
+    from proofs.certificates import COQ_GROUPS
+    from proofs.checkers.coq import (
+        EXTRA_THEOREMS,
+        GENERIC_THEOREMS,
+        format_theorems,
+        format_thresholds,
+        kernel_theorems,
+    )
+    theorems = GENERIC_THEOREMS + EXTRA_THEOREMS + kernel_theorems() + format_theorems(format_thresholds("float32"))
+    prefixes = tuple(p for _, _, group in COQ_GROUPS for p in group)
+    assert [t.file for t in theorems if not t.file.startswith(prefixes)] == []
