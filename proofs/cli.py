@@ -13,7 +13,7 @@ from precision.common.files import (
     publish_run,
     refuse_foreign,
     staging_folder,
-    strict_json,
+    write_json_atomic,
     write_text_atomic,
 )
 
@@ -70,7 +70,7 @@ def _prove_into(out: Path, coq_too: bool) -> bool:
             print(f"Coq part skipped: {coq.INSTALL_HINT}")
         elif not result.ok:
             print(f"Coq: {result.note}", file=sys.stderr)
-    write_text_atomic(out / "certificate.json", strict_json(records, indent=1))
+    write_json_atomic(out / "certificate.json", records, indent=1)
     write_text_atomic(out / "proofs.md", markdown(records))
     skipped = sum(e["status"] == "skipped" and e["kind"] == "smt" for r in records
                   for e in r["evidence"] + r.get("corrected", {"evidence": []})["evidence"])

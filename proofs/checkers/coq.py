@@ -32,7 +32,6 @@ from precision.emulated.exp_error import (
     normalized,
     predecessor,
     successor,
-    threshold_interval,
 )
 from precision.emulated.exp_error import interval as kernel_interval
 from precision.emulated.thresholds import gap_text
@@ -189,13 +188,6 @@ def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
     return "\n".join(lines) + "\n"
 
 
-def threshold_theorems(fmt: str, has_others: bool = True) -> list[str]:
-    """The main theorems of one format's generated file."""
-    n = _ident(fmt)
-    return [f"{n}_top_is_one_from_gap", f"{n}_top_below_one_at_pred"] + \
-        ([f"{n}_others_zero_from_gap", f"{n}_other_nonzero_at_pred"] if has_others else [])
-
-
 def allowed(axiom: str) -> bool:
     """Whether `Print Assumptions` may list this name: a standard axiom of the reals or a primitive's spec."""
     return axiom in REAL_AXIOMS or axiom.startswith(PRIMITIVE_MODULES)
@@ -296,10 +288,8 @@ def coqc() -> str | None:
     return exe if (lib / "Flocq").is_dir() and (lib / "Interval").is_dir() else None
 
 
-def coq_version() -> str:
-    exe = coqc()
-    if exe is None:
-        return "not installed"
+def coq_version(exe: str) -> str:
+    """The first line of `coqc --version`."""
     return subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 
 
@@ -427,10 +417,11 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
     with tempfile.TemporaryDirectory(prefix="softmax-sat-coq-") as tmp:
         build = Path(build_dir) if build_dir is not None else Path(tmp)
         build.mkdir(parents=True, exist_ok=True)
-        names = generic_files()
-        for n in names:
+        generic = generic_files()
+        names = list(generic)
+        for n in generic:
             shutil.copyfile(SOURCE / f"{n}.v", build / f"{n}.v")
-        theorems = list(GENERIC_THEOREMS) + [th for th in EXTRA_THEOREMS]
+        theorems = GENERIC_THEOREMS + EXTRA_THEOREMS
         for fmt in formats:
             t = format_thresholds(fmt)
             n = f"Thresholds_{_ident(fmt)}"
@@ -444,9 +435,9 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
         for n, text in (extra_files or {}).items():
             (build / f"{n}.v").write_text(text)
             names.append(n)
-        result = CoqResult("checked", coq_version())
-        generated = [n for n in names if n not in set(generic_files())]
-        result.files += [_checked(exe, build, n, timeout) for n in generic_files()]
+        result = CoqResult("checked", coq_version(exe))
+        generated = names[len(generic):]
+        result.files += [_checked(exe, build, n, timeout) for n in generic]
         if all(f.ok for f in result.files):  # one at a time: coqc is mostly loading libraries, and two at once
             result.files += [_checked(exe, build, n, timeout) for n in generated]  # were slower on 2 cores
         failed = [f for f in result.files if not f.ok]
@@ -493,11 +484,6 @@ EXTRA_THEOREMS: list[Theorem] = [
 
 
 # --- kernels whose exp is within k ulps: the interval of possible thresholds -----------------------------------
-def kernel_threshold_interval(fmt: str, k, max_steps: int = 1_000_000) -> tuple[Fraction, Fraction]:
-    """[T_lo(k), T_hi(k)]: `precision.emulated.exp_error.threshold_interval` (kept here under its first name)."""
-    return threshold_interval(fmt, k)
-
-
 KERNEL_FILE = "KernelThresholds"
 KERNEL_K = tuple(k for k in PROVED_K if k != Fraction(1, 2))  # k = 1/2 is the threshold files' correctly rounded exp
 

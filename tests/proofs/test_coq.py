@@ -7,6 +7,7 @@ from fractions import Fraction
 
 import pytest
 
+from precision.emulated.exp_error import threshold_interval
 from proofs.checkers import coq
 
 needs_coq = pytest.mark.skipif(coq.coqc() is None, reason=coq.INSTALL_HINT)
@@ -166,10 +167,10 @@ def test_certificate_names_the_checker(checked):
 def test_kernel_threshold_interval(fmt):
     """k = 1/2 ulp (correct rounding) pins the project's threshold; the interval only widens as k grows."""
     T = coq.format_thresholds(fmt).top_is_one_from_gap
-    assert coq.kernel_threshold_interval(fmt, Fraction(1, 2)) == (T, T)
+    assert threshold_interval(fmt, Fraction(1, 2)) == (T, T)
     previous = (T, T)
     for k in (1, 2, 4):
-        lo, hi = coq.kernel_threshold_interval(fmt, k)
+        lo, hi = threshold_interval(fmt, k)
         assert lo <= previous[0] <= T <= previous[1] <= hi
         previous = (lo, hi)
 
