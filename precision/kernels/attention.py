@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.formats.dtypes import DTYPES, NARROW
+from precision.formats.dtypes import DTYPES, IEEE, NARROW
 from precision.kernels.gaps import onsets
+from precision.kernels.registry import torch_dtypes
 
 BACKENDS = ("math", "flash_attention", "efficient_attention", "cudnn_attention")
 REFERENCE = "unfused"  # softmax(QKᵀ·scale)·V, three torch operations in the dtype
@@ -28,10 +29,9 @@ QUERIES = 64  # queries per call, always (the last call padded): in bfloat16 the
 
 
 def _torch_dtype(dtype: str):
-    import torch
-    if dtype not in DTYPES or dtype.startswith("float8"):
-        raise InputError("dtype", f"expected one of float16, bfloat16, float32, float64, got {dtype!r}")
-    return getattr(torch, dtype)
+    if dtype not in IEEE:  # the dtypes torch has (float8 is NumPy's alone)
+        raise InputError("dtype", f"expected one of {', '.join(IEEE)}, got {dtype!r}")
+    return torch_dtypes()[dtype]
 
 
 def attention_rows(gaps: np.ndarray, dtype: str, seq_len: int, backend: str = "math",

@@ -35,10 +35,10 @@ NEAR = 2048  # grid steps either side of −T, every one of them
 
 
 def _torch_exp(x: np.ndarray, dtype: str) -> np.ndarray:
-    from precision.kernels.registry import _from_torch, _to_torch
+    from precision.kernels.registry import from_torch, to_torch
     d = DTYPES[dtype]
     import torch
-    return _from_torch(torch.exp(_to_torch(x, d, "cpu")), d)
+    return from_torch(torch.exp(to_torch(x, d, "cpu")), d)
 
 
 def _numpy_exp(x: np.ndarray, dtype: str) -> np.ndarray:
@@ -46,8 +46,8 @@ def _numpy_exp(x: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def _jax_exp(x: np.ndarray, dtype: str) -> np.ndarray:
-    import jax
-    with jax.enable_x64(True):
+    from precision.kernels.registry import jax_x64
+    with jax_x64() as jax:
         return np.asarray(jax.numpy.exp(jax.numpy.asarray(x)))
 
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from precision.emulated.thresholds import RivalsName
 from precision.kernels.gaps import onsets
-from precision.kernels.registry import DTYPES, EmulationModel, Kernel, _from_torch, _jax, _to_torch, get_kernel
+from precision.kernels.registry import DTYPES, EmulationModel, Kernel, from_torch, get_kernel, jax_x64, to_torch
 from precision.kernels.scan import KernelScan
 
 LOG_KERNELS = ("torch-log", "torch-log1p", "jax-log", "scipy-log")  # the log-probability kernels, in report order
@@ -40,7 +40,7 @@ JAX_ROWS = 1024  # rows per jax call: XLA's CPU backend computes bfloat16 log_so
 
 
 def jax_log_softmax(x, d, device):
-    with _jax() as jax:
+    with jax_x64() as jax:
         return np.concatenate([np.asarray(jax.nn.log_softmax(jax.numpy.asarray(x[i:i + JAX_ROWS]), axis=-1))
                                for i in range(0, len(x), JAX_ROWS)])
 
@@ -48,7 +48,7 @@ def jax_log_softmax(x, d, device):
 def jax_log_softmax_rows(row: np.ndarray, rows: int) -> np.ndarray:
     """jax.nn.log_softmax of one row (storage of its dtype) repeated `rows` times in one call: its first output
     row. The result depends on `rows` (see `JAX_ROWS`)."""
-    with _jax() as jax:
+    with jax_x64() as jax:
         return np.asarray(jax.nn.log_softmax(jax.numpy.asarray(np.repeat(row[None, :], rows, axis=0)), axis=-1))[0]
 
 
@@ -71,7 +71,7 @@ def scipy_log_model(dtype: str) -> EmulationModel:
 
 def torch_log1p(x, d, device):
     from precision.kernels.accurate import log_softmax
-    return _from_torch(log_softmax(_to_torch(x, d, device), dim=-1), d)
+    return from_torch(log_softmax(to_torch(x, d, device), dim=-1), d)
 
 
 def log1p_model(dtype: str) -> EmulationModel:
@@ -153,11 +153,11 @@ def cross_entropy_states(x: np.ndarray, dtype: str, tokens: int = 1, device: str
     import torch
     import torch.nn.functional as F
     d = DTYPES[dtype]
-    t = _to_torch(np.ascontiguousarray(x, dtype=d.storage), d, device).requires_grad_(True)
+    t = to_torch(np.ascontiguousarray(x, dtype=d.storage), d, device).requires_grad_(True)
     loss = F.cross_entropy(t, torch.zeros(len(x), dtype=torch.long, device=t.device), reduction="none")
     loss.backward(torch.full_like(loss, 1.0 / tokens))
-    g = _from_torch(t.grad, d).astype(np.float64)
-    value = _from_torch(loss.detach(), d).astype(np.float64)
+    g = from_torch(t.grad, d).astype(np.float64)
+    value = from_torch(loss.detach(), d).astype(np.float64)
     return {"loss": value, "loss_zero": value == 0.0, "top_gradient_zero": g[:, 0] == 0.0,
             "gradient_zero": (g == 0.0).all(axis=1), "nan": np.isnan(value) | np.isnan(g).any(axis=1)}
 

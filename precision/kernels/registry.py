@@ -168,30 +168,32 @@ def torch_dtypes() -> dict:
             1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
-def _to_torch(x: np.ndarray, d: Dtype, device: str):
+def to_torch(x: np.ndarray, d: Dtype, device: str):
+    """A storage array of the dtype as a torch tensor of that dtype on `device`, bit for bit."""
     import torch
     # through the bits: torch.from_numpy knows no ml_dtypes type
     return torch.from_numpy(x.view(_SIGNED[x.itemsize])).view(torch_dtypes()[d.name]).to(device)
 
 
-def _from_torch(t, d: Dtype) -> np.ndarray:
+def from_torch(t, d: Dtype) -> np.ndarray:
+    """A torch tensor of the dtype back as its NumPy storage array, bit for bit."""
     return t.cpu().view(torch_dtypes()[t.element_size()]).numpy().view(d.storage)
 
 
 def _torch_softmax(x, d, device):
     import torch
-    return _from_torch(torch.softmax(_to_torch(x, d, device), dim=-1), d)
+    return from_torch(torch.softmax(to_torch(x, d, device), dim=-1), d)
 
 
 def _torch_log_softmax(x, d, device):
     import torch
-    return _from_torch(torch.log_softmax(_to_torch(x, d, device), dim=-1), d)
+    return from_torch(torch.log_softmax(to_torch(x, d, device), dim=-1), d)
 
 
 def _torch_float32_then_cast(x, d, device):
     import torch
-    t = _to_torch(x, d, device)
-    return _from_torch(torch.softmax(t, dim=-1, dtype=torch.float32).to(t.dtype), d)
+    t = to_torch(x, d, device)
+    return from_torch(torch.softmax(t, dim=-1, dtype=torch.float32).to(t.dtype), d)
 
 
 def _torch_model(dtype: str) -> EmulationModel:
@@ -238,7 +240,7 @@ def _numpy_model(dtype: str) -> EmulationModel:
 
 # --- JAX, ONNX Runtime --------------------------------------------------------------------------------------
 @contextmanager
-def _jax():
+def jax_x64():
     """JAX with 64-bit types for one kernel call (otherwise float64 inputs are silently computed in float32); the
     process's own JAX setting is left as it was."""
     import jax
@@ -247,7 +249,7 @@ def _jax():
 
 
 def _jax_softmax(x, d, device):
-    with _jax() as jax:
+    with jax_x64() as jax:
         return np.asarray(jax.nn.softmax(jax.numpy.asarray(x), axis=-1))
 
 
@@ -334,7 +336,7 @@ class _UserCall:
             ok = got == np.dtype(d.storage)
         else:
             import torch
-            t = _to_torch(x, d, device)
+            t = to_torch(x, d, device)
             out = self.fn(t)
             if not isinstance(out, torch.Tensor):
                 raise KernelError("kernel", f"kernel {self.name} returned a {type(out).__name__}, not a torch.Tensor, "
@@ -347,7 +349,7 @@ class _UserCall:
         if not ok:
             raise KernelError("kernel", f"kernel {self.name} returned {got} values for {d.name} input; expected "
                               f"{d.name} (round inside the kernel, as it would run)")
-        return _from_torch(out, d) if self.tensors else out
+        return from_torch(out, d) if self.tensors else out
 
     def _first_raising_row(self, x: np.ndarray, d: Dtype, device: str) -> int | None:
         """The first row that raises on its own (a few calls; None when every row alone works)."""
