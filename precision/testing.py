@@ -37,10 +37,10 @@ from hypothesis import strategies as st
 
 from precision.emulated.thresholds import far_logit, thresholds
 from precision.formats.dtypes import DTYPES, IEEE, Dtype
+from precision.kernels.certificate import OTHERS_WHEN_ONE_BOUND_ULPS, sum_bound_ulps
 from precision.kernels.registry import Kernel, get_kernel
 
 PROPERTIES = ("finite", "monotone", "stays 1", "others stay 0", "sum bound", "not too early", "shift invariance")
-OTHERS_WHEN_ONE_ULPS = 2.0
 EARLY_TOLERANCE = math.log(2)  # the rivals' mass more than halved by absorption before the top output is 1
 SPREAD = 64  # grid steps around a threshold drawn from
 
@@ -115,7 +115,7 @@ class _Checker:
     """The properties on one configuration, for one drawn example."""
 
     def __init__(self, kernel: Kernel, cfg: _Config, device: str, early_tolerance: float, shift_ulps: int,
-                 absorbed_ulps: float = OTHERS_WHEN_ONE_ULPS):
+                 absorbed_ulps: float = OTHERS_WHEN_ONE_BOUND_ULPS):
         self.k, self.cfg, self.device, self.absorbed = kernel, cfg, device, absorbed_ulps
         self.d = DTYPES[cfg.dtype]
         self.u = 2.0 ** -self.d.format.precision_bits
@@ -137,7 +137,7 @@ class _Checker:
         j = min(d.max_index, i + step)
         g1, g2 = (float(v) for v in d.values(np.array([i, j])))
         x1, x2 = _row(d, self.cfg.classes, self.cfg.rivals, g1), _row(d, self.cfg.classes, self.cfg.rivals, g2)
-        c = float(d.values(np.array([shift_index]))[0]) * (-1 if negative else 1)
+        c = d.value(shift_index) * (-1 if negative else 1)
         xs = _row(d, self.cfg.classes, self.cfg.rivals, g1, c)
         gs = xs[0] - xs[1]  # the gap after the shift (exact in float64 for 8- to 32-bit dtypes)
         x0 = _row(d, self.cfg.classes, self.cfg.rivals, gs)
@@ -164,8 +164,9 @@ class _Checker:
         if not k.log_space:
             m = self.cfg.classes
             err = abs(math.fsum(p[0]) - 1) / self.u
-            if err > m + 1:
-                self.fail("sum bound", f"the outputs sum to 1 ± {err:.4g}·u, beyond (M + 1)·u = {m + 1}·u", x1, p[0])
+            if err > sum_bound_ulps(m):
+                self.fail("sum bound", f"the outputs sum to 1 ± {err:.4g}·u, beyond (M + 1)·u = {sum_bound_ulps(m)}·u",
+                          x1, p[0])
             rest = math.fsum(p[0, 1:]) / self.u
             if p[0, 0] == 1 and rest > self.absorbed:
                 self.fail("sum bound", f"the top output is exactly 1 while the others sum to {rest:.4g}·u (at most "
@@ -188,7 +189,7 @@ class _Checker:
 def assert_softmax_conforms(fn, dtypes=None, classes=(2, 10, 1000), *, rivals=("equal", "one"),
                             log_space: bool = False, torch: bool = False, device: str | None = None,
                             early_tolerance: float = EARLY_TOLERANCE, shift_ulps: int = 4,
-                            absorbed_ulps: float = OTHERS_WHEN_ONE_ULPS, max_examples: int | None = None,
+                            absorbed_ulps: float = OTHERS_WHEN_ONE_BOUND_ULPS, max_examples: int | None = None,
                             derandomize: bool | None = None, name: str | None = None) -> None:
     """Assert that a softmax keeps the properties of `PROPERTIES` in every dtype and number of classes; raise
     `SoftmaxConformanceError` with the minimal counterexample hypothesis finds.

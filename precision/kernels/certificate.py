@@ -33,6 +33,11 @@ INTERVALS_KEPT = 20
 OTHERS_WHEN_ONE_BOUND_ULPS = 2.0
 
 
+def sum_bound_ulps(classes: int) -> int:
+    """|Σ outputs − 1| may reach (M + 1)·u whatever the summation order."""
+    return classes + 1
+
+
 class VerifyError(InputError):
     """A verification that cannot be run exhaustively."""
 
@@ -74,7 +79,7 @@ class Certificate(SaturationFacts):
     @property
     def sum_bound_ulps(self) -> int:
         """|Σ outputs − 1| may reach (M + 1)·u."""
-        return self.classes + 1
+        return sum_bound_ulps(self.classes)
 
     @property
     def sum_bounded(self) -> bool:
@@ -147,7 +152,7 @@ class _Stream:
         self.first_nan: int | None = None  # first index whose outputs hold a NaN
 
     def gap(self, i: int) -> float:
-        return float(self.scan.dtype.values(np.array([i]))[0])
+        return self.scan.dtype.value(i)
 
     def feed(self, start: int, s: dict[str, np.ndarray]) -> None:
         c = self.cert

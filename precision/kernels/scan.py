@@ -127,7 +127,7 @@ def kernel_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals
     else:
         t, evaluated = _searched_transitions(scan, limit)
         method = f"search + ±{WINDOW}-step window"
-    gap = lambda i: None if i is None else float(scan.dtype.values(np.array([i]))[0])
+    gap = scan.dtype.value
     window = None
     if not scan.kernel.log_space and t.top_one is not None and (t.others_zero is None or t.others_zero > t.top_one):
         window = (gap(t.top_one), gap(t.others_zero))
