@@ -24,6 +24,7 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
+from precision.common.markdown import table
 from precision.emulated.exp_error import PROVED_FORMATS, PROVED_K, covering_k, interval, top_threshold
 from precision.formats.dtypes import DTYPES
 from precision.kernels.registry import Kernel
@@ -193,12 +194,12 @@ def exp_error_markdown(rows: list[dict]) -> list[str]:
 
     head = ["kernel", "dtype", "exp error (ulps)", "k covering it", "proved interval [T_lo, T_hi]",
             "measured threshold", "inside", "note"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    cells = []
     for r in rows:
         err = "not measurable" if r["exp_error_ulps"] is None else f"{r['exp_error_ulps']:.6g}"
         meas = "—" if r["measured"] is None else f"{float(Fraction(str(r['measured'])))!r}"
-        lines.append("| " + " | ".join([r["kernel"], r["dtype"], err, cell_k(r), cell_iv(r), meas, cell_in(r),
-                                        r.get("note", "")]) + " |")
+        cells.append([r["kernel"], r["dtype"], err, cell_k(r), cell_iv(r), meas, cell_in(r), r.get("note", "")])
+    lines = table(head, cells).split("\n")
     outside = sorted({f"{r['kernel']} ({r['dtype']})" for r in rows if r["inside"] is False})
     intro = ["**Is a kernel's threshold explained by its exp error?** Each kernel's own exp, called in the dtype on "
              "the gaps that matter, against the exact exp (max error in ulps); the two-class threshold of any "

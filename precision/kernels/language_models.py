@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+from precision.common.markdown import table
 from precision.formats.dtypes import NARROW
 from precision.kernels.attention import REFERENCE, attention_thresholds, available_backends
 from precision.kernels.log_probabilities import LOG_KERNELS, cross_entropy_thresholds, log1p_gain, log_thresholds
@@ -39,33 +40,30 @@ def language_model_markdown(rows: dict) -> str:
     """The section as Markdown: one table per measurement."""
     out = ["## Language models", "", "All rivals equal; gaps are values of the dtype; synthetic logits.", "",
            "### Log-probabilities", "",
-           "| kernel | dtype | classes | top log p exactly 0 from | other log p −inf from | other exp(log p) 0 from |",
-           "|---|---|---|---|---|---|"]
-    out += [f"| {r['kernel']} | {r['dtype']} | {r['classes']:,} | {_g(r['top_log_zero_from_gap'])} | "
-            f"{_g(r['other_log_inf_from_gap'])} | {_g(r['other_probability_zero_from_gap'])} |"
-            for r in rows["log_probabilities"]]
-    out += ["", "### torch.nn.functional.cross_entropy (target: the top token)", "",
-            "| dtype | classes | tokens averaged | loss exactly 0 from | top gradient 0 from | row gradient 0 from |",
-            "|---|---|---|---|---|---|"]
-    out += [f"| {r['dtype']} | {r['classes']:,} | {r['tokens']:,} | {_g(r['loss_zero_from_gap'])} | "
-            f"{_g(r['top_gradient_zero_from_gap'])} | {_g(r['gradient_zero_from_gap'])} |"
-            for r in rows["cross_entropy"]]
-    out += ["", "### The log1p log-softmax against torch.log_softmax (two classes, against mpmath)", "",
-            "| dtype | torch reads 0 from | log1p reads 0 from | gaps compared | torch's error (ulps) "
-            "| log1p's (ulps) |",
-            "|---|---|---|---|---|---|"]
-    out += [f"| {r['dtype']} | {_g(r['torch_top_log_zero_from_gap'])} | {_g(r['log1p_top_log_zero_from_gap'])} | "
-            f"{r['gaps_compared']:,} | {r['torch_ulps'][0]:,}–{r['torch_ulps'][1]:,} | ≤ {r['log1p_max_ulps']} |"
-            for r in rows["log1p_gain"]]
-    out += ["", "### scaled_dot_product_attention: rows exactly one-hot", "",
-            "| backend | dtype | keys | top weight 1 from | others 0 from | one-hot from |",
-            "|---|---|---|---|---|---|"]
-    out += [f"| {r['backend']} | {r['dtype']} | {r['seq_len']:,} | {_g(r['top_one_from_gap'])} | "
-            f"{_g(r['others_zero_from_gap'])} | {_g(r['one_hot_from_gap'])} |" for r in rows["attention"]]
-    out += ["", "### Soft-capping (torch.softmax)", "",
-            "| dtype | vocabulary | top output 1 from gap | cap | prevents it | largest cap that does |",
-            "|---|---|---|---|---|---|"]
-    out += [f"| {r['dtype']} | {r['vocab']:,} ({VOCABULARIES.get(r['vocab'], '')}) | {_g(r['kernel_gap'])} | "
-            f"{_g(r['softcap'])} | {'yes' if r['cap_prevents_top_one'] else 'no'} | {_g(r['largest_safe_cap'])} |"
-            for r in rows["softcap"]]
+           table(["kernel", "dtype", "classes", "top log p exactly 0 from", "other log p −inf from",
+                  "other exp(log p) 0 from"],
+                 [[r["kernel"], r["dtype"], f"{r['classes']:,}", _g(r["top_log_zero_from_gap"]),
+                   _g(r["other_log_inf_from_gap"]), _g(r["other_probability_zero_from_gap"])]
+                  for r in rows["log_probabilities"]]),
+           "", "### torch.nn.functional.cross_entropy (target: the top token)", "",
+           table(["dtype", "classes", "tokens averaged", "loss exactly 0 from", "top gradient 0 from",
+                  "row gradient 0 from"],
+                 [[r["dtype"], f"{r['classes']:,}", f"{r['tokens']:,}", _g(r["loss_zero_from_gap"]),
+                   _g(r["top_gradient_zero_from_gap"]), _g(r["gradient_zero_from_gap"])]
+                  for r in rows["cross_entropy"]]),
+           "", "### The log1p log-softmax against torch.log_softmax (two classes, against mpmath)", "",
+           table(["dtype", "torch reads 0 from", "log1p reads 0 from", "gaps compared", "torch's error (ulps)",
+                  "log1p's (ulps)"],
+                 [[r["dtype"], _g(r["torch_top_log_zero_from_gap"]), _g(r["log1p_top_log_zero_from_gap"]),
+                   f"{r['gaps_compared']:,}", f"{r['torch_ulps'][0]:,}–{r['torch_ulps'][1]:,}",
+                   f"≤ {r['log1p_max_ulps']}"] for r in rows["log1p_gain"]]),
+           "", "### scaled_dot_product_attention: rows exactly one-hot", "",
+           table(["backend", "dtype", "keys", "top weight 1 from", "others 0 from", "one-hot from"],
+                 [[r["backend"], r["dtype"], f"{r['seq_len']:,}", _g(r["top_one_from_gap"]),
+                   _g(r["others_zero_from_gap"]), _g(r["one_hot_from_gap"])] for r in rows["attention"]]),
+           "", "### Soft-capping (torch.softmax)", "",
+           table(["dtype", "vocabulary", "top output 1 from gap", "cap", "prevents it", "largest cap that does"],
+                 [[r["dtype"], f"{r['vocab']:,} ({VOCABULARIES.get(r['vocab'], '')})", _g(r["kernel_gap"]),
+                   _g(r["softcap"]), "yes" if r["cap_prevents_top_one"] else "no", _g(r["largest_safe_cap"])]
+                  for r in rows["softcap"]])]
     return "\n".join(out) + "\n"

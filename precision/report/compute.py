@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from precision.common.devices import device_description
+from precision.common.markdown import table as _table
 from precision.emulated.measures import MEASURES, saturation_gap
 from precision.emulated.thresholds import ORDERS, thresholds
 from precision.formats.dtypes import NARROW
@@ -129,11 +130,6 @@ def _fmt_gap(v) -> str:
         return "never"
     x = float(Fraction(v)) if isinstance(v, str) else v
     return f"{x:.6g}"
-
-
-def _table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in r) + " |" for r in rows])
 
 
 def _kernel_cell(row: dict | None) -> str:

@@ -14,6 +14,7 @@ import sys
 
 from precision.common.devices import cpu_dispatch, supported_capabilities
 from precision.common.errors import InputError
+from precision.common.markdown import table
 from precision.formats.dtypes import IEEE
 
 KERNELS = ("torch", "torch-log")
@@ -114,15 +115,14 @@ def dispatch_markdown(data: dict) -> str:
               f"The paths agree on all {len(data['rows'])} configurations.", ""]
     header = ["kernel", "dtype", "M", "rivals"] + [f"top = 1 from ({c})" for c in caps] + \
         [f"others 0 from ({c})" for c in caps] + ["agree", "emulated model of each path"]
-    lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cells = []
     for r in sorted(data["rows"], key=lambda r: r["agree"]):
         models = "; ".join(f"{c}: {', '.join(ms) or 'none found'}" for c, ms in r.get("models", {}).items())
-        cells = [r["kernel"], r["dtype"], r["classes"], r["rivals"]] + \
-            [_gap(r["paths"][c]["top_is_one_from_gap"]) for c in caps] + \
-            [_gap(r["paths"][c]["others_zero_from_gap"]) for c in caps] + \
-            ["yes" if r["agree"] else "**no**", models or "—"]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+        cells.append([r["kernel"], r["dtype"], r["classes"], r["rivals"]] +
+                     [_gap(r["paths"][c]["top_is_one_from_gap"]) for c in caps] +
+                     [_gap(r["paths"][c]["others_zero_from_gap"]) for c in caps] +
+                     ["yes" if r["agree"] else "**no**", models or "—"])
+    return "\n".join(lines + [table(header, cells)]) + "\n"
 
 
 def dispatch_section(**options) -> tuple[dict, str]:
