@@ -21,7 +21,7 @@ from precision.formats.dtypes import IEEE
 from precision.kernels.registry import Kernel, kernel_versions
 from precision.kernels.scan import CELLS
 from precision.logits.files import LogitsFile
-from precision.logits.rows import REACH, Saturation, row_saturation
+from precision.logits.rows import REACH, Saturation, saturation_of
 
 LOGIT_DTYPES = IEEE
 
@@ -66,10 +66,10 @@ def saturation_of_file(logits: LogitsFile, dtypes, kernel: Kernel, device: str =
     step = max(1, CELLS // (4 * c))
     with tqdm(total=n * len(dtypes), unit="row", unit_scale=True, desc=f"--logits ({kernel.name})",
               file=sys.stderr, disable=not progress, mininterval=1 if sys.stderr.isatty() else 10) as bar:
-        for _, block in logits.chunks(step):
-            for d in dtypes:
-                parts[d].append(row_saturation(block, d, kernel, device))
-                bar.update(len(block))
+        for _, block in logits.chunks(step):  # one call for every dtype: the rows' float64 work is done once
+            for d, s in saturation_of(block, dtypes, kernel, device, exact_distance=True).items():
+                parts[d].append(s)
+            bar.update(len(block) * len(dtypes))
     return {d: _join(p) for d, p in parts.items()}
 
 
@@ -78,7 +78,7 @@ def summarize(r: Saturation) -> DtypeSummary:
     past = past[np.isfinite(past)]
     return DtypeSummary(r.dtype, len(r.gap), int(r.top_is_one.sum()), int(r.sum_exceeds_one.sum()),
                         int(r.overflow.sum()), int(r.nan.sum()),
-                        int((~r.overflow & ~r.nan & np.isnan(r.threshold)).sum()),
+                        int(r.beyond_reach.sum()),
                         float(np.median(past)) if len(past) else None, float(np.max(past)) if len(past) else None)
 
 

@@ -61,6 +61,11 @@ class Saturation:
         return self.top_is_one & ~self.others_zero
 
     @property
+    def beyond_reach(self) -> np.ndarray:
+        """Neither NaN nor overflowing, and no saturation gap up to REACH (its threshold NaN)."""
+        return ~self.nan & ~self.overflow & np.isnan(self.threshold)
+
+    @property
     def past_threshold(self) -> np.ndarray:
         """gap − threshold: > 0, that much of the row's lead is invisible in the softmax."""
         return self.gap - self.threshold
@@ -120,7 +125,7 @@ def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", d
     """
     x = check_rows(logits)
     k = get_kernel(kernel) if isinstance(kernel, str) else kernel
-    log_kernel = get_kernel(LOG_KERNELS[k.name]) if k.name in LOG_KERNELS and not k.log_space else k
+    log_kernel = log_kernel_of(k)
     for dtype in dtypes:
         k.check(dtype, device)  # every dtype refused before any work
     nan = np.isnan(x).any(axis=1)
@@ -139,7 +144,7 @@ def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", d
     exact = exact_distance or not k.has_model
     out = {}
     for dtype in dtypes:
-        out[dtype] = _saturation(x, nan, dtype, k, log_kernel, device, exact, margin, log_odds)
+        out[dtype] = saturation_in_dtype(x, nan, dtype, k, log_kernel, device, exact, margin, log_odds)
     return out
 
 
@@ -155,23 +160,33 @@ def row_saturation(x, dtype: str, kernel: Kernel | str, device: str = "cpu") -> 
     return saturation_of(x, (dtype,), kernel, device, exact_distance=True)[dtype]
 
 
-def _saturation(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kernel, log_kernel: Kernel, device: str,
-                exact: bool, margin: np.ndarray, log_odds: np.ndarray) -> Saturation:
+def log_kernel_of(kernel: Kernel) -> Kernel:
+    """The kernel that says whether the top class's log-probability is exactly 0: the kernel itself when it is
+    log-space, else its library's log-softmax where it has one (`LOG_KERNELS`)."""
+    return get_kernel(LOG_KERNELS[kernel.name]) if kernel.name in LOG_KERNELS and not kernel.log_space else kernel
+
+
+def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kernel, log_kernel: Kernel,
+                        device: str, exact: bool, margin: np.ndarray, log_odds: np.ndarray) -> Saturation:
+    """The engine for one dtype: rows `x` (NaN rows zeroed, flagged by `nan`) rounded to the dtype, run through
+    `kernel` (and `log_kernel`), each row's threshold by the model or, `exact`, by bisection on the kernel;
+    `margin` and `log_odds` are carried into the result as given."""
     d = kernel.check(dtype, device)
     with np.errstate(over="ignore"):
         xs = d.cast(x)
     n = len(xs)
     rows = np.arange(n)
-    overflow = ~nan & ~np.isfinite(xs.astype(np.float64)).all(axis=1)
+    x64 = xs.astype(np.float64)
+    overflow = ~nan & ~np.isfinite(x64).all(axis=1)
     flagged = nan | overflow
     if flagged.any():
         xs = xs.copy()
         xs[flagged] = 0  # the kernel sees finite rows only; their results are masked below
+        x64[flagged] = 0
     top = np.argmax(xs, axis=1)
     p = kernel(xs, dtype, device)
     top_is_one, others_zero = kernel.saturated(p, top)
     log_top = p[rows, top] if log_kernel is kernel else log_kernel(xs, dtype, device)[rows, top]
-    x64 = xs.astype(np.float64)
     rivals = x64.copy()
     rivals[rows, top] = -np.inf
     base = rivals.max(axis=1)

@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from precision.kernels.registry import DTYPES, Kernel, get_kernel
-from precision.logits.rows import LOG_KERNELS, Saturation, _saturation
+from precision.logits.rows import Saturation, log_kernel_of, saturation_in_dtype
 from precision.logits.shards import Shard
 from precision.logits.summary import NO_ULPS, DtypeStatistics, merge
 
@@ -32,11 +32,6 @@ def token_dtype(dtypes) -> np.dtype:
     """The record of one token: per dtype its flags, past_ulps and past_threshold (little-endian, packed)."""
     return np.dtype([(f"{d}.{name}", kind) for d in dtypes
                      for name, kind in (("flags", "u1"), ("past_ulps", "<i8"), ("past_threshold", "<f8"))])
-
-
-def _log_kernel(kernel: Kernel) -> Kernel:
-    """The kernel that says whether log p of the top class is exactly 0 (as `saturation_of` chooses it)."""
-    return get_kernel(LOG_KERNELS[kernel.name]) if kernel.name in LOG_KERNELS and not kernel.log_space else kernel
 
 
 def past_ulps(s: Saturation) -> np.ndarray:
@@ -53,7 +48,7 @@ def past_ulps(s: Saturation) -> np.ndarray:
 def scan_block(block: np.ndarray, dtypes, kernel: Kernel, device: str = "cpu"
                ) -> tuple[np.ndarray, dict[str, DtypeStatistics]]:
     """The token records and statistics of one block of rows (any real dtype: values rounded to each dtype)."""
-    log_kernel = _log_kernel(kernel)
+    log_kernel = log_kernel_of(kernel)
     if block.dtype.kind == "f" or block.dtype.name == "bfloat16":
         nan = np.isnan(block).any(axis=1)
         if nan.any():
@@ -65,13 +60,12 @@ def scan_block(block: np.ndarray, dtypes, kernel: Kernel, device: str = "cpu"
     records = np.zeros(len(block), dtype=token_dtype(dtypes))
     stats = {}
     for d in dtypes:
-        s = _saturation(block, nan, d, kernel, log_kernel, "cpu" if device is None else device, True, empty, empty)
+        s = saturation_in_dtype(block, nan, d, kernel, log_kernel, "cpu" if device is None else device, True, empty,
+                                empty)
         ulps = past_ulps(s)
         flags = np.zeros(len(block), dtype=np.uint8)
-        beyond = ~s.nan & ~s.overflow & np.isnan(s.threshold)
         for name, bit in FLAG_BITS.items():
-            value = beyond if name == "beyond_reach" else getattr(s, name)
-            flags |= np.where(value, np.uint8(bit), np.uint8(0))
+            flags |= np.where(getattr(s, name), np.uint8(bit), np.uint8(0))
         records[f"{d}.flags"] = flags
         records[f"{d}.past_ulps"] = ulps
         records[f"{d}.past_threshold"] = s.past_threshold

@@ -77,13 +77,12 @@ class DtypeStatistics:
     @classmethod
     def of(cls, s: Saturation, past_ulps: np.ndarray) -> "DtypeStatistics":
         """The statistics of one block's engine result and its past_ulps (NO_ULPS where none)."""
-        flagged = s.nan | s.overflow
-        measured = ~flagged & np.isfinite(s.threshold)
+        measured = ~(s.nan | s.overflow) & np.isfinite(s.threshold)
         past = s.past_threshold[measured]
         threshold = s.threshold[measured]
         return cls(s.dtype, len(s.gap), int(s.top_is_one.sum()), int(s.others_zero.sum()),
                    int(s.sum_exceeds_one.sum()), int(s.log_prob_zero.sum()), int(s.nan.sum()), int(s.overflow.sum()),
-                   int((~flagged & ~measured).sum()),
+                   int(s.beyond_reach.sum()),
                    float(past.min()) if len(past) else None, float(past.max()) if len(past) else None,
                    float(threshold.min()) if len(past) else None, float(threshold.max()) if len(past) else None,
                    np.bincount(past_bins(past), minlength=PAST_BINS + 2).astype(np.int64),
