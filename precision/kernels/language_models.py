@@ -7,7 +7,12 @@ import warnings
 from precision.common.markdown import table
 from precision.formats.dtypes import NARROW
 from precision.kernels.attention import REFERENCE, attention_thresholds, available_backends
-from precision.kernels.log_probabilities import LOG_KERNELS, cross_entropy_thresholds, log1p_gain, log_thresholds
+from precision.kernels.log_probabilities import (
+    LOG_PROBABILITY_KERNELS,
+    cross_entropy_thresholds,
+    log1p_gain,
+    log_thresholds,
+)
 from precision.kernels.registry import get_kernel
 from precision.kernels.settings import VOCABULARIES, setting, top_one_gap
 
@@ -17,7 +22,7 @@ DTYPES_16_32 = NARROW
 def language_model_rows(dtypes=DTYPES_16_32, vocabs=(32000, 128256), seq_lens=(128, 1024), tokens: int = 8192,
                         softcap: float = 30.0) -> dict:
     """Every measurement of the section, as rows of plain values (gaps are values of the dtype)."""
-    logs = [log_thresholds(k, d, m).as_dict() for k in LOG_KERNELS if get_kernel(k).available()
+    logs = [log_thresholds(k, d, m).as_dict() for k in LOG_PROBABILITY_KERNELS if get_kernel(k).available()
             for d in dtypes if d in get_kernel(k).dtypes for m in (2, *vocabs)]
     ce = [cross_entropy_thresholds(d, m, tokens=t).as_dict() for d in dtypes for m in (2, *vocabs)
           for t in ((1,) if m == 2 else (1, tokens))]

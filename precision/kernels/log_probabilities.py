@@ -30,7 +30,7 @@ from precision.kernels.gaps import onsets
 from precision.kernels.registry import DTYPES, EmulationModel, Kernel, from_torch, get_kernel, jax_x64, to_torch
 from precision.kernels.scan import KernelScan
 
-LOG_KERNELS = ("torch-log", "torch-log1p", "jax-log", "scipy-log")  # the log-probability kernels, in report order
+LOG_PROBABILITY_KERNELS = ("torch-log", "torch-log1p", "jax-log", "scipy-log")  # in report order
 
 
 # --- the kernels (registered in the registry) ---------------------------------------------------------------
