@@ -185,7 +185,7 @@ class _Stream:
         not_zero = np.flatnonzero(~s["others_zero"] & ~nan)
         if len(not_zero):
             self.last_not_zero = start + int(not_zero[-1])
-        if not self.scan.kernel.log_space and "others_sum" in s:
+        if "others_sum" in s:  # probabilities, not log-probabilities
             self._sum_bounds(start, top, s["others_sum"], s["top_one"], nan)
 
     def _sum_bounds(self, start: int, top, others, one, nan) -> None:

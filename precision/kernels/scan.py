@@ -52,8 +52,10 @@ class KernelScan:
         p = self.kernel(self.rows(idx), self.dtype.name, self.device)
         top_one, others_zero = self.kernel.saturated(p, np.zeros(len(p), dtype=np.int64))  # the top is column 0
         # a copy of the top column: a view would keep the whole (B, M) output alive until the chunks are joined
-        return {"top": p[:, 0].copy(), "top_one": top_one, "others_zero": others_zero, "nan": np.isnan(p).any(axis=1),
-                "others_sum": p[:, 1:].sum(axis=1, dtype=np.float64)}  # exact for M = 2; the sum bound's input
+        state = {"top": p[:, 0].copy(), "top_one": top_one, "others_zero": others_zero, "nan": np.isnan(p).any(axis=1)}
+        if not self.kernel.log_space:  # the sum bound's input (exact for M = 2); log-probabilities have no sum bound
+            state["others_sum"] = p[:, 1:].sum(axis=1, dtype=np.float64)
+        return state
 
 
 @dataclass
