@@ -31,9 +31,12 @@ from precision.report.compute import (
     DEFAULT_CLASSES,
     DEFAULT_FORMATS,
     DEFAULT_KERNEL_CLASSES,
+    DEFAULT_VOCABULARY,
     OBJECT_FORMAT_CLASSES,
+    VOCABULARY_KERNELS,
     compute,
     markdown,
+    vocabulary_kernels,
 )
 from precision.report.coq_status import DEFAULT_CERTIFICATE, coq_checked
 
@@ -73,6 +76,12 @@ def _listed(choices=None, cast=str, check=None):
 
 
 _classes = _checked(int, check_classes)  # a number of classes: an integer in [2, MAX_CLASSES]
+
+
+def _vocabulary(text: str) -> int | str:
+    """`--vocabulary`: a number of classes, or 'none'."""
+    return "none" if text == "none" else _classes(text)
+
 _format = _checked(check=get_format)  # a format name, resolved now so a bad one never reaches a results folder
 
 
@@ -107,8 +116,13 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     emulated.add_argument("--cpu-paths", action="store_true", default=None,
                           help="measure torch again under each CPU code path this processor supports "
                                "(ATEN_CPU_CAPABILITY; tens of seconds)")
+    emulated.add_argument("--vocabulary", type=_vocabulary, default=None,
+                          help=f"{', '.join(VOCABULARY_KERNELS)} also measured at this many classes in float16, "
+                               f"bfloat16 and float32 (default {DEFAULT_VOCABULARY:,}, Llama 3's; about a second "
+                               "each), and --language-models at it; 'none': not")
     emulated.add_argument("--language-models", action="store_true", default=None,
-                          help="add log-probability kernels, cross-entropy and attention at 32,000 tokens (~100 s)")
+                          help="add log-probability kernels, cross-entropy, attention and soft-capping at "
+                               "--vocabulary tokens (~25 s at 128,256)")
     emulated.add_argument("--kernel-classes", type=_listed(cast=int, check=check_classes),
                           default=None, help="numbers of classes for the kernels (default "
                           f"{','.join(map(str, DEFAULT_KERNEL_CLASSES))}; e.g. 2,10,1000,32000,128256)")
@@ -164,7 +178,8 @@ def _report_config(args, kernels, logits, device: str) -> dict:
                 "device": device}
     return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
             "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device,
-            "cpu_paths": bool(args.cpu_paths), "language_models": bool(args.language_models)}
+            "vocabulary": args.vocabulary, "cpu_paths": bool(args.cpu_paths),
+            "language_models": bool(args.language_models)}
 
 
 def _logits_kernel(name: str, algorithms):
@@ -196,7 +211,8 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     if args.logits is not None:
         _refuse_unused(args, {"formats": "--formats", "classes": "--classes", "kernels": "--kernels",
                               "kernel_classes": "--kernel-classes", "cpu_paths": "--cpu-paths",
-                              "language_models": "--language-models", "proofs": "--proofs"},
+                              "vocabulary": "--vocabulary", "language_models": "--language-models",
+                              "proofs": "--proofs"},
                        "applies to the report; --logits analyses your file with one --kernel")
         kernel = _logits_kernel(args.kernel or "torch", args.algorithms)
         from precision.logits.analysis import LOGIT_DTYPES
@@ -224,6 +240,13 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     for k in kernels:
         for d in k.dtypes:
             k.check(d, device)
+    given = args.vocabulary is not None
+    args.vocabulary = DEFAULT_VOCABULARY if not given else None if args.vocabulary == "none" else args.vocabulary
+    if given and args.vocabulary is not None and not args.language_models and \
+            not vocabulary_kernels(kernels, args.vocabulary, args.kernel_classes):
+        raise InputError("--vocabulary", f"measures {', '.join(VOCABULARY_KERNELS)} at {args.vocabulary:,} classes; "
+                         "none of them is among --kernels, or the size is one of --kernel-classes already "
+                         "(add --language-models, or use --kernel-classes)")
     return kernels, None, device
 
 
@@ -273,7 +296,7 @@ def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] |
     """The report's JSON, Markdown and figures written into `staging`; what was written, in words."""
     data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels, args.kernel_classes,
                    device, progress=True, cpu_paths=bool(args.cpu_paths), language_models=bool(args.language_models),
-                   proved=proved)
+                   proved=proved, vocabulary=args.vocabulary)
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
     if not args.no_figures:

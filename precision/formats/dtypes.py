@@ -53,6 +53,19 @@ class Dtype:
             return np.asarray(x, dtype=np.float64).astype(self.storage)
 
 
+def exactly(x: np.ndarray, value: float) -> np.ndarray:
+    """x == value elementwise for an array of floats (−0 equals 0; NaN equals nothing), compared through the bit
+    patterns: ml_dtypes' own comparisons convert every element and are about 6× slower on bfloat16."""
+    u = np.dtype(f"u{x.dtype.itemsize}")
+    bits = x.view(u)
+    if value == 0:
+        return np.asarray((bits & u.type(np.iinfo(u).max >> 1)) == 0)
+    pattern = np.asarray(value, dtype=np.float64).astype(x.dtype).view(u)
+    if np.asarray(value, dtype=np.float64) != pattern.view(x.dtype).astype(np.float64):
+        return np.zeros(x.shape, dtype=bool)  # not a value of the dtype: nothing equals it
+    return np.asarray(bits == pattern)
+
+
 DTYPES = {d.name: d for d in (
     Dtype("float16", np.float16, np.uint16), Dtype("bfloat16", ml_dtypes.bfloat16, np.uint16),
     Dtype("float32", np.float32, np.uint32), Dtype("float64", np.float64, np.uint64),

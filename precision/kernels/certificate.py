@@ -212,7 +212,7 @@ class _Stream:
 def verify(kernel: str, dtype: str, classes: int = 2, rivals: RivalsName = "equal", device: str = "cpu",
            progress: bool = False) -> Certificate:
     """Evaluate the kernel at every finite non-negative gap of the dtype; the certificate of what it did."""
-    scan = KernelScan(kernel, dtype, classes, rivals, device)
+    scan = KernelScan(kernel, dtype, classes, rivals, device, sums=True)
     limit = scan.dtype.max_index
     if limit >= MAX_EXHAUSTIVE_INDEX:
         raise VerifyError("dtype", f"{dtype}: {limit + 1:.3g} gaps are out of reach of an exhaustive run; "

@@ -27,29 +27,15 @@ import numpy as np
 
 from precision.emulated.thresholds import RivalsName
 from precision.kernels.gaps import onsets
-from precision.kernels.registry import DTYPES, EmulationModel, Kernel, from_torch, get_kernel, jax_x64, to_torch
+from precision.kernels.registry import DTYPES, EmulationModel, Kernel, from_torch, get_kernel, jax_rows, to_torch
 from precision.kernels.scan import KernelScan
 
 LOG_PROBABILITY_KERNELS = ("torch-log", "torch-log1p", "jax-log", "scipy-log")  # in report order
 
 
 # --- the kernels (registered in the registry) ---------------------------------------------------------------
-JAX_ROWS = 1024  # rows per jax call: XLA's CPU backend computes bfloat16 log_softmax on 4096 rows or more
-#                 with float32 intermediates and on fewer in bfloat16 (measured, jax 0.10.2), so the kernel
-#                 fixes the batch; `jax_log_softmax_rows` measures both paths
-
-
 def jax_log_softmax(x, d, device):
-    with jax_x64() as jax:
-        return np.concatenate([np.asarray(jax.nn.log_softmax(jax.numpy.asarray(x[i:i + JAX_ROWS]), axis=-1))
-                               for i in range(0, len(x), JAX_ROWS)])
-
-
-def jax_log_softmax_rows(row: np.ndarray, rows: int) -> np.ndarray:
-    """jax.nn.log_softmax of one row (storage of its dtype) repeated `rows` times in one call: its first output
-    row. The result depends on `rows` (see `JAX_ROWS`)."""
-    with jax_x64() as jax:
-        return np.asarray(jax.nn.log_softmax(jax.numpy.asarray(np.repeat(row[None, :], rows, axis=0)), axis=-1))[0]
+    return jax_rows("log_softmax", x)
 
 
 def jax_log_model(dtype: str) -> EmulationModel:

@@ -29,7 +29,7 @@ import numpy as np
 from precision.common.devices import cpu_dispatch
 from precision.common.errors import InputError
 from precision.emulated.algorithms import AlgorithmName, Order, check_logits
-from precision.formats.dtypes import DTYPES, IEEE, Dtype
+from precision.formats.dtypes import DTYPES, IEEE, Dtype, exactly
 
 
 class KernelError(InputError):
@@ -145,9 +145,9 @@ class Kernel:
     def saturated(self, p: np.ndarray, top: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Per row of outputs p (B, M): is the output in column top[i] exactly 1, and every other exactly 0?"""
         rows = np.arange(len(p))
-        others = p == (-np.inf if self.log_space else 0.0)
+        others = exactly(p, -np.inf if self.log_space else 0.0)
         others[rows, top] = True
-        return p[rows, top] == self.one, others.all(axis=1)
+        return exactly(p[rows, top], self.one), np.asarray(others.all(axis=1))
 
     def __call__(self, x: np.ndarray, dtype: str, device: str = "cpu") -> np.ndarray:
         """Outputs (probabilities, or log-probabilities for a log-space kernel) of the rows of x, in the dtype."""
@@ -248,9 +248,29 @@ def jax_x64():
         yield jax
 
 
-def _jax_softmax(x, d, device):
+JAX_ROWS = 1024  # rows per jax call, at most (and fewer for wide rows, `JAX_CELLS` logits a call): XLA's CPU
+JAX_CELLS = 1 << 22  # backend chooses its code by the batch (measured, jax 0.10.2: bfloat16 log_softmax on 4096
+#                     rows or more runs in float32; float32 softmax of 1000 classes rounds one row alone
+#                     differently from 16 or more), so every call of a given row width has the same shape
+
+
+def jax_rows(function: str, x: np.ndarray) -> np.ndarray:
+    """`jax.nn.<function>` of the rows of x (B, M) in calls of one fixed number of rows for the width M, the last
+    one padded with copies of its last row: a row's result never depends on how many rows came with it (and XLA
+    compiles once per width, not once per batch)."""
+    rows = max(1, min(JAX_ROWS, JAX_CELLS // x.shape[1]))
+    out = []
     with jax_x64() as jax:
-        return np.asarray(jax.nn.softmax(jax.numpy.asarray(x), axis=-1))
+        f = getattr(jax.nn, function)
+        for i in range(0, len(x), rows):
+            part = x[i:i + rows]
+            padded = np.concatenate([part, np.repeat(part[-1:], rows - len(part), axis=0)])
+            out.append(np.asarray(f(jax.numpy.asarray(padded), axis=-1))[:len(part)])
+    return np.concatenate(out)
+
+
+def _jax_softmax(x, d, device):
+    return jax_rows("softmax", x)
 
 
 def _jax_model(dtype: str) -> EmulationModel:

@@ -2,8 +2,10 @@
 explains them.
 
 The top logit sits `gap` above its rivals (the arrangements of `precision.emulated.thresholds.rival_logits`).
-8- and 16-bit dtypes are scanned exhaustively, every finite non-negative gap; float32 and float64 by the bracket
-search of `precision.formats.search`, then every gap within ±`WINDOW` grid steps of each threshold found is evaluated.
+8- and 16-bit dtypes are scanned exhaustively, every finite non-negative gap, up to `EXHAUSTIVE_MAX_CELLS` logits;
+float32, float64 and wide rows of 16-bit dtypes by the bracket search of `precision.formats.search`, then every gap
+within ±`window_steps(classes)` grid steps of each threshold found is evaluated (the rule of
+`precision.kernels.gaps`: ±4096 steps up to 16,384 classes, ±523 at 128,256).
 """
 from __future__ import annotations
 
@@ -15,21 +17,22 @@ from precision.emulated.algorithms import emulate
 from precision.emulated.thresholds import RivalsName, SaturationFacts, Transitions, rival_logits
 from precision.formats.arithmetic import arithmetic
 from precision.formats.search import SEARCH_POINTS, first_true
+from precision.kernels.gaps import exhaustive, window_steps
 from precision.kernels.registry import DTYPES, Dtype, Kernel, get_kernel
 
 CELLS = 1 << 23  # logits per kernel call: bounds memory whatever the number of classes
-WINDOW = 4096  # grid steps on each side of a searched threshold that are evaluated one by one
-EXHAUSTIVE_MAX_INDEX = 1 << 16  # dtypes with at most this many non-negative values are scanned whole
 
 
 class KernelScan:
-    """Evaluates one kernel × dtype × arrangement at grid indices of the gap, in bounded chunks."""
+    """Evaluates one kernel × dtype × arrangement at grid indices of the gap, in bounded chunks; `sums`: also the
+    other outputs' sum (the certificate's sum bound; probability kernels only)."""
 
     def __init__(self, kernel: Kernel | str, dtype: str, classes: int = 2, rivals: RivalsName = "equal",
-                 device: str = "cpu"):
+                 device: str = "cpu", sums: bool = False):
         self.kernel = get_kernel(kernel) if isinstance(kernel, str) else kernel
         self.dtype: Dtype = self.kernel.check(dtype, device)
         self.classes, self.rivals_name, self.device = classes, rivals, device
+        self.sums = sums and not self.kernel.log_space  # log-probabilities have no sum bound
         self.rivals = self.dtype.cast(rival_logits(self.dtype.format, classes, rivals).astype(np.float64))
         self.base = float(self.rivals.max())
 
@@ -42,7 +45,8 @@ class KernelScan:
         return x
 
     def state(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Per index: the top output, and whether it is exactly 1, the others exactly 0, any output NaN."""
+        """Per index: the top output, and whether it is exactly 1, the others exactly 0, any output NaN (and, with
+        `sums`, the others' sum in float64: exact for M = 2)."""
         idx = np.asarray(idx).ravel()
         step = max(1, CELLS // self.classes)
         parts = [self._state(idx[i:i + step]) for i in range(0, len(idx), step)]
@@ -53,7 +57,7 @@ class KernelScan:
         top_one, others_zero = self.kernel.saturated(p, np.zeros(len(p), dtype=np.int64))  # the top is column 0
         # a copy of the top column: a view would keep the whole (B, M) output alive until the chunks are joined
         state = {"top": p[:, 0].copy(), "top_one": top_one, "others_zero": others_zero, "nan": np.isnan(p).any(axis=1)}
-        if not self.kernel.log_space:  # the sum bound's input (exact for M = 2); log-probabilities have no sum bound
+        if self.sums:
             state["others_sum"] = p[:, 1:].sum(axis=1, dtype=np.float64)
         return state
 
@@ -73,8 +77,8 @@ class KernelThresholds(SaturationFacts):
     facts_after = "method"
 
 
-def _searched_transitions(scan: KernelScan, limit: int) -> tuple[Transitions, int]:
-    """Bracket search for each transition, then every gap within ±WINDOW of it: the transitions (absolute
+def _searched_transitions(scan: KernelScan, limit: int, steps: int) -> tuple[Transitions, int]:
+    """Bracket search for each transition, then every gap within ±`steps` of it: the transitions (absolute
     indices) and the number of gaps evaluated."""
     evaluated = [0]
 
@@ -94,7 +98,7 @@ def _searched_transitions(scan: KernelScan, limit: int) -> tuple[Transitions, in
         return int(first_true(predicate(key), np.array([-1]), np.array([limit]), points)[0])
 
     def window(centre):
-        lo, hi = max(0, centre - WINDOW), min(limit, centre + WINDOW)
+        lo, hi = max(0, centre - steps), min(limit, centre + steps)
         evaluated[0] += hi - lo + 1
         return lo, scan.state(np.arange(lo, hi + 1))
 
@@ -123,12 +127,13 @@ def kernel_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals
     """
     scan = KernelScan(kernel, dtype, classes, rivals, device)
     limit = scan.dtype.max_index
-    if limit <= EXHAUSTIVE_MAX_INDEX:
+    if exhaustive(limit, classes):
         s = scan.state(np.arange(limit + 1))
         t, evaluated, method = Transitions.of(s["top_one"], s["others_zero"], s["nan"]), limit + 1, "exhaustive"
     else:
-        t, evaluated = _searched_transitions(scan, limit)
-        method = f"search + ±{WINDOW}-step window"
+        steps = window_steps(classes)
+        t, evaluated = _searched_transitions(scan, limit, steps)
+        method = f"search + ±{steps}-step window"
     gap = scan.dtype.value
     window = None
     if not scan.kernel.log_space and t.top_one is not None and (t.others_zero is None or t.others_zero > t.top_one):

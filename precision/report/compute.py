@@ -28,7 +28,10 @@ DEFAULT_CLASSES = (2, 10, 1000)
 OBJECT_FORMAT_CLASSES = (2, 10)  # mp/decimal/δ arithmetic is pure Python: M = 1000 only when asked for
 ORDER_STUDY = ("float16", "float32", "float64")
 ACCUMULATION_STUDY = (("float16", "float32"), ("bfloat16", "float32"), ("float8_e4m3fn", "float16"))
-DEFAULT_KERNEL_CLASSES = (2, 1000)  # 32000 and 128256 on request (--kernel-classes): seconds each
+DEFAULT_KERNEL_CLASSES = (2, 1000)  # every kernel; other sizes on request (--kernel-classes)
+DEFAULT_VOCABULARY = 128256  # Llama 3's: measured by default for the kernels language models call most ...
+VOCABULARY_KERNELS = ("torch", "torch-log")  # ... (under a second each), in the dtypes their logits are computed
+#                                              in (NARROW); any kernel at any size: --kernel-classes
 AGREEMENT_ROWS = {"two-class": 4096, "M=1000": 64}  # sampled rows where a dtype's gaps are too many to take all
 
 
@@ -64,32 +67,47 @@ def kernel_agreement(kernel: Kernel, dtype: str) -> list[Agreement]:
             agreement(kernel, dtype, sample_rows(1000, AGREEMENT_ROWS["M=1000"]), "sampled rows, M = 1000")]
 
 
-def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progress: bool = False) -> dict:
-    """Measured thresholds of every kernel × dtype × classes (one rival and all equal), and agreement with
+def vocabulary_kernels(kernels: Sequence[Kernel], vocabulary: int | None, classes) -> list[Kernel]:
+    """The kernels measured at `vocabulary` classes besides `classes`: those of `VOCABULARY_KERNELS` among
+    `kernels` (none when the vocabulary is None or already one of `classes`)."""
+    if vocabulary is None or vocabulary in classes:
+        return []
+    return [k for k in kernels if k.name in VOCABULARY_KERNELS]
+
+
+def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progress: bool = False,
+                    vocabulary: int | None = None) -> dict:
+    """Measured thresholds of every kernel × dtype × classes (one rival and all equal), the kernels of
+    `vocabulary_kernels` at `vocabulary` classes (all rivals equal, dtypes of `NARROW`), and agreement with
     emulation, as one JSON-ready dict."""
     configs = [(k, d, m, r) for k in kernels for d in k.dtypes for m in classes
                for r in (("equal", "one") if m > 2 else ("equal",))]
+    at_vocabulary = vocabulary_kernels(kernels, vocabulary, classes)
+    configs += [(k, d, vocabulary, "equal") for k in at_vocabulary for d in k.dtypes if d in NARROW]
+    classes = list(classes) + ([vocabulary] if at_vocabulary else [])
     table = [kernel_thresholds(k, d, m, r, device) for k, d, m, r in _progress(configs, "kernels", progress)]
     agree = [a for k in kernels if not k.log_space for d in k.dtypes for a in kernel_agreement(k, d)]
     return {"device": device, "device_name": device_description(device), "versions": kernel_versions(kernels),
             "kernels": {k.name: {"call": k.summary, "dtypes": list(k.dtypes), "log_space": k.log_space,
                                  "model": {d: k.model(d).__dict__ for d in k.dtypes}} for k in kernels},
-            "classes": list(classes), "thresholds": [t.as_dict() for t in table],
+            "classes": classes, "thresholds": [t.as_dict() for t in table],
             "agreement": [a.as_dict() for a in agree],
             "exp_error": exp_error_rows(kernels, [t.as_dict() for t in table])}
 
 
 def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
             device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
-            language_models: bool = False, proved: list[dict] | None = None) -> dict:
+            language_models: bool = False, proved: list[dict] | None = None,
+            vocabulary: int | None = DEFAULT_VOCABULARY) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
 
-    `cpu_paths`: torch measured again under each CPU code path this processor supports (a subprocess each, tens of
-    seconds); `language_models`: log-probability kernels, cross-entropy, attention at a 32,000-token vocabulary
-    (about 100 s).
+    `vocabulary`: the torch kernels also measured at this many classes (None: not); `cpu_paths`: torch measured
+    again under each CPU code path this processor supports (a subprocess each, tens of seconds);
+    `language_models`: log-probability kernels, cross-entropy, attention and soft-capping at `vocabulary` classes
+    (32,000 if None; about 25 s at 128,256).
     """
     start = time.perf_counter()
-    measured = compute_kernels(list(kernels), kernel_classes, device, progress) if kernels else None
+    measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary) if kernels else None
     table = [thresholds(*c) for c in _progress(configurations(formats, algorithms, classes), "thresholds", progress)]
     orders = [thresholds(f, "shifted", 1000, "equal", order=o)
               for f in _progress([f for f in ORDER_STUDY if f in formats], "summation orders", progress)
@@ -112,7 +130,7 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
         extra["cpu_paths"] = compare_paths()
     if language_models:
         from precision.kernels.language_models import language_model_rows
-        extra["language_models"] = language_model_rows(dtypes=NARROW, vocabs=(32000,),
+        extra["language_models"] = language_model_rows(dtypes=NARROW, vocabs=(vocabulary or 32000,),
                                                        seq_lens=(128,))
     return extra | {"kernels": measured, "settings": {"formats": list(formats), "algorithms": list(algorithms),
                          "classes": list(classes) if classes else {"carrier": list(DEFAULT_CLASSES),
@@ -144,14 +162,14 @@ def kernel_markdown(data: dict, figures: list[str]) -> list[str]:
     md = ["## The kernels on this machine", "",
           f"Each kernel is called as it is ({k['device_name']}; {versions}). "
           "The top logit sits `gap` above its rivals; the gaps are the dtype's own values, every one of them for "
-          "16- and 8-bit dtypes, and for float32/float64 a bracket search followed by every gap within ±4096 grid "
-          "steps of each threshold. 'log' kernels return log-probabilities: there, 'exactly 1' means a "
-          "log-probability of exactly 0.", ""]
+          "16- and 8-bit dtypes (up to 2²⁷ logits in all), otherwise a bracket search followed by every gap "
+          "within ±4096 grid steps of each threshold (±523 at 128,256 classes: the method column says which). "
+          "'log' kernels return log-probabilities: there, 'exactly 1' means a log-probability of exactly 0.", ""]
     for m in k["classes"]:
-        md += [f"**Gap from which the top output is exactly 1 — {m} classes, all rivals equal**", "",
-               _table(["kernel"] + dtypes,
-                      [[name] + [_kernel_cell(kernels.get(name, d, m, "equal")) for d in dtypes]
-                       for name in k["kernels"]]), ""]
+        names = [name for name in k["kernels"] if any(kernels.get(name, d, m, "equal") for d in dtypes)]
+        md += [f"**Gap from which the top output is exactly 1 — {m:,} classes, all rivals equal**", "",
+               _table(["kernel"] + dtypes, [[name] + [_kernel_cell(kernels.get(name, d, m, "equal")) for d in dtypes]
+                                            for name in names]), ""]
     if "kernels.png" in figures:
         md += ["![first gap with top output exactly 1, per kernel and dtype](kernels.png)", ""]
     md += ["**Every measured threshold**", "",

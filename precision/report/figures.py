@@ -177,7 +177,7 @@ def kernels_figure(data: dict, out: Path) -> Path:
         ax.set_yscale("log")
         ax.set_ylim(top=ax.get_ylim()[1] * 40)  # room above the bars for the legend
         ax.set_ylabel("gap from which the top output is exactly 1 (log scale)")
-        ax.set_title(f"Real kernels, {m} classes, all rivals equal", fontsize=10)
+        ax.set_title(f"Real kernels, {m:,} classes, all rivals equal", fontsize=10)
         ax.grid(axis="y", which="both", alpha=0.3)
     axes.flat[0].legend(fontsize=7, ncol=2, loc="upper left")
     return save_figure(fig, out / "kernels.png")

@@ -107,3 +107,15 @@ def test_mp_format_has_the_precision_it_says():
 def test_bad_format_names_are_refused_clearly(bad, message):
     with pytest.raises(ValueError, match=message):
         get_format(bad)
+
+
+@pytest.mark.parametrize("name", ["float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2"])
+@pytest.mark.parametrize("value", [0.0, 1.0, -np.inf, 0.5])
+def test_exactly_is_the_dtypes_own_equality(name, value):
+    from precision.formats.dtypes import DTYPES, exactly
+    d = DTYPES[name]
+    every = d.values(np.arange(d.max_index + 1)) if d.max_index < 1 << 16 else \
+        d.cast(np.array([0.0, 1.0, 0.5, 1e-30, np.inf, np.nan, 3.0]))
+    x = np.concatenate([every, -every, d.cast(np.array([np.inf, -np.inf, np.nan]))])  # ±0, ±inf, NaN, every value
+    with np.errstate(invalid="ignore"):
+        assert (exactly(x, value) == (x.astype(np.float64) == value)).all()

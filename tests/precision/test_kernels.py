@@ -70,16 +70,35 @@ def _torch_top(dtype, gap, classes=2):
     return float(torch.softmax(x, dim=-1)[0, 0])
 
 
-@pytest.mark.parametrize("dtype, classes", [("float16", 2), ("bfloat16", 2), ("bfloat16", 1000), ("float32", 2),
-                                            ("float32", 1000), ("float64", 2)])
-def test_torch_saturates_at_the_measured_gap_and_not_one_grid_step_below(dtype, classes):
+@pytest.mark.parametrize("dtype, classes, method", [
+    ("float16", 2, "exhaustive"), ("bfloat16", 2, "exhaustive"), ("bfloat16", 1000, "exhaustive"),
+    ("float32", 2, "search + ±4096-step window"), ("float32", 1000, "search + ±4096-step window"),
+    ("float64", 2, "search + ±4096-step window"),
+    # a vocabulary: every 16-bit gap would be 4·10⁹ logits, so a search and a narrower window (about a second)
+    ("float16", 128256, "search + ±523-step window"), ("bfloat16", 128256, "search + ±523-step window"),
+    ("float32", 128256, "search + ±523-step window")])
+def test_torch_saturates_at_the_measured_gap_and_not_one_grid_step_below(dtype, classes, method):
     t = kernel_thresholds("torch", dtype, classes, "equal")
     d = DTYPES[dtype]
     at = d.index(np.array([t.top_is_one_from_gap]))[0]
     below = float(d.values(np.array([at - 1]))[0])
     assert _torch_top(dtype, t.top_is_one_from_gap, classes) == 1.0
     assert _torch_top(dtype, below, classes) < 1.0
-    assert t.method == ("exhaustive" if dtype in ("float16", "bfloat16") else "search + ±4096-step window")
+    assert t.method == method
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32"])
+def test_others_are_zero_from_the_measured_gap_at_a_vocabulary_and_not_one_step_below(dtype):
+    torch = pytest.importorskip("torch")
+    t = kernel_thresholds("torch", dtype, 128256, "equal")
+    d = DTYPES[dtype]
+    below = float(d.values(d.index(np.array([t.others_zero_from_gap])) - 1)[0])
+
+    def others(gap):
+        x = torch.zeros(1, 128256, dtype=getattr(torch, dtype))
+        x[0, 0] = gap
+        return torch.softmax(x, dim=-1)[0, 1:]
+    assert (others(t.others_zero_from_gap) == 0).all() and not (others(below) == 0).all()
 
 
 def test_torch_16_bit_thresholds_are_not_the_emulated_in_format_ones():
@@ -210,3 +229,17 @@ def test_the_figures_the_readme_quotes_per_framework(kernel, dtype, classes, key
         if torch_cpu_capability() != "AVX512":  # the README's figure names its path; test_cpu_paths covers each
             pytest.skip(f"measured on torch's AVX512 CPU path; this process runs {torch_cpu_capability()}")
     assert float(kernel_thresholds(k, dtype, classes, "equal").as_dict()[key]) == value  # JSON: exact decimal
+
+
+@pytest.mark.parametrize("name", ["jax", "jax-log"])
+def test_a_jax_row_does_not_depend_on_how_many_rows_came_with_it(name):
+    k = get_kernel(name)
+    if not k.available():
+        pytest.skip(f"{k.package} not installed (extra {k.extra})")
+    import jax
+    x = sample_rows(1000, 64).astype(np.float32)
+    raw = getattr(jax.nn, "softmax" if name == "jax" else "log_softmax")
+    alone = np.concatenate([np.asarray(raw(jax.numpy.asarray(x[i:i + 1]), axis=-1)) for i in range(len(x))])
+    assert (alone != np.asarray(raw(jax.numpy.asarray(x), axis=-1))).any()  # XLA itself: it does (jax 0.10.2)
+    each = np.concatenate([k(x[i:i + 1], "float32") for i in range(len(x))])
+    assert (each == k(x, "float32")).all() and (k(x[:7], "float32") == k(x, "float32")[:7]).all()
