@@ -31,6 +31,20 @@ def test_report_writes_json_markdown_and_figures(tmp_path, capsys):
         assert (out / png).stat().st_size > 10_000
 
 
+def test_the_report_measures_the_torch_kernels_at_a_vocabulary(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "rep"
+    assert main(["report", "--formats", "float16", "--algorithms", "shifted", "--classes", "2", "--kernels",
+                 "torch,torch-log,numpy", "--kernel-classes", "2", "--vocabulary", "1000", "--out", str(out)]) == 0
+    k = json.loads((out / "report.json").read_text())["kernels"]
+    assert k["classes"] == [2, 1000]
+    at = {(r["kernel"], r["dtype"]): r for r in k["thresholds"] if r["classes"] == 1000}
+    assert set(at) == {(n, d) for n in ("torch", "torch-log") for d in ("float16", "bfloat16", "float32")}
+    assert at["torch", "bfloat16"]["top_is_one_from_gap"] == "13.1875"  # test_kernels checks it against torch
+    table = (out / "report.md").read_text().split("1,000 classes, all rivals equal**")[1].split("\n\n")[1]
+    assert "| torch |" in table and "numpy" not in table  # the vocabulary's table lists what was measured there
+
+
 def test_thresholds_command_prints_one_configuration(capsys):
     assert main(["thresholds", "--format", "bfloat16", "--classes", "2"]) == 0
     assert json.loads(capsys.readouterr().out)["top_is_one_from_gap"] == "5.5625"
@@ -63,6 +77,9 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
     (["report", "--algorithms", "quick"], "unknown 'quick'"),
     (["report", "--logits", "/nonexistent/x.npy"], "no such file"),
     (["report", "--kernels", "tensorflow"], "unknown 'tensorflow'"),
+    (["report", "--vocabulary", "1"], "--vocabulary: must be at least 2"),
+    (["report", "--kernels", "numpy", "--vocabulary", "32000"], "--vocabulary: measures torch, torch-log at 32,000"),
+    (["report", "--logits", "/nonexistent/x.npy", "--vocabulary", "32000"], "--vocabulary: applies to the report"),
     (["report", "--formats", "float16,float16"], "names an item twice"),
     (["thresholds", "--kernel", "scipy", "--dtype", "bfloat16"], "scipy does not take dtype 'bfloat16'"),
     (["verify", "--kernel", "torch", "--dtype", "float64"], "out of reach"),
