@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 
 from precision.emulated.thresholds import RivalsName
+from precision.formats.dtypes import exactly
 from precision.kernels.gaps import onsets
 from precision.kernels.registry import DTYPES, EmulationModel, Kernel, from_torch, get_kernel, jax_rows, to_torch
 from precision.kernels.scan import KernelScan
@@ -103,9 +104,10 @@ def log_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals: R
 
     def states(idx):
         p = k(scan.rows(idx), dtype, device)
-        top = p[:, 0].astype(np.float64) == 0.0
         others = p[:, 1:]
-        return top, (others.astype(np.float64) == -np.inf).all(axis=1), (_exp_in(d, others) == 0).all(axis=1)
+        # exp and rounding are monotone: every other exp(log p) is 0 iff the largest one's is (a NaN is the max)
+        return (exactly(p[:, 0], 0.0), exactly(others, -np.inf).all(axis=1),
+                _exp_in(d, others.max(axis=1)) == 0)
 
     found, evaluated = onsets(states, d.max_index, classes, batch=step)
     return LogThresholds(k.name, dtype, classes, scan.rivals_name, found[0].method, d.value(found[0].first),

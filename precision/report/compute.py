@@ -104,7 +104,7 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
     `vocabulary`: the torch kernels also measured at this many classes (None: not); `cpu_paths`: torch measured
     again under each CPU code path this processor supports (a subprocess each, tens of seconds);
     `language_models`: log-probability kernels, cross-entropy, attention and soft-capping at `vocabulary` classes
-    (32,000 if None; about 25 s at 128,256).
+    (32,000 if None; about 45 s at 128,256).
     """
     start = time.perf_counter()
     measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary) if kernels else None
