@@ -30,6 +30,7 @@ import numpy as np
 from precision.common.errors import InputError
 from precision.emulated.algorithms import ALGORITHMS, check_logits, emulate
 from precision.formats.arithmetic import arithmetic
+from precision.formats.dtypes import exactly
 from precision.formats.search import first_true
 from precision.kernels.registry import DTYPES, EmulationModel, Kernel, get_kernel
 
@@ -130,22 +131,28 @@ def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", d
         k.check(dtype, device)  # every dtype refused before any work
     nan = np.isnan(x).any(axis=1)
     x = np.where(nan[:, None], 0.0, x)  # flagged rows are computed on zeros and masked
-    n = len(x)
-    rows = np.arange(n)
+    margin, log_odds = margin_and_log_odds(x, nan)
+    exact = exact_distance or not k.has_model
+    out = {}
+    for dtype in dtypes:
+        out[dtype] = saturation_in_dtype(x, nan, dtype, k, log_kernel, device, exact, margin, log_odds)
+    return out
+
+
+def margin_and_log_odds(x: np.ndarray, nan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of x (N, C), in x's own float dtype: the margin (top − runner-up logit) and the log-odds
+    (top − lse(rivals)), NaN for rows flagged `nan` or not finite. margin − log_odds = ln W, the rivals' weight."""
+    rows = np.arange(len(x))
     with np.errstate(invalid="ignore", over="ignore"):
         finite = np.isfinite(x).all(axis=1) & ~nan
         top = np.argmax(x, axis=1)
         rivals = x.copy()
         rivals[rows, top] = -np.inf
         second = rivals.max(axis=1)
-        scaled = np.exp(rivals - second[:, None]).sum(axis=1)  # Σ e^(r − max r) ≥ 1: the rivals' weight
-        margin = np.where(finite, x[rows, top] - second, np.nan)
-        log_odds = margin - np.log(scaled)
-    exact = exact_distance or not k.has_model
-    out = {}
-    for dtype in dtypes:
-        out[dtype] = saturation_in_dtype(x, nan, dtype, k, log_kernel, device, exact, margin, log_odds)
-    return out
+        rivals -= second[:, None]
+        scaled = np.exp(rivals, out=rivals).sum(axis=1, dtype=np.float64)  # Σ e^(r − max r) ≥ 1
+        margin = np.where(finite, x[rows, top].astype(np.float64) - second, np.nan)
+        return margin, margin - np.log(scaled)
 
 
 def row_saturation(x, dtype: str, kernel: Kernel | str, device: str = "cpu") -> Saturation:
@@ -192,21 +199,34 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
     base = rivals.max(axis=1)
     gap = np.where(flagged, np.nan, x64[rows, top] - base)
     ok = np.flatnonzero(~flagged)
+    rounded_once = kernel.has_model and kernel.model(dtype).accumulate is not None
     if exact:
-        threshold = _bisected_threshold(xs, top, base, ok, d, kernel, device)
+        # the model's threshold from the rivals' weight ln W = margin − log_odds, where the kernel has a model: a
+        # guess that the bisection checks on the kernel first (about four calls a row where it is right)
+        guess = None
+        if kernel.has_model:
+            with np.errstate(invalid="ignore"):
+                guess = (margin - log_odds) - np.log(absorbed_weight(dtype, rounded_once))
+        threshold = _bisected_threshold(xs, top, base, ok, d, kernel, device, guess)
         method = "exact"
     else:
         weight = np.exp(rivals - base[:, None]).sum(axis=1)
-        rounded_once = kernel.model(dtype).accumulate is not None
         threshold = np.where(flagged, np.nan, np.log(weight) - np.log(absorbed_weight(dtype, rounded_once)))
         method = "model"
     return Saturation(dtype, kernel.name, method, top_is_one & ~flagged, others_zero & ~flagged,
-                      (log_top == log_kernel.one) & ~flagged, nan, overflow, gap, threshold,
+                      exactly(log_top, log_kernel.one) & ~flagged, nan, overflow, gap, threshold,
                       np.where(flagged, np.nan, margin), np.where(flagged, np.nan, log_odds))
 
 
-def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str) -> np.ndarray:
-    """Each row's own saturation gap, by bisection on the kernel over the dtype's grid (rows `ok` only)."""
+GUESS_STEPS = (1, 16)  # grid steps around the model's guess (bisected) tried before the whole range [0, reach]:
+#                       ±1 holds the threshold of 100 % of LLM-like rows for torch (the guess uses the logits
+#                       before rounding to the dtype), ±16 the rest of a model's; a user's kernel has no guess
+
+
+def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess: np.ndarray | None) -> np.ndarray:
+    """Each row's own saturation gap, by bisection on the kernel over the dtype's grid (rows `ok` only): the first
+    gap of a False→True step of "the top output is exactly 1" (the only one for a monotone kernel); a row's
+    `guess` (a gap; NaN: none) is checked first, and the whole range [0, reach] searched where it is wrong."""
     dtype = d.name
 
     def saturated(pts: np.ndarray, live: np.ndarray) -> np.ndarray:
@@ -215,17 +235,35 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str) -> np
         r = np.repeat(live, k)
         with np.errstate(over="ignore"):
             trial[np.arange(len(r)), top[r]] = d.cast(base[r] + d.values(pts.ravel()).astype(np.float64))
-        out = kernel(trial, dtype, device)[np.arange(len(r)), top[r]]
-        return (out == kernel.one).reshape(pts.shape)
+        return exactly(kernel(trial, dtype, device)[np.arange(len(r)), top[r]], kernel.one).reshape(pts.shape)
 
     threshold = np.full(len(xs), np.nan)
-    if len(ok):
-        reach = int(d.index(d.cast(np.array([min(REACH, float(d.format.max_finite) / 4)])))[0])
-        reach_rows = ok[saturated(np.full((len(ok), 1), reach), ok)[:, 0]]
+    if not len(ok):
+        return threshold
+    reach = int(d.index(d.cast(np.array([min(REACH, float(d.format.max_finite) / 4)])))[0])
+    todo = ok
+    if guess is not None:
+        g = guess[ok]
+        todo = ok[~np.isfinite(g)]
+        live, g = ok[np.isfinite(g)], g[np.isfinite(g)]
+        g = np.clip(g, 0.0, float(d.values(np.array([reach]))[0]))
+        at = d.index(d.cast(g))
+        at = np.minimum(at + (d.values(at).astype(np.float64) < g), reach)  # the first gap of the grid ≥ the guess
+        for steps in GUESS_STEPS:
+            if not len(live):
+                break
+            lo, hi = np.maximum(at - 1 - steps, -1), np.minimum(at + steps, reach)
+            ends = saturated(np.stack([np.maximum(lo, 0), hi], axis=1), live)
+            step = (~ends[:, 0] | (lo < 0)) & ends[:, 1]  # False at lo (−1: a virtual False), True at hi
+            found = first_true(lambda pts, rows: saturated(pts, live[step][rows]), lo[step], hi[step], points=1)
+            threshold[live[step]] = d.values(found).astype(np.float64)
+            live, at = live[~step], at[~step]
+        todo = np.concatenate([todo, live])
+    if len(todo):
+        reach_rows = todo[saturated(np.full((len(todo), 1), reach), todo)[:, 0]]
         if len(reach_rows):
-            lo = np.full(len(xs), -1, dtype=np.int64)
-            hi = np.full(len(xs), reach, dtype=np.int64)
-            found = first_true(lambda pts, live: saturated(pts, reach_rows[live]), lo[reach_rows], hi[reach_rows],
-                               points=1)
+            lo = np.full(len(reach_rows), -1, dtype=np.int64)
+            hi = np.full(len(reach_rows), reach, dtype=np.int64)
+            found = first_true(lambda pts, live: saturated(pts, reach_rows[live]), lo, hi, points=1)
             threshold[reach_rows] = d.values(found).astype(np.float64)
     return threshold

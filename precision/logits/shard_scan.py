@@ -20,7 +20,7 @@ from typing import Callable
 import numpy as np
 
 from precision.kernels.registry import DTYPES, Kernel, get_kernel
-from precision.logits.rows import Saturation, log_kernel_of, saturation_in_dtype
+from precision.logits.rows import Saturation, log_kernel_of, margin_and_log_odds, saturation_in_dtype
 from precision.logits.shards import Shard
 from precision.logits.summary import NO_ULPS, DtypeStatistics, merge
 
@@ -56,12 +56,15 @@ def scan_block(block: np.ndarray, dtypes, kernel: Kernel, device: str = "cpu"
     else:
         nan = np.zeros(len(block), dtype=bool)
         block = block.astype(np.float64)  # integers: rounded to each dtype from their exact float64 values
-    empty = np.full(len(block), np.nan)
+    # the rivals' weight, in float32 for 16-bit blocks (exact widening): it guesses each row's threshold
+    wide = block if block.dtype.itemsize >= 4 else block.astype(np.float32)
+    margin, log_odds = margin_and_log_odds(wide, nan)
+    del wide
     records = np.zeros(len(block), dtype=token_dtype(dtypes))
     stats = {}
     for d in dtypes:
-        s = saturation_in_dtype(block, nan, d, kernel, log_kernel, "cpu" if device is None else device, True, empty,
-                                empty)
+        s = saturation_in_dtype(block, nan, d, kernel, log_kernel, "cpu" if device is None else device, True, margin,
+                                log_odds)
         ulps = past_ulps(s)
         flags = np.zeros(len(block), dtype=np.uint8)
         for name, bit in FLAG_BITS.items():

@@ -108,3 +108,45 @@ def test_kernel_options_with_logits(tmp_path, argv, message, capsys):
     np.save(tmp_path / "l.npy", np.zeros((2, 3)))
     assert main(["report", "--logits", str(tmp_path / "l.npy"), "--out", str(tmp_path / "o"), *argv]) == 2
     assert message in capsys.readouterr().err
+
+
+def _llm_rows(rows, classes, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 2, (rows, classes))
+    x[np.arange(rows), rng.integers(0, classes, rows)] += rng.uniform(0, 40, rows)
+    return x
+
+
+@pytest.mark.parametrize("kernel", ["torch", "torch-log", "numpy", "jax", "onnxruntime"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+def test_the_models_guess_changes_no_threshold(kernel, dtype, monkeypatch):
+    """The bisection checks the model's guess first: every threshold equals the one searched over the whole range."""
+    import precision.logits.rows as rows_module
+    k = get_kernel(kernel)
+    if not k.available() or dtype not in k.dtypes:
+        pytest.skip(f"{kernel} does not run {dtype} here")
+    x = np.concatenate([_llm_rows(48, 1000), _llm_rows(16, 2, seed=1)[:, :2].repeat(500, axis=1)])
+    guessed = row_saturation(x, dtype, k).threshold
+    monkeypatch.setattr(rows_module, "GUESS_STEPS", ())
+    searched = row_saturation(x, dtype, k).threshold
+    np.testing.assert_array_equal(guessed, searched)
+    assert np.isfinite(searched).sum() >= 60
+
+
+def test_a_right_guess_costs_a_few_kernel_calls_per_row(monkeypatch):
+    pytest.importorskip("torch")
+    import precision.logits.rows as rows_module
+    from precision.kernels.registry import Kernel
+    evaluated = []
+    call = Kernel.__call__
+    monkeypatch.setattr(Kernel, "__call__",
+                        lambda self, x, *a, **kw: evaluated.append(len(x)) or call(self, x, *a, **kw))
+    x = _llm_rows(64, 1000)
+    row_saturation(x, "bfloat16", "torch")
+    guessed = sum(evaluated)
+    evaluated.clear()
+    monkeypatch.setattr(rows_module, "GUESS_STEPS", ())
+    row_saturation(x, "bfloat16", "torch")
+    # the rows and their log-softmax, then the guess ±1 (both ends, and one or two bisection steps) for every row
+    assert 64 * (2 + 3) <= guessed <= 64 * (2 + 4)
+    assert sum(evaluated) > 2.5 * guessed  # the whole range: a reach check and ~15 bisection rounds
