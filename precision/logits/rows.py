@@ -139,19 +139,21 @@ def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", d
     return out
 
 
-def margin_and_log_odds(x: np.ndarray, nan: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def margin_and_log_odds(x: np.ndarray, nan: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Per row of x (N, C), in x's own float dtype: the margin (top − runner-up logit) and the log-odds
-    (top − lse(rivals)), NaN for rows flagged `nan` or not finite. margin − log_odds = ln W, the rivals' weight."""
+    (top − lse(rivals)), NaN for rows flagged `nan` or not finite. margin − log_odds = ln W, the rivals' weight.
+    `overwrite`: x is scratch (a block's own copy), used in place."""
     rows = np.arange(len(x))
     with np.errstate(invalid="ignore", over="ignore"):
         finite = np.isfinite(x).all(axis=1) & ~nan
         top = np.argmax(x, axis=1)
-        rivals = x.copy()
+        top_value = x[rows, top].astype(np.float64)
+        rivals = x if overwrite else x.copy()
         rivals[rows, top] = -np.inf
         second = rivals.max(axis=1)
         rivals -= second[:, None]
         scaled = np.exp(rivals, out=rivals).sum(axis=1, dtype=np.float64)  # Σ e^(r − max r) ≥ 1
-        margin = np.where(finite, x[rows, top].astype(np.float64) - second, np.nan)
+        margin = np.where(finite, top_value - second, np.nan)
         return margin, margin - np.log(scaled)
 
 
@@ -179,25 +181,29 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
     `kernel` (and `log_kernel`), each row's threshold by the model or, `exact`, by bisection on the kernel;
     `margin` and `log_odds` are carried into the result as given."""
     d = kernel.check(dtype, device)
-    with np.errstate(over="ignore"):
-        xs = d.cast(x)
+    if x.dtype == d.storage:
+        xs = x
+    else:
+        with np.errstate(over="ignore"):
+            xs = d.cast(x)
     n = len(xs)
     rows = np.arange(n)
-    x64 = xs.astype(np.float64)
-    overflow = ~nan & ~np.isfinite(x64).all(axis=1)
+    # the dtype's values held exactly in a wider float: float32 for 8- and 16-bit dtypes (half float64's bytes)
+    wide = xs.astype(np.float32 if xs.dtype.itemsize <= 2 else np.float64)
+    overflow = ~nan & ~np.isfinite(wide).all(axis=1)
     flagged = nan | overflow
     if flagged.any():
         xs = xs.copy()
         xs[flagged] = 0  # the kernel sees finite rows only; their results are masked below
-        x64[flagged] = 0
-    top = np.argmax(xs, axis=1)
+        wide[flagged] = 0
+    top = np.argmax(wide, axis=1)
     p = kernel(xs, dtype, device)
     top_is_one, others_zero = kernel.saturated(p, top)
     log_top = p[rows, top] if log_kernel is kernel else log_kernel(xs, dtype, device)[rows, top]
-    rivals = x64.copy()
-    rivals[rows, top] = -np.inf
-    base = rivals.max(axis=1)
-    gap = np.where(flagged, np.nan, x64[rows, top] - base)
+    top_value = wide[rows, top].astype(np.float64)
+    wide[rows, top] = -np.inf  # from here on `wide` holds the rivals
+    base = wide.max(axis=1).astype(np.float64)
+    gap = np.where(flagged, np.nan, top_value - base)
     ok = np.flatnonzero(~flagged)
     rounded_once = kernel.has_model and kernel.model(dtype).accumulate is not None
     if exact:
@@ -210,7 +216,7 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
         threshold = _bisected_threshold(xs, top, base, ok, d, kernel, device, guess)
         method = "exact"
     else:
-        weight = np.exp(rivals - base[:, None]).sum(axis=1)
+        weight = np.exp(wide.astype(np.float64) - base[:, None]).sum(axis=1)
         threshold = np.where(flagged, np.nan, np.log(weight) - np.log(absorbed_weight(dtype, rounded_once)))
         method = "model"
     return Saturation(dtype, kernel.name, method, top_is_one & ~flagged, others_zero & ~flagged,
@@ -230,9 +236,8 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess
     dtype = d.name
 
     def saturated(pts: np.ndarray, live: np.ndarray) -> np.ndarray:
-        k = pts.shape[1]
-        trial = np.repeat(xs[live], k, axis=0)
-        r = np.repeat(live, k)
+        r = np.repeat(live, pts.shape[1])
+        trial = xs[r]
         with np.errstate(over="ignore"):
             trial[np.arange(len(r)), top[r]] = d.cast(base[r] + d.values(pts.ravel()).astype(np.float64))
         return exactly(kernel(trial, dtype, device)[np.arange(len(r)), top[r]], kernel.one).reshape(pts.shape)

@@ -56,10 +56,9 @@ def scan_block(block: np.ndarray, dtypes, kernel: Kernel, device: str = "cpu"
     else:
         nan = np.zeros(len(block), dtype=bool)
         block = block.astype(np.float64)  # integers: rounded to each dtype from their exact float64 values
-    # the rivals' weight, in float32 for 16-bit blocks (exact widening): it guesses each row's threshold
-    wide = block if block.dtype.itemsize >= 4 else block.astype(np.float32)
-    margin, log_odds = margin_and_log_odds(wide, nan)
-    del wide
+    # the rivals' weight (in float32 but for float64 blocks: it only guesses each row's threshold)
+    margin, log_odds = margin_and_log_odds(block.astype(np.float32 if block.dtype.itemsize <= 4 else np.float64),
+                                           nan, overwrite=True)
     records = np.zeros(len(block), dtype=token_dtype(dtypes))
     stats = {}
     for d in dtypes:
