@@ -157,29 +157,40 @@ def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
 
 def kernels_figure(data: dict, out: Path) -> Path:
     """Grouped bars: the first gap with top output exactly 1 for each kernel and dtype, one panel per number of
-    classes, with the emulated max-shifted softmax (every operation in the dtype) as a black tick."""
+    classes (only the kernels and dtypes measured there; one scale for all), with the emulated max-shifted softmax
+    (every operation in the dtype) as a black tick."""
     k, kernels, dtypes = data["kernels"], measured(data), measured_dtypes(data)
-    names = list(k["kernels"])
-    fig, axes = subplots(1, len(k["classes"]), figsize=(6.5 * len(k["classes"]), 4.2), squeeze=False)
-    width = 0.8 / len(names)
-    for ax, m in zip(axes.flat, k["classes"]):
-        for j, name in enumerate(names):
-            ys = [_f(r["top_is_one_from_gap"]) if (r := kernels.get(name, d, m, "equal")) else None for d in dtypes]
-            xs = np.arange(len(dtypes)) + (j - len(names) / 2 + 0.5) * width
-            ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=name, color=f"C{j}")
-        for x, d in enumerate(dtypes):
+    names = list(k["kernels"])  # a kernel keeps its colour in every panel
+    panels = []
+    for m in k["classes"]:
+        cells = {(n, d): _f(r["top_is_one_from_gap"]) for n in names for d in dtypes
+                 if (r := kernels.get(n, d, m, "equal"))}
+        panels.append((m, [n for n in names if any(key[0] == n for key in cells)],
+                       [d for d in dtypes if any(key[1] == d for key in cells)], cells))
+    fig, axes = subplots(1, len(panels), figsize=(2 + 1.1 * sum(len(p[2]) for p in panels), 4.2), squeeze=False,
+                         sharey=True, gridspec_kw={"width_ratios": [max(1, len(p[2])) for p in panels]})
+    for ax, (m, shown, ds, cells) in zip(axes.flat, panels):
+        width = 0.8 / max(1, len(shown))
+        for j, name in enumerate(shown):
+            ys = [cells.get((name, d)) for d in ds]
+            xs = np.arange(len(ds)) + (j - len(shown) / 2 + 0.5) * width
+            ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=name,
+                   color=f"C{names.index(name)}")
+        for x, d in enumerate(ds):
             r = emulated(data).get(d, "shifted", m, "equal")
             if r and r["top_is_one_from_gap"]:
                 ax.plot([x - 0.45, x + 0.45], [_f(r["top_is_one_from_gap"])] * 2, "k-", lw=1.5,
                         label="emulated, every op in the dtype" if x == 0 else None)
-        ax.set_xticks(np.arange(len(dtypes)), dtypes, fontsize=8)
+        ax.set_xticks(np.arange(len(ds)), ds, fontsize=8)
         # logarithmic: float8's gaps of 2–3 and the log1p kernel's of 744 share the panel, each readable
         ax.set_yscale("log")
-        ax.set_ylim(top=ax.get_ylim()[1] * 40)  # room above the bars for the legend
-        ax.set_ylabel("gap from which the top output is exactly 1 (log scale)")
-        ax.set_title(f"Real kernels, {m:,} classes, all rivals equal", fontsize=10)
+        ax.set_title(f"{m:,} classes, all rivals equal", fontsize=10)
         ax.grid(axis="y", which="both", alpha=0.3)
-    axes.flat[0].legend(fontsize=7, ncol=2, loc="upper left")
+    first = axes.flat[0]
+    first.set_ylim(top=first.get_ylim()[1] * 40)  # room above the bars for the legend (the scale is shared)
+    first.set_ylabel("gap from which the top output is exactly 1 (log scale)")
+    first.legend(fontsize=7, ncol=2, loc="upper left")
+    fig.suptitle("Real kernels: the first gap with a top output of exactly 1", fontsize=11)
     return save_figure(fig, out / "kernels.png")
 
 
