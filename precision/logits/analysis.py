@@ -16,12 +16,14 @@ import numpy as np
 from tqdm import tqdm
 
 from precision.common.files import write_json_atomic, write_text_atomic
-from precision.common.plotting import save_figure, subplots
+from precision.common.markdown import table
 from precision.formats.dtypes import IEEE
 from precision.kernels.registry import Kernel, kernel_versions
 from precision.kernels.scan import CELLS
+from precision.logits.figures import past_threshold_figure
 from precision.logits.files import LogitsFile
 from precision.logits.rows import REACH, Saturation, saturation_of
+from precision.logits.summary import past_histogram
 
 LOGIT_DTYPES = IEEE
 
@@ -105,31 +107,21 @@ def analyse_logits(logits: LogitsFile, out: Path, dtypes, kernel: Kernel, device
     lines = [f"# Saturation of the logits in `{path}`", "",
              f"{logits.shape[0]} rows × {logits.shape[1]} classes, kernel `{kernel.name}` (`{kernel.summary}`) "
              f"on {device}. *Past threshold* = the row's top-logit gap minus the gap from which its top output is "
-             "exactly 1 with this kernel: how much of the logit's lead the softmax no longer shows.", "",
-             "| dtype | rows with top output exactly 1 | % | outputs sum > 1 | overflow rows | "
-             "median past threshold | max past threshold |", "|---|---|---|---|---|---|---|"]
+             "exactly 1 with this kernel: how much of the logit's lead the softmax no longer shows.", ""]
     num = lambda v: "—" if v is None else f"{v:.4g}"
-    for s in summary:
-        lines.append(f"| {s.dtype} | {s.saturated} / {s.rows} | {s.saturated_percent} | {s.sum_exceeds_one} | "
-                     f"{s.overflow} | {num(s.median_past_threshold)} | {num(s.max_past_threshold)} |")
+    lines.append(table(["dtype", "rows with top output exactly 1", "%", "outputs sum > 1", "overflow rows",
+                        "median past threshold", "max past threshold"],
+                       [[s.dtype, f"{s.saturated} / {s.rows}", s.saturated_percent, s.sum_exceeds_one, s.overflow,
+                         num(s.median_past_threshold), num(s.max_past_threshold)] for s in summary]))
     if figures:
-        _histogram(results, out / "logits_past_threshold.png", kernel.name)
+        past_threshold_figure(past_histograms(results), out / "logits_past_threshold.png", kernel.name)
         lines += ["", "![gap minus saturation gap per row](logits_past_threshold.png)"]
     write_json_atomic(out / "logits.json", data)
     write_text_atomic(out / "logits.md", "\n".join(lines) + "\n")
     return data
 
 
-def _histogram(results: dict[str, Saturation], path: Path, kernel: str) -> None:
-    fig, ax = subplots(figsize=(8, 4))
-    pasts = {d: r.past_threshold[np.isfinite(r.past_threshold)] for d, r in results.items()}
-    finite = np.concatenate(list(pasts.values()))
-    bins = np.linspace(finite.min(), finite.max(), 60) if len(finite) else 10
-    for d, past in pasts.items():
-        ax.hist(past, bins=bins, histtype="step", lw=1.5, label=d)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel("row's top-logit gap − its saturation gap (> 0: top output is exactly 1)")
-    ax.set_ylabel("rows")
-    ax.set_title(f"How far past softmax saturation each row is, per dtype ({kernel})")
-    ax.legend()
-    save_figure(fig, path)
+def past_histograms(results: dict[str, Saturation]) -> dict[str, np.ndarray]:
+    """Per dtype, the fixed-bin `past_threshold` histogram of the rows (those of a dump's statistics), for the
+    figure."""
+    return {d: past_histogram(r.past_threshold[np.isfinite(r.past_threshold)]) for d, r in results.items()}

@@ -21,12 +21,14 @@ import numpy as np
 from tqdm import tqdm
 
 from precision.common.files import write_json_atomic, write_text_atomic
+from precision.common.markdown import table
 from precision.kernels.registry import Kernel, get_kernel, kernel_versions
 from precision.logits.dask_scan import check_scheduler, scan_with_dask
+from precision.logits.figures import past_threshold_figure
 from precision.logits.rows import REACH
 from precision.logits.shard_scan import FLAG_BITS, scan_shard, token_dtype
 from precision.logits.shards import Shard, find_shards
-from precision.logits.summary import NO_ULPS, DtypeStatistics, histogram_legend, merge, past_edges
+from precision.logits.summary import NO_ULPS, DtypeStatistics, histogram_legend, merge
 
 TOKENS = "logits.tokens-"  # + NNNNN.npy
 
@@ -138,7 +140,8 @@ def analyse_sources(sources, out: Path, dtypes, kernel: Kernel | str, device: st
     write_json_atomic(out / "logits.json", data, indent=1)
     write_text_atomic(out / "logits.md", _markdown(data, summary, kernel, device, figures))
     if figures:
-        _figure(summary, out / "logits_past_threshold.png", kernel.name)
+        past_threshold_figure({s.dtype: s.past_histogram for s in summary}, out / "logits_past_threshold.png",
+                              kernel.name, "token")
     return data
 
 
@@ -150,32 +153,18 @@ def _markdown(data: dict, summary: list[DtypeStatistics], kernel: Kernel, device
     lines = [f"# Saturation of the logits in {where}", "",
              f"{n} tokens × {c} classes, kernel `{kernel.name}` (`{kernel.summary}`) on {device}. *Past threshold* = "
              "the token's top-logit gap minus the gap from which its top output is exactly 1 (log-probability "
-             "exactly 0) with this kernel; *ulps* counts the dtype's values between the two.", "",
-             "| dtype | top output exactly 1 | % | others all exactly 0 | outputs sum > 1 | log p exactly 0 | "
-             "NaN rows | overflow rows | beyond reach | median past threshold (bin) | max past threshold |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "exactly 0) with this kernel; *ulps* counts the dtype's values between the two.", ""]
+    rows = []
     for s in summary:
         bin_ = s.median_past_bin()
         median = "—" if bin_ is None else f"[{num(bin_[0])}, {num(bin_[1])})"
-        lines.append(f"| {s.dtype} | {s.saturated} / {s.rows} | {s.saturated_percent} | {s.others_zero} | "
-                     f"{s.sum_exceeds_one} | {s.log_prob_zero} | {s.nan} | {s.overflow} | {s.beyond_reach} | "
-                     f"{median} | {num(s.past_max)} |")
+        rows.append([s.dtype, f"{s.saturated} / {s.rows}", s.saturated_percent, s.others_zero, s.sum_exceeds_one,
+                     s.log_prob_zero, s.nan, s.overflow, s.beyond_reach, median, num(s.past_max)])
+    lines.append(table(["dtype", "top output exactly 1", "%", "others all exactly 0", "outputs sum > 1",
+                        "log p exactly 0", "NaN rows", "overflow rows", "beyond reach", "median past threshold (bin)",
+                        "max past threshold"], rows))
     lines += ["", f"Per-token flags: `{TOKENS}NNNNN.npy`, one per source (fields and flag bits in logits.json)."]
     if figures:
         lines += ["", "![gap minus saturation gap per token](logits_past_threshold.png)"]
     return "\n".join(lines) + "\n"
 
-
-def _figure(summary: list[DtypeStatistics], path: Path, kernel: str) -> None:
-    from precision.common.plotting import save_figure, subplots
-    fig, ax = subplots(figsize=(8, 4))
-    edges = past_edges()
-    for s in summary:
-        ax.stairs(s.past_histogram[1:-1], edges, lw=1.5, label=f"{s.dtype} ({s.past_histogram[[0, -1]].sum()} "
-                  "outside)")
-    ax.axvline(0, color="k", lw=0.8)
-    ax.set_xlabel("token's top-logit gap − its saturation gap (> 0: top output is exactly 1)")
-    ax.set_ylabel("tokens")
-    ax.set_title(f"How far past softmax saturation each token is, per dtype ({kernel})")
-    ax.legend()
-    save_figure(fig, path)

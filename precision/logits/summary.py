@@ -35,6 +35,12 @@ def past_bins(past: np.ndarray) -> np.ndarray:
     return (np.clip(b, -1, PAST_BINS) + 1).astype(np.int64)
 
 
+def past_histogram(past: np.ndarray) -> np.ndarray:
+    """The `past_threshold` histogram (PAST_BINS + 2 counts, the open bins below and above included) of finite
+    values."""
+    return np.bincount(past_bins(past), minlength=PAST_BINS + 2).astype(np.int64)
+
+
 def ulp_bins(ulps: np.ndarray) -> np.ndarray:
     """Histogram bin (0 … 2·ULP_POWERS) of integer distances: ULP_POWERS holds 0, ULP_POWERS ± (k + 1) holds
     ±[2^k, 2^(k+1)); exact for every int64 (the power is corrected after the float estimate)."""
@@ -85,7 +91,7 @@ class DtypeStatistics:
                    int(s.beyond_reach.sum()),
                    float(past.min()) if len(past) else None, float(past.max()) if len(past) else None,
                    float(threshold.min()) if len(past) else None, float(threshold.max()) if len(past) else None,
-                   np.bincount(past_bins(past), minlength=PAST_BINS + 2).astype(np.int64),
+                   past_histogram(past),
                    np.bincount(ulp_bins(past_ulps[measured]), minlength=2 * ULP_POWERS + 1).astype(np.int64))
 
     def merge(self, other: "DtypeStatistics") -> "DtypeStatistics":

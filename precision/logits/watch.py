@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from precision.common.errors import InputError
+from precision.common.markdown import table
 from precision.logits.batch import looks_like_probabilities, saturation_of
 
 if TYPE_CHECKING:  # torch loads when a model is watched, not with precision
@@ -208,16 +209,15 @@ class Watch:
 
     def table(self) -> str:
         """The summary as a Markdown table."""
-        lines = ["| dtype | batches | rows | top output exactly 1 | outputs sum > 1 | log p exactly 0 | "
-                 "first step saturated | CE gradient exactly 0 | overflow rows | NaN rows |",
-                 "|---|---|---|---|---|---|---|---|---|---|"]
+        rows = []
         for r in self.summary():
             share = f"{r['saturated_rows']} ({100 * r['saturated_rows'] / max(r['rows'], 1):.1f} %)"
             first = "—" if r["first_saturated_step"] is None else r["first_saturated_step"]
             zero = "not asked" if r["zero_gradient_rows"] is None else r["zero_gradient_rows"]
-            lines.append(f"| {r['dtype']} | {r['batches']} | {r['rows']} | {share} | {r['sum_exceeds_one_rows']} | "
-                         f"{r['log_prob_zero_rows']} | {first} | {zero} | {r['overflow_rows']} | {r['nan_rows']} |")
-        return "\n".join(lines)
+            rows.append([r["dtype"], r["batches"], r["rows"], share, r["sum_exceeds_one_rows"], r["log_prob_zero_rows"],
+                         first, zero, r["overflow_rows"], r["nan_rows"]])
+        return table(["dtype", "batches", "rows", "top output exactly 1", "outputs sum > 1", "log p exactly 0",
+                      "first step saturated", "CE gradient exactly 0", "overflow rows", "NaN rows"], rows)
 
     def plot(self, path: Path, title: str = "") -> Path:
         """Per step: the share of rows saturated in each dtype (and of vanished gradients, if asked)."""
