@@ -24,17 +24,9 @@ import mpmath
 
 from precision.emulated.thresholds import thresholds
 from precision.formats.dtypes import DTYPES
-from precision.formats.number_formats import BinaryFormat, get_format
+from precision.formats.number_formats import BinaryFormat, get_format, to_fraction
 
-
-def exact(x) -> Fraction:
-    """A binary floating-point number (Python/NumPy float or mpmath mpf) as an exact rational."""
-    if isinstance(x, Fraction):
-        return x
-    if isinstance(x, mpmath.mpf):
-        man, exp = x.man_exp
-        return Fraction(int(man)) * Fraction(2) ** int(exp)
-    return Fraction(float(x))
+exact = to_fraction  # proofs/checkers/coq.py still imports the rule under this name
 
 
 def flocq_parameters(fmt: str) -> tuple[int, int]:
@@ -88,7 +80,7 @@ def ulp(x: mpmath.mpf, p: int, emin: int) -> mpmath.mpf:
 
 def top_threshold(fmt: str) -> Fraction:
     """The exact two-class max-shifted threshold with exp correctly rounded (the project's)."""
-    return exact(thresholds(fmt, "shifted", classes=2).top_is_one_from_gap)
+    return to_fraction(thresholds(fmt, "shifted", classes=2).top_is_one_from_gap)
 
 
 @dataclass(frozen=True)

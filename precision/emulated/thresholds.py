@@ -145,7 +145,7 @@ def gap_text(v) -> str | None:
     """
     if v is None:
         return None
-    q = to_fraction(float(v) if isinstance(v, np.floating) else v)
+    q = to_fraction(v)
     den, twos, fives = q.denominator, 0, 0
     while den % 2 == 0:
         den, twos = den // 2, twos + 1

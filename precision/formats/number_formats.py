@@ -27,14 +27,16 @@ from precision.common.errors import InputError
 from precision.formats.mpmath_adapter import interval_ends, mpf_parts
 
 
-def to_fraction(x: Real) -> Fraction:
-    """The exact rational value of an mpf, Decimal, Fraction or int."""
+def to_fraction(x: Real | np.generic) -> Fraction:
+    """The exact rational value of an mpf, Decimal, Fraction, int or float (Python, NumPy or ml_dtypes scalar)."""
     if isinstance(x, mpmath.mpf):
         if not mpmath.isfinite(x):
             raise ValueError(f"x must be finite, got {x}")
         negative, man, exp = mpf_parts(x)
         man = -man if negative else man
         return Fraction(man * 2**exp) if exp >= 0 else Fraction(man, 2**-exp)
+    if isinstance(x, np.generic):  # Fraction takes no NumPy or ml_dtypes float scalar; float() is exact to 64 bits
+        x = int(x) if isinstance(x, np.integer) else float(x)
     if isinstance(x, float) and not np.isfinite(x):
         raise ValueError(f"x must be finite, got {x}")
     return Fraction(x)

@@ -23,6 +23,15 @@ def test_interval_pins_the_threshold_at_half_an_ulp_and_widens(fmt):
         prev = (lo, hi)
 
 
+def test_thresholds_are_read_exactly_by_the_formats_rule():
+    from precision.emulated.thresholds import thresholds
+    from precision.formats.number_formats import to_fraction
+    assert iv.exact is to_fraction  # one exact-rational rule (proofs/checkers/coq.py uses this name)
+    for fmt in DTYPES:
+        gap = thresholds(fmt, "shifted", classes=2).top_is_one_from_gap
+        assert iv.top_threshold(fmt) == Fraction(float(gap)) and type(iv.top_threshold(fmt)) is Fraction
+
+
 def test_interval_ends_are_tight():
     """At pred(T_hi) some value within k ulps is above 2^-p; at T_lo, one is at most 2^-p (brute force)."""
     fmt, k = "float8_e4m3fn", Fraction(1)

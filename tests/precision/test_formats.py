@@ -100,6 +100,20 @@ def test_mp_format_has_the_precision_it_says():
     assert f.add(mpmath.mpf(1), mpmath.ldexp(3, -114)) == mpmath.fadd(1, mpmath.ldexp(1, -112), exact=True)
 
 
+def test_to_fraction_is_exact_for_every_kind_of_value():
+    """The one exact-rational rule: mpf (signed), NumPy and ml_dtypes float scalars, floats, Decimal, Fraction."""
+    assert to_fraction(mpmath.ldexp(-3, -1100)) == Fraction(-3, 2**1100)
+    assert to_fraction(mpmath.ldexp(7, 300)) == 7 * 2**300
+    assert to_fraction(np.float32(16.63553237915039)) == Fraction(4360905, 2**18)
+    for t in (np.float16, ml_dtypes.bfloat16, ml_dtypes.float8_e4m3fn):
+        assert to_fraction(np.array([-2.75], dtype=t)[0]) == Fraction(-11, 4)
+    assert to_fraction(np.int64(3)) == 3 and to_fraction(0.1) == Fraction(0.1)
+    assert to_fraction(decimal.Decimal("0.1")) == Fraction(1, 10)
+    for bad in (np.float32(np.inf), mpmath.mpf("nan"), float("-inf")):
+        with pytest.raises(ValueError, match="finite"):
+            to_fraction(bad)
+
+
 @pytest.mark.parametrize("bad, message", [
     ("float17", "format: unknown name"), ("delta0.5", "deltaSTEP needs a step in"),
     ("delta0", "deltaSTEP needs a step in"), ("mp100000", "up to 16384 bits"),
