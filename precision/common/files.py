@@ -7,7 +7,12 @@ the next one.
 A lock (`.lock`, "host pid") is stale, and taken over, when it has been empty or unreadable for more than
 `LOCK_EMPTY_GRACE_S` seconds, when it was written on this host by a process that is gone, or when it was written on
 another host and not refreshed for `LOCK_STALE_AFTER_S` seconds (a live holder refreshes its lock's time every
-`LOCK_REFRESH_S` seconds)."""
+`LOCK_REFRESH_S` seconds). A stale lock is removed only under the `flock` of a guard file (`.lock.guard`, held by one
+taker at a time, released by the kernel when its holder dies, removed by its holder when it is done), and only if,
+read again there, it is still the stale lock: so at most one process holds the folder, whatever the interleaving,
+and a live lock is never removed. Where `flock` is missing (Windows) or the file system refuses it, a stale lock is
+renamed aside and put back if it turns out to be a fresh one, which three processes racing on one stale lock can
+defeat (a live lock left aside, two holders)."""
 from __future__ import annotations
 
 import argparse
@@ -19,8 +24,14 @@ import socket
 import stat
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: stale locks are taken over unguarded (see the module's lock rule)
+    fcntl = None  # type: ignore[assignment]
 
 from precision.common.errors import InputError
 
@@ -97,6 +108,7 @@ def regular_file(path: Path, argument: str) -> Path:
 
 
 LOCK = ".lock"
+GUARD = ".lock.guard"  # flock'ed while a stale lock is read again and removed: one taker at a time
 LOCK_STALE_AFTER_S = 3600  # a lock from another host, not refreshed for this long, is stale
 LOCK_REFRESH_S = 300  # how often a holder refreshes its lock's time
 LOCK_EMPTY_GRACE_S = 10  # an empty or unreadable lock younger than this may be a live one being written
@@ -201,8 +213,62 @@ def _read_lock(path: Path) -> tuple[str, float] | None:
         return None
 
 
+def _flock(guard: Path) -> int | None:
+    """A descriptor holding the `flock` of the file named `guard` now (created if missing); None where that cannot be
+    had (no `fcntl`, a file system without `flock`, a name that is not a file this program can open)."""
+    if fcntl is None:
+        return None
+    while True:
+        try:
+            fd = os.open(guard, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        except OSError:  # e.g. a symlink planted at its name: not followed
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:  # no flock on this file system
+            os.close(fd)
+            guard.unlink(missing_ok=True)
+            return None
+        try:
+            st, held = os.stat(guard), os.fstat(fd)
+            if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # its holder removed this guard while we waited: take the one there now
+
+
+@contextmanager
+def _guarded(guard: Path) -> Iterator[bool]:
+    """Hold the guard's `flock` for the duration (True), then remove it while still held, so that the folder keeps
+    no file of it and a process waiting on the removed one takes the next (`_flock`); False, holding nothing, where
+    `_flock` cannot."""
+    fd = _flock(guard)
+    if fd is None:
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        guard.unlink(missing_ok=True)
+        os.close(fd)
+
+
 def _take_over(path: Path, text: str) -> None:
-    """Remove a stale lock that still holds `text`; a lock another process put there meanwhile is left alone."""
+    """Remove a stale lock that still holds `text`, seen stale; a live lock is never removed. Under the guard, the
+    lock is read again: another taker may have replaced it with its own meanwhile, or a live holder refreshed it."""
+    with _guarded(path.with_name(GUARD)) as held:
+        if not held:
+            _take_over_unguarded(path, text)
+            return
+        seen = _read_lock(path)
+        if seen is not None and seen[0] == text and lock_is_stale(text, time.time() - seen[1]):
+            path.unlink(missing_ok=True)
+
+
+def _take_over_unguarded(path: Path, text: str) -> None:
+    """`_take_over` without a guard: rename the lock aside and put it back if it is a fresh one. Three processes
+    can defeat it (a fresh lock put aside, another one created before it is put back): see the module's rule."""
     aside = path.with_name(f"{path.name}.stale-{os.getpid()}")
     try:
         os.rename(path, aside)  # one process wins the rename
@@ -357,6 +423,9 @@ def recover(out: Path) -> list[str]:
         if p.name != mine and p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
             done.append(f"removed {p.name}, left by a killed run")
+    if (out / GUARD).exists():  # left by a taker killed between removing a stale lock and its guard
+        with _guarded(out / GUARD):
+            pass
     for p in [*out.glob(f"{LOCK}.new-*"), *out.glob(f"{LOCK}.stale-*")]:  # a killed locker's private names
         pid = p.name.split("-")[1]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):

@@ -1,13 +1,16 @@
 """precision.common.files: claims that a refused run gives back, locks recognised as stale (empty, dead process,
-another host's and old), one commit point for a set of files, what a killed run left cleaned by the next one,
-strict JSON, and a FIFO named as not a regular file."""
+another host's and old) and taken over by one process at a time, one commit point for a set of files, what a
+killed run left cleaned by the next one, strict JSON, and a FIFO named as not a regular file."""
 import json
 import math
+import multiprocessing
 import os
+import random
 import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -114,7 +117,73 @@ def test_a_stale_lock_is_taken_over(tmp_path, content, age):
     os.utime(lock, (time.time() - age, time.time() - age))
     with locked(tmp_path):
         assert lock.read_text() == f"{socket.gethostname()} {os.getpid()}"
-    assert not lock.exists()
+    assert not list(tmp_path.iterdir())  # neither the lock nor the guard of its take-over is left
+
+
+def test_without_flock_a_stale_lock_is_still_taken_over(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "fcntl", None)  # Windows: the unguarded take-over
+    (tmp_path / ".lock").write_text(f"{socket.gethostname()} {_dead_pid()}")
+    with locked(tmp_path):
+        assert (tmp_path / ".lock").read_text() == f"{socket.gethostname()} {os.getpid()}"
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_guard_left_by_a_killed_taker_is_removed_by_the_next_run(tmp_path):
+    (tmp_path / files.GUARD).write_text("")
+    with locked(tmp_path):
+        assert not (tmp_path / files.GUARD).exists()
+
+
+def _contend(folder: Path, start, log: Path) -> None:
+    """One of many processes facing one stale lock: while it holds the folder, it says so in `log`."""
+    real = Path.read_text
+
+    def slow_read(self, *args, **kwargs):
+        # a slow file system: between reading a lock and acting on it, the others act (the old take-over, which
+        # put a fresh lock aside and back, lost the race about every time like this)
+        text = real(self, *args, **kwargs)
+        time.sleep(random.uniform(0, 0.02))
+        return text
+    Path.read_text = slow_read  # type: ignore[method-assign]
+    start.wait(10)
+    try:
+        with locked(folder):
+            fd = os.open(log, os.O_WRONLY | os.O_APPEND)
+            os.write(fd, f"in {os.getpid()}\n".encode())
+            time.sleep(0.05)
+            os.write(fd, f"out {os.getpid()}\n".encode())
+            os.close(fd)
+    except InputError:  # another process holds it
+        pass
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork (POSIX)")
+def test_many_processes_on_one_stale_lock_hold_the_folder_one_at_a_time(tmp_path):
+    ctx, dead = multiprocessing.get_context("fork"), f"{socket.gethostname()} {_dead_pid()}"
+    for round_ in range(8):
+        folder, log = tmp_path / f"out{round_}", tmp_path / f"log{round_}"
+        folder.mkdir()
+        (folder / ".lock").write_text(dead)
+        log.write_text("")
+        start = ctx.Barrier(8)
+        procs = [ctx.Process(target=_contend, args=(folder, start, log)) for _ in range(8)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(20)
+        assert [p.exitcode for p in procs] == [0] * 8
+        holders: set[str] = set()
+        entries = 0
+        for line in log.read_text().splitlines():
+            what, pid = line.split()
+            if what == "in":
+                holders.add(pid)
+                entries += 1
+                assert len(holders) == 1, f"round {round_}: {sorted(holders)} hold the folder at once"
+            else:
+                holders.remove(pid)
+        assert entries >= 1, f"round {round_}: the dead process's lock was not taken over"
+        assert not list(folder.iterdir())  # no live lock left aside, no guard left
 
 
 def test_a_fresh_lock_of_another_host_is_refused_naming_host_and_pid(tmp_path):
