@@ -136,6 +136,20 @@ class SaturationFacts:
 _FACT_FIELDS = tuple(f.name for f in fields(SaturationFacts))
 
 
+def sum_exceeds_one(top_is_one_from_gap: Gap | None, others_zero_from_gap: Gap | None,
+                    log_space: bool = False) -> tuple[Gap, Gap | None] | None:
+    """`SaturationFacts.sum_exceeds_one` from the two thresholds: [top_is_one_from_gap, others_zero_from_gap)
+    (open-ended where the others never all turn 0), the gaps where the top output is exactly 1 while another is
+    still > 0, so the outputs sum to more than 1. None where there is no such window: the top output is never 1,
+    the others are all 0 from the same gap or an earlier one, or the outputs are log-probabilities (`log_space`:
+    there is no sum to exceed)."""
+    if log_space or top_is_one_from_gap is None:
+        return None
+    if others_zero_from_gap is not None and others_zero_from_gap <= top_is_one_from_gap:
+        return None
+    return top_is_one_from_gap, others_zero_from_gap
+
+
 def gap_text(v) -> str | None:
     """A gap as the string JSON carries: its exact value in plain decimal (`Fraction(text)` is the value, and
     `float(text)` the nearest double); a fraction `p/q` only where the value has no finite decimal expansion.
@@ -214,13 +228,12 @@ def thresholds(fmt: Format | str, algorithm: AlgorithmName = "shifted", classes:
 
 def _record(scan: GapScan, method, top_one, others_zero, nan_from, exceptions, distinct, scanned) -> Thresholds:
     g = lambda i: None if i is None else scan.gaps(np.array([i]))[0]
-    window = None
-    if top_one is not None and (others_zero is None or others_zero > top_one):
-        window = (g(top_one), g(others_zero))
+    one, zero = g(top_one), g(others_zero)
     return Thresholds(
         format=scan.fmt.name, algorithm=scan.algorithm, classes=scan.classes, rivals=scan.rivals_name,
         accumulate=None if scan.acc is scan.io else scan.acc.fmt.name, order=scan.order, method=method,
-        top_is_one_from_gap=g(top_one), others_zero_from_gap=g(others_zero), sum_exceeds_one=window,
+        top_is_one_from_gap=one, others_zero_from_gap=zero,
+        sum_exceeds_one=sum_exceeds_one(one, zero),  # every emulated algorithm outputs probabilities
         nan_from_gap=g(nan_from), top_not_one_after_first=[(g(a), g(b)) for a, b in exceptions],
         distinct_top_outputs=distinct, closed_form=closed_forms(scan.fmt, scan.classes, scan.rivals_name),
         gaps_evaluated=scanned)

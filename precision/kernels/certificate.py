@@ -19,7 +19,7 @@ from tqdm import tqdm
 from precision.common.devices import device_description
 from precision.common.errors import InputError
 from precision.common.files import write_json_atomic
-from precision.emulated.thresholds import RivalsName, SaturationFacts, gap_text
+from precision.emulated.thresholds import RivalsName, SaturationFacts, gap_text, sum_exceeds_one
 from precision.formats.search import runs
 from precision.kernels.registry import kernel_versions
 from precision.kernels.scan import CELLS, KernelScan
@@ -204,9 +204,7 @@ class _Stream:
         c, last = self.cert, self.last_not_zero
         end = limit if self.first_nan is None else self.first_nan - 1  # past a NaN the outputs mean nothing
         c.others_zero_from_gap = self.gap(0) if last is None else (self.gap(last + 1) if last < end else None)
-        one, zero = c.top_is_one_from_gap, c.others_zero_from_gap
-        if not self.scan.kernel.log_space and one is not None and (zero is None or zero > one):
-            c.sum_exceeds_one = (one, zero)
+        c.sum_exceeds_one = sum_exceeds_one(c.top_is_one_from_gap, c.others_zero_from_gap, self.scan.kernel.log_space)
 
 
 def verify(kernel: str, dtype: str, classes: int = 2, rivals: RivalsName = "equal", device: str = "cpu",

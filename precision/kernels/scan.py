@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from precision.emulated.algorithms import emulate
-from precision.emulated.thresholds import RivalsName, SaturationFacts, Transitions, rival_logits
+from precision.emulated.thresholds import RivalsName, SaturationFacts, Transitions, rival_logits, sum_exceeds_one
 from precision.formats.arithmetic import arithmetic
 from precision.formats.search import SEARCH_POINTS, first_true
 from precision.kernels.gaps import exhaustive, window_steps
@@ -135,12 +135,10 @@ def kernel_thresholds(kernel: Kernel | str, dtype: str, classes: int = 2, rivals
         t, evaluated = _searched_transitions(scan, limit, steps)
         method = f"search + ±{steps}-step window"
     gap = scan.dtype.value
-    window = None
-    if not scan.kernel.log_space and t.top_one is not None and (t.others_zero is None or t.others_zero > t.top_one):
-        window = (gap(t.top_one), gap(t.others_zero))
+    one, zero = gap(t.top_one), gap(t.others_zero)
     return KernelThresholds(scan.kernel.name, dtype, classes, rivals, device, method,
-                            top_is_one_from_gap=gap(t.top_one), others_zero_from_gap=gap(t.others_zero),
-                            sum_exceeds_one=window, nan_from_gap=gap(t.nan),
+                            top_is_one_from_gap=one, others_zero_from_gap=zero,
+                            sum_exceeds_one=sum_exceeds_one(one, zero, scan.kernel.log_space), nan_from_gap=gap(t.nan),
                             top_not_one_after_first=[(gap(a), gap(b)) for a, b in t.not_one], gaps_evaluated=evaluated)
 
 

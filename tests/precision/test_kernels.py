@@ -126,6 +126,29 @@ def test_a_non_monotone_kernel_is_found_out():
     assert len(kept) == INTERVALS_KEPT and kept == t.top_not_one_after_first[:INTERVALS_KEPT]
 
 
+def _stepped(one_from: float, zero_from: float, log_space: bool = False) -> Kernel:
+    """A two-class kernel whose top output is 1 from gap `one_from` and whose other output is 0 from `zero_from`."""
+    def compute(x, d, device):
+        g = x[:, 0].astype(np.float64) - x[:, 1].astype(np.float64)
+        p = np.stack([np.where(g >= one_from, 1.0, 0.75), np.where(g >= zero_from, 0.0, 0.25)], axis=1)
+        with np.errstate(divide="ignore"):
+            return (np.log(p) if log_space else p).astype(x.dtype)
+    return Kernel("stepped", "a step", "numpy", "", ("float16",), compute, None, log_space=log_space)
+
+
+@pytest.mark.parametrize("one_from, zero_from, log_space, window", [
+    (3.0, 5.0, False, (3.0, 5.0)), (3.0, np.inf, False, (3.0, None)),  # the others never all 0: open-ended
+    (3.0, 3.0, False, None), (3.0, 2.0, False, None),  # others 0 with the top's 1, or before it: no window
+    (3.0, 5.0, True, None)])  # log-probabilities: no sum to exceed
+def test_sum_exceeds_one_window_is_the_same_rule_in_thresholds_and_certificate(one_from, zero_from, log_space, window):
+    k = _stepped(one_from, zero_from, log_space)
+    t, cert = kernel_thresholds(k, "float16", 2), verify(k, "float16", 2, progress=False)
+    zero = None if zero_from == np.inf else zero_from
+    assert (t.top_is_one_from_gap, t.others_zero_from_gap) == (cert.top_is_one_from_gap, cert.others_zero_from_gap) \
+        == (one_from, zero)
+    assert t.sum_exceeds_one == cert.sum_exceeds_one == window
+
+
 @pytest.mark.parametrize("kernel, dtype", [("torch", "float16"), ("torch", "bfloat16"), ("torch-float32", "float16"),
                                            ("torch-float32", "bfloat16"), ("numpy", "bfloat16"),
                                            ("onnxruntime", "float16")])

@@ -1,10 +1,14 @@
 """Saturation thresholds are exact on the format's grid."""
 
+from decimal import Decimal
+from fractions import Fraction
+
+import mpmath
 import numpy as np
 import pytest
 
 from precision.emulated.algorithms import softmax
-from precision.emulated.thresholds import GapScan, closed_forms, thresholds
+from precision.emulated.thresholds import GapScan, closed_forms, sum_exceeds_one, thresholds
 from precision.formats.number_formats import get_format, to_fraction
 
 
@@ -53,6 +57,15 @@ def test_float32_two_class_numbers():
     assert t.others_zero_from_gap == 103.97208404541016
     assert t.sum_exceeds_one == (16.63553237915039, 103.97208404541016)
     assert t.as_dict()["sum_exceeds_one"] == ["16.635532379150390625", "103.97208404541015625"]  # exact, at the edge
+
+
+def test_sum_exceeds_one_is_the_gaps_from_top_one_to_others_zero():
+    one, zero = mpmath.mpf("5.5625"), mpmath.mpf(93)
+    assert sum_exceeds_one(one, zero) == (one, zero)
+    assert sum_exceeds_one(Fraction(1, 2), None) == (Fraction(1, 2), None)  # the others never all 0
+    assert sum_exceeds_one(Decimal("2.5"), Decimal("2.50")) is None  # 0 with the top's 1: the sum is 1
+    assert sum_exceeds_one(7.0, 0.0) is None and sum_exceeds_one(None, 93.0) is None
+    assert sum_exceeds_one(one, zero, log_space=True) is None and sum_exceeds_one(one, None, log_space=True) is None
 
 
 def test_naive_overflows_to_nan_and_that_is_reported():
