@@ -26,8 +26,6 @@ from precision.emulated.thresholds import thresholds
 from precision.formats.dtypes import DTYPES
 from precision.formats.number_formats import BinaryFormat, get_format, to_fraction
 
-exact = to_fraction  # proofs/checkers/coq.py still imports the rule under this name
-
 
 def flocq_parameters(fmt: str) -> tuple[int, int]:
     """(p, emin) of Flocq's FLT_exp emin p for a binary format: p significand bits, 2^emin the least subnormal."""

@@ -89,8 +89,11 @@ class Shard:
             return
         if self.kind in ("csv", "pt"):
             from precision.logits.files import LogitsFile
-            for start, block in _small_blocks(LogitsFile(Path(self.path)), rows):
-                yield start, block
+            f = LogitsFile(Path(self.path))  # parsed again here: a shard holds its header only (see find_shards)
+            if f.shape != (self.rows, self.classes):
+                raise ShardError(f"{self.path} changed since it was found: {f.shape[0]} × {f.shape[1]} logits, "
+                                 f"not {self.rows} × {self.classes}")
+            yield from _small_blocks(f, rows)
             return
         for start in range(0, self.rows, rows):
             yield start, self.read(start, min(rows, self.rows - start))

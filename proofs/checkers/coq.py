@@ -27,7 +27,6 @@ from precision.emulated.exp_error import (
     PROVED_FORMATS,
     PROVED_K,
     binade,
-    exact,
     flocq_parameters,
     normalized,
     predecessor,
@@ -36,6 +35,7 @@ from precision.emulated.exp_error import (
 from precision.emulated.exp_error import interval as kernel_interval
 from precision.emulated.thresholds import gap_text
 from precision.formats.dtypes import DTYPES
+from precision.formats.number_formats import to_fraction
 
 SOURCE = Path(__file__).resolve().parent.parent / "coq"
 INSTALL_HINT = ("Coq is not installed: `apt-get install coq libcoq-flocq libcoq-interval libcoq-gappa gappa` "
@@ -74,8 +74,8 @@ def format_thresholds(fmt: str) -> FormatThresholds:
     from precision import thresholds
     t = thresholds(fmt, "shifted", classes=2)
     p, emin = flocq_parameters(fmt)
-    others = None if t.others_zero_from_gap is None else exact(t.others_zero_from_gap)
-    return FormatThresholds(fmt, p, emin, exact(t.top_is_one_from_gap), others)
+    others = None if t.others_zero_from_gap is None else to_fraction(t.others_zero_from_gap)
+    return FormatThresholds(fmt, p, emin, to_fraction(t.top_is_one_from_gap), others)
 
 
 # --- generating Thresholds_<fmt>.v ------------------------------------------------------------------------

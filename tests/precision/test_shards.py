@@ -188,3 +188,13 @@ def test_a_csv_file_and_the_choice_between_row_lists_and_a_dump(tmp_path):
     assert single_logits_file([tmp_path / "l.csv"], scheduler="dask") is None
     assert single_logits_file(str(tmp_path / "*.csv")) is None and single_logits_file(tmp_path) is None
     assert sources_config(find_shards(tmp_path / "l.csv"))["bytes"] == [(tmp_path / "l.csv").stat().st_size]
+
+
+def test_a_csv_shard_changed_after_it_was_found_is_refused(tmp_path):
+    for i in range(2):
+        (tmp_path / f"part-{i}.csv").write_text("30,0,1\n3,0,1\n")
+    shards = find_shards(str(tmp_path / "part-*.csv"))
+    (tmp_path / "part-1.csv").write_text("30,0,1\n3,0,1\n5,0,1\n")  # a third row since
+    assert scan_shard(shards[0], ("float32",), "numpy")[0]["float32"].rows == 2
+    with pytest.raises(ShardError, match=r"changed since it was found: 3 × 3 logits, not 2 × 3"):
+        scan_shard(shards[1], ("float32",), "numpy")
