@@ -25,8 +25,6 @@ def test_interval_pins_the_threshold_at_half_an_ulp_and_widens(fmt):
 
 def test_thresholds_are_read_exactly_by_the_formats_rule():
     from precision.emulated.thresholds import thresholds
-    from precision.formats.number_formats import to_fraction
-    assert iv.exact is to_fraction  # one exact-rational rule (proofs/checkers/coq.py uses this name)
     for fmt in DTYPES:
         gap = thresholds(fmt, "shifted", classes=2).top_is_one_from_gap
         assert iv.top_threshold(fmt) == Fraction(float(gap)) and type(iv.top_threshold(fmt)) is Fraction

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from precision.emulated.thresholds import thresholds
 from precision.formats.number_formats import BUILTIN
 from precision.kernels import scan as kt
-from precision.kernels.certificate import INTERVALS_KEPT, VerifyError, verify
+from precision.kernels.certificate import INTERVALS_KEPT, OTHERS_WHEN_ONE_BOUND_ULPS, VerifyError, verify
 from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, get_kernel
 from precision.kernels.scan import agreement, kernel_thresholds, sample_rows, two_class_rows
 
@@ -266,3 +266,21 @@ def test_a_jax_row_does_not_depend_on_how_many_rows_came_with_it(name):
     assert (alone != np.asarray(raw(jax.numpy.asarray(x), axis=-1))).any()  # XLA itself: it does (jax 0.10.2)
     each = np.concatenate([k(x[i:i + 1], "float32") for i in range(len(x))])
     assert (each == k(x, "float32")).all() and (k(x[:7], "float32") == k(x, "float32")[:7]).all()
+
+
+@pytest.mark.parametrize("classes, alone, batched", [(10, 6.2, 1.8), (1000, 30.3, 1.96)])
+def test_jax_absorbs_the_rivals_in_a_row_computed_alone_not_in_a_batch(classes, alone, batched):
+    """The README's figures: float32, equal rivals, the others' sum (in u = 2⁻²⁴) where the top output is exactly 1,
+    over 300 gaps in [17, 30]: jax.nn.softmax on one row a call, and the `jax` kernel (1,024 rows a call)."""
+    k = get_kernel("jax")
+    if not k.available():
+        pytest.skip(f"{k.package} not installed (extra {k.extra})")
+    import jax
+    x = np.zeros((300, classes), dtype=np.float32)
+    x[:, 0] = np.linspace(17, 30, 300, dtype=np.float32)
+
+    def others_when_one(p):
+        return (p[:, 1:].astype(np.float64).sum(axis=1)[p[:, 0] == 1] / 2.0 ** -24).max()
+    one_by_one = np.concatenate([np.asarray(jax.nn.softmax(jax.numpy.asarray(row[None]), axis=-1)) for row in x])
+    assert others_when_one(one_by_one) > alone > OTHERS_WHEN_ONE_BOUND_ULPS
+    assert others_when_one(k(x, "float32")) < batched <= OTHERS_WHEN_ONE_BOUND_ULPS
