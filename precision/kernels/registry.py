@@ -171,6 +171,8 @@ def torch_dtypes() -> dict:
 def to_torch(x: np.ndarray, d: Dtype, device: str):
     """A storage array of the dtype as a torch tensor of that dtype on `device`, bit for bit."""
     import torch
+    if not x.flags.writeable:  # e.g. Arrow's buffers: torch takes no read-only arrays (it warns, and may write)
+        x = x.copy()
     # through the bits: torch.from_numpy knows no ml_dtypes type
     return torch.from_numpy(x.view(_SIGNED[x.itemsize])).view(torch_dtypes()[d.name]).to(device)
 
