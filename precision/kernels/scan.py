@@ -90,31 +90,41 @@ def _searched_transitions(scan: KernelScan, limit: int, steps: int) -> tuple[Tra
 
     points = int(max(2, min(SEARCH_POINTS, CELLS // scan.classes)))
 
-    def search(key):
-        top = scan.state(np.array([limit]))[key][0]
+    def search(key, lo, hi):
+        """The index of a False→True step of `key` in (lo, hi] (lo: False, or −1); None where it fails at hi."""
+        if hi <= lo:
+            return None
+        top = scan.state(np.array([hi]))[key][0]
         evaluated[0] += 1
         if not top:
             return None
-        return int(first_true(predicate(key), np.array([-1]), np.array([limit]), points)[0])
+        return int(first_true(predicate(key), np.array([lo]), np.array([hi]), points)[0])
 
     def window(centre):
         lo, hi = max(0, centre - steps), min(limit, centre + steps)
         evaluated[0] += hi - lo + 1
         return lo, scan.state(np.arange(lo, hi + 1))
 
-    nan = search("nan")
-    top_one, zero, not_one = search("top_one"), search("others_zero"), []
+    nan = search("nan", -1, limit)
+    if nan is not None:
+        lo, s = window(nan)
+        nan = lo + int(np.flatnonzero(s["nan"])[0])
+    usable = limit if nan is None else nan - 1  # past a NaN the outputs mean nothing (as `Transitions.of` reads them)
+    top_one, not_one = search("top_one", -1, usable), []
     if top_one is not None:
         lo, s = window(top_one)
         local = Transitions.of(s["top_one"], s["others_zero"], s["nan"])
         top_one = lo + local.top_one
         not_one = [(lo + a, lo + b) for a, b in local.not_one]
-    if zero is not None:
+    zero = search("others_zero", -1, usable)
+    while zero is not None:
         lo, s = window(zero)
-        zero = lo + int(np.flatnonzero(~s["others_zero"])[-1]) + 1 if (~s["others_zero"]).any() else lo
-    if nan is not None:
-        lo, s = window(nan)
-        nan = lo + int(np.flatnonzero(s["nan"])[0])
+        local = Transitions.of(s["top_one"], s["others_zero"], s["nan"])
+        if local.others_zero is not None:
+            zero = lo + local.others_zero
+            break
+        # not 0 at the window's last usable gap (a non-monotone kernel): the next False→True step after it, if any
+        zero = search("others_zero", min(usable, lo + len(s["nan"]) - 1), usable)
     return Transitions(top_one, zero, nan, not_one), evaluated[0]
 
 

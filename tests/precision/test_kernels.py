@@ -284,3 +284,33 @@ def test_jax_absorbs_the_rivals_in_a_row_computed_alone_not_in_a_batch(classes, 
     one_by_one = np.concatenate([np.asarray(jax.nn.softmax(jax.numpy.asarray(row[None]), axis=-1)) for row in x])
     assert others_when_one(one_by_one) > alone > OTHERS_WHEN_ONE_BOUND_ULPS
     assert others_when_one(k(x, "float32")) < batched <= OTHERS_WHEN_ONE_BOUND_ULPS
+
+
+def _step_kernel(name, others_until, nan_from=None, others_again=None):
+    """A made-up kernel of the gap alone: top output 1, the others
+    positive below `others_until` (and in `others_again`, a [lo, hi) of gaps), NaN in column 0 from `nan_from`."""
+    def compute(x, d, device):
+        gap = x[:, 0].astype(np.float64) - x[:, 1].astype(np.float64)
+        p = np.zeros(x.shape)
+        p[:, 0] = 1.0
+        p[gap < others_until, 1:] = 1e-3
+        if others_again is not None:
+            p[(gap >= others_again[0]) & (gap < others_again[1]), 1:] = 1e-3
+        if nan_from is not None:
+            p[gap >= nan_from, 0] = np.nan
+        return p
+    return Kernel(name, name, "numpy", "", ("float16",), compute, None)
+
+
+@pytest.mark.parametrize("kernel", [
+    _step_kernel("monotone", 5.0), _step_kernel("nan-later", 5.0, nan_from=10.0),
+    _step_kernel("zero-only-where-nan", 10.0, nan_from=10.0),  # the others are 0 only where the outputs are NaN
+    _step_kernel("non-monotone", 5.0, others_again=(6.0, 7.0))], ids=lambda k: k.name)
+def test_a_searched_scan_reads_what_an_exhaustive_scan_reads(kernel, monkeypatch):
+    import precision.kernels.gaps as gaps
+    whole = kernel_thresholds(kernel, "float16", 2)
+    monkeypatch.setattr(gaps, "EXHAUSTIVE_MAX_CELLS", 0)  # the rule for wide rows, on the same kernel
+    searched = kernel_thresholds(kernel, "float16", 2)
+    assert (whole.method, searched.method) == ("exhaustive", "search + ±4096-step window")
+    for fact in ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap", "sum_exceeds_one"):
+        assert getattr(searched, fact) == getattr(whole, fact), fact
