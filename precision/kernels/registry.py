@@ -251,15 +251,19 @@ def jax_x64():
 
 
 JAX_ROWS = 1024  # rows per jax call, at most (and fewer for wide rows, `JAX_CELLS` logits a call): XLA's CPU
-JAX_CELLS = 1 << 22  # backend chooses its code by the batch (measured, jax 0.10.2: bfloat16 log_softmax on 4096
-#                     rows or more runs in float32; float32 softmax of 1000 classes rounds one row alone
-#                     differently from 16 or more), so every call of a given row width has the same shape
+JAX_CELLS = 1 << 22  # backend chooses its code by the size of the call (measured, jax 0.10.2: float32 softmax of
+#                     fewer than about 4,096 logits — 10 classes up to 409 rows, 1,000 classes up to 4 — leaves up
+#                     to 6.3u / 30u to the others where the top output is exactly 1, larger calls under 2u; bfloat16
+#                     log_softmax of 4,096 rows or more runs in float32), so every call of a given row width has
+#                     one shape: the larger-call path from 4 classes on
 
 
 def jax_rows(function: str, x: np.ndarray) -> np.ndarray:
     """`jax.nn.<function>` of the rows of x (B, M) in calls of one fixed number of rows for the width M, the last
     one padded with copies of its last row: a row's result never depends on how many rows came with it (and XLA
     compiles once per width, not once per batch)."""
+    if x.size == 0:
+        return np.empty(x.shape, dtype=x.dtype)
     rows = max(1, min(JAX_ROWS, JAX_CELLS // x.shape[1]))
     out = []
     with jax_x64() as jax:
@@ -467,8 +471,8 @@ KERNELS = {k.name: k for k in (
            _torch_log_softmax, _torch_log_model, log_space=True, accelerated=True),
     Kernel("torch-log1p", "precision.kernels.accurate.log_softmax: −log1p(Σ_{i≠top} e^(x_i − x_top)) on torch",
            "torch", "attacks", IEEE, _log("torch_log1p"), _log("log1p_model"), log_space=True, accelerated=True),
-    Kernel("jax-log", "jax.nn.log_softmax(x, axis=-1) on the CPU (log-probabilities)", "jax", "kernels", IEEE,
-           _log("jax_log_softmax"), _log("jax_log_model"), log_space=True),
+    Kernel("jax-log", "jax.nn.log_softmax(x, axis=-1) on the CPU, 1,024 rows a call (log-probabilities)", "jax",
+           "kernels", IEEE, _log("jax_log_softmax"), _log("jax_log_model"), log_space=True),
     Kernel("scipy-log", "scipy.special.log_softmax(x, axis=1) (log-probabilities)", "scipy", "kernels",
            ("float16", "float32", "float64"), _log("scipy_log_softmax"), _log("scipy_log_model"), log_space=True),
     Kernel("torch-float32", "torch.softmax(x, dim=-1, dtype=torch.float32).to(x.dtype)", "torch", "attacks",
@@ -477,7 +481,8 @@ KERNELS = {k.name: k for k in (
            IEEE + ("float8_e4m3fn", "float8_e5m2"), _numpy_softmax, _numpy_model),
     Kernel("scipy", "scipy.special.softmax(x, axis=1)", "scipy", "kernels", ("float16", "float32", "float64"),
            _scipy_softmax, _numpy_model),
-    Kernel("jax", "jax.nn.softmax(x, axis=-1) on the CPU", "jax", "kernels", IEEE, _jax_softmax, _jax_model),
+    Kernel("jax", "jax.nn.softmax(x, axis=-1) on the CPU, 1,024 rows a call", "jax", "kernels", IEEE, _jax_softmax,
+           _jax_model),
     Kernel("onnxruntime", "ONNX Softmax (opset 13), CPU execution provider", "onnxruntime", "kernels",
            ("float16", "float32", "float64"), _onnxruntime_softmax, _onnxruntime_model),
 )}

@@ -268,10 +268,12 @@ def test_a_jax_row_does_not_depend_on_how_many_rows_came_with_it(name):
     assert (each == k(x, "float32")).all() and (k(x[:7], "float32") == k(x, "float32")[:7]).all()
 
 
-@pytest.mark.parametrize("classes, alone, batched", [(10, 6.2, 1.8), (1000, 30.3, 1.96)])
-def test_jax_absorbs_the_rivals_in_a_row_computed_alone_not_in_a_batch(classes, alone, batched):
-    """The README's figures: float32, equal rivals, the others' sum (in u = 2⁻²⁴) where the top output is exactly 1,
-    over 300 gaps in [17, 30]: jax.nn.softmax on one row a call, and the `jax` kernel (1,024 rows a call)."""
+@pytest.mark.parametrize("classes, small, large, worst_small, worst_large", [
+    (10, 409, 410, (6.25, 6.26), (1.77, 1.78)), (1000, 4, 5, (30.3, 30.4), (1.95, 1.97))])
+def test_jax_absorbs_the_rivals_in_a_call_of_under_about_4096_logits(classes, small, large, worst_small, worst_large):
+    """The README's figures: jax.nn.softmax float32, equal rivals, the others' sum (in u = 2⁻²⁴) where the top
+    output is exactly 1, over 300 gaps in [17, 30], with the row repeated `small` or `large` times in a call; the
+    `jax` kernel (1,024 rows a call) reads the large call's."""
     k = get_kernel("jax")
     if not k.available():
         pytest.skip(f"{k.package} not installed (extra {k.extra})")
@@ -281,9 +283,20 @@ def test_jax_absorbs_the_rivals_in_a_row_computed_alone_not_in_a_batch(classes, 
 
     def others_when_one(p):
         return (p[:, 1:].astype(np.float64).sum(axis=1)[p[:, 0] == 1] / 2.0 ** -24).max()
-    one_by_one = np.concatenate([np.asarray(jax.nn.softmax(jax.numpy.asarray(row[None]), axis=-1)) for row in x])
-    assert others_when_one(one_by_one) > alone > OTHERS_WHEN_ONE_BOUND_ULPS
-    assert others_when_one(k(x, "float32")) < batched <= OTHERS_WHEN_ONE_BOUND_ULPS
+
+    def in_calls_of(rows):
+        return np.concatenate([np.asarray(jax.nn.softmax(jax.numpy.asarray(np.repeat(row[None], rows, axis=0)),
+                                                         axis=-1))[:1] for row in x])
+    assert worst_small[0] < others_when_one(in_calls_of(1)) == others_when_one(in_calls_of(small)) < worst_small[1]
+    assert worst_large[0] < others_when_one(in_calls_of(large)) == others_when_one(k(x, "float32")) < worst_large[1]
+    assert worst_large[1] <= OTHERS_WHEN_ONE_BOUND_ULPS < worst_small[0]
+
+
+def test_a_jax_kernel_takes_no_rows():
+    k = get_kernel("jax")
+    if not k.available():
+        pytest.skip(f"{k.package} not installed (extra {k.extra})")
+    assert k(np.zeros((0, 5), dtype=np.float32), "float32").shape == (0, 5)
 
 
 def _step_kernel(name, others_until, nan_from=None, others_again=None):

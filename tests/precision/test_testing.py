@@ -3,9 +3,10 @@ purpose (tests/precision/broken_kernels.py): each is flagged by the property it 
 import math
 import time
 
+import numpy as np
 import pytest
 
-from precision.kernels.registry import KERNELS, KernelError
+from precision.kernels.registry import KERNELS, Kernel, KernelError
 from precision.testing import PROPERTIES, SoftmaxConformanceError, assert_softmax_conforms, in_format_threshold
 from tests.precision import broken_kernels as bk
 
@@ -16,8 +17,8 @@ EXAMPLES = 12  # per dtype × classes × rivals: 5 configurations per dtype unde
 # on bfloat16 and float8 (ml_dtypes has no wider accumulator; up to 983u at M = 1000), torch float32 and its
 # log_softmax with 10 classes (fewer than a vector's 16 lanes: a scalar loop, 9u). Findings, kept visible: each
 # conforms with two classes, is flagged (sum bound, or for log-space kernels saturating too early) at M, and
-# conforms within the sequential bound there. (JAX absorbs too, on a row computed alone: the `jax` kernels call it
-# 1,024 rows at a time and conform; test_kernels.py shows both.)
+# conforms within the sequential bound there. (JAX absorbs too, in calls of under about 4,096 logits: the `jax`
+# kernels call it 1,024 rows at a time and conform; jax.nn.softmax called as it comes is below.)
 ABSORBS = {("numpy", "bfloat16"): 10, ("numpy", "float8_e4m3fn"): 1000, ("numpy", "float8_e5m2"): 10,
            ("torch", "float32"): 10, ("torch-log", "float32"): 10}
 
@@ -40,6 +41,16 @@ def test_every_built_in_kernel_conforms(kernel, dtype):
     else:
         assert_softmax_conforms(kernel, dtypes=(dtype,), max_examples=EXAMPLES, derandomize=True)
     assert time.perf_counter() - start < 30
+
+
+def test_jax_called_on_a_few_rows_at_a_time_breaks_the_sum_bound():
+    jax = pytest.importorskip("jax")
+    as_it_comes = Kernel.from_callable(lambda x: np.asarray(jax.nn.softmax(x, axis=-1)), dtypes=("float32",),
+                                       name="jax.nn.softmax")
+    assert_softmax_conforms(as_it_comes, dtypes=("float32",), classes=(2,), max_examples=EXAMPLES, derandomize=True)
+    with pytest.raises(SoftmaxConformanceError, match="breaks 'sum bound'"):
+        assert_softmax_conforms(as_it_comes, dtypes=("float32",), classes=(10,), rivals=("equal",),
+                                max_examples=200, derandomize=True)
 
 
 @pytest.mark.parametrize("name, dtype, prop", [
