@@ -10,12 +10,14 @@ another host and not refreshed for `LOCK_STALE_AFTER_S` seconds (a live holder r
 `LOCK_REFRESH_S` seconds). A stale lock is removed only under the `flock` of a guard file (`.lock.guard`, held by one
 taker at a time, released by the kernel when its holder dies, removed by its holder when it is done), and only if,
 read again there, it is still the stale lock: so at most one process holds the folder, whatever the interleaving,
-and a live lock is never removed. Where `flock` is missing (Windows) or the file system refuses it, a stale lock is
-renamed aside and put back if it turns out to be a fresh one, which three processes racing on one stale lock can
-defeat (a live lock left aside, two holders)."""
+and a live lock is never removed. A guard that cannot be opened or locked for one process only is refused, never
+skipped. Where `flock` is missing (Windows) or the file system refuses it to every process, a stale lock is renamed
+aside and put back if it turns out to be a fresh one, which three processes racing on one stale lock can defeat (a
+live lock left aside, two holders)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import os
@@ -213,22 +215,31 @@ def _read_lock(path: Path) -> tuple[str, float] | None:
         return None
 
 
+_NO_FLOCK = {errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL}  # flock refused by the file system itself (for all)
+
+
 def _flock(guard: Path) -> int | None:
-    """A descriptor holding the `flock` of the file named `guard` now (created if missing); None where that cannot be
-    had (no `fcntl`, a file system without `flock`, a name that is not a file this program can open)."""
+    """A descriptor holding the `flock` of the file named `guard` now (created if missing); None where no process
+    can have it (no `fcntl`, a file system without `flock`) or the folder is gone. Any other failure raises: a
+    process that skipped the guard while others hold it would defeat it."""
     if fcntl is None:
         return None
     while True:
         try:
             fd = os.open(guard, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        except OSError:  # e.g. a symlink planted at its name: not followed
+        except FileNotFoundError:  # the folder itself was removed meanwhile: no lock left to take over
             return None
+        except OSError as e:  # e.g. a symlink planted at its name (not followed), or out of descriptors
+            raise InputError("out", f"cannot open the lock guard {guard}: {e.strerror}; remove it if it is not a "
+                                    "plain file, and try again") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:  # no flock on this file system
+        except OSError as e:
             os.close(fd)
-            guard.unlink(missing_ok=True)
-            return None
+            if e.errno in _NO_FLOCK:  # no process can hold it here: the file is nobody's, and goes
+                guard.unlink(missing_ok=True)
+                return None
+            raise InputError("out", f"cannot lock the lock guard {guard}: {e.strerror}; try again") from None
         try:
             st, held = os.stat(guard), os.fstat(fd)
             if (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino):

@@ -1,6 +1,7 @@
 """precision.common.files: claims that a refused run gives back, locks recognised as stale (empty, dead process,
 another host's and old) and taken over by one process at a time, one commit point for a set of files, what a
 killed run left cleaned by the next one, strict JSON, and a FIFO named as not a regular file."""
+import errno
 import json
 import math
 import multiprocessing
@@ -126,6 +127,29 @@ def test_without_flock_a_stale_lock_is_still_taken_over(tmp_path, monkeypatch):
     with locked(tmp_path):
         assert (tmp_path / ".lock").read_text() == f"{socket.gethostname()} {os.getpid()}"
     assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(files.fcntl is None, reason="needs flock (POSIX)")
+def test_a_guard_that_cannot_be_held_refuses_rather_than_skipping_it(tmp_path, monkeypatch):
+    (tmp_path / ".lock").write_text(f"{socket.gethostname()} {_dead_pid()}")
+    (tmp_path / files.GUARD).symlink_to(tmp_path / "elsewhere")  # a symlink planted at its name: not followed
+    with pytest.raises(InputError, match="cannot open the lock guard"):
+        with locked(tmp_path):
+            pass
+    (tmp_path / files.GUARD).unlink()
+
+    class Busy:  # flock failing for this process alone (e.g. NFS out of locks): others may hold the guard
+        LOCK_EX = 2
+
+        @staticmethod
+        def flock(fd, op):
+            raise OSError(errno.ENOLCK, "No locks available")
+    monkeypatch.setattr(files, "fcntl", Busy)
+    (tmp_path / files.GUARD).write_text("")  # another taker's, held
+    with pytest.raises(InputError, match="cannot lock the lock guard"):
+        with locked(tmp_path):
+            pass
+    assert (tmp_path / files.GUARD).exists() and (tmp_path / ".lock").exists()  # nothing removed
 
 
 def test_a_guard_left_by_a_killed_taker_is_removed_by_the_next_run(tmp_path):
