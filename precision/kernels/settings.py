@@ -21,9 +21,8 @@ import numpy as np
 from precision.common.errors import InputError
 from precision.formats.dtypes import DTYPES
 from precision.formats.search import first_true_index
-from precision.kernels.gaps import onset
 from precision.kernels.registry import get_kernel
-from precision.kernels.scan import KernelScan
+from precision.kernels.scan import kernel_thresholds
 
 VOCABULARIES = {  # vocabulary sizes of widely used models (the size of the output layer)
     32000: "Llama 2, Mistral 7B", 50257: "GPT-2", 128256: "Llama 3", 151936: "Qwen2", 256000: "Gemma, Gemma 2",
@@ -42,16 +41,9 @@ Z_LOSS = ("z-loss (PaLM, Chameleon, OLMo) adds λ·(log Z)² to the loss, Z = Σ
 
 
 def top_one_gap(kernel: str, dtype: str, vocab: int) -> float | None:
-    """The first gap (M − 1 equal rivals) from which the kernel's top output is exactly 1 (log-space: exactly 0),
-    found by bracket search and a ±256-step window (every gap for 16-bit dtypes at small M)."""
-    scan = KernelScan(kernel, dtype, vocab, "equal")
-    d = scan.dtype
-
-    def holds(idx):
-        p = scan.kernel(scan.rows(idx), dtype)
-        return p[:, 0].astype(np.float64) == scan.kernel.one
-
-    return d.value(onset(holds, d.max_index, vocab, batch=max(1, (1 << 23) // vocab)).first)
+    """The first gap (M − 1 equal rivals) from which the kernel's top output is exactly 1 (log-space: exactly 0):
+    `kernel_thresholds(kernel, dtype, vocab).top_is_one_from_gap`."""
+    return kernel_thresholds(kernel, dtype, vocab, "equal").top_is_one_from_gap
 
 
 def _div(d, x: float, t: float) -> float:

@@ -140,9 +140,9 @@ def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", d
 
 
 def margin_and_log_odds(x: np.ndarray, nan: np.ndarray, overwrite: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Per row of x (N, C), in x's own float dtype: the margin (top − runner-up logit) and the log-odds
-    (top − lse(rivals)), NaN for rows flagged `nan` or not finite. margin − log_odds = ln W, the rivals' weight.
-    `overwrite`: x is scratch (a block's own copy), used in place."""
+    """Per row of x (N, C), computed in x's own float dtype and returned in float64: the margin (top − runner-up
+    logit) and the log-odds (top − lse(rivals)), NaN for rows flagged `nan` or not finite. margin − log_odds = ln W,
+    the rivals' weight. `overwrite`: x is scratch (a block's own copy), used in place."""
     rows = np.arange(len(x))
     with np.errstate(invalid="ignore", over="ignore"):
         finite = np.isfinite(x).all(axis=1) & ~nan
