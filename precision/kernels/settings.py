@@ -43,7 +43,8 @@ Z_LOSS = ("z-loss (PaLM, Chameleon, OLMo) adds λ·(log Z)² to the loss, Z = Σ
 def top_one_gap(kernel: str, dtype: str, vocab: int) -> float | None:
     """The first gap (M − 1 equal rivals) from which the kernel's top output is exactly 1 (log-space: exactly 0):
     `kernel_thresholds(kernel, dtype, vocab).top_is_one_from_gap`."""
-    return kernel_thresholds(kernel, dtype, vocab, "equal").top_is_one_from_gap
+    gap = kernel_thresholds(kernel, dtype, vocab, "equal").top_is_one_from_gap
+    return None if gap is None else float(gap)  # a value of the dtype: exact as a float
 
 
 def _div(d, x: float, t: float) -> float:
