@@ -205,8 +205,7 @@ def markdown(data: dict, figures: list[str]) -> str:
         md += [dispatch_markdown(data["cpu_paths"]), ""]
     if "language_models" in data:
         from precision.kernels.language_models import language_model_markdown
-        md += ["## Language models: log-probabilities, cross-entropy, attention", "",
-               language_model_markdown(data["language_models"]), ""]
+        md += [language_model_markdown(data["language_models"]), ""]
     md += ["## Emulated arithmetic: why the kernels do what they do", "",
           "The top logit sits `gap` above its rivals (all at 0). For each number format and softmax algorithm: "
           "from which gap the top output is **exactly 1**, from which gap the other outputs are exactly 0, and "
