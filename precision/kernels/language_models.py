@@ -43,7 +43,8 @@ def _g(v) -> str:
 
 def language_model_markdown(rows: dict) -> str:
     """The section as Markdown: one table per measurement."""
-    out = ["## Language models: log-probabilities, cross-entropy, attention, soft-capping", "", "All rivals equal; gaps are values of the dtype; synthetic logits.", "",
+    out = ["## Language models: log-probabilities, cross-entropy, attention, soft-capping", "",
+           "All rivals equal; gaps are values of the dtype; synthetic logits.", "",
            "### Log-probabilities", "",
            table(["kernel", "dtype", "classes", "top log p exactly 0 from", "other log p −inf from",
                   "other exp(log p) 0 from"],
