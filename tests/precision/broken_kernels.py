@@ -115,6 +115,11 @@ def wrong_dtype(x: np.ndarray) -> np.ndarray:
 
 
 def log_without_saying(x: np.ndarray) -> np.ndarray:
+    """A right log-softmax (unless called a softmax), in float32 for 16/32-bit dtypes. exp and log go through
+    float64 and are rounded once: NumPy's vectorised float32 exp and log can fall by an ulp as their argument
+    grows, which the monotone property catches."""
     w = _wide(x)
-    m = w.max(axis=1, keepdims=True)
-    return (w - m - np.log(np.exp(w - m).sum(axis=1, keepdims=True))).astype(x.dtype)
+    shifted = w - w.max(axis=1, keepdims=True)
+    e = np.exp(shifted.astype(np.float64)).astype(w.dtype)
+    log_sum = np.log(e.sum(axis=1, keepdims=True).astype(np.float64)).astype(w.dtype)
+    return (shifted - log_sum).astype(x.dtype)
