@@ -243,8 +243,33 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess
         return exactly(kernel(trial, dtype, device)[np.arange(len(r)), top[r]], kernel.one).reshape(pts.shape)
 
     threshold = np.full(len(xs), np.nan)
-    if not len(ok):
-        return threshold
+
+    def bracket(rows: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        """Thresholds, by bisection, of the rows whose step lies in (lo, hi] — True at hi, False at lo (−1: a virtual
+        False); which rows those were."""
+        step = saturated(hi[:, None], rows)[:, 0] if len(rows) else np.zeros(0, dtype=bool)
+        low = step & (lo >= 0)
+        if low.any():  # no kernel call on no rows
+            step[low] = ~saturated(lo[low][:, None], rows[low])[:, 0]
+        found = first_true(lambda pts, live: saturated(pts, rows[step][live]), lo[step], hi[step], points=1)
+        threshold[rows[step]] = d.values(found).astype(np.float64)
+        return step
+
+    reach = int(d.index(d.cast(np.array([min(REACH, float(d.format.max_finite) / 4)])))[0])
+    todo = ok
+    if guess is not None:
+        g = guess[ok]
+        todo, live, g = ok[~np.isfinite(g)], ok[np.isfinite(g)], g[np.isfinite(g)]
+        g = np.clip(g, 0.0, float(d.values(np.array([reach]))[0]))
+        at = d.index(d.cast(g))
+        at = np.minimum(at + (d.values(at).astype(np.float64) < g), reach)  # the first gap of the grid ≥ the guess
+        for steps in GUESS_STEPS:
+            done = bracket(live, np.maximum(at - 1 - steps, -1), np.minimum(at + steps, reach))
+            live, at = live[~done], at[~done]
+        todo = np.concatenate([todo, live])
+    # the whole range; rows that do not saturate up to `reach` keep NaN
+    bracket(todo, np.full(len(todo), -1, dtype=np.int64), np.full(len(todo), reach, dtype=np.int64))
+    return threshold
     reach = int(d.index(d.cast(np.array([min(REACH, float(d.format.max_finite) / 4)])))[0])
     todo = ok
     if guess is not None:
