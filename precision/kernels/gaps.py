@@ -41,14 +41,13 @@ class GapOnset:
 
 
 def onsets(states: Callable[[np.ndarray], tuple[np.ndarray, ...]], limit: int, width: int = 1,
-           window: int | None = None, batch: int = 1 << 14, points: int = 16) -> tuple[list[GapOnset], int]:
+           batch: int = 1 << 14, points: int = 16) -> tuple[list[GapOnset], int]:
     """Where each predicate that `states` computes from one evaluation (grid indices (k,) → a tuple of bools
     (k,), one per predicate) starts to hold among indices 0..limit; and how many gaps were evaluated in all.
 
     Where `exhaustive(limit, width)`, every index is evaluated once, `batch` at a time, for every predicate;
     otherwise a bracket search per predicate (exact for a monotone one) finds its False→True step and every index
-    within ±`window` (by default `window_steps(width)`) of it is evaluated, so `first` and `from_on` are exact
-    within that window.
+    within ±`window_steps(width)` of it is evaluated, so `first` and `from_on` are exact within that window.
     """
     evaluated = [0]
 
@@ -60,7 +59,7 @@ def onsets(states: Callable[[np.ndarray], tuple[np.ndarray, ...]], limit: int, w
     if exhaustive(limit, width):
         s = run(np.arange(limit + 1))
         return [_read(s[:, j], 0, "exhaustive") for j in range(s.shape[1])], evaluated[0]
-    window = window_steps(width) if window is None else window
+    window = window_steps(width)
     method = f"search + ±{window}-step window"
     found = []
     for j in range(run(np.array([limit])).shape[1]):
@@ -71,12 +70,6 @@ def onsets(states: Callable[[np.ndarray], tuple[np.ndarray, ...]], limit: int, w
         lo, hi = max(0, at - window), min(limit, at + window)
         found.append(_read(run(np.arange(lo, hi + 1))[:, j], lo, method))
     return found, evaluated[0]
-
-
-def onset(holds: Callable[[np.ndarray], np.ndarray], limit: int, width: int = 1, window: int | None = None,
-          batch: int = 1 << 14, points: int = 16) -> GapOnset:
-    """`onsets` of one predicate (grid indices (k,) → bools (k,))."""
-    return onsets(lambda idx: (holds(idx),), limit, width, window, batch, points)[0][0]
 
 
 def _read(s: np.ndarray, lo: int, method: str) -> GapOnset:
