@@ -270,8 +270,9 @@ def jax_rows(function: str, x: np.ndarray) -> np.ndarray:
         f = getattr(jax.nn, function)
         for i in range(0, len(x), rows):
             part = x[i:i + rows]
-            padded = np.concatenate([part, np.repeat(part[-1:], rows - len(part), axis=0)])
-            out.append(np.asarray(f(jax.numpy.asarray(padded), axis=-1))[:len(part)])
+            if len(part) < rows:
+                part = np.concatenate([part, np.repeat(part[-1:], rows - len(part), axis=0)])
+            out.append(np.asarray(f(jax.numpy.asarray(part), axis=-1))[:min(rows, len(x) - i)])
     return np.concatenate(out)
 
 
