@@ -126,14 +126,25 @@ def test_a_non_monotone_kernel_is_found_out():
     assert len(kept) == INTERVALS_KEPT and kept == t.top_not_one_after_first[:INTERVALS_KEPT]
 
 
-def _stepped(one_from: float, zero_from: float, log_space: bool = False) -> Kernel:
-    """A two-class kernel whose top output is 1 from gap `one_from` and whose other output is 0 from `zero_from`."""
+def _step_kernel(zero_from: float, one_from: float = 0.0, nan_from: float | None = None,
+                 others_again: tuple[float, float] | None = None, log_space: bool = False,
+                 name: str = "step") -> Kernel:
+    """A made-up kernel of the gap alone: the top output exactly 1 from gap `one_from` (0.75 below), the others
+    positive below `zero_from` (and in `others_again`, a [lo, hi) of gaps) and 0 elsewhere, the top NaN from
+    `nan_from`."""
     def compute(x, d, device):
         g = x[:, 0].astype(np.float64) - x[:, 1].astype(np.float64)
-        p = np.stack([np.where(g >= one_from, 1.0, 0.75), np.where(g >= zero_from, 0.0, 0.25)], axis=1)
+        p = np.zeros(x.shape)
+        p[:, 0] = np.where(g >= one_from, 1.0, 0.75)
+        positive = g < zero_from
+        if others_again is not None:
+            positive |= (g >= others_again[0]) & (g < others_again[1])
+        p[positive, 1:] = 0.25 / (x.shape[1] - 1)
+        if nan_from is not None:
+            p[g >= nan_from, 0] = np.nan
         with np.errstate(divide="ignore"):
             return (np.log(p) if log_space else p).astype(x.dtype)
-    return Kernel("stepped", "a step", "numpy", "", ("float16",), compute, None, log_space=log_space)
+    return Kernel(name, "a step", "numpy", "", ("float16",), compute, None, log_space=log_space)
 
 
 @pytest.mark.parametrize("one_from, zero_from, log_space, window", [
@@ -141,7 +152,7 @@ def _stepped(one_from: float, zero_from: float, log_space: bool = False) -> Kern
     (3.0, 3.0, False, None), (3.0, 2.0, False, None),  # others 0 with the top's 1, or before it: no window
     (3.0, 5.0, True, None)])  # log-probabilities: no sum to exceed
 def test_sum_exceeds_one_window_is_the_same_rule_in_thresholds_and_certificate(one_from, zero_from, log_space, window):
-    k = _stepped(one_from, zero_from, log_space)
+    k = _step_kernel(zero_from, one_from, log_space=log_space)
     t, cert = kernel_thresholds(k, "float16", 2), verify(k, "float16", 2, progress=False)
     zero = None if zero_from == np.inf else zero_from
     assert (t.top_is_one_from_gap, t.others_zero_from_gap) == (cert.top_is_one_from_gap, cert.others_zero_from_gap) \
@@ -299,26 +310,10 @@ def test_a_jax_kernel_takes_no_rows():
     assert k(np.zeros((0, 5), dtype=np.float32), "float32").shape == (0, 5)
 
 
-def _step_kernel(name, others_until, nan_from=None, others_again=None):
-    """A made-up kernel of the gap alone: top output 1, the others
-    positive below `others_until` (and in `others_again`, a [lo, hi) of gaps), NaN in column 0 from `nan_from`."""
-    def compute(x, d, device):
-        gap = x[:, 0].astype(np.float64) - x[:, 1].astype(np.float64)
-        p = np.zeros(x.shape)
-        p[:, 0] = 1.0
-        p[gap < others_until, 1:] = 1e-3
-        if others_again is not None:
-            p[(gap >= others_again[0]) & (gap < others_again[1]), 1:] = 1e-3
-        if nan_from is not None:
-            p[gap >= nan_from, 0] = np.nan
-        return p
-    return Kernel(name, name, "numpy", "", ("float16",), compute, None)
-
-
 @pytest.mark.parametrize("kernel", [
-    _step_kernel("monotone", 5.0), _step_kernel("nan-later", 5.0, nan_from=10.0),
-    _step_kernel("zero-only-where-nan", 10.0, nan_from=10.0),  # the others are 0 only where the outputs are NaN
-    _step_kernel("non-monotone", 5.0, others_again=(6.0, 7.0))], ids=lambda k: k.name)
+    _step_kernel(5.0, name="monotone"), _step_kernel(5.0, nan_from=10.0, name="nan-later"),
+    _step_kernel(10.0, nan_from=10.0, name="zero-only-where-nan"),  # the others are 0 only where outputs are NaN
+    _step_kernel(5.0, others_again=(6.0, 7.0), name="non-monotone")], ids=lambda k: k.name)
 def test_a_searched_scan_reads_what_an_exhaustive_scan_reads(kernel, monkeypatch):
     import precision.kernels.gaps as gaps
     whole = kernel_thresholds(kernel, "float16", 2)
