@@ -270,30 +270,3 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess
     # the whole range; rows that do not saturate up to `reach` keep NaN
     bracket(todo, np.full(len(todo), -1, dtype=np.int64), np.full(len(todo), reach, dtype=np.int64))
     return threshold
-    reach = int(d.index(d.cast(np.array([min(REACH, float(d.format.max_finite) / 4)])))[0])
-    todo = ok
-    if guess is not None:
-        g = guess[ok]
-        todo = ok[~np.isfinite(g)]
-        live, g = ok[np.isfinite(g)], g[np.isfinite(g)]
-        g = np.clip(g, 0.0, float(d.values(np.array([reach]))[0]))
-        at = d.index(d.cast(g))
-        at = np.minimum(at + (d.values(at).astype(np.float64) < g), reach)  # the first gap of the grid ≥ the guess
-        for steps in GUESS_STEPS:
-            if not len(live):
-                break
-            lo, hi = np.maximum(at - 1 - steps, -1), np.minimum(at + steps, reach)
-            ends = saturated(np.stack([np.maximum(lo, 0), hi], axis=1), live)
-            step = (~ends[:, 0] | (lo < 0)) & ends[:, 1]  # False at lo (−1: a virtual False), True at hi
-            found = first_true(lambda pts, rows: saturated(pts, live[step][rows]), lo[step], hi[step], points=1)
-            threshold[live[step]] = d.values(found).astype(np.float64)
-            live, at = live[~step], at[~step]
-        todo = np.concatenate([todo, live])
-    if len(todo):
-        reach_rows = todo[saturated(np.full((len(todo), 1), reach), todo)[:, 0]]
-        if len(reach_rows):
-            lo = np.full(len(reach_rows), -1, dtype=np.int64)
-            hi = np.full(len(reach_rows), reach, dtype=np.int64)
-            found = first_true(lambda pts, live: saturated(pts, reach_rows[live]), lo, hi, points=1)
-            threshold[reach_rows] = d.values(found).astype(np.float64)
-    return threshold
