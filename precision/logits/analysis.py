@@ -2,8 +2,9 @@
 run, in each dtype, and by how much?
 
 Rows are streamed in chunks (memory bounded whatever N is); per row and dtype: the top output exactly 1 or not,
-the outputs summing to more than 1, logits beyond the dtype's range (flagged, never counted as "not
-saturated"), and the row's gap minus its own saturation gap (`precision.logits.rows`).
+the outputs summing to more than 1, logits beyond the dtype's range and outputs the kernel returned NaN or ±inf
+(flagged, never counted as "not saturated"), and the row's gap minus its own saturation gap
+(`precision.logits.rows`).
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ class DtypeSummary:
     sum_exceeds_one: int
     overflow: int
     nan: int  # rows holding a NaN logit (a file holding one is refused when read: 0 there)
+    nonfinite_output: int  # rows of finite logits whose outputs the kernel returned NaN or ±inf
     beyond_reach: int
     median_past_threshold: float | None
     max_past_threshold: float | None
@@ -79,7 +81,7 @@ def summarize(r: Saturation) -> DtypeSummary:
     past = r.past_threshold[r.top_is_one]
     past = past[np.isfinite(past)]
     return DtypeSummary(r.dtype, len(r.gap), int(r.top_is_one.sum()), int(r.sum_exceeds_one.sum()),
-                        int(r.overflow.sum()), int(r.nan.sum()),
+                        int(r.overflow.sum()), int(r.nan.sum()), int(r.nonfinite_output.sum()),
                         int(r.beyond_reach.sum()),
                         float(np.median(past)) if len(past) else None, float(np.max(past)) if len(past) else None)
 
@@ -98,10 +100,11 @@ def analyse_logits(logits: LogitsFile, out: Path, dtypes, kernel: Kernel, device
             "device": device, "versions": kernel_versions([kernel]),
             "summary": [s.as_dict() for s in summary],
             "nulls": f"gap and threshold are null where a logit overflows the dtype (overflow true) or is NaN "
-                     f"(nan true); threshold "
-                     f"is null where the row does not saturate below a gap of {REACH:g}",
+                     f"(nan true); threshold is null where the kernel returned NaN or ±inf for the row "
+                     f"(nonfinite_output true) or the row does not saturate below a gap of {REACH:g}",
             "rows": {d: {"top_is_one": r.top_is_one.tolist(), "sum_exceeds_one": r.sum_exceeds_one.tolist(),
-                         "overflow": r.overflow.tolist(), "nan": r.nan.tolist(), "gap": _nullable(r.gap),
+                         "overflow": r.overflow.tolist(), "nan": r.nan.tolist(),
+                         "nonfinite_output": r.nonfinite_output.tolist(), "gap": _nullable(r.gap),
                          "threshold": _nullable(r.threshold), "past_threshold": _nullable(r.past_threshold)}
                      for d, r in results.items()}}
     lines = [f"# Saturation of the logits in `{path}`", "",
@@ -110,15 +113,29 @@ def analyse_logits(logits: LogitsFile, out: Path, dtypes, kernel: Kernel, device
              "exactly 1 with this kernel: how much of the logit's lead the softmax no longer shows.", ""]
     num = lambda v: "—" if v is None else f"{v:.4g}"
     lines.append(table(["dtype", "rows with top output exactly 1", "%", "outputs sum > 1", "overflow rows",
-                        "median past threshold", "max past threshold"],
+                        "rows with NaN/inf outputs", "median past threshold", "max past threshold"],
                        [[s.dtype, f"{s.saturated} / {s.rows}", s.saturated_percent, s.sum_exceeds_one, s.overflow,
-                         num(s.median_past_threshold), num(s.max_past_threshold)] for s in summary]))
+                         s.nonfinite_output, num(s.median_past_threshold), num(s.max_past_threshold)]
+                        for s in summary]))
+    lines += nonfinite_note({s.dtype: s.nonfinite_output for s in summary}, kernel.name, "rows")
     if figures:
-        past_threshold_figure(past_histograms(results), out / "logits_past_threshold.png", kernel.name)
+        past_threshold_figure(past_histograms(results), out / "logits_past_threshold.png", kernel.name,
+                              nonfinite_output={s.dtype: s.nonfinite_output for s in summary})
         lines += ["", "![gap minus saturation gap per row](logits_past_threshold.png)"]
     write_json_atomic(out / "logits.json", data)
     write_text_atomic(out / "logits.md", "\n".join(lines) + "\n")
     return data
+
+
+def nonfinite_note(counts: dict[str, int], kernel: str, unit: str) -> list[str]:
+    """Markdown lines that say, where the kernel returned NaN or ±inf for finite logits, in which dtypes and for
+    how many rows: such rows are neither saturated nor not (none: no line)."""
+    bad = {d: n for d, n in counts.items() if n}
+    if not bad:
+        return []
+    where = ", ".join(f"{n} in {d}" for d, n in bad.items())
+    return ["", f"**The kernel `{kernel}` returned NaN or infinite outputs for finite logits** ({unit}: {where}): "
+                "these are counted in *NaN/inf outputs*, never as saturated or not, and left out of the figure."]
 
 
 def past_histograms(results: dict[str, Saturation]) -> dict[str, np.ndarray]:

@@ -23,6 +23,7 @@ from tqdm import tqdm
 from precision.common.files import write_json_atomic, write_text_atomic
 from precision.common.markdown import table
 from precision.kernels.registry import Kernel, get_kernel, kernel_versions
+from precision.logits.analysis import nonfinite_note
 from precision.logits.dask_scan import check_scheduler, scan_with_dask
 from precision.logits.figures import past_threshold_figure
 from precision.logits.rows import REACH
@@ -135,13 +136,14 @@ def analyse_sources(sources, out: Path, dtypes, kernel: Kernel | str, device: st
                        "flag_bits": FLAG_BITS, "no_past_ulps": int(NO_ULPS),
                        "past_ulps": "values of the dtype between the row's saturation gap and its gap rounded to "
                                     "the dtype (> 0: past it)"},
-            "nulls": f"past_threshold and threshold cover the rows that are neither NaN, overflowing, nor beyond a gap "
-                     f"of {REACH:g} (beyond_reach); min, max and median_bin are null where there is no such row"}
+            "nulls": f"past_threshold and threshold cover the rows that are neither NaN, overflowing, returned NaN or "
+                     f"±inf by the kernel (nonfinite_output), nor beyond a gap of {REACH:g} (beyond_reach); min, max "
+                     "and median_bin are null where there is no such row"}
     write_json_atomic(out / "logits.json", data, indent=1)
     write_text_atomic(out / "logits.md", _markdown(data, summary, kernel, device, figures))
     if figures:
         past_threshold_figure({s.dtype: s.past_histogram for s in summary}, out / "logits_past_threshold.png",
-                              kernel.name, "token")
+                              kernel.name, "token", {s.dtype: s.nonfinite_output for s in summary})
     return data
 
 
@@ -159,10 +161,12 @@ def _markdown(data: dict, summary: list[DtypeStatistics], kernel: Kernel, device
         bin_ = s.median_past_bin()
         median = "—" if bin_ is None else f"[{num(bin_[0])}, {num(bin_[1])})"
         rows.append([s.dtype, f"{s.saturated} / {s.rows}", s.saturated_percent, s.others_zero, s.sum_exceeds_one,
-                     s.log_prob_zero, s.nan, s.overflow, s.beyond_reach, median, num(s.past_max)])
+                     s.log_prob_zero, s.nan, s.overflow, s.nonfinite_output, s.beyond_reach, median,
+                     num(s.past_max)])
     lines.append(table(["dtype", "top output exactly 1", "%", "others all exactly 0", "outputs sum > 1",
-                        "log p exactly 0", "NaN rows", "overflow rows", "beyond reach", "median past threshold (bin)",
-                        "max past threshold"], rows))
+                        "log p exactly 0", "NaN rows", "overflow rows", "rows with NaN/inf outputs", "beyond reach",
+                        "median past threshold (bin)", "max past threshold"], rows))
+    lines += nonfinite_note({s.dtype: s.nonfinite_output for s in summary}, kernel.name, "tokens")
     lines += ["", f"Per-token flags: `{TOKENS}NNNNN.npy`, one per source (fields and flag bits in logits.json)."]
     if figures:
         lines += ["", "![gap minus saturation gap per token](logits_past_threshold.png)"]

@@ -4,11 +4,13 @@
 Per row and dtype, with a real kernel: is the top output exactly 1, are the others exactly 0 (in between the
 outputs sum to more than 1), is the log-probability of the top class exactly 0 (with the same library's
 log-softmax); rows that hold a NaN logit (`nan`) or a logit beyond the dtype's range (`overflow`) are flagged,
-never counted as saturated or not. Then how far each row is from its own saturation point: `gap` is the top logit
-minus the largest rival, both rounded to the dtype; `threshold` the smallest gap from which the row, its top logit
-moved to (largest rival + gap), has a top output of exactly 1; `past_threshold` = gap − threshold: > 0, how much
-of the row's lead the softmax no longer shows; < 0, how far it is from showing none of it. The logit margin and
-the stable log-odds (float64, from the logits as given) never saturate.
+never counted as saturated or not; so are finite rows whose outputs the kernel returns NaN or infinite
+(`nonfinite_output`, e.g. a naive exp overflowing float16: a fault of the kernel, not of the logits). Then how far
+each row is from its own saturation point: `gap` is the top logit minus the largest rival, both rounded to the
+dtype; `threshold` the smallest gap from which the row, its top logit moved to (largest rival + gap), has a top
+output of exactly 1; `past_threshold` = gap − threshold: > 0, how much of the row's lead the softmax no longer
+shows; < 0, how far it is from showing none of it. The logit margin and the stable log-odds (float64, from the
+logits as given) never saturate.
 
 The threshold is found one of two ways, options of the same call:
 - `exact_distance=True`: by bisection on the real kernel over the dtype's grid, all rows of a chunk at once (a
@@ -41,7 +43,8 @@ LOG_KERNELS = {"torch": "torch-log", "torch-float32": "torch-log"}  # measures l
 @dataclass(frozen=True)
 class Saturation:
     """Saturation of each row of a block of logits in one dtype with one kernel (arrays of length N); see the
-    module docstring. Flagged rows (`nan`, `overflow`) are False in every boolean and NaN in every number."""
+    module docstring. Flagged rows (`nan`, `overflow`) are False in every boolean and NaN in every number; rows
+    flagged `nonfinite_output` are False in every boolean and NaN in `threshold` (their logits' numbers stay)."""
 
     dtype: str
     kernel: str
@@ -51,6 +54,7 @@ class Saturation:
     log_prob_zero: np.ndarray  # the log-softmax of the top class is exactly 0
     nan: np.ndarray  # the row holds a NaN logit: not logits
     overflow: np.ndarray  # some logit is infinite in the dtype (beyond its range): the row cannot be represented
+    nonfinite_output: np.ndarray  # finite logits, yet the kernel returned a NaN or an infinity (`nonfinite_outputs`)
     gap: np.ndarray  # top logit − largest rival, both rounded to the dtype
     threshold: np.ndarray  # the row's own saturation gap (exact: NaN where beyond REACH)
     margin: np.ndarray  # top − runner-up logit (float64): never saturates
@@ -63,8 +67,8 @@ class Saturation:
 
     @property
     def beyond_reach(self) -> np.ndarray:
-        """Neither NaN nor overflowing, and no saturation gap up to REACH (its threshold NaN)."""
-        return ~self.nan & ~self.overflow & np.isnan(self.threshold)
+        """Not flagged, and no saturation gap up to REACH (its threshold NaN)."""
+        return ~self.nan & ~self.overflow & ~self.nonfinite_output & np.isnan(self.threshold)
 
     @property
     def past_threshold(self) -> np.ndarray:
@@ -198,13 +202,15 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
         wide[flagged] = 0
     top = np.argmax(wide, axis=1)
     p = kernel(xs, dtype, device)
+    bad_output = ~flagged & nonfinite_outputs(p, top, kernel.log_space)
     top_is_one, others_zero = kernel.saturated(p, top)
+    unmeasured = flagged | bad_output  # False in every boolean
     log_top = p[rows, top] if log_kernel is kernel else log_kernel(xs, dtype, device)[rows, top]
     top_value = wide[rows, top].astype(np.float64)
     wide[rows, top] = -np.inf  # from here on `wide` holds the rivals
     base = wide.max(axis=1).astype(np.float64)
     gap = np.where(flagged, np.nan, top_value - base)
-    ok = np.flatnonzero(~flagged)
+    ok = np.flatnonzero(~unmeasured)
     rounded_once = kernel.has_model and kernel.model(dtype).accumulate is not None
     if exact:
         # the model's threshold from the rivals' weight ln W = margin − log_odds, where the kernel has a model: a
@@ -217,11 +223,19 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
         method = "exact"
     else:
         weight = np.exp(wide.astype(np.float64) - base[:, None]).sum(axis=1)
-        threshold = np.where(flagged, np.nan, np.log(weight) - np.log(absorbed_weight(dtype, rounded_once)))
+        threshold = np.where(unmeasured, np.nan, np.log(weight) - np.log(absorbed_weight(dtype, rounded_once)))
         method = "model"
-    return Saturation(dtype, kernel.name, method, top_is_one & ~flagged, others_zero & ~flagged,
-                      exactly(log_top, log_kernel.one) & ~flagged, nan, overflow, gap, threshold,
+    return Saturation(dtype, kernel.name, method, top_is_one & ~unmeasured, others_zero & ~unmeasured,
+                      exactly(log_top, log_kernel.one) & ~unmeasured, nan, overflow, bad_output, gap, threshold,
                       np.where(flagged, np.nan, margin), np.where(flagged, np.nan, log_odds))
+
+
+def nonfinite_outputs(p: np.ndarray, top: np.ndarray, log_space: bool) -> np.ndarray:
+    """Per row of a kernel's outputs p (N, C): a NaN, or an infinity no softmax gives (probabilities: ±inf;
+    log-probabilities: +inf, or −inf for the top class `top`, whose probability is at least 1/C)."""
+    if not log_space:
+        return ~np.isfinite(p).all(axis=1)
+    return (np.isnan(p) | np.isposinf(p)).any(axis=1) | np.isneginf(p[np.arange(len(p)), top])
 
 
 GUESS_STEPS = (1, 16)  # grid steps around the model's guess (bisected) tried before the whole range [0, reach]:

@@ -4,8 +4,8 @@ statistics (`precision.logits.summary`).
 
 The engine is the one of `row_saturation` (threshold by bisection on the real kernel), called per dtype on the
 block as stored (no float64 copy of the file's values is made first: values are rounded to each dtype exactly as
-`saturation_of` rounds them). NaN rows and rows beyond a dtype's range are flagged, never refused: one bad token
-does not stop a scan of a billion.
+`saturation_of` rounds them). NaN rows, rows beyond a dtype's range and rows the kernel returns NaN or ±inf for are
+flagged, never refused: one bad token does not stop a scan of a billion.
 
 Token records (`token_dtype`), per dtype `d`: `d.flags` (bits of FLAG_BITS), `d.past_ulps` (int64; NO_ULPS where
 there is none) and `d.past_threshold` (float64; NaN where there is none).
@@ -25,7 +25,7 @@ from precision.logits.shards import Shard
 from precision.logits.summary import NO_ULPS, DtypeStatistics, merge
 
 FLAG_BITS = {"top_is_one": 1, "others_zero": 2, "log_prob_zero": 4, "nan": 8, "overflow": 16, "beyond_reach": 32,
-             "sum_exceeds_one": 64}
+             "sum_exceeds_one": 64, "nonfinite_output": 128}
 
 
 def token_dtype(dtypes) -> np.dtype:

@@ -3,8 +3,9 @@ statistics of shards scanned anywhere, in any order, add up to those of one scan
 
 Per dtype: rows; rows whose top output is exactly 1 (log-space kernels: log-probability exactly 0), whose other
 outputs are all exactly 0, whose outputs sum to more than 1, whose top log-probability is exactly 0; rows flagged
-`nan` or `overflow`; rows that do not saturate below the engine's REACH (`beyond_reach`); the least and largest
-`past_threshold` and `threshold` (min and max merge exactly); and two histograms:
+`nan` or `overflow` (the logits), or `nonfinite_output` (the kernel returned NaN or ±inf for finite logits);
+rows that do not saturate below the engine's REACH (`beyond_reach`); the least and largest `past_threshold` and
+`threshold` (min and max merge exactly); and two histograms:
 - `past_ulps`: the row's gap (rounded to the dtype) minus its saturation gap, in steps of the dtype's grid (an
   integer: the number of values of the dtype between the two), in signed powers of two: bin 0 holds 0; bin ±(k+1)
   holds ±[2^k, 2^(k+1)).
@@ -20,7 +21,8 @@ from precision.logits.rows import Saturation
 
 PAST_LOW, PAST_WIDTH, PAST_BINS = -32.0, 0.25, 512  # [-32, 96) in quarter logits, plus below and above
 ULP_POWERS = 63  # |past_ulps| < 2^63: bins ±[2^k, 2^(k+1)) for k = 0 … 62, and 0
-COUNTS = ("rows", "saturated", "others_zero", "sum_exceeds_one", "log_prob_zero", "nan", "overflow", "beyond_reach")
+COUNTS = ("rows", "saturated", "others_zero", "sum_exceeds_one", "log_prob_zero", "nan", "overflow",
+          "nonfinite_output", "beyond_reach")
 NO_ULPS = np.iinfo(np.int64).min  # past_ulps of a row that has none (flagged, or beyond reach)
 
 
@@ -72,6 +74,7 @@ class DtypeStatistics:
     log_prob_zero: int = 0
     nan: int = 0
     overflow: int = 0
+    nonfinite_output: int = 0
     beyond_reach: int = 0
     past_min: float | None = None
     past_max: float | None = None
@@ -83,12 +86,12 @@ class DtypeStatistics:
     @classmethod
     def of(cls, s: Saturation, past_ulps: np.ndarray) -> "DtypeStatistics":
         """The statistics of one block's engine result and its past_ulps (NO_ULPS where none)."""
-        measured = ~(s.nan | s.overflow) & np.isfinite(s.threshold)
+        measured = ~(s.nan | s.overflow | s.nonfinite_output) & np.isfinite(s.threshold)
         past = s.past_threshold[measured]
         threshold = s.threshold[measured]
         return cls(s.dtype, len(s.gap), int(s.top_is_one.sum()), int(s.others_zero.sum()),
                    int(s.sum_exceeds_one.sum()), int(s.log_prob_zero.sum()), int(s.nan.sum()), int(s.overflow.sum()),
-                   int(s.beyond_reach.sum()),
+                   int(s.nonfinite_output.sum()), int(s.beyond_reach.sum()),
                    float(past.min()) if len(past) else None, float(past.max()) if len(past) else None,
                    float(threshold.min()) if len(past) else None, float(threshold.max()) if len(past) else None,
                    past_histogram(past),

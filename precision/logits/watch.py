@@ -7,8 +7,9 @@ cross-entropy gradient with respect to the logits is exactly zero (computed by t
 labels you set, else on the predicted class). It warns once, with a `SaturationWarning`, when a share of a batch
 saturates or a gradient vanishes, once with a `ProbabilitiesWarning` when the outputs look like probabilities
 rather than logits, and once with a `NonFiniteLogitsWarning` when a batch holds NaN logits or logits beyond a
-dtype's range: such rows are counted (per step and per dtype), never counted as saturated or not, and never stop
-the loop. `summary()`, `table()` and `plot()` read the steps back.
+dtype's range, or the kernel returns NaN or ±inf outputs for finite logits: such rows are counted (per step and per
+dtype), never counted as saturated or not, and never stop the loop. `summary()`, `table()` and `plot()` read the
+steps back.
 
 Under `torch.distributed` (torchrun, DDP: the process group initialized, more than one rank), every step's counts
 are summed over the ranks (`all_reduce`), so that every rank's `table()` and `plot()` — rank 0's — cover every rank's
@@ -48,7 +49,8 @@ class ProbabilitiesWarning(UserWarning):
 
 
 class NonFiniteLogitsWarning(SaturationWarning):
-    """A watched batch holds NaN logits, or logits beyond a dtype's range (overflow)."""
+    """A watched batch holds NaN logits, or logits beyond a dtype's range (overflow), or the kernel returned NaN or
+    ±inf outputs for finite logits."""
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Step:
     median_gradient_norm: float | None
     nan_rows: int = 0  # rows holding a NaN logit
     overflow_rows: dict[str, int] = field(default_factory=dict)  # per dtype: rows with a logit beyond its range
+    nonfinite_output_rows: dict[str, int] = field(default_factory=dict)  # per dtype: NaN/±inf outputs of the kernel
     ranks: int = 1  # torch.distributed ranks whose rows the counts cover (the medians: this rank's rows only)
 
 
@@ -128,14 +131,14 @@ class Watch:
         zero, norm = (None, None) if not self.gradients else self._gradients(logits)
         first = next(iter(s.values()))
         per_dtype = [[int(getattr(r, k).sum()) for r in s.values()]
-                     for k in ("top_is_one", "sum_exceeds_one", "log_prob_zero", "overflow")]
+                     for k in ("top_is_one", "sum_exceeds_one", "log_prob_zero", "overflow", "nonfinite_output")]
         counts, ranks = self._over_ranks([len(x), int(first.nan.sum()), zero or 0, *sum(per_dtype, [])], logits)
         rows, nan_rows, zero = counts[0], counts[1], None if zero is None else counts[2]
-        saturated, above, log_zero, overflow = ({d: v for d, v in zip(s, counts[3 + i * len(s):3 + (i + 1) * len(s)])}
-                                                for i in range(4))
+        saturated, above, log_zero, overflow, bad_output = (
+            {d: v for d, v in zip(s, counts[3 + i * len(s):3 + (i + 1) * len(s)])} for i in range(len(per_dtype)))
         step = Step(len(self.steps), rows, saturated, above, log_zero,
                     {d: _median(r.past_threshold) for d, r in s.items()},
-                    _median(first.margin), zero, norm, nan_rows, overflow, ranks)
+                    _median(first.margin), zero, norm, nan_rows, overflow, bad_output, ranks)
         self.steps.append(step)
         if step.nan_rows:
             self._warn_once("nan", NonFiniteLogitsWarning,
@@ -148,6 +151,13 @@ class Watch:
                             f"step {step.step}: {v} of {step.rows} rows have a logit beyond the range of {d} "
                             "(overflow): the softmax of such a row cannot be computed in that dtype; they are "
                             "counted (overflow_rows) and left out of every saturation count")
+        bad = {d: v for d, v in step.nonfinite_output_rows.items() if v}
+        if bad:
+            d, v = next(iter(bad.items()))
+            self._warn_once("nonfinite_output", NonFiniteLogitsWarning,
+                            f"step {step.step}: kernel {self.kernel} returned NaN or infinite outputs in {d} for {v} "
+                            f"of {step.rows} rows of finite logits; they are counted (nonfinite_output_rows) and "
+                            "left out of every saturation count")
         worst = max(step.saturated, key=lambda d: step.saturated[d])
         if step.saturated[worst] >= self.warn_share * step.rows:
             self._warn_once("saturated", SaturationWarning,
@@ -202,6 +212,7 @@ class Watch:
                         "nan_batches": sum(1 for s in self.steps if s.nan_rows),
                         "overflow_rows": sum(s.overflow_rows.get(d, 0) for s in self.steps),
                         "overflow_batches": sum(1 for s in self.steps if s.overflow_rows.get(d, 0)),
+                        "nonfinite_output_rows": sum(s.nonfinite_output_rows.get(d, 0) for s in self.steps),
                         "first_saturated_step": hit[0] if hit else None,
                         "zero_gradient_rows": None if not self.gradients else
                         sum(s.zero_gradients or 0 for s in self.steps)})
@@ -215,9 +226,10 @@ class Watch:
             first = "—" if r["first_saturated_step"] is None else r["first_saturated_step"]
             zero = "not asked" if r["zero_gradient_rows"] is None else r["zero_gradient_rows"]
             rows.append([r["dtype"], r["batches"], r["rows"], share, r["sum_exceeds_one_rows"], r["log_prob_zero_rows"],
-                         first, zero, r["overflow_rows"], r["nan_rows"]])
+                         first, zero, r["overflow_rows"], r["nan_rows"], r["nonfinite_output_rows"]])
         return table(["dtype", "batches", "rows", "top output exactly 1", "outputs sum > 1", "log p exactly 0",
-                      "first step saturated", "CE gradient exactly 0", "overflow rows", "NaN rows"], rows)
+                      "first step saturated", "CE gradient exactly 0", "overflow rows", "NaN rows",
+                      "rows with NaN/inf outputs"], rows)
 
     def plot(self, path: Path, title: str = "") -> Path:
         """Per step: the share of rows saturated in each dtype (and of vanished gradients, if asked)."""

@@ -52,7 +52,7 @@ def test_every_rank_counts_every_ranks_rows(tmp_path):
             pytest.fail("the two gloo ranks did not finish in 90 s")
     r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(WORLD))
     counts = ("rows", "saturated", "sum_exceeds_one", "log_prob_zero", "zero_gradients", "nan_rows", "overflow_rows",
-              "ranks")
+              "nonfinite_output_rows", "ranks")
     assert [{k: s[k] for k in counts} for s in r0["every"]] == [{k: s[k] for k in counts} for s in r1["every"]]
     assert r0["every"][0]["median_margin"] == r0["mine"][0]["median_margin"]  # medians: the rank's own rows
     for step, a, b in zip(r0["every"], r0["mine"], r1["mine"]):
@@ -60,7 +60,7 @@ def test_every_rank_counts_every_ranks_rows(tmp_path):
         assert step["rows"] == a["rows"] + b["rows"] == 13
         assert step["nan_rows"] == a["nan_rows"] + b["nan_rows"]
         assert step["zero_gradients"] == a["zero_gradients"] + b["zero_gradients"]
-        for key in ("saturated", "sum_exceeds_one", "log_prob_zero", "overflow_rows"):
+        for key in ("saturated", "sum_exceeds_one", "log_prob_zero", "overflow_rows", "nonfinite_output_rows"):
             assert step[key] == {d: a[key][d] + b[key][d] for d in a[key]}, key
     mine = sum(s["saturated"]["bfloat16"] for s in r0["mine"] + r1["mine"])
     assert mine > 0 and r0["summary"][1]["saturated_rows"] == mine and r0["summary"][1]["rows"] == 39
