@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 
 from precision.common.errors import InputError
+from precision.common.files import option_of
 
 
 @dataclass(frozen=True)
@@ -63,15 +62,8 @@ class OneLineParser(argparse.ArgumentParser):
 def _option_of(args: argparse.Namespace, filename) -> str:
     """`--out: ` when the file an OS error names lies in the folder or file the user gave as --out (or another
     path option), so that the message names what the user typed; empty when no option holds it."""
-    if not filename:
-        return ""
-    path = Path(os.fsdecode(filename)).absolute()
-    for dest, value in vars(args).items():
-        for given in value if isinstance(value, list) else [value]:
-            if isinstance(given, (str, Path)) and str(given) and \
-                    (path == Path(given).absolute() or Path(given).absolute() in path.parents):
-                return f"--{dest.replace('_', '-')}: "
-    return ""
+    option = option_of(filename, {f"--{dest.replace('_', '-')}": value for dest, value in vars(args).items()})
+    return "" if option is None else f"{option}: "
 
 
 def main(argv: list[str] | None = None) -> int:

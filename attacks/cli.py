@@ -11,10 +11,11 @@ import torch
 
 from precision.common.devices import torch_device
 from precision.common.errors import InputError
-from precision.common.files import check_writable, claim, locked, regular_file, write_json_atomic
+from precision.common.files import check_writable, regular_file, write_json_atomic
+from precision.common.publishing import publishing
 
 from .data import choose_images, find_images
-from .experiment import configure_experiment, run_experiment, write_figures, writing_into
+from .experiment import EXPERIMENT_OUTPUTS, WORK, configure_experiment, run_experiment, write_figures, writing_into
 from .loop import attack_batches
 from .methods import GRADIENTS, METHODS, TARGETS_PER_IMAGE, build_method, check_seed, check_settings, draw_targets
 from .models import MODEL_NAMES, load_model
@@ -155,7 +156,7 @@ def check_attack(args) -> None:
 
 
 def run_attack(args) -> int:
-    from .figures import attack_curves, attack_panels
+    from .figures import FIGURE_NAMES, attack_curves, attack_panels
     check_attack(args)
     device = torch_device(args.device)
     out: Path = args.out
@@ -166,8 +167,11 @@ def run_attack(args) -> int:
     method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient, args.working_image,
                           args.multipliers)
     items = find_images(args.images)
-    with writing_into(out), locked(out):
-        claim(out, config, write=False)  # another run's folder: refused before any computing
+    outputs = ("images.json", "snapshots.npz", "summary.json", f"{FIGURE_NAMES[args.method]}.png",
+               f"{FIGURE_NAMES[args.method]}_curves.png")
+    # claimed for this config (given back if the run is refused); records/ is written as the run goes, to resume
+    with writing_into(out), publishing(out, "attack", config, outputs, config_name="config.json",
+                                       work=("records",)) as staging:
         chosen, pixels = choose_images([model] + others, items, args.n, args.batch_size, device, args.seed, "attack")
         labels = torch.tensor([y for _, y in chosen])
         targets = _targets(args.targets, labels, TARGETS_PER_IMAGE[args.method], args.seed, model,
@@ -178,17 +182,17 @@ def run_attack(args) -> int:
             px = load_pixels([p for p, _ in items], model.spec.input_size)
             with torch.no_grad():
                 reference = float(max(model(px[i:i + 64].to(device).float()).max() for i in range(0, len(px), 64)))
-        claim(out, config)  # every option, name and input accepted: the folder is this config's from now on
         snaps = sorted({0, args.iterations // 10, args.iterations // 3, args.iterations})
         kept = attack_batches(method, pixels[model.name], targets, args.iterations, out / "records", others,
                               args.batch_size, device, snaps)
-        write_json_atomic(out / "images.json", [{"image": i, "path": str(p), "label": y}
-                                                for i, (p, y) in enumerate(chosen)], indent=1)
-        save_npz(out / "snapshots.npz", kept, compress=True)  # by image identity: `image` beside the pictures
+        write_json_atomic(staging / "images.json", [{"image": i, "path": str(p), "label": y}
+                                                    for i, (p, y) in enumerate(chosen)], indent=1)
+        save_npz(staging / "snapshots.npz", kept, compress=True)  # by image identity: `image` beside the pictures
         records = read_records(out / "records", Expected(len(chosen), args.iterations, args.batch_size))
         summary = summarize(records, args.method, reference)
-        write_json_atomic(out / "summary.json", summary, indent=1)
-        figures = [attack_panels(out, records, args.method), attack_curves(out, records, args.method, reference)]
+        write_json_atomic(staging / "summary.json", summary, indent=1)
+        figures = [attack_panels(staging, records, args.method),
+                   attack_curves(staging, records, args.method, reference)]
     print(json.dumps(summary, indent=1))
     print(f"wrote {out}/records, summary.json and {', '.join(p.name for p in figures)}")
     return 0
@@ -200,9 +204,13 @@ def configure_figures(parser) -> None:
 
 
 def run_figures(args) -> int:
-    with writing_into(args.results, "results"):
-        paths = write_figures(args.results, args.criterion, args.cleaning)
-    print(f"wrote {', '.join(str(p) for p in paths)}")
+    from .folder import experiment_settings
+    settings = experiment_settings(args.results)  # the experiment's own config: its folder, claimed as it is
+    with writing_into(args.results, "results"), \
+            publishing(args.results, "experiment", settings, EXPERIMENT_OUTPUTS, option="results",
+                       config_name="config.json", work=WORK) as staging:
+        paths = write_figures(args.results, args.criterion, args.cleaning, staging)
+    print(f"wrote {', '.join(str(args.results / p.name) for p in paths)}")
     return 0
 
 
@@ -229,11 +237,13 @@ def run_detect(args) -> int:
     names = loadable(config["models"], args.results / "config.json", trusted)  # nothing read from a folder is run
     weights = dict(config["weights"])
     items = find_images(args.clean)
-    with writing_into(args.results, "results"):
+    with writing_into(args.results, "results"), \
+            publishing(args.results, "detection", None, ("detection.csv", "detection.png"), option="results",
+                       config_name="config.json") as staging:
         models = [load_model(m, weights.get(m), device) for m in names]  # records are kept by model.name
         clean = {m.name: clean_measures(m, items, device) for m in models}
         rows = detection_table(args.results, clean, args.every)
-        paths = write_detection(rows, args.results)
+        paths = [args.results / p.name for p in write_detection(rows, staging)]
     last = max(r.iteration for r in rows)
     print(f"ROC AUC at iteration {last} (attacked vs clean; 95 % bootstrap interval):")
     for r in rows:

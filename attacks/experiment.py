@@ -1,9 +1,10 @@
 """The transferability experiment of Appendix B: every source model × method attacks the same images, and every
 iteration records the source's activations and softmax and each other model's prediction.
 
-Results folder: config.json (what was asked; a different config against it is refused), selection.json (the
-images every model classifies correctly, and the targets), records/<source>/<method>/records-*.npz (one shard
-per finished batch, so a killed run continues where it stopped), then curves.csv, cleaning.json and Figures 3–5.
+Results folder (`precision.common.publishing`, kind "experiment"): config.json (what was asked; a different config
+against it is refused), selection.json (the images every model classifies correctly, and the targets) and
+records/<source>/<method>/records-*.npz (one shard per finished batch, so a killed run continues where it stopped),
+written as the run goes; then curves.csv, cleaning.json and Figures 3–5, published together.
 
 Several processes: `torchrun --nproc-per-node=K -m attacks.experiment ARGS` (the same arguments as
 `softmax-sat experiment`); batch k runs on rank k mod K, each rank on its own GPU (NCCL) or on the CPU (gloo),
@@ -25,7 +26,8 @@ import torch.distributed as dist
 
 from precision.common.devices import torch_device
 from precision.common.errors import InputError
-from precision.common.files import check_writable, claim, locked, regular_file, write_json_atomic
+from precision.common.files import check_writable, os_error, regular_file, write_json_atomic
+from precision.common.publishing import publishing
 
 from .data import choose_images, find_images, load_pixels
 from .figures import transferability_figures
@@ -157,12 +159,9 @@ def select_images(config: ExperimentConfig, models, items: list, out: Path, rank
         chosen, pixels = choose_images(models, items, config.n, 64, ranks.device, config.seed, "experiment")
         labels = torch.tensor([y for _, y in chosen])
         targets = {m: draw_targets(labels, TARGETS_PER_IMAGE[m], config.seed).tolist() for m in config.methods}
-        claim(out, config.as_json())  # everything is accepted: the folder is this config's from now on
         write_json_atomic(path, {"models": [m.name for m in models],
                                  "images": [{"path": str(p), "label": y} for p, y in chosen],
                                  "targets": targets}, indent=1)
-    elif ranks.rank == 0:
-        claim(out, config.as_json())
     ranks.barrier()
     selection = resumed_selection(config, models, out)
     chosen = [(Path(i["path"]), i["label"]) for i in selection["images"]]
@@ -202,10 +201,19 @@ def run_transfer_experiment(config: ExperimentConfig, out: Path, device: str = "
         weights = dict(config.weights)
         models = [load_model(m, weights.get(m), ranks.device) for m in config.models]
         items = find_images(config.images)  # bad models or images fail before the results folder is claimed
-        with writing_into(out), locked(out) if ranks.rank == 0 else nullcontext():
-            return _run_claimed(config, out, models, items, ranks, progress, criterion, cleaning)
+        # rank 0 holds the folder (the claim is given back if the run is refused); every rank writes its records
+        held = publishing(out, "experiment", config.as_json(), EXPERIMENT_OUTPUTS, config_name="config.json",
+                          work=WORK) if ranks.rank == 0 else nullcontext()
+        with writing_into(out), held as staging:
+            written = _run_claimed(config, out, models, items, ranks, progress, criterion, cleaning, staging)
+        return [out / p.name for p in written]
     finally:
         ranks.close()
+
+
+EXPERIMENT_OUTPUTS = ("curves.csv", "cleaning.json", "figure3.png", "figure4_over_optimized.png",
+                      "figure5_multi_class.png")
+WORK = ("selection.json", "records")  # written as the run goes, to resume from
 
 
 @contextmanager
@@ -217,16 +225,15 @@ def writing_into(out: Path, option: str = "out"):
     except RecordsError as e:
         raise InputError(option, e.message) from None
     except OSError as e:
-        name = e.filename if e.filename is not None else out
-        if e.filename is not None and not Path(e.filename).resolve().is_relative_to(Path(out).resolve()):
+        error = os_error(e, {option: out})
+        if error is None:  # not a path of the folder: the command's own mapping (or a bug)
             raise
-        raise InputError(option, f"cannot write {name} in {out}: {e.strerror or e}") from None
+        raise error from None
 
 
 def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Ranks, progress: bool,
-                 criterion: Criterion, cleaning: Cleaning) -> list[Path]:
-    """The experiment in a folder this process (rank 0) holds the lock of."""
-    claim(out, config.as_json(), write=False)  # another config: refused before any computing
+                 criterion: Criterion, cleaning: Cleaning, staging: Path | None) -> list[Path]:
+    """The experiment in a folder that rank 0 holds (its figures written into `staging`)."""
     chosen, targets, pixels = select_images(config, models, items, out, ranks)
     share = images_of_rank(len(chosen), config.batch_size, ranks.rank, ranks.world)
     bar = progress_bar(len(models) * len(config.methods) * share * config.iterations,
@@ -242,20 +249,22 @@ def _run_claimed(config: ExperimentConfig, out: Path, models, items, ranks: Rank
                            rank=ranks.rank, world=ranks.world, bar=bar)
     bar.close()
     ranks.barrier()
-    return write_figures(out, criterion, cleaning) if ranks.rank == 0 else []
+    return write_figures(out, criterion, cleaning, staging) if staging is not None else []
 
 
-def write_figures(results: Path, criterion: Criterion = "misclassified", cleaning: Cleaning = "never") -> list[Path]:
+def write_figures(results: Path, criterion: Criterion = "misclassified", cleaning: Cleaning = "never",
+                  into: Path | None = None) -> list[Path]:
     """Curves, cleaning counts and Figures 3–5 from the records alone (Figure 3: VGG-16 → ResNet-50 where both
-    were run, else the first two models)."""
+    were run, else the first two models), written into `into` (default `results`)."""
+    into = results if into is None else into
     curves = experiment_curves(results, criterion, cleaning)
     selection = results / "selection.json"
     names = json.loads(selection.read_text())["models"]  # checked by experiment_curves
     pair = ("vgg16", "resnet50") if {"vgg16", "resnet50"} <= set(names) else (names[0], names[1])
     table = [{"criterion": criterion, "cleaning": cleaning, **row} for row in cleaning_table(curves)]
-    write_json_atomic(results / "cleaning.json", table, indent=1)
-    paths = [write_curves_csv(curves, results / "curves.csv"), results / "cleaning.json"]
-    paths += transferability_figures(curves, results, pair)
+    write_json_atomic(into / "cleaning.json", table, indent=1)
+    paths = [write_curves_csv(curves, into / "curves.csv"), into / "cleaning.json"]
+    paths += transferability_figures(curves, into, pair)
     print_cleaning(table)
     return paths
 
@@ -323,6 +332,12 @@ def experiment_main(argv: list[str]) -> int:
         return run_experiment(args)
     except InputError as e:
         print(f"{prog}: error: {e.option}: {e.message}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a path an option names: one line, as `softmax-sat experiment` says it
+        error = os_error(e, {f"--{k}": v for k, v in vars(args).items()})
+        if error is None:
+            raise
+        print(f"{prog}: error: {error.option}: {error.message}", file=sys.stderr)
         return 2
 
 

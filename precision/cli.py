@@ -3,25 +3,13 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import shutil
-import sys
 from pathlib import Path
 
 from precision.common.devices import cpu_dispatch, device_description, torch_device
 from precision.common.errors import InputError
-from precision.common.files import (
-    check_writable,
-    claimed,
-    locked,
-    output_folder,
-    publish_run,
-    refuse_foreign,
-    release_unpublished,
-    staging_folder,
-    strict_json,
-    write_text_atomic,
-)
+from precision.common.files import check_writable, output_folder, strict_json, write_text_atomic
 from precision.common.limits import check_classes
+from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.number_formats import get_format
@@ -262,32 +250,21 @@ def run_report(args) -> int:
     if logits is None:  # the certificate read decides the "checked by Coq" marks: it is part of the config
         config["proofs"] = None if certificate is None else \
             hashlib.sha256(Path(certificate).read_bytes()).hexdigest()
-    with locked(args.out):
-        outputs = REPORT_FILES if logits is None else LOGITS_FILES + _token_files(logits)
-        refuse_foreign(args.out, kind, outputs)
-        if release_unpublished(args.out, kind, outputs):
-            print(f"{args.out}: a {kind} run killed before it published held no results; its claim is released",
-                  file=sys.stderr)
-        # a run refused after this point (a bad row found while reading) gives the folder back
-        with claimed(args.out, config, name=f"{kind}.config.json"):
-            staging = staging_folder(args.out)
-            try:
-                if isinstance(logits, list):
-                    from precision.logits.dumps import analyse_sources
-                    analyse_sources(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
-                                    scheduler=args.scheduler)
-                    done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} " \
-                           "logits.tokens-NNNNN.npy"
-                elif logits is not None:
-                    from precision.logits.analysis import analyse_logits
-                    analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
-                                   progress=True)
-                    done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'}"
-                else:
-                    done = _write_report(args, kernels, device, proved, staging)
-                publish_run(staging, args.out, kind)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
+    outputs = REPORT_FILES if logits is None else LOGITS_FILES + _token_files(logits)
+    # a run refused inside (a bad row found while reading) gives the folder back
+    with publishing(args.out, kind, config, outputs) as staging:
+        if isinstance(logits, list):
+            from precision.logits.dumps import analyse_sources
+            analyse_sources(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
+                            scheduler=args.scheduler)
+            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} logits.tokens-NNNNN.npy"
+        elif logits is not None:
+            from precision.logits.analysis import analyse_logits
+            analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
+                           progress=True)
+            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'}"
+        else:
+            done = _write_report(args, kernels, device, proved, staging)
     print(f"wrote {done}")
     return 0
 
@@ -370,13 +347,19 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify(args) -> int:
-    from precision.kernels.certificate import verify, write_certificate
+    from precision.kernels.certificate import certificate_name, verify, write_certificate
     kernel = get_kernel(args.kernel)
     device = _device(args.device, [kernel])
     kernel.check(args.dtype, device)
     check_writable(args.out)  # fail now, not after the run, if --out cannot be written
-    cert = verify(args.kernel, args.dtype, args.classes, args.rivals, device, progress=True)
-    path = write_certificate(cert, args.out)
+    # one kind per certificate: a folder of certificates of other kernels, dtypes or sizes keeps them
+    kind = certificate_name(kernel.name, args.dtype, args.classes, args.rivals).removesuffix(".json")
+    config = {"kernel": kernel.name, "dtype": args.dtype, "classes": args.classes, "rivals": args.rivals,
+              "device": device}
+    with publishing(args.out, kind, config, (f"{kind}.json",)) as staging:
+        cert = verify(args.kernel, args.dtype, args.classes, args.rivals, device, progress=True)
+        write_certificate(cert, staging)
+    path = args.out / f"{kind}.json"
     verdict = "holds" if cert.holds else "does NOT hold"
     print(f"{cert.kernel} {cert.dtype} M={cert.classes}: {cert.gaps_evaluated:,} gaps in {cert.seconds} s; top output "
           f"exactly 1 from gap {cert.top_is_one_from_gap}; monotone {cert.monotone}; never leaves 1 "

@@ -2,20 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import shutil
 import sys
 from pathlib import Path
 
-from precision.common.files import (
-    check_writable,
-    locked,
-    output_folder,
-    publish_run,
-    refuse_foreign,
-    staging_folder,
-    write_json_atomic,
-    write_text_atomic,
-)
+from precision.common.files import check_writable, output_folder, write_json_atomic, write_text_atomic
+from precision.common.publishing import publishing
 
 from .certificates import all_checked, all_proofs, certify, coq_records, evidence_kinds, markdown
 
@@ -32,14 +23,8 @@ OUTPUTS = ("certificate.json", "proofs.md")
 def run_prove(args) -> int:
     out: Path = args.out
     check_writable(out)
-    with locked(out):
-        refuse_foreign(out, "proofs", OUTPUTS)
-        staging = staging_folder(out)
-        try:
-            ok = _prove_into(staging, args.coq)
-            publish_run(staging, out, "proofs")  # the certificate and proofs.md become visible together
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    with publishing(out, "proofs", {"coq": args.coq}, OUTPUTS) as staging:  # both files visible together
+        ok = _prove_into(staging, args.coq)
     print(f"wrote {out / 'certificate.json'} and {out / 'proofs.md'}")
     if not ok:
         print("some evidence failed to check: see the table above", file=sys.stderr)

@@ -235,9 +235,14 @@ def verify(kernel: str, dtype: str, classes: int = 2, rivals: RivalsName = "equa
     return cert
 
 
+def certificate_name(kernel: str, dtype: str, classes: int, rivals: str) -> str:
+    """The file name of a certificate: verify-KERNEL-DTYPE-MCLASSES-RIVALS.json."""
+    name = kernel.replace(":", "_").replace("/", "_")  # a user's package.module:function
+    return f"verify-{name}-{dtype}-M{classes}-{rivals}.json"
+
+
 def write_certificate(cert: Certificate, out: Path) -> Path:
     """certificate JSON in `out`, written to a temporary name and renamed."""
     out.mkdir(parents=True, exist_ok=True)
-    name = cert.kernel.replace(":", "_").replace("/", "_")  # a user's package.module:function
-    path = out / f"verify-{name}-{cert.dtype}-M{cert.classes}-{cert.rivals}.json"
-    return write_json_atomic(path, cert.as_dict(), indent=1)
+    return write_json_atomic(out / certificate_name(cert.kernel, cert.dtype, cert.classes, cert.rivals),
+                             cert.as_dict(), indent=1)

@@ -16,7 +16,7 @@ pytest.importorskip("torchvision")
 
 from attacks.record import Column, Expected, RecordsError, read_records  # noqa: E402
 from precision.common.errors import InputError  # noqa: E402
-from precision.common.files import locked  # noqa: E402
+from precision.common.publishing import locked  # noqa: E402
 from softmax_sat import main  # noqa: E402
 
 MODELS = ",".join(f"tests.attacks.tiny_models:tiny{k}" for k in range(3))

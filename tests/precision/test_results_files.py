@@ -1,6 +1,6 @@
-"""precision.common.files: claims that a refused run gives back, locks recognised as stale (empty, dead process,
-another host's and old) and taken over by one process at a time, one commit point for a set of files, what a
-killed run left cleaned by the next one, strict JSON, and a FIFO named as not a regular file."""
+"""precision.common.files, .locks and .publishing: claims that a refused run gives back, locks recognised as stale
+(empty, dead process, another host's and old) and taken over by one process at a time, one commit point for a set of
+files, what a killed run left cleaned by the next one, strict JSON, and a FIFO named as not a regular file."""
 import errno
 import json
 import math
@@ -15,21 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from precision.common import files
+from precision.common import locks as files
 from precision.common.errors import InputError
-from precision.common.files import (
-    claim,
-    claimed,
-    lock_is_stale,
-    locked,
-    publish,
-    recover,
-    regular_file,
-    release,
-    staging_folder,
-    strict_json,
-    write_json_atomic,
-)
+from precision.common.files import regular_file, strict_json, write_json_atomic
+from precision.common.locks import lock_is_stale
+from precision.common.publishing import JOURNAL, claim, claimed, locked, publish, recover, release, staging_folder
 
 
 def _dead_pid() -> int:
@@ -272,7 +262,7 @@ def test_a_kill_between_any_two_renames_leaves_the_old_or_the_new_set(tmp_path, 
     with locked(tmp_path):  # the next run settles it
         pass
     assert _visible(tmp_path) == (OLD if killed_at == 1 else NEW)  # 1: the journal itself was not written
-    assert not list(tmp_path.glob(".staging-*")) and not (tmp_path / files.JOURNAL).exists()
+    assert not list(tmp_path.glob(".staging-*")) and not (tmp_path / JOURNAL).exists()
 
 
 def test_publish_replaces_the_set_and_removes_old_outputs_it_did_not_write(tmp_path):
