@@ -40,6 +40,7 @@ class LogitsFile:
         suffix = self.path.suffix.lower()
         if suffix not in SUFFIXES:
             raise LogitsFileError(f"{self.path} must end in .npy, .csv or .pt")
+        self.found = _stat(self.path)  # (size, mtime_ns): an .npy read chunk by chunk must stay this file
         self.first_line = 1  # CSV line of row 0 (2 after a header), for messages
         self.npy_offset: int | None = None  # where a C-ordered .npy file's data starts
         self.array = {".npy": self._npy, ".csv": self._csv, ".pt": self._pt}[suffix]()
@@ -72,6 +73,9 @@ class LogitsFile:
         """Rows [start, start + count) as float64; .npy rows straight from the file."""
         if self.npy_offset is None:
             return np.asarray(self.array[start:start + count], dtype=np.float64)
+        if _stat(self.path) != self.found:
+            raise LogitsFileError(f"{self.path} changed while it was read (another size or time): run again on a "
+                                  "file that stays as it is")
         c, dtype = self.shape[1], self.array.dtype
         with open(self.path, "rb") as f:
             f.seek(self.npy_offset + start * c * dtype.itemsize)
@@ -136,6 +140,11 @@ class LogitsFile:
                 raise LogitsFileError(f"{self.path} {where}, column {column}: {block[r, c]} "
                                       "(NaN or infinite logits are not logits)")
             yield start, block
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
 
 
 def _is_number(text: str) -> bool:

@@ -12,10 +12,12 @@ headers; every error names the file. Blocks come back in the file's own dtype (`
 """
 from __future__ import annotations
 
+import fnmatch
 import glob as globbing
 import json
+import os
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterator
 
@@ -31,6 +33,8 @@ SUFFIXES = SHARD_SUFFIXES + SMALL_SUFFIXES
 SAFETENSORS_DTYPES = {"F16": np.float16, "BF16": ml_dtypes.bfloat16, "F32": np.float32, "F64": np.float64,
                       "I8": np.int8, "I16": np.int16, "I32": np.int32, "I64": np.int64, "U8": np.uint8,
                       "U16": np.uint16, "U32": np.uint32, "U64": np.uint64}
+SAFETENSORS_SIZES = {"BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "C64": 8} | \
+    {k: np.dtype(v).itemsize for k, v in SAFETENSORS_DTYPES.items()}  # every dtype a header may name, in bytes
 SCALE_EXTRA = "pip install 'softmax-saturation[scale]'"
 
 
@@ -65,6 +69,7 @@ class Shard:
     column: str | None = None  # parquet: the list column (None: one column per class)
     tensor: str | None = None  # safetensors: the tensor's name
     columns: tuple[str, ...] = field(default=(), repr=False)  # parquet: the class columns
+    stat: tuple[int, int] = field(default=(-1, -1), repr=False)  # (size, mtime_ns) when found: checked before reading
 
     @property
     def storage(self) -> np.dtype:
@@ -84,6 +89,7 @@ class Shard:
         """(first row, block) for consecutive blocks of at most `rows` rows (default `chunk_rows`), in the
         stored dtype; Parquet blocks follow row groups, split to at most `rows`."""
         rows = rows or chunk_rows(self.classes)
+        self.check_unchanged()
         if self.kind == "parquet":
             yield from _parquet_blocks(self, rows)
             return
@@ -97,6 +103,19 @@ class Shard:
             return
         for start in range(0, self.rows, rows):
             yield start, self.read(start, min(rows, self.rows - start))
+
+    def check_unchanged(self) -> None:
+        """Refuse a shard whose file changed since it was found (size, modification time, header): its rows would
+        be read as what they no longer are."""
+        try:
+            st = os.stat(self.path)
+        except OSError as e:
+            raise ShardError(f"{self.path} cannot be read any more: {e.strerror}") from None
+        now = open_shard(Path(self.path)) if self.kind in ("npy", "safetensors") else self
+        if (self.stat != (-1, -1) and (st.st_size, st.st_mtime_ns) != self.stat) or \
+                (now.rows, now.classes, now.dtype, now.offset) != (self.rows, self.classes, self.dtype, self.offset):
+            raise ShardError(f"{self.path} changed since it was found (another size, time or header); run again on "
+                             "files that stay as they are")
 
     def read(self, start: int, count: int) -> np.ndarray:
         """Rows [start, start + count) of an .npy or .safetensors shard, straight from the file."""
@@ -138,23 +157,61 @@ def find_shards(sources) -> list[Shard]:
 
 
 def _expand(source) -> list[Path]:
-    """A source's files: itself, its glob matches, or a folder's shard files (not recursive), sorted."""
+    """A source's files: itself, its glob matches, or a folder's shard files (not recursive), sorted. Every file
+    named or found is read or refused by name: a link that leads nowhere (dangling, a loop) is refused, never
+    dropped."""
     text = str(source)
+    if not text.strip():
+        raise ShardError("an empty name (it would mean the current folder); name a file, a glob or a folder")
     path = Path(text)
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SHARD_SUFFIXES)
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in SHARD_SUFFIXES and not p.is_dir())
         if not found:
             raise ShardError(f"folder {path} holds no {', '.join(SHARD_SUFFIXES)} files")
-        return found
+        return [_reachable(p) for p in found]
     if any(c in text for c in "*?["):
-        found = sorted(Path(p) for p in globbing.glob(text, recursive=True) if Path(p).is_file()
-                       and Path(p).suffix.lower() in SUFFIXES)
+        matches = _recursive_glob(text) if "**" in text else globbing.glob(text)
+        found = sorted(Path(p) for p in matches if Path(p).suffix.lower() in SUFFIXES and not Path(p).is_dir())
         if not found:
             raise ShardError(f"the pattern {text!r} matches no {', '.join(SUFFIXES)} file")
-        return found
-    if not path.exists():
+        return [_reachable(p) for p in found]
+    if not path.exists() and not path.is_symlink():
         raise ShardError(f"no such file or folder {path}")
-    return [path]
+    return [_reachable(path)]
+
+
+def _reachable(path: Path) -> Path:
+    """`path`, unless it is a link that leads to no file (dangling, or a loop of links): refused by name."""
+    try:
+        path.stat()
+    except OSError as e:
+        raise ShardError(f"{path} is a link that leads to no file ({e.strerror})") from None
+    return path
+
+
+def _recursive_glob(pattern: str) -> list[str]:
+    """The files a glob with `**` matches, found by a walk that never follows a link to a folder (glob's own
+    walk follows them, and hangs on a folder that links to itself)."""
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if any(c in part for c in "*?["))
+    root = Path(*parts[:fixed]) if fixed else Path(".")
+    rest = parts[fixed:]
+    found = []
+    for folder, _, names in os.walk(root, followlinks=False):
+        for name in names:
+            relative = (Path(folder) / name).relative_to(root).parts
+            if _segments_match(relative, rest):
+                found.append(str(Path(folder) / name) if fixed else os.path.relpath(Path(folder) / name))
+    return found
+
+
+def _segments_match(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
+    """Glob matching by path segment: `**` takes any number of folders, other segments as fnmatch."""
+    if not pattern:
+        return not path
+    if pattern[0] == "**":
+        return any(_segments_match(path[i:], pattern[1:]) for i in range(len(path) + 1))
+    return bool(path) and fnmatch.fnmatchcase(path[0], pattern[0]) and _segments_match(path[1:], pattern[1:])
 
 
 def open_shard(path: Path) -> Shard:
@@ -177,7 +234,8 @@ def open_shard(path: Path) -> Shard:
         raise ShardError(f"{path} must end in one of {', '.join(SUFFIXES)}")
     if shard.rows < 1 or shard.classes < 2:
         raise ShardError(f"expected (…, C) logits with at least one row and C ≥ 2, got shape {shard.shape} in {path}")
-    return shard
+    st = path.stat()
+    return replace(shard, stat=(st.st_size, st.st_mtime_ns))
 
 
 def _tokens(shape: tuple[int, ...], path: Path) -> tuple[int, int]:
@@ -217,9 +275,7 @@ def _safetensors(path: Path) -> Shard:
             header = json.loads(f.read(length))
     except (struct.error, ValueError, OSError, UnicodeDecodeError) as e:
         raise ShardError(f"cannot read {path} as .safetensors: {e}") from None
-    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
-    if not tensors:
-        raise ShardError(f"{path} holds no tensor")
+    tensors = _safetensors_entries(header, path, path.stat().st_size - 8 - length)
     if len(tensors) > 1 and "logits" not in tensors:
         raise ShardError(f"{path} holds {len(tensors)} tensors ({', '.join(sorted(tensors)[:5])}); name the logits "
                          "tensor 'logits'")
@@ -229,15 +285,48 @@ def _safetensors(path: Path) -> Shard:
         raise ShardError(f"{path} tensor {name!r} has dtype {info.get('dtype')}; expected real numbers "
                          f"({', '.join(SAFETENSORS_DTYPES)})")
     storage = np.dtype(SAFETENSORS_DTYPES[info["dtype"]])
-    shape = tuple(int(s) for s in info["shape"])
-    begin, end = (int(v) for v in info["data_offsets"])
-    if end - begin != int(np.prod(shape)) * storage.itemsize:
-        raise ShardError(f"{path} tensor {name!r}: {end - begin} bytes for shape {shape} in {info['dtype']}")
+    shape = tuple(info["shape"])
+    begin = info["data_offsets"][0]
     rows, classes = _tokens(shape, path)
-    if path.stat().st_size < 8 + length + end:
-        raise ShardError(f"{path} is truncated: tensor {name!r} ends at byte {8 + length + end}")
     return Shard(str(path), "safetensors", rows, classes, "bfloat16" if info["dtype"] == "BF16" else storage.name,
                  shape, 8 + length + begin, tensor=name)
+
+
+def _safetensors_entries(header, path: Path, data_bytes: int) -> dict[str, dict]:
+    """The tensors of a safetensors header, checked whole: a JSON object of objects, each with a known dtype, a
+    shape of non-negative integers and data_offsets [begin, end] of as many bytes as dtype and shape say; the
+    tensors' bytes tile the data that follow the header exactly (from 0, contiguous, to the end of the file)."""
+    def bad(what: str) -> ShardError:
+        return ShardError(f"{path} is not a safetensors file: {what}")
+    if not isinstance(header, dict):
+        raise bad(f"its header is a JSON {type(header).__name__}, not an object")
+    tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+    if not tensors:
+        raise ShardError(f"{path} holds no tensor")
+    spans = []
+    for name, info in tensors.items():
+        if not isinstance(info, dict):
+            raise bad(f"tensor {name!r} is a {type(info).__name__}, not an object")
+        dtype, shape, offsets = info.get("dtype"), info.get("shape"), info.get("data_offsets")
+        if dtype not in SAFETENSORS_SIZES:
+            raise bad(f"tensor {name!r} has dtype {dtype!r}")
+        if not isinstance(shape, list) or not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0
+                                                  for n in shape):
+            raise bad(f"tensor {name!r} has shape {shape!r}; expected a list of non-negative integers")
+        if not isinstance(offsets, list) or len(offsets) != 2 or not all(
+                isinstance(n, int) and not isinstance(n, bool) for n in offsets) or not 0 <= offsets[0] <= offsets[1]:
+            raise bad(f"tensor {name!r} has data_offsets {offsets!r}; expected [begin, end], 0 ≤ begin ≤ end")
+        if offsets[1] - offsets[0] != int(np.prod(shape, dtype=object)) * SAFETENSORS_SIZES[dtype]:
+            raise bad(f"tensor {name!r}: {offsets[1] - offsets[0]} bytes for shape {tuple(shape)} in {dtype}")
+        spans.append((offsets[0], offsets[1], name))
+    at = 0
+    for begin, end, name in sorted(spans):
+        if begin != at:
+            raise bad(f"tensor {name!r} starts at byte {begin} of the data, not at {at} (tensors must be contiguous)")
+        at = end
+    if at != data_bytes:
+        raise bad(f"its tensors cover {at} bytes of data, the file holds {max(data_bytes, 0)} (truncated or padded)")
+    return tensors
 
 
 def _pyarrow():
@@ -270,7 +359,9 @@ def _parquet(path: Path) -> Shard:
         first = meta.read_row_group(0, columns=[column.name]).column(0) if meta.num_row_groups else None
         if first is None or len(first) == 0:
             raise ShardError(f"{path} has no rows")
-        classes = len(first[0].values) if first[0].is_valid else 0
+        if not first[0].is_valid:
+            raise ShardError(f"{path} row 0: the {column.name!r} list is null")
+        classes = len(first[0].values)
         return Shard(str(path), "parquet", rows, classes, value.to_pandas_dtype().__name__, (rows, classes),
                      column=column.name)
     bad = [f.name for f in schema if not (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))]

@@ -196,5 +196,5 @@ def test_a_csv_shard_changed_after_it_was_found_is_refused(tmp_path):
     shards = find_shards(str(tmp_path / "part-*.csv"))
     (tmp_path / "part-1.csv").write_text("30,0,1\n3,0,1\n5,0,1\n")  # a third row since
     assert scan_shard(shards[0], ("float32",), "numpy")[0]["float32"].rows == 2
-    with pytest.raises(ShardError, match=r"changed since it was found: 3 × 3 logits, not 2 × 3"):
+    with pytest.raises(ShardError, match=r"changed since it was found"):
         scan_shard(shards[1], ("float32",), "numpy")
