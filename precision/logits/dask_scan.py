@@ -8,8 +8,10 @@ must be able to open the shard paths. Dask is optional: `pip install 'softmax-sa
 from __future__ import annotations
 
 import os
+import socket
 from contextlib import contextmanager
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -21,11 +23,32 @@ from precision.logits.summary import DtypeStatistics
 
 
 def check_scheduler(scheduler: str | None) -> str | None:
-    """None (one process), "dask" (a local cluster) or a scheduler address such as tcp://HOST:PORT."""
-    if scheduler is None or scheduler == "dask" or "://" in scheduler:
+    """None (one process), "dask" (a local cluster) or a scheduler address tcp://HOST:PORT (or tls://)."""
+    if scheduler is None or scheduler == "dask":
         return scheduler
-    raise InputError("scheduler", f"expected dask (a local cluster) or a scheduler address tcp://HOST:PORT, "
-                                  f"got {scheduler!r}")
+    try:
+        address = urlsplit(scheduler)
+        port = address.port
+    except ValueError:
+        port = None
+    if address.scheme not in ("tcp", "tls") or not address.hostname or port is None or \
+            address.path not in ("", "/") or address.query or address.fragment:
+        raise InputError("scheduler", f"expected dask (a local cluster) or a scheduler address tcp://HOST:PORT, "
+                                      f"got {scheduler!r}")
+    return scheduler
+
+
+REACH_S = 5  # a scheduler that does not accept a connection within this is refused (Dask itself waits 30 s)
+
+
+def _reachable(scheduler: str) -> None:
+    """Refuse at once a scheduler address nothing listens at (Dask's own client retries for 30 s)."""
+    address = urlsplit(scheduler)
+    try:
+        socket.create_connection((address.hostname, address.port), timeout=REACH_S).close()
+    except OSError as e:
+        raise InputError("scheduler", f"cannot reach the Dask scheduler at {scheduler}: "
+                                      f"{e.strerror or type(e).__name__}") from None
 
 
 def _distributed():
@@ -48,6 +71,7 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
                                                dashboard_address="127.0.0.1:0", silence_logs=40)
             client = distributed.Client(cluster)
         else:
+            _reachable(scheduler)
             try:
                 client = distributed.Client(scheduler, timeout=30)
             except (OSError, TimeoutError) as e:
