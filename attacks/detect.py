@@ -111,6 +111,9 @@ def clean_measures(model, images, device: str = "cpu", batch: int = 50) -> dict[
     with torch.no_grad():
         logits = torch.cat([model(pixels[i:i + batch].to(device).float()).cpu() for i in range(0, len(pixels), batch)])
     right = logits.argmax(1) == labels
+    if not right.any():
+        raise InputError("clean", f"{model.name} classifies none of the {len(images)} clean images correctly: no "
+                                  "negatives to compare the attacked images with (give images of its classes)")
     z = logits[right].double()
     top2 = z.topk(2, dim=1).values
     rivals = z.scatter(1, z.argmax(1, keepdim=True), float("-inf"))

@@ -44,7 +44,7 @@ from .methods import (
     check_settings,
     draw_targets,
 )
-from .models import MODEL_NAMES, load_model
+from .models import MODEL_NAMES, WeightsError, load_model
 from .options import add_criterion, add_readings
 from .record import RecordsError
 from .transferability import Cleaning, Criterion, cleaning_table, experiment_curves, write_curves_csv
@@ -218,12 +218,15 @@ WORK = ("selection.json", "records")  # written as the run goes, to resume from
 
 @contextmanager
 def writing_into(out: Path, option: str = "out"):
-    """Errors of the folder a command writes into, named by its option: a record shard that fails its check, or
-    an OS error ("File exists", "No such file or directory") on a path inside the folder."""
+    """Errors of the folder a command writes into, named by its option: a record shard that fails its check, a
+    weights file its config names that is not the right file (detect: `--results`), or an OS error ("File
+    exists", "No such file or directory") on a path inside the folder."""
     try:
         yield
     except RecordsError as e:
         raise InputError(option, e.message) from None
+    except WeightsError as e:  # an OSError, but about a file read, never one written
+        raise InputError("weights" if option == "out" else option, str(e)) from None
     except OSError as e:
         error = os_error(e, {option: out})
         if error is None:  # not a path of the folder: the command's own mapping (or a bug)

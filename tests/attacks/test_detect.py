@@ -44,3 +44,15 @@ def test_detect_command_on_a_tiny_experiment(image_dir, tmp_path, capsys):
     assert len(lines) == 1 + 2 * 2 * 3 * 6  # models × methods × iterations 0, 2, 4 × measures
     assert (out / "detection.png").stat().st_size > 10_000
     assert "ROC AUC at iteration 4" in capsys.readouterr().out
+
+
+def test_clean_images_the_model_never_gets_right_are_refused_naming_clean(image_dir):
+    pytest.importorskip("torchvision")
+    from attacks.data import find_images
+    from attacks.detect import clean_measures
+    from precision.common.errors import InputError
+    from tests.attacks.tiny_models import tiny0
+
+    wrong = [(p, (y + 1) % 1000) for p, y in find_images(image_dir)[:3]]  # every label off by one: no negatives
+    with pytest.raises(InputError, match="clean: tiny0 classifies none of the 3 clean images correctly"):
+        clean_measures(tiny0(), wrong)
