@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from precision.common.devices import torch_device
-from precision.common.errors import InputError
+from precision.common.errors import InputError, under
 from precision.common.files import check_writable, regular_file, write_json_atomic
 from precision.common.publishing import publishing
 
@@ -163,7 +163,8 @@ def run_attack(args) -> int:
     check_writable(out)  # before any computing
     config = attack_config(args)
     model = load_model(args.model, args.weights, device)
-    others = [load_model(m, None, device) for m in config["transfer"]]
+    with under("transfer"):
+        others = [load_model(m, None, device) for m in config["transfer"]]
     method = build_method(args.method, model, args.alpha, args.low, args.high, args.gradient, args.working_image,
                           args.multipliers)
     items = find_images(args.images)
@@ -236,12 +237,14 @@ def run_detect(args) -> int:
     trusted = [m.strip() for m in args.models.split(",") if m.strip()]
     names = loadable(config["models"], args.results / "config.json", trusted)  # nothing read from a folder is run
     weights = dict(config["weights"])
-    items = find_images(args.clean)
+    with under("clean"):
+        items = find_images(args.clean)
     with writing_into(args.results, "results"), \
             publishing(args.results, "detection", None, ("detection.csv", "detection.png"), option="results",
                        config_name="config.json") as staging:
         models = [load_model(m, weights.get(m), device) for m in names]  # records are kept by model.name
-        clean = {m.name: clean_measures(m, items, device) for m in models}
+        with under("clean"):
+            clean = {m.name: clean_measures(m, items, device) for m in models}
         rows = detection_table(args.results, clean, args.every)
         paths = [args.results / p.name for p in write_detection(rows, staging)]
     last = max(r.iteration for r in rows)

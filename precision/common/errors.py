@@ -2,6 +2,9 @@
 reads `format: unknown name 'x'` and the command line reports the same under its option (`--format`)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class InputError(ValueError):
     """Input the engine cannot use; `argument` names it, `message` says what was expected."""
@@ -14,3 +17,15 @@ class InputError(ValueError):
     def option(self) -> str:
         """The command-line option of the argument (`batch_size` → `--batch-size`)."""
         return "--" + self.argument.removeprefix("--").replace("_", "-")
+
+
+@contextmanager
+def under(argument: str) -> Iterator[None]:
+    """Bad input raised in the block is reported under `argument`: the same engine call (load a model, find
+    images) serves several options (`--model` and `--transfer`, `--images` and `--clean`)."""
+    try:
+        yield
+    except InputError as e:
+        if e.argument == argument:
+            raise
+        raise InputError(argument, e.message) from None

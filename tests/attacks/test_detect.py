@@ -38,6 +38,8 @@ def test_detect_command_on_a_tiny_experiment(image_dir, tmp_path, capsys):
                  "--no-progress"]) == 0
     assert main(["detect", "--results", str(out), "--clean", str(image_dir), "--every", "2"]) == 2  # own models are
     assert "with --models tests.attacks.tiny_models:tiny0" in capsys.readouterr().err  # named here, or refused
+    assert main(["detect", "--results", str(out), "--clean", str(out / "nothing"), "--models", models]) == 2
+    assert "--clean: no such folder" in capsys.readouterr().err  # named --clean, not --images
     assert main(["detect", "--results", str(out), "--clean", str(image_dir), "--every", "2", "--models", models]) == 0
     lines = (out / "detection.csv").read_text().splitlines()
     assert lines[0].startswith("model,method,iteration,measure,auc")
