@@ -25,6 +25,7 @@ The threshold is found one of two ways, options of the same call:
 """
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +87,19 @@ RowSaturation = Saturation  # one result type; the name `row_saturation` has alw
 
 def check_rows(logits, name: str = "logits") -> np.ndarray:
     """Logits as a float64 array (N, C), C ≥ 2 (a vector is one row); NaN and ±inf are kept for the engine to
-    flag. The one input check of `precision.emulated.algorithms.check_logits`, plus C ≥ 2."""
+    flag. The one input check of `precision.emulated.algorithms.check_logits`, plus C ≥ 2, after refusing what
+    NumPy would turn into numbers or raw errors: ragged rows, booleans, None (it would read as NaN) or a string in
+    an object array."""
+    try:
+        given = np.asarray(logits)
+    except ValueError:  # NumPy refuses ragged nested lists
+        raise InputError(name, "rows of different lengths; expected (N, C) logits") from None
+    if given.dtype.kind == "b":
+        raise InputError(name, "booleans are not logits; expected real numbers")
+    if given.dtype == object:
+        for index, v in np.ndenumerate(given):
+            if not isinstance(v, numbers.Real) or isinstance(v, bool):
+                raise InputError(name, f"holds {v!r} at {list(index)}; expected real numbers")
     a = check_logits(logits, name, finite=False)
     if a.shape[1] < 2:
         raise InputError(name, f"expected logits of shape (N, C) with C ≥ 2, got {np.shape(logits)}")
