@@ -151,7 +151,7 @@ def recover(out: Path) -> list[str]:
         journal = _journal(out)
         if journal is not None:
             # a journal found in a folder is data: it removes only files a manifest there says a run published
-            ours = {n for m in out.glob("*.manifest.json") for n in _manifest_names(m)}
+            ours = published_names(out)
             journal["remove"] = [n for n in journal["remove"] if n in ours]
             try:
                 _finish(out, journal)
@@ -204,6 +204,11 @@ def _manifest_names(path: Path) -> list[str]:
     except (OSError, ValueError):
         return []
     return [n for n in names if isinstance(n, str) and "/" not in n] if isinstance(names, list) else []
+
+
+def published_names(folder: Path) -> set[str]:
+    """The files a run of this tool published in `folder` (every manifest's list): results, never inputs."""
+    return {n for m in Path(folder).glob("*.manifest.json") if m.is_file() for n in _manifest_names(m)}
 
 
 def _ours(out: Path, kind: str, outputs: tuple[str, ...] = (), config_name: str | None = None) -> tuple[str, ...]:

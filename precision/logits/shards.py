@@ -25,6 +25,7 @@ import ml_dtypes
 import numpy as np
 
 from precision.common.errors import InputError
+from precision.common.publishing import published_names
 from precision.kernels.scan import CELLS
 
 SHARD_SUFFIXES = (".npy", ".safetensors", ".parquet", ".pq")
@@ -165,7 +166,9 @@ def _expand(source) -> list[Path]:
         raise ShardError("an empty name (it would mean the current folder); name a file, a glob or a folder")
     path = Path(text)
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if p.suffix.lower() in SHARD_SUFFIXES and not p.is_dir())
+        results = published_names(path)  # a folder that is also --out: this tool's own token files are not logits
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in SHARD_SUFFIXES and not p.is_dir()
+                       and p.name not in results)
         if not found:
             raise ShardError(f"folder {path} holds no {', '.join(SHARD_SUFFIXES)} files")
         return [_reachable(p) for p in found]

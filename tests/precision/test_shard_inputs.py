@@ -114,3 +114,14 @@ def test_a_null_first_parquet_list_is_named(tmp_path):
     pq.write_table(pa.table({"logits": pa.array([None, [1.0, 2.0], [3.0, 4.0]], type=pa.list_(pa.float32()))}), f)
     with pytest.raises(ShardError, match="row 0: the 'logits' list is null"):
         find_shards(f)
+
+
+def test_a_dump_folder_that_is_also_out_does_not_read_its_own_token_files(tmp_path, capsys):
+    np.save(tmp_path / "a.npy", X)
+    args = ["report", "--logits", str(tmp_path), "--kernel", "numpy", "--dtypes", "float16", "--out", str(tmp_path),
+            "--no-figures"]
+    assert main(args) == 0
+    first = (tmp_path / "logits.json").read_bytes()
+    assert main(args) == 0, capsys.readouterr().err  # the second run reads a.npy only, as the first did
+    assert json.loads((tmp_path / "logits.json").read_text())["shape"] == [3, 4]
+    assert (tmp_path / "logits.json").read_bytes() == first
