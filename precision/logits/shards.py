@@ -12,7 +12,6 @@ headers; every error names the file. Blocks come back in the file's own dtype (`
 """
 from __future__ import annotations
 
-import fnmatch
 import glob as globbing
 import json
 import os
@@ -27,6 +26,7 @@ import numpy as np
 from precision.common.errors import InputError
 from precision.common.publishing import published_names
 from precision.kernels.scan import CELLS
+from precision.logits.globbing import recursive_glob
 
 SHARD_SUFFIXES = (".npy", ".safetensors", ".parquet", ".pq")
 SMALL_SUFFIXES = (".csv", ".pt")  # read whole by precision.logits.files.LogitsFile
@@ -173,7 +173,7 @@ def _expand(source) -> list[Path]:
             raise ShardError(f"folder {path} holds no {', '.join(SHARD_SUFFIXES)} files")
         return [_reachable(p) for p in found]
     if any(c in text for c in "*?["):
-        matches = _recursive_glob(text) if "**" in text else globbing.glob(text)
+        matches = recursive_glob(text) if "**" in text else globbing.glob(text)
         found = sorted(Path(p) for p in matches if Path(p).suffix.lower() in SUFFIXES and not Path(p).is_dir())
         if not found:
             raise ShardError(f"the pattern {text!r} matches no {', '.join(SUFFIXES)} file")
@@ -190,31 +190,6 @@ def _reachable(path: Path) -> Path:
     except OSError as e:
         raise ShardError(f"{path} is a link that leads to no file ({e.strerror})") from None
     return path
-
-
-def _recursive_glob(pattern: str) -> list[str]:
-    """The files a glob with `**` matches, found by a walk that never follows a link to a folder (glob's own
-    walk follows them, and hangs on a folder that links to itself)."""
-    parts = Path(pattern).parts
-    fixed = next(i for i, part in enumerate(parts) if any(c in part for c in "*?["))
-    root = Path(*parts[:fixed]) if fixed else Path(".")
-    rest = parts[fixed:]
-    found = []
-    for folder, _, names in os.walk(root, followlinks=False):
-        for name in names:
-            relative = (Path(folder) / name).relative_to(root).parts
-            if _segments_match(relative, rest):
-                found.append(str(Path(folder) / name) if fixed else os.path.relpath(Path(folder) / name))
-    return found
-
-
-def _segments_match(path: tuple[str, ...], pattern: tuple[str, ...]) -> bool:
-    """Glob matching by path segment: `**` takes any number of folders, other segments as fnmatch."""
-    if not pattern:
-        return not path
-    if pattern[0] == "**":
-        return any(_segments_match(path[i:], pattern[1:]) for i in range(len(path) + 1))
-    return bool(path) and fnmatch.fnmatchcase(path[0], pattern[0]) and _segments_match(path[1:], pattern[1:])
 
 
 def open_shard(path: Path) -> Shard:
