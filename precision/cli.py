@@ -33,12 +33,11 @@ from precision.report.compute import (
     DEFAULT_KERNEL_CLASSES,
     DEFAULT_VOCABULARY,
     OBJECT_FORMAT_CLASSES,
-    VOCABULARY_KERNELS,
     compute,
-    markdown,
     vocabulary_kernels,
 )
 from precision.report.coq_status import DEFAULT_CERTIFICATE, coq_checked
+from precision.report.markdown import markdown
 
 
 def _checked(cast=str, check=None):
@@ -101,6 +100,11 @@ def _device(name: str | None, kernels) -> str:
     return device
 
 
+def _fast_kernels() -> list[str]:
+    """The kernels the report measures at --vocabulary classes (those fast at wide rows)."""
+    return [k.name for k in KERNELS.values() if k.wide_rows == "fast"]
+
+
 def configure_report(parser: argparse.ArgumentParser) -> None:
     emulated = parser.add_argument_group("the report (without --logits)")
     emulated.add_argument("--formats", type=_listed(check=get_format), default=None,
@@ -117,7 +121,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                           help="measure torch again under each CPU code path this processor supports "
                                "(ATEN_CPU_CAPABILITY; tens of seconds)")
     emulated.add_argument("--vocabulary", type=_vocabulary, default=None,
-                          help=f"{', '.join(VOCABULARY_KERNELS)} also measured at this many classes in float16, "
+                          help=f"{', '.join(_fast_kernels())} also measured at this many classes in float16, "
                                f"bfloat16 and float32 (default {DEFAULT_VOCABULARY:,}, Llama 3's; about a second "
                                "each), and --language-models at it; 'none': not")
     emulated.add_argument("--language-models", action="store_true", default=None,
@@ -153,7 +157,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
 
 
 REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
-                "measures.png", "attention.png")
+                "measures.png")
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
@@ -244,7 +248,7 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     args.vocabulary = DEFAULT_VOCABULARY if not given else None if args.vocabulary == "none" else args.vocabulary
     if given and args.vocabulary is not None and not args.language_models and \
             not vocabulary_kernels(kernels, args.vocabulary, args.kernel_classes):
-        raise InputError("--vocabulary", f"measures {', '.join(VOCABULARY_KERNELS)} at {args.vocabulary:,} classes; "
+        raise InputError("--vocabulary", f"measures {', '.join(_fast_kernels())} at {args.vocabulary:,} classes; "
                          "none of them is among --kernels, or the size is one of --kernel-classes already "
                          "(add --language-models, or use --kernel-classes)")
     return kernels, None, device

@@ -10,7 +10,7 @@ from precision.common.plotting import save_figure, subplots
 from precision.emulated.measures import measure_at
 from precision.emulated.thresholds import GapScan
 from precision.formats.number_formats import to_fraction
-from precision.report.rows import Rows, emulated, measured, measured_dtypes
+from precision.report.lookup import Rows, emulated, measured, measured_dtypes
 
 
 def _f(v) -> float | None:
