@@ -5,6 +5,7 @@ import argparse
 import hashlib
 import shutil
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from precision.common.devices import cpu_dispatch, device_description, torch_device
@@ -199,14 +200,21 @@ def _logits_kernel(name: str, algorithms):
     return get_kernel(name)
 
 
-def _named_kernel(name: str) -> Kernel:
-    """A kernel of `--kernels`: its errors name that option (the registry's name `--kernel`)."""
+@contextmanager
+def _kernels_option():
+    """A kernel's errors in the report name `--kernels`, the option the user gave (the registry says `kernel`)."""
     try:
-        return get_kernel(name)
-    except InputError as e:
+        yield
+    except KernelError as e:
         if e.argument != "kernel":
             raise
         raise KernelError("kernels", e.message) from None
+
+
+def _named_kernel(name: str) -> Kernel:
+    """A kernel of `--kernels`, its errors naming that option."""
+    with _kernels_option():
+        return get_kernel(name)
 
 
 def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
@@ -241,9 +249,10 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     else:
         kernels = [_named_kernel(k) for k in args.kernels] if args.kernels else available_kernels()
     device = _device(args.device, kernels)
-    for k in kernels:
-        for d in k.dtypes:
-            k.check(d, device)
+    with _kernels_option():
+        for k in kernels:
+            for d in k.dtypes:
+                k.check(d, device)
     given = args.vocabulary is not None
     args.vocabulary = DEFAULT_VOCABULARY if not given else None if args.vocabulary == "none" else args.vocabulary
     if given and args.vocabulary is not None and not args.language_models and \
@@ -298,9 +307,10 @@ def run_report(args) -> int:
 
 def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] | None, staging: Path) -> str:
     """The report's JSON, Markdown and figures written into `staging`; what was written, in words."""
-    data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels, args.kernel_classes,
-                   device, progress=True, cpu_paths=bool(args.cpu_paths), language_models=bool(args.language_models),
-                   proved=proved, vocabulary=args.vocabulary)
+    with _kernels_option():  # a user's kernel that breaks its contract while measured
+        data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
+                       args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
+                       language_models=bool(args.language_models), proved=proved, vocabulary=args.vocabulary)
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
     if not args.no_figures:
@@ -344,7 +354,7 @@ def run_thresholds(args) -> int:
         setting_asked = args.temperature is not None or args.softcap is not None
         if setting_asked:  # checked before the scan, not after it
             from precision.kernels.settings import check_setting, setting
-            check_setting(args.temperature, args.softcap)
+            check_setting(args.temperature, args.softcap, dtype)
             if args.rivals != "equal":
                 raise InputError("--rivals", "--temperature and --softcap are measured with equal rivals")
         t: SaturationFacts = kernel_thresholds(kernel, dtype, args.classes, args.rivals, device)

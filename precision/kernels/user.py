@@ -9,7 +9,7 @@ import sys
 
 from precision.kernels.contract import Kernel
 from precision.kernels.errors import KernelError
-from precision.kernels.user_call import one_line
+from precision.kernels.user_call import one_line, process_state_kept
 
 
 @functools.cache
@@ -20,16 +20,19 @@ def user_kernel(spec: str) -> Kernel:
     if not module_name or not attr:
         raise KernelError("kernel", f"{spec!r}: expected package.module:function")
     here = os.getcwd()
-    search = here not in sys.path and "" not in sys.path  # as `python -m` would: your folder's modules first
-    if search:
-        sys.path.insert(0, here)
+    top = module_name.partition(".")[0]
+    if top in sys.stdlib_module_names and any(os.path.exists(os.path.join(here, top + end)) for end in (".py", "")):
+        raise KernelError("kernel", f"{spec}: your {top} in {here} is named like the standard module {top}, which "
+                          "it would shadow (or be shadowed by); rename your module")
     try:
-        module = importlib.import_module(module_name)
+        with process_state_kept(f"{spec}: importing {module_name}"):
+            if here not in sys.path and "" not in sys.path:  # as `python -m` would: your folder's modules first
+                sys.path.insert(0, here)  # (the import path is put back as it was once the module is imported)
+            module = importlib.import_module(module_name)
+    except KernelError:
+        raise
     except Exception as e:  # ImportError, or whatever the module raises while importing
         raise KernelError("kernel", f"{spec}: cannot import {module_name} ({one_line(e)})") from e
-    finally:
-        if search and here in sys.path:  # the process's import path is left as it was
-            sys.path.remove(here)
     obj = module
     for part in attr.split("."):
         if not hasattr(obj, part):

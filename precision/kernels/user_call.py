@@ -2,6 +2,10 @@
 that names the kernel and the first offending input row, whatever breaks the contract of `Kernel.from_callable`."""
 from __future__ import annotations
 
+import os
+import sys
+from contextlib import contextmanager
+
 import numpy as np
 
 from precision.formats.dtypes import Dtype
@@ -38,6 +42,25 @@ def probe_rows(classes: int) -> np.ndarray:
     return np.stack([ramp, np.zeros(classes), top, ramp[::-1]])
 
 
+@contextmanager
+def process_state_kept(name: str):
+    """Runs a user's code so that it cannot change the tool's process: the working folder and the import path are
+    put back as they were, and `sys.exit` becomes a `KernelError` instead of ending the tool."""
+    cwd, path = os.getcwd(), list(sys.path)
+    try:
+        yield
+    except SystemExit as e:
+        raise KernelError("kernel", f"{name} called sys.exit({e.code!r}); a kernel returns its outputs") from None
+    finally:
+        if os.getcwd() != cwd:
+            os.chdir(cwd)
+        if sys.path != path:
+            sys.path[:] = path
+
+
+BATCH_SUM_TOLERANCE = 0.25  # |Σ_row p − 1| a softmax of finite logits never reaches (a batch-wide one: 1 − 1/B)
+
+
 class UserCall:
     """Calls a user's function under the contract of `Kernel.from_callable`, checking what comes back."""
 
@@ -46,8 +69,10 @@ class UserCall:
         self.probed: set[tuple[str, str, int]] = set()
 
     def _run(self, x: np.ndarray, d: Dtype, device: str) -> np.ndarray:
+        x = x.copy()  # the function's own copy: a kernel that writes into its input corrupts no row of ours
         if not self.tensors:
-            out = self.fn(x)
+            with process_state_kept(f"kernel {self.name}"):
+                out = self.fn(x)
             if not isinstance(out, np.ndarray):
                 if not hasattr(out, "__array__") and not isinstance(out, (list, tuple)):
                     raise KernelError("kernel", f"kernel {self.name} returned a {type(out).__name__}, not an array, "
@@ -58,7 +83,8 @@ class UserCall:
         else:
             import torch
             t = to_torch(x, d, device)
-            out = self.fn(t)
+            with process_state_kept(f"kernel {self.name}"):
+                out = self.fn(t)
             if not isinstance(out, torch.Tensor):
                 raise KernelError("kernel", f"kernel {self.name} returned a {type(out).__name__}, not a torch.Tensor, "
                                   f"for a {tuple(x.shape)} {d.name} tensor")
@@ -114,6 +140,13 @@ class UserCall:
                 " (probabilities lie in [0, 1]; log-probabilities? declare log_space=True)")
             raise KernelError("kernel", f"kernel {self.name} returned {what} {float(p[i, j])!r} at class {j} for "
                               f"the finite input row {row_text(x[i], d.name)}{hint}")
+        sums = np.exp(p).sum(axis=1) if self.log_space else p.sum(axis=1)
+        off = np.abs(sums - 1) > BATCH_SUM_TOLERANCE
+        if off.any():
+            i = int(np.argmax(off))
+            raise KernelError("kernel", f"kernel {self.name} returned outputs summing to {float(sums[i]):.6g}, not 1, "
+                              f"for the finite input row {row_text(x[i], d.name)} of a batch of {len(x)}: a softmax "
+                              "normalises each row (over the last axis), not the whole batch")
         self.probed.add(key)
 
     def __call__(self, x: np.ndarray, d: Dtype, device: str) -> np.ndarray:

@@ -124,7 +124,7 @@ def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", d
     ([True, False], [False, True], [False, False])
     """
     x = check_rows(logits)
-    k = get_kernel(kernel) if isinstance(kernel, str) else kernel
+    k = get_kernel(kernel)  # a name, a Kernel, or a user's function
     log_kernel = log_kernel_of(k)
     for dtype in dtypes:
         k.check(dtype, device)  # every dtype refused before any work
