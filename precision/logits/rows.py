@@ -70,14 +70,6 @@ class Saturation:
         """gap − threshold: > 0, that much of the row's lead is invisible in the softmax."""
         return self.gap - self.threshold
 
-    @property
-    def distance(self) -> np.ndarray:
-        """The same as `past_threshold` (its name in earlier releases)."""
-        return self.past_threshold
-
-
-RowSaturation = Saturation  # one result type; the name `row_saturation` has always returned
-
 
 def check_rows(logits, name: str = "logits") -> np.ndarray:
     """Logits as a float64 array (N, C), C ≥ 2 (a vector is one row); NaN and ±inf are kept for the engine to

@@ -8,7 +8,7 @@ import pytest
 from precision.kernels import contract
 from precision.kernels.backends import numpy_scipy
 from precision.kernels.registry import KERNELS, EmulationModel, Kernel, KernelError, get_kernel, in_section
-from precision.report.figures import kernels_figure
+from precision.report import figures
 from softmax_sat import main
 
 
@@ -33,7 +33,7 @@ def made_up(monkeypatch):
     return MADE_UP
 
 
-def test_the_report_tables_figure_and_verdicts_find_a_registered_kernel(made_up, tmp_path, capsys):
+def test_the_report_tables_figure_and_verdicts_find_a_registered_kernel(made_up, tmp_path, capsys, monkeypatch):
     out = tmp_path / "report"
     assert main(["report", "--kernels", "made-up", "--formats", "float16", "--algorithms", "shifted",
                  "--classes", "2", "--kernel-classes", "2", "--vocabulary", "10", "--no-figures",
@@ -47,7 +47,12 @@ def test_the_report_tables_figure_and_verdicts_find_a_registered_kernel(made_up,
     assert {r["kernel"] for r in data["kernels"]["exp_error"]} == {"made-up"}
     md = (out / "report.md").read_text()
     assert "| made-up | 8.32031 | 6.25 |" in md
-    assert kernels_figure(data, tmp_path).stat().st_size > 10_000
+    drawn = []
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path: drawn.append(fig) or path)
+    figures.kernels_figure(data, tmp_path)
+    cells = [t.get_text() for ax in drawn[0].axes for t in ax.texts]  # every value written in its cell
+    assert {"8.32", "6.25", "7.625"} <= set(cells)  # made-up float16, bfloat16; emulated float16
+    assert any(t.get_text() == "made-up" for ax in drawn[0].axes for t in ax.get_yticklabels())
 
 
 def test_the_logits_analysis_and_verify_find_a_registered_kernel(made_up, tmp_path, capsys):
