@@ -62,30 +62,22 @@ def top_output_figure(data: dict, out: Path) -> Path:
 
 
 def thresholds_figure(data: dict, out: Path) -> Path:
-    """Grouped bars: the saturation gap of each algorithm in each format, for the smallest and largest M."""
-    T, rows = data["thresholds"], emulated(data)
-    formats, algorithms = data["settings"]["formats"], data["settings"]["algorithms"]
-    ms = sorted({r["classes"] for r in T})
+    """A heat map per number of classes (the smallest and the largest): the saturation gap of each algorithm
+    (column) in each format (row), every value written in its cell ('not run' where the format was not computed
+    at that size); one colour scale (logarithmic) for both."""
+    rows = emulated(data)
+    formats, algorithms = data["settings"]["formats"], list(data["settings"]["algorithms"])
+    ms = sorted({r["classes"] for r in data["thresholds"]})
     ms = [ms[0], ms[-1]] if len(ms) > 1 else ms
-    fig, axes = subplots(len(ms), 1, figsize=(12, 3.6 * len(ms)), squeeze=False)
-    width = 0.8 / len(algorithms)
-    for ax, m in zip(axes.flat, ms):
-        for k, a in enumerate(algorithms):
-            ys = [_f(r["top_is_one_from_gap"]) if (r := rows.get(f, a, m, "equal"))
-                  else None for f in formats]
-            xs = np.arange(len(formats)) + (k - len(algorithms) / 2 + 0.5) * width
-            ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=a)
-        for x, f in enumerate(formats):  # a blank slot would read as "never saturates"
-            if not any(rows.get(f, a, m, "equal") for a in algorithms):
-                ax.text(x, 0.5, f"not run\nfor {m} classes", transform=ax.get_xaxis_transform(), ha="center",
-                        va="center", fontsize=7, color="0.4")
-        ax.set_xticks(np.arange(len(formats)), formats, fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylim(top=ax.get_ylim()[1] * 40)  # room above the bars for the legend
-        ax.set_ylabel("gap from which top output = 1")
-        ax.set_title(f"{m} classes, all rivals equal", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes.flat[0].legend(fontsize=8, ncol=len(algorithms), loc="upper left")
+    panels = [(m, {(f, a): _f(r["top_is_one_from_gap"]) for f in formats for a in algorithms
+                   if (r := rows.get(f, a, m, "equal"))}) for m in ms]
+    norm = _log_norm(panels)
+    fig, axes = subplots(len(ms), 1, figsize=(2.4 + 1.45 * len(algorithms), (0.38 * len(formats) + 1.0) * len(ms)),
+                         squeeze=False)
+    for ax, (m, cells) in zip(axes.flat, panels):
+        _heat_map(ax, list(formats), algorithms, cells, norm, missing="not run")
+        ax.set_title(f"{m} classes, all rivals equal: gap from which the top output is exactly 1", fontsize=10,
+                     loc="left")
     return save_figure(fig, out / "thresholds.png")
 
 
@@ -155,6 +147,36 @@ def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
     return save_figure(fig, out / "measures.png")
 
 
+def _heat_map(ax, rows: list[str], cols: list[str], cells: dict, norm, missing: str = "—") -> None:
+    """One panel: a cell per (row, col) coloured by its gap (log scale) with the value written in it; a key absent
+    from `cells` reads `missing`, a None value 'never'."""
+    grid = np.array([[cells.get((r, c)) or np.nan for c in cols] for r in rows], dtype=float)
+    ax.imshow(np.ma.masked_invalid(grid), cmap="YlGnBu", norm=norm, aspect="auto")
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            v = cells.get((r, c), "missing")
+            text = missing if v == "missing" else "never" if v is None else f"{v:.4g}"
+            dark = isinstance(v, float) and norm(v) > 0.55
+            number = isinstance(v, float)
+            ax.text(j, i, text, ha="center", va="center", fontsize=10 if len(text) < 8 else 8,
+                    color="white" if dark else "black" if number else "0.45",
+                    fontweight="bold" if number and r != EMULATED_ROW else "normal")
+    ax.set_xticks(np.arange(len(cols)), cols, fontsize=9)
+    ax.xaxis.tick_top()
+    ax.set_yticks(np.arange(len(rows)), rows, fontsize=9)
+    ax.set_xticks(np.arange(len(cols) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=2)
+    ax.tick_params(which="minor", length=0)
+
+
+def _log_norm(panels):
+    """One logarithmic colour scale over every gap of the panels (the cells dict is each panel's last item)."""
+    from matplotlib.colors import LogNorm
+    values = [v for *_, cells in panels for v in cells.values() if v]
+    return LogNorm(vmin=min(values, default=1.0), vmax=max(values, default=10.0))
+
+
 EMULATED_ROW = "emulated, every op in the dtype"
 
 
@@ -180,32 +202,14 @@ def kernels_figure(data: dict, out: Path) -> Path:
     """A heat map per number of classes: the first gap with top output exactly 1 for each kernel (row) and dtype
     (column), every value written in its cell ('—': not measured, 'never'), the emulated max-shifted softmax
     (every operation in the dtype) as the last row; one colour scale (logarithmic) for all panels."""
-    from matplotlib.colors import LogNorm
     panels = _kernel_panels(data)
-    values = [v for *_, cells in panels for v in cells.values() if v]
-    norm = LogNorm(vmin=min(values, default=1.0), vmax=max(values, default=10.0))
+    norm = _log_norm(panels)
     heights = [len(names) + 1.2 for _, names, _, _ in panels]
     width = 2.6 + 1.25 * max((len(ds) for _, _, ds, _ in panels), default=1)
     fig, axes = subplots(len(panels), 1, figsize=(width, 0.42 * sum(heights) + 0.9), squeeze=False,
                          gridspec_kw={"height_ratios": heights})
-    cmap = "YlGnBu"
     for ax, (m, names, ds, cells) in zip(axes.flat, panels):
-        grid = np.array([[cells.get((n, d)) or np.nan for d in ds] for n in names], dtype=float)
-        ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, norm=norm, aspect="auto")
-        for i, n in enumerate(names):
-            for j, d in enumerate(ds):
-                v = cells.get((n, d), "missing")
-                text = "—" if v == "missing" else "never" if v is None else f"{v:.4g}"
-                dark = isinstance(v, float) and norm(v) > 0.55
-                ax.text(j, i, text, ha="center", va="center", fontsize=10, color="white" if dark else "black",
-                        fontweight="bold" if n != EMULATED_ROW else "normal")
-        ax.set_xticks(np.arange(len(ds)), ds, fontsize=9)
-        ax.xaxis.tick_top()
-        ax.set_yticks(np.arange(len(names)), names, fontsize=9)
-        ax.set_xticks(np.arange(len(ds) + 1) - 0.5, minor=True)
-        ax.set_yticks(np.arange(len(names) + 1) - 0.5, minor=True)
-        ax.grid(which="minor", color="white", lw=2)
-        ax.tick_params(which="minor", length=0)
+        _heat_map(ax, names, ds, cells, norm)
         if EMULATED_ROW in names:
             ax.axhline(len(names) - 1.5, color="0.2", lw=1.5)
         ax.set_title(f"{m:,} classes, all rivals equal", fontsize=10, loc="left")
