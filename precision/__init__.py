@@ -18,7 +18,7 @@ _EXPORTS = {  # public name: the module that defines it
     "available_kernels": "kernels.registry", "get_kernel": "kernels.registry", "native_softmax": "kernels.registry",
     "KernelThresholds": "kernels.scan", "kernel_thresholds": "kernels.scan",
     "Certificate": "kernels.certificate", "verify": "kernels.certificate",
-    "RowSaturation": "logits.rows", "row_saturation": "logits.rows",
+    "row_saturation": "logits.rows",
     "Saturation": "logits.batch", "saturation_of": "logits.batch", "looks_like_probabilities": "logits.batch",
     "ProbabilitiesWarning": "logits.watch", "SaturationWarning": "logits.watch", "Watch": "logits.watch",
     "watch": "logits.watch",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+from contextlib import contextmanager
 from pathlib import Path
 
 from precision.common.devices import cpu_dispatch, device_description, torch_device
@@ -21,12 +22,11 @@ from precision.report.compute import (
     DEFAULT_KERNEL_CLASSES,
     DEFAULT_VOCABULARY,
     OBJECT_FORMAT_CLASSES,
-    VOCABULARY_KERNELS,
     compute,
-    markdown,
     vocabulary_kernels,
 )
 from precision.report.coq_status import DEFAULT_CERTIFICATE, coq_checked
+from precision.report.markdown import markdown
 
 
 def _checked(cast=str, check=None):
@@ -89,6 +89,11 @@ def _device(name: str | None, kernels) -> str:
     return device
 
 
+def _fast_kernels() -> list[str]:
+    """The kernels the report measures at --vocabulary classes (those fast at wide rows)."""
+    return [k.name for k in KERNELS.values() if k.wide_rows == "fast"]
+
+
 def configure_report(parser: argparse.ArgumentParser) -> None:
     emulated = parser.add_argument_group("the report (without --logits)")
     emulated.add_argument("--formats", type=_listed(check=get_format), default=None,
@@ -105,7 +110,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                           help="measure torch again under each CPU code path this processor supports "
                                "(ATEN_CPU_CAPABILITY; tens of seconds)")
     emulated.add_argument("--vocabulary", type=_vocabulary, default=None,
-                          help=f"{', '.join(VOCABULARY_KERNELS)} also measured at this many classes in float16, "
+                          help=f"{', '.join(_fast_kernels())} also measured at this many classes in float16, "
                                f"bfloat16 and float32 (default {DEFAULT_VOCABULARY:,}, Llama 3's; about a second "
                                "each), and --language-models at it; 'none': not")
     emulated.add_argument("--language-models", action="store_true", default=None,
@@ -141,7 +146,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
 
 
 REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
-                "measures.png", "attention.png")
+                "measures.png")
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
@@ -183,14 +188,21 @@ def _logits_kernel(name: str, algorithms):
     return get_kernel(name)
 
 
-def _named_kernel(name: str) -> Kernel:
-    """A kernel of `--kernels`: its errors name that option (the registry's name `--kernel`)."""
+@contextmanager
+def _kernels_option():
+    """A kernel's errors in the report name `--kernels`, the option the user gave (the registry says `kernel`)."""
     try:
-        return get_kernel(name)
-    except InputError as e:
+        yield
+    except KernelError as e:
         if e.argument != "kernel":
             raise
         raise KernelError("kernels", e.message) from None
+
+
+def _named_kernel(name: str) -> Kernel:
+    """A kernel of `--kernels`, its errors naming that option."""
+    with _kernels_option():
+        return get_kernel(name)
 
 
 def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
@@ -225,14 +237,15 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     else:
         kernels = [_named_kernel(k) for k in args.kernels] if args.kernels else available_kernels()
     device = _device(args.device, kernels)
-    for k in kernels:
-        for d in k.dtypes:
-            k.check(d, device)
+    with _kernels_option():
+        for k in kernels:
+            for d in k.dtypes:
+                k.check(d, device)
     given = args.vocabulary is not None
     args.vocabulary = DEFAULT_VOCABULARY if not given else None if args.vocabulary == "none" else args.vocabulary
     if given and args.vocabulary is not None and not args.language_models and \
             not vocabulary_kernels(kernels, args.vocabulary, args.kernel_classes):
-        raise InputError("--vocabulary", f"measures {', '.join(VOCABULARY_KERNELS)} at {args.vocabulary:,} classes; "
+        raise InputError("--vocabulary", f"measures {', '.join(_fast_kernels())} at {args.vocabulary:,} classes; "
                          "none of them is among --kernels, or the size is one of --kernel-classes already "
                          "(add --language-models, or use --kernel-classes)")
     return kernels, None, device
@@ -271,9 +284,10 @@ def run_report(args) -> int:
 
 def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] | None, staging: Path) -> str:
     """The report's JSON, Markdown and figures written into `staging`; what was written, in words."""
-    data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels, args.kernel_classes,
-                   device, progress=True, cpu_paths=bool(args.cpu_paths), language_models=bool(args.language_models),
-                   proved=proved, vocabulary=args.vocabulary)
+    with _kernels_option():  # a user's kernel that breaks its contract while measured
+        data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
+                       args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
+                       language_models=bool(args.language_models), proved=proved, vocabulary=args.vocabulary)
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
     if not args.no_figures:
@@ -317,7 +331,7 @@ def run_thresholds(args) -> int:
         setting_asked = args.temperature is not None or args.softcap is not None
         if setting_asked:  # checked before the scan, not after it
             from precision.kernels.settings import check_setting, setting
-            check_setting(args.temperature, args.softcap)
+            check_setting(args.temperature, args.softcap, dtype)
             if args.rivals != "equal":
                 raise InputError("--rivals", "--temperature and --softcap are measured with equal rivals")
         t: SaturationFacts = kernel_thresholds(kernel, dtype, args.classes, args.rivals, device)

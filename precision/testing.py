@@ -35,10 +35,12 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from precision.emulated.thresholds import far_logit, thresholds
+from precision.common.errors import InputError
+from precision.common.limits import check_classes
+from precision.emulated.thresholds import RIVALS, far_logit, thresholds
 from precision.formats.dtypes import DTYPES, IEEE, Dtype
 from precision.kernels.certificate import OTHERS_WHEN_ONE_BOUND_ULPS, sum_bound_ulps
-from precision.kernels.registry import Kernel, get_kernel
+from precision.kernels.registry import Kernel, KernelError, get_kernel
 
 PROPERTIES = ("finite", "monotone", "stays 1", "others stay 0", "sum bound", "not too early", "shift invariance")
 EARLY_TOLERANCE = math.log(2)  # the rivals' mass more than halved by absorption before the top output is 1
@@ -210,7 +212,15 @@ def assert_softmax_conforms(fn, dtypes=None, classes=(2, 10, 1000), *, rivals=("
     run_device = device or "cpu"
     for dtype in dtypes:
         kernel.check(dtype, run_device)
+    classes = tuple(check_classes(m) for m in (classes if isinstance(classes, (tuple, list)) else (classes,)))
+    rivals = (rivals,) if isinstance(rivals, str) else tuple(rivals)
+    unknown = [r for r in rivals if r not in RIVALS]
+    if unknown:
+        raise InputError("rivals", f"unknown {unknown}; expected some of {', '.join(RIVALS)}")
     configs = [_Config(d, m, r) for d in dtypes for m in classes for r in rivals if r == "equal" or m > 2]
+    if not configs:  # nothing checked must not read as "conforms"
+        raise InputError("classes" if not classes else "rivals", f"no configuration to check: classes {classes}, "
+                         f"rivals {rivals} (rivals 'one' needs 3 classes or more)")
     base = settings()
     options = settings(parent=base, deadline=None, report_multiple_bugs=False, database=None,
                        max_examples=max_examples or base.max_examples,
@@ -228,4 +238,7 @@ def assert_softmax_conforms(fn, dtypes=None, classes=(2, 10, 1000), *, rivals=("
         def conforms(i, step, shift, negative):
             checker.check(i, step, shift, negative)
 
-        conforms()
+        try:
+            conforms()
+        except KernelError as e:  # a kernel that raises or breaks its contract fails the assertion, as it is
+            raise SoftmaxConformanceError(f"softmax {kernel.name} breaks its contract: {e.message}") from e

@@ -11,14 +11,13 @@ which every other weight is exactly 0, and the gap from which the row is exactly
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
 from precision.common.errors import InputError
 from precision.formats.dtypes import DTYPES, IEEE, NARROW
 from precision.kernels.gaps import onsets
-from precision.kernels.registry import torch_dtypes
+from precision.kernels.tensors import torch_dtypes
 
 BACKENDS = ("math", "flash_attention", "efficient_attention", "cudnn_attention")
 REFERENCE = "unfused"  # softmax(QKᵀ·scale)·V, three torch operations in the dtype
@@ -113,31 +112,3 @@ def attention_thresholds(backend: str, dtype: str, seq_len: int, device: str = "
     found, evaluated = onsets(states, d.max_index, seq_len * seq_len, batch=batch)
     return AttentionThresholds(backend, dtype, seq_len, device, found[0].method, d.value(found[0].first),
                                d.value(found[1].from_on), d.value(found[2].from_on), evaluated)
-
-
-def attention_table(dtypes=ATTENTION_DTYPES, seq_lens=(2, 128, 1024), device: str = "cpu") -> list[AttentionThresholds]:
-    """Every available backend and the unfused reference × dtype × sequence length."""
-    return [attention_thresholds(b, d, n, device) for d in dtypes
-            for b in (REFERENCE, *available_backends(d, device)) for n in seq_lens]
-
-
-def attention_figure(results: list[AttentionThresholds], out: Path) -> Path:
-    """The score gap from which an attention row is exactly one-hot against the sequence length, one panel per
-    dtype, one line per backend."""
-    from precision.common.plotting import save_figure, subplots
-    dtypes = list(dict.fromkeys(r.dtype for r in results))
-    fig, axes = subplots(1, len(dtypes), figsize=(4.6 * len(dtypes), 3.8), squeeze=False)
-    for ax, d in zip(axes.flat, dtypes):
-        backends = list(dict.fromkeys(r.backend for r in results if r.dtype == d))
-        for j, b in enumerate(backends):
-            pts = sorted((r.seq_len, r.one_hot_from_gap) for r in results
-                         if r.dtype == d and r.backend == b and r.one_hot_from_gap is not None)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], "--" if b == REFERENCE else "o-", ms=4,
-                    color="k" if b == REFERENCE else f"C{j}", label=b)
-        ax.set_xscale("log", base=2)
-        ax.set_xlabel("sequence length (keys)")
-        ax.set_ylabel("score gap from which the row is one-hot")
-        ax.set_title(f"scaled_dot_product_attention, {d}", fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    return save_figure(fig, Path(out) / "attention.png")

@@ -24,43 +24,13 @@ from fractions import Fraction
 import mpmath
 import numpy as np
 
-from precision.common.markdown import table
 from precision.emulated.exp_error import PROVED_FORMATS, PROVED_K, covering_k, interval, top_threshold
 from precision.formats.dtypes import DTYPES
-from precision.kernels.registry import Kernel
+from precision.kernels.contract import Kernel
 
-NOT_MEASURABLE = {"onnxruntime": "not measurable: ONNX Runtime's Softmax computes its exp inside the operator"}
 SAMPLE = 1 << 15  # float32 inputs sampled evenly (besides every value near −T)
 SAMPLE_FLOAT64 = 2048
 NEAR = 2048  # grid steps either side of −T, every one of them
-
-
-def _torch_exp(x: np.ndarray, dtype: str) -> np.ndarray:
-    from precision.kernels.registry import from_torch, to_torch
-    d = DTYPES[dtype]
-    import torch
-    return from_torch(torch.exp(to_torch(x, d, "cpu")), d)
-
-
-def _numpy_exp(x: np.ndarray, dtype: str) -> np.ndarray:
-    return np.exp(x)
-
-
-def _jax_exp(x: np.ndarray, dtype: str) -> np.ndarray:
-    from precision.kernels.registry import jax_x64
-    with jax_x64() as jax:
-        return np.asarray(jax.numpy.exp(jax.numpy.asarray(x)))
-
-
-EXP_BY_PACKAGE = {"torch": _torch_exp, "numpy": _numpy_exp, "scipy": _numpy_exp, "jax": _jax_exp}
-
-
-def exp_function(kernel: Kernel):
-    """The framework exp a kernel computes with, as f(x, dtype) on arrays of the dtype; None where it cannot be
-    isolated (ONNX Runtime, a user's kernel)."""
-    if kernel.user or kernel.name in NOT_MEASURABLE:
-        return None
-    return EXP_BY_PACKAGE.get(kernel.package)
 
 
 def exp_inputs(dtype: str) -> np.ndarray:
@@ -110,9 +80,9 @@ def errors_in_ulps(x: np.ndarray, r: np.ndarray, dtype: str, exact_top: int = 64
 
 
 def exp_error_ulps(kernel: Kernel, dtype: str) -> float | None:
-    """The kernel's exp error in ulps of the dtype over the gaps that matter; None where it is not measurable."""
-    f = exp_function(kernel)
-    return None if f is None else _exp_error(f, dtype)
+    """The kernel's exp error in ulps of the dtype over the gaps that matter; None where it is not measurable
+    (`Kernel.exp` is None: ONNX Runtime, a user's kernel)."""
+    return None if kernel.exp is None else _exp_error(kernel.exp, dtype)
 
 
 @functools.cache
@@ -170,43 +140,6 @@ def exp_error_rows(kernels, thresholds: list[dict]) -> list[dict]:
                 err, why = None, f"exp failed: {type(e).__name__}: {e}"
             row = {"kernel": k.name, "dtype": d} | verdict(err, d, measured[(k.name, d)], k.log_space)
             if err is None:
-                row["note"] = why or NOT_MEASURABLE.get(k.name, "not measurable: no exp to call alone")
+                row["note"] = why or k.exp_note
             rows.append(row)
     return rows
-
-
-def exp_error_markdown(rows: list[dict]) -> list[str]:
-    """The rows as a short Markdown table (lines)."""
-    if not rows:
-        return []
-
-    def cell_k(r):
-        if r["k"] is None:
-            return "—"
-        return f"{r['k']} ({'Coq' if r['proved_in_coq'] else 'computed, not proved'})"
-
-    def cell_iv(r):
-        return "—" if r["interval"] is None else f"[{float(Fraction(r['interval'][0]))!r}, " \
-            f"{float(Fraction(r['interval'][1]))!r}]"
-
-    def cell_in(r):
-        return "—" if r["inside"] is None else ("yes" if r["inside"] else "**no**")
-
-    head = ["kernel", "dtype", "exp error (ulps)", "k covering it", "proved interval [T_lo, T_hi]",
-            "measured threshold", "inside", "note"]
-    cells = []
-    for r in rows:
-        err = "not measurable" if r["exp_error_ulps"] is None else f"{r['exp_error_ulps']:.6g}"
-        meas = "—" if r["measured"] is None else f"{float(Fraction(str(r['measured'])))!r}"
-        cells.append([r["kernel"], r["dtype"], err, cell_k(r), cell_iv(r), meas, cell_in(r), r.get("note", "")])
-    lines = table(head, cells).split("\n")
-    outside = sorted({f"{r['kernel']} ({r['dtype']})" for r in rows if r["inside"] is False})
-    intro = ["**Is a kernel's threshold explained by its exp error?** Each kernel's own exp, called in the dtype on "
-             "the gaps that matter, against the exact exp (max error in ulps); the two-class threshold of any "
-             "kernel whose exp is within k ulps lies in [T_lo(k), T_hi(k)] (proved in Coq for k = 1/2, 1, 2 in "
-             f"{', '.join(PROVED_FORMATS)}; computed, not proved, for larger k). The model: every operation "
-             "rounded in the dtype, the top class's 1 plus the rival's exp; a kernel that computes in a wider "
-             "precision falls outside.", ""]
-    tail = ["", "Not explained by their exp error alone: " + ", ".join(outside) + "." if outside else
-            "Every measured threshold with a verdict lies in its interval."]
-    return intro + lines + tail + [""]

@@ -14,9 +14,6 @@ gradient row exactly 0 (the row teaches nothing), with the loss averaged over `t
 
 `log1p_gain` compares `torch.log_softmax` with the log1p form (`precision.kernels.accurate`) against mpmath over
 the gaps where torch's top log-probability already reads 0.
-
-The compute functions below are registered in `precision.kernels.registry.KERNELS` (kernels `jax-log`,
-`scipy-log`, `torch-log1p`); the registry imports them on first call, since this module imports the registry.
 """
 from __future__ import annotations
 
@@ -26,46 +23,11 @@ import mpmath
 import numpy as np
 
 from precision.emulated.thresholds import RivalsName
-from precision.formats.dtypes import exactly
+from precision.formats.dtypes import DTYPES, exactly
 from precision.kernels.gaps import onsets
-from precision.kernels.registry import DTYPES, EmulationModel, Kernel, from_torch, get_kernel, jax_rows, to_torch
+from precision.kernels.registry import Kernel, get_kernel
 from precision.kernels.scan import KernelScan
-
-LOG_PROBABILITY_KERNELS = ("torch-log", "torch-log1p", "jax-log", "scipy-log")  # in report order
-
-
-# --- the kernels (registered in the registry) ---------------------------------------------------------------
-def jax_log_softmax(x, d, device):
-    return jax_rows("log_softmax", x)
-
-
-def jax_log_model(dtype: str) -> EmulationModel:
-    return EmulationModel("logsumexp", None, "pairwise", "x − max − log Σ exp(x − max), every operation in the "
-                          "dtype (XLA's exp and log are not correctly rounded)")
-
-
-def scipy_log_softmax(x, d, device):
-    import scipy.special
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return scipy.special.log_softmax(x, axis=1)
-
-
-def scipy_log_model(dtype: str) -> EmulationModel:
-    return EmulationModel("logsumexp", "float32" if dtype == "float16" else None, "pairwise",
-                          "tmp = x − max; tmp − log Σ exp(tmp) in NumPy" +
-                          (" (float16 sums accumulate in float32)" if dtype == "float16" else ""))
-
-
-def torch_log1p(x, d, device):
-    from precision.kernels.accurate import log_softmax
-    return from_torch(log_softmax(to_torch(x, d, device), dim=-1), d)
-
-
-def log1p_model(dtype: str) -> EmulationModel:
-    wide = dtype in ("float16", "bfloat16")
-    return EmulationModel("logsumexp_log1p", "float32" if wide else None, "pairwise",
-                          "(x − x_top) − log1p(Σ_{i≠top} exp(x_i − x_top))" + (", in float32, rounded once" if wide
-                                                                                else ""))
+from precision.kernels.tensors import from_torch, to_torch
 
 
 # --- log-probability thresholds -----------------------------------------------------------------------------

@@ -16,9 +16,10 @@ import numpy as np
 from precision.emulated.algorithms import emulate
 from precision.emulated.thresholds import RivalsName, SaturationFacts, Transitions, rival_logits, sum_exceeds_one
 from precision.formats.arithmetic import arithmetic
+from precision.formats.dtypes import DTYPES, Dtype
 from precision.formats.search import SEARCH_POINTS, first_true
 from precision.kernels.gaps import exhaustive, window_steps
-from precision.kernels.registry import DTYPES, Dtype, Kernel, get_kernel
+from precision.kernels.registry import Kernel, get_kernel
 
 CELLS = 1 << 23  # logits per kernel call: bounds memory whatever the number of classes
 

@@ -60,7 +60,8 @@ def _divided(d, idx: np.ndarray, t: float, times: float = 1.0) -> np.ndarray:
 
 
 def raw_gap_for(dtype: str, kernel_gap: float, temperature: float = 1.0) -> float:
-    """The smallest raw gap G of the dtype with fl(G / T) ≥ kernel_gap: where saturation starts under temperature."""
+    """The smallest raw gap G of the dtype with fl(G / T) ≥ kernel_gap: where saturation starts under temperature
+    (inf: no gap of the dtype reaches it)."""
     d = DTYPES[dtype]
     # "not below" rather than "at least": a quotient with no value in the dtype (NaN) counts as past the gap
     first = first_true_index(lambda idx: ~(_divided(d, idx, temperature) < kernel_gap), 0, d.max_index)
@@ -85,28 +86,37 @@ class Setting:
     temperature: float
     softcap: float | None
     kernel_gap: float | None  # the gap the kernel must see for its top output to be exactly 1 (log p exactly 0)
-    raw_gap: float | None  # without a cap: the raw logit gap from which it is (None: never)
+    raw_gap: float | None  # without a cap: the raw logit gap from which it is (None: never, or no gap of the dtype)
     max_gap_under_cap: float | None  # 2·fl(c / T): the largest gap the kernel can see under the cap
     cap_prevents_top_one: bool | None  # None without a cap
-    min_raw_gap_under_cap: float | None  # 2c·atanh(g*·T / 2c) where the cap does not prevent it
+    min_raw_gap_under_cap: float | None  # 2c·atanh(g*·T / 2c) where the cap does not prevent it (None: it does,
+    #                                       or the dtype's tanh reaches ±1 first: no real-number figure)
     largest_safe_cap: float | None  # the largest cap of the dtype that prevents it
 
     def as_dict(self) -> dict:
         return asdict(self)
 
 
-def check_setting(temperature: float | None, softcap: float | None) -> None:
-    """A temperature and a soft-cap (None: not set) each a finite number > 0; one clear error otherwise."""
+def check_setting(temperature: float | None, softcap: float | None, dtype: str | None = None) -> None:
+    """A temperature and a soft-cap (None: not set) each a finite number > 0, the cap one the dtype holds (a cap
+    that rounds to 0, to inf or to NaN in it is no cap); one clear error otherwise."""
     for name, value in (("temperature", temperature), ("softcap", softcap)):
         if value is not None and not (value > 0 and math.isfinite(value)):
             raise InputError(name, f"must be a finite number > 0, got {value!r}")
+    if softcap is not None and dtype is not None:
+        d = DTYPES[dtype]
+        with np.errstate(over="ignore"):
+            c = float(d.cast(np.array([softcap]))[0])
+        if not (c > 0 and math.isfinite(c)):
+            raise InputError("softcap", f"{softcap!r} is {c!r} in {dtype}; give a cap {dtype} holds, from "
+                             f"{d.value(1)!r} to {float(d.format.max_finite)!r}")
 
 
 def setting(kernel: str, dtype: str, vocab: int, temperature: float = 1.0, softcap: float | None = None,
             kernel_gap: float | None = None) -> Setting:
     """Where a kernel's top output first reads exactly 1 under a setting; `kernel_gap` skips the measurement
     (`top_one_gap`) when it is already known."""
-    check_setting(temperature, softcap)
+    check_setting(temperature, softcap, dtype)
     if int(vocab) != vocab or vocab < 2:
         raise InputError("vocab", f"must be an integer ≥ 2, got {vocab!r}")
     k = get_kernel(kernel)
@@ -116,7 +126,8 @@ def setting(kernel: str, dtype: str, vocab: int, temperature: float = 1.0, softc
     if g is None:
         return Setting(k.name, dtype, vocab, temperature, softcap, None, None, None, None if softcap is None else True,
                        None, None)
-    raw = raw_gap_for(dtype, g, temperature)
+    raw: float | None = raw_gap_for(dtype, g, temperature)
+    raw = None if raw == math.inf else raw  # JSON holds no inf: no raw gap of the dtype reaches it
     safe = largest_safe_cap(dtype, g, temperature)
     if softcap is None:
         return Setting(k.name, dtype, vocab, temperature, None, g, raw, None, None, None, safe)
@@ -124,5 +135,5 @@ def setting(kernel: str, dtype: str, vocab: int, temperature: float = 1.0, softc
     bound = 2 * _div(d, c, temperature)
     prevents = bound < g
     ratio = g * temperature / (2 * c)  # ≥ 1 only where the dtype's tanh rounds to ±1: no real-number figure
-    need = None if prevents else (2 * c * math.atanh(ratio) if ratio < 1 else math.inf)
+    need = None if prevents or ratio >= 1 else 2 * c * math.atanh(ratio)
     return Setting(k.name, dtype, vocab, temperature, c, g, raw, bound, prevents, need, safe)

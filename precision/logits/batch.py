@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from precision.logits.rows import LOG_KERNELS, Saturation, absorbed_weight, check_rows, saturation_of
+from precision.logits.rows import Saturation, absorbed_weight, check_rows, saturation_of
 
-__all__ = ["LOG_KERNELS", "Saturation", "absorbed_weight", "check_rows", "looks_like_probabilities", "saturation_of"]
+__all__ = ["Saturation", "absorbed_weight", "check_rows", "looks_like_probabilities", "saturation_of"]
 
 
 def looks_like_probabilities(x, tolerance: float = 1e-3) -> bool:

@@ -35,10 +35,9 @@ from precision.emulated.algorithms import ALGORITHMS, check_logits, emulate
 from precision.formats.arithmetic import arithmetic
 from precision.formats.dtypes import exactly
 from precision.formats.search import first_true
-from precision.kernels.registry import DTYPES, EmulationModel, Kernel, get_kernel
+from precision.kernels.registry import DTYPES, EmulationModel, Kernel, get_kernel, log_kernel_of
 
 REACH = 2048.0  # largest gap searched: every kernel here saturates long before (float64: at ~37 + ln M)
-LOG_KERNELS = {"torch": "torch-log", "torch-float32": "torch-log"}  # measures log p = 0 with the same library
 
 
 @dataclass(frozen=True)
@@ -75,14 +74,6 @@ class Saturation:
     def past_threshold(self) -> np.ndarray:
         """gap − threshold: > 0, that much of the row's lead is invisible in the softmax."""
         return self.gap - self.threshold
-
-    @property
-    def distance(self) -> np.ndarray:
-        """The same as `past_threshold` (its name in earlier releases)."""
-        return self.past_threshold
-
-
-RowSaturation = Saturation  # one result type; the name `row_saturation` has always returned
 
 
 def check_rows(logits, name: str = "logits") -> np.ndarray:
@@ -142,7 +133,7 @@ def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", d
     ([True, False], [False, True], [False, False])
     """
     x = check_rows(logits)
-    k = get_kernel(kernel) if isinstance(kernel, str) else kernel
+    k = get_kernel(kernel)  # a name, a Kernel, or a user's function
     log_kernel = log_kernel_of(k)
     for dtype in dtypes:
         k.check(dtype, device)  # every dtype refused before any work
@@ -184,12 +175,6 @@ def row_saturation(x, dtype: str, kernel: Kernel | str, device: str = "cpu") -> 
     ([True, False], [7.625, 7.625])
     """
     return saturation_of(x, (dtype,), kernel, device, exact_distance=True)[dtype]
-
-
-def log_kernel_of(kernel: Kernel) -> Kernel:
-    """The kernel that says whether the top class's log-probability is exactly 0: the kernel itself when it is
-    log-space, else its library's log-softmax where it has one (`LOG_KERNELS`)."""
-    return get_kernel(LOG_KERNELS[kernel.name]) if kernel.name in LOG_KERNELS and not kernel.log_space else kernel
 
 
 def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kernel, log_kernel: Kernel,

@@ -14,10 +14,9 @@ import sys
 
 from precision.common.devices import cpu_dispatch, supported_capabilities
 from precision.common.errors import InputError
-from precision.common.markdown import table
 from precision.formats.dtypes import IEEE
+from precision.kernels.registry import get_kernel, in_section
 
-KERNELS = ("torch", "torch-log")
 DTYPES = IEEE
 CLASSES = (2, 1000)
 FACTS = ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap")
@@ -37,9 +36,15 @@ print(json.dumps({"capability": str(torch.backends.cpu.get_cpu_capability()), "r
 """
 
 
-def configurations(kernels=KERNELS, dtypes=DTYPES, classes=CLASSES) -> list[tuple[str, str, int, str]]:
-    """Every (kernel, dtype, classes, rivals): 'one' rival only where it differs from 'equal' (M > 2)."""
-    return [(k, d, m, r) for k in kernels for d in dtypes for m in classes
+def path_kernels() -> tuple[str, ...]:
+    """The names of the kernels measured under each CPU path: those registered in the "cpu-paths" section."""
+    return tuple(k.name for k in in_section("cpu-paths"))
+
+
+def configurations(kernels=None, dtypes=DTYPES, classes=CLASSES) -> list[tuple[str, str, int, str]]:
+    """Every (kernel, dtype, classes, rivals) (default kernels: `path_kernels()`): 'one' rival only where it differs
+    from 'equal' (M > 2)."""
+    return [(k, d, m, r) for k in (path_kernels() if kernels is None else kernels) for d in dtypes for m in classes
             for r in (("equal", "one") if m > 2 else ("equal",))]
 
 
@@ -71,7 +76,7 @@ def explaining_models(dtype: str, classes: int, rivals: str, gap: float | None) 
     return found
 
 
-def compare_paths(kernels=KERNELS, dtypes=DTYPES, classes=CLASSES, capabilities=None,
+def compare_paths(kernels=None, dtypes=DTYPES, classes=CLASSES, capabilities=None,
                   explain: bool = True) -> dict:
     """Thresholds of the torch kernels under every CPU path (default: each this processor supports), as
     {"machine", "capabilities", "ran", "rows"}; a row holds each path's facts and whether the paths agree."""
@@ -87,45 +92,9 @@ def compare_paths(kernels=KERNELS, dtypes=DTYPES, classes=CLASSES, capabilities=
         paths = {c: {k: measured[c]["rows"][i][k] for k in FACTS} for c in capabilities}
         agree = len({json.dumps(p, sort_keys=True) for p in paths.values()}) == 1
         row = {"kernel": kernel, "dtype": dtype, "classes": m, "rivals": rivals, "paths": paths, "agree": agree}
-        if explain and not agree and kernel == "torch":
+        if explain and not agree and not get_kernel(kernel).log_space:  # the models are softmax algorithms
             row["models"] = {c: explaining_models(dtype, m, rivals, p["top_is_one_from_gap"])
                              for c, p in paths.items()}
         rows.append(row)
     return {"machine": cpu_dispatch(), "capabilities": list(capabilities),
             "ran": {c: measured[c]["capability"] for c in capabilities}, "rows": rows}
-
-
-def _gap(v) -> str:
-    return "never" if v is None else f"{v:.9g}"
-
-
-def dispatch_markdown(data: dict) -> str:
-    """The report's section on torch's CPU paths: a table per kernel, the rows where the paths disagree first."""
-    caps, machine = data["capabilities"], data["machine"]
-    ran = ", ".join(f"`{c}` → {data['ran'][c]}" for c in caps)
-    here = machine.get("torch_cpu_capability", "unknown")
-    lines = ["## torch's CPU code paths", "",
-             f"PyTorch picks its CPU code path at run time from the processor. This one ({machine['processor']}; "
-             f"flags {machine['cpu_flags'] or 'unknown'}) runs **{here}** unless told otherwise; every path it "
-             f"supports was measured in its own process with `ATEN_CPU_CAPABILITY` ({ran}). On another processor, "
-             "read the column of `torch.backends.cpu.get_cpu_capability()`: AVX512 needs avx512f/bw/vl/dq and fma, "
-             "AVX2 needs avx2 and fma, older x86 and most ARM machines run DEFAULT.", ""]
-    disagree = [r for r in data["rows"] if not r["agree"]]
-    lines += [f"The paths disagree on {len(disagree)} of {len(data['rows'])} configurations." if disagree else
-              f"The paths agree on all {len(data['rows'])} configurations.", ""]
-    header = ["kernel", "dtype", "M", "rivals"] + [f"top = 1 from ({c})" for c in caps] + \
-        [f"others 0 from ({c})" for c in caps] + ["agree", "emulated model of each path"]
-    cells = []
-    for r in sorted(data["rows"], key=lambda r: r["agree"]):
-        models = "; ".join(f"{c}: {', '.join(ms) or 'none found'}" for c, ms in r.get("models", {}).items())
-        cells.append([r["kernel"], r["dtype"], r["classes"], r["rivals"]] +
-                     [_gap(r["paths"][c]["top_is_one_from_gap"]) for c in caps] +
-                     [_gap(r["paths"][c]["others_zero_from_gap"]) for c in caps] +
-                     ["yes" if r["agree"] else "**no**", models or "—"])
-    return "\n".join(lines + [table(header, cells)]) + "\n"
-
-
-def dispatch_section(**options) -> tuple[dict, str]:
-    """The rows (JSON-ready) and the Markdown fragment of the report's CPU-path section."""
-    data = compare_paths(**options)
-    return data, dispatch_markdown(data)

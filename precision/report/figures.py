@@ -10,7 +10,7 @@ from precision.common.plotting import save_figure, subplots
 from precision.emulated.measures import measure_at
 from precision.emulated.thresholds import GapScan
 from precision.formats.number_formats import to_fraction
-from precision.report.rows import Rows, emulated, measured, measured_dtypes
+from precision.report.lookup import Rows, emulated, measured, measured_dtypes
 
 
 def _f(v) -> float | None:
@@ -62,30 +62,22 @@ def top_output_figure(data: dict, out: Path) -> Path:
 
 
 def thresholds_figure(data: dict, out: Path) -> Path:
-    """Grouped bars: the saturation gap of each algorithm in each format, for the smallest and largest M."""
-    T, rows = data["thresholds"], emulated(data)
-    formats, algorithms = data["settings"]["formats"], data["settings"]["algorithms"]
-    ms = sorted({r["classes"] for r in T})
+    """A heat map per number of classes (the smallest and the largest): the saturation gap of each algorithm
+    (column) in each format (row), every value written in its cell ('not run' where the format was not computed
+    at that size); one colour scale (logarithmic) for both."""
+    rows = emulated(data)
+    formats, algorithms = data["settings"]["formats"], list(data["settings"]["algorithms"])
+    ms = sorted({r["classes"] for r in data["thresholds"]})
     ms = [ms[0], ms[-1]] if len(ms) > 1 else ms
-    fig, axes = subplots(len(ms), 1, figsize=(12, 3.6 * len(ms)), squeeze=False)
-    width = 0.8 / len(algorithms)
-    for ax, m in zip(axes.flat, ms):
-        for k, a in enumerate(algorithms):
-            ys = [_f(r["top_is_one_from_gap"]) if (r := rows.get(f, a, m, "equal"))
-                  else None for f in formats]
-            xs = np.arange(len(formats)) + (k - len(algorithms) / 2 + 0.5) * width
-            ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=a)
-        for x, f in enumerate(formats):  # a blank slot would read as "never saturates"
-            if not any(rows.get(f, a, m, "equal") for a in algorithms):
-                ax.text(x, 0.5, f"not run\nfor {m} classes", transform=ax.get_xaxis_transform(), ha="center",
-                        va="center", fontsize=7, color="0.4")
-        ax.set_xticks(np.arange(len(formats)), formats, fontsize=8)
-        ax.set_yscale("log")
-        ax.set_ylim(top=ax.get_ylim()[1] * 40)  # room above the bars for the legend
-        ax.set_ylabel("gap from which top output = 1")
-        ax.set_title(f"{m} classes, all rivals equal", fontsize=10)
-        ax.grid(axis="y", alpha=0.3)
-    axes.flat[0].legend(fontsize=8, ncol=len(algorithms), loc="upper left")
+    panels = [(m, {(f, a): _f(r["top_is_one_from_gap"]) for f in formats for a in algorithms
+                   if (r := rows.get(f, a, m, "equal"))}) for m in ms]
+    norm = _log_norm(panels)
+    fig, axes = subplots(len(ms), 1, figsize=(2.4 + 1.45 * len(algorithms), (0.38 * len(formats) + 1.0) * len(ms)),
+                         squeeze=False)
+    for ax, (m, cells) in zip(axes.flat, panels):
+        _heat_map(ax, list(formats), algorithms, cells, norm, missing="not run")
+        ax.set_title(f"{m} classes, all rivals equal: gap from which the top output is exactly 1", fontsize=10,
+                     loc="left")
     return save_figure(fig, out / "thresholds.png")
 
 
@@ -155,42 +147,74 @@ def measures_figure(data: dict, out: Path, fmt: str = "float32") -> Path | None:
     return save_figure(fig, out / "measures.png")
 
 
-def kernels_figure(data: dict, out: Path) -> Path:
-    """Grouped bars: the first gap with top output exactly 1 for each kernel and dtype, one panel per number of
-    classes (only the kernels and dtypes measured there; one scale for all), with the emulated max-shifted softmax
-    (every operation in the dtype) as a black tick."""
+def _heat_map(ax, rows: list[str], cols: list[str], cells: dict, norm, missing: str = "—") -> None:
+    """One panel: a cell per (row, col) coloured by its gap (log scale) with the value written in it; a key absent
+    from `cells` reads `missing`, a None value 'never'."""
+    grid = np.array([[cells.get((r, c)) or np.nan for c in cols] for r in rows], dtype=float)
+    ax.imshow(np.ma.masked_invalid(grid), cmap="YlGnBu", norm=norm, aspect="auto")
+    for i, r in enumerate(rows):
+        for j, c in enumerate(cols):
+            v = cells.get((r, c), "missing")
+            text = missing if v == "missing" else "never" if v is None else f"{v:.4g}"
+            dark = isinstance(v, float) and norm(v) > 0.55
+            number = isinstance(v, float)
+            ax.text(j, i, text, ha="center", va="center", fontsize=10 if len(text) < 8 else 8,
+                    color="white" if dark else "black" if number else "0.45",
+                    fontweight="bold" if number and r != EMULATED_ROW else "normal")
+    ax.set_xticks(np.arange(len(cols)), cols, fontsize=9)
+    ax.xaxis.tick_top()
+    ax.set_yticks(np.arange(len(rows)), rows, fontsize=9)
+    ax.set_xticks(np.arange(len(cols) + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="white", lw=2)
+    ax.tick_params(which="minor", length=0)
+
+
+def _log_norm(panels):
+    """One logarithmic colour scale over every gap of the panels (the cells dict is each panel's last item)."""
+    from matplotlib.colors import LogNorm
+    values = [v for *_, cells in panels for v in cells.values() if v]
+    return LogNorm(vmin=min(values, default=1.0), vmax=max(values, default=10.0))
+
+
+EMULATED_ROW = "emulated, every op in the dtype"
+
+
+def _kernel_panels(data: dict) -> list[tuple[int, list[str], list[str], dict]]:
+    """Per number of classes: the kernels measured there, the dtypes, and each cell's first gap with a top output of
+    exactly 1 (None: never), with the emulated max-shifted softmax (every operation in the dtype) as a last row."""
     k, kernels, dtypes = data["kernels"], measured(data), measured_dtypes(data)
-    names = list(k["kernels"])  # a kernel keeps its colour in every panel
     panels = []
     for m in k["classes"]:
-        cells = {(n, d): _f(r["top_is_one_from_gap"]) for n in names for d in dtypes
+        cells = {(n, d): _f(r["top_is_one_from_gap"]) for n in k["kernels"] for d in dtypes
                  if (r := kernels.get(n, d, m, "equal"))}
-        panels.append((m, [n for n in names if any(key[0] == n for key in cells)],
-                       [d for d in dtypes if any(key[1] == d for key in cells)], cells))
-    fig, axes = subplots(1, len(panels), figsize=(2 + 1.1 * sum(len(p[2]) for p in panels), 4.2), squeeze=False,
-                         sharey=True, gridspec_kw={"width_ratios": [max(1, len(p[2])) for p in panels]})
-    for ax, (m, shown, ds, cells) in zip(axes.flat, panels):
-        width = 0.8 / max(1, len(shown))
-        for j, name in enumerate(shown):
-            ys = [cells.get((name, d)) for d in ds]
-            xs = np.arange(len(ds)) + (j - len(shown) / 2 + 0.5) * width
-            ax.bar([x for x, y in zip(xs, ys) if y], [y for y in ys if y], width, label=name,
-                   color=f"C{names.index(name)}")
-        for x, d in enumerate(ds):
-            r = emulated(data).get(d, "shifted", m, "equal")
-            if r and r["top_is_one_from_gap"]:
-                ax.plot([x - 0.45, x + 0.45], [_f(r["top_is_one_from_gap"])] * 2, "k-", lw=1.5,
-                        label="emulated, every op in the dtype" if x == 0 else None)
-        ax.set_xticks(np.arange(len(ds)), ds, fontsize=8)
-        # logarithmic: float8's gaps of 2–3 and the log1p kernel's of 744 share the panel, each readable
-        ax.set_yscale("log")
-        ax.set_title(f"{m:,} classes, all rivals equal", fontsize=10)
-        ax.grid(axis="y", which="both", alpha=0.3)
-    first = axes.flat[0]
-    first.set_ylim(top=first.get_ylim()[1] * 40)  # room above the bars for the legend (the scale is shared)
-    first.set_ylabel("gap from which the top output is exactly 1 (log scale)")
-    first.legend(fontsize=7, ncol=2, loc="upper left")
-    fig.suptitle("Real kernels: the first gap with a top output of exactly 1", fontsize=11)
+        names = [n for n in k["kernels"] if any(key[0] == n for key in cells)]
+        ds = dtypes  # the same columns in every panel, so that a dtype reads down one column
+        for d in ds:
+            if r := emulated(data).get(d, "shifted", m, "equal"):
+                cells[(EMULATED_ROW, d)] = _f(r["top_is_one_from_gap"])
+        panels.append((m, names + ([EMULATED_ROW] if any(key[0] == EMULATED_ROW for key in cells) else []), ds,
+                       cells))
+    return panels
+
+
+def kernels_figure(data: dict, out: Path) -> Path:
+    """A heat map per number of classes: the first gap with top output exactly 1 for each kernel (row) and dtype
+    (column), every value written in its cell ('—': not measured, 'never'), the emulated max-shifted softmax
+    (every operation in the dtype) as the last row; one colour scale (logarithmic) for all panels."""
+    panels = _kernel_panels(data)
+    norm = _log_norm(panels)
+    heights = [len(names) + 1.2 for _, names, _, _ in panels]
+    width = 2.6 + 1.25 * max((len(ds) for _, _, ds, _ in panels), default=1)
+    fig, axes = subplots(len(panels), 1, figsize=(width, 0.42 * sum(heights) + 0.9), squeeze=False,
+                         gridspec_kw={"height_ratios": heights})
+    for ax, (m, names, ds, cells) in zip(axes.flat, panels):
+        _heat_map(ax, names, ds, cells, norm)
+        if EMULATED_ROW in names:
+            ax.axhline(len(names) - 1.5, color="0.2", lw=1.5)
+        ax.set_title(f"{m:,} classes, all rivals equal", fontsize=10, loc="left")
+    fig.suptitle("Real kernels: the first logit gap with a top output of exactly 1 (log p exactly 0 for 'log' "
+                 "kernels)", fontsize=11)
     return save_figure(fig, out / "kernels.png")
 
 

@@ -11,8 +11,6 @@ import pytest
 from precision.common.errors import InputError
 from precision.formats.dtypes import DTYPES
 from precision.kernels.attention import (
-    AttentionThresholds,
-    attention_figure,
     attention_rows,
     attention_thresholds,
     available_backends,
@@ -103,10 +101,3 @@ def test_bad_input_names_the_argument():
         attention_rows(np.array([1.0]), "float32", 1)
     with pytest.raises(InputError, match="dtype"):
         attention_thresholds("math", "float8_e4m3fn", 4)
-
-
-def test_attention_figure(tmp_path):
-    rs = [AttentionThresholds(b, "float32", n, "cpu", "m", 1.0, g, g, 1) for b, n, g in
-          [("unfused", 2, 103.97), ("unfused", 128, 103.97), ("flash_attention", 2, 103.97),
-           ("flash_attention", 128, 86.99)]]
-    assert attention_figure(rs, tmp_path).stat().st_size > 1000

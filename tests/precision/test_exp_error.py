@@ -10,6 +10,7 @@ from precision.emulated import exp_error as iv
 from precision.formats.dtypes import DTYPES
 from precision.kernels import exp_error as ke
 from precision.kernels.registry import KERNELS
+from precision.report.kernel_sections import exp_error_markdown
 
 
 @pytest.mark.parametrize("fmt", ["float16", "bfloat16", "float32", "float8_e4m3fn", "float8_e5m2"])
@@ -80,6 +81,9 @@ def test_exp_inputs_cover_the_gaps_that_matter():
 def test_numpy_exp_error_and_onnx_not_measurable():
     assert ke.exp_error_ulps(KERNELS["numpy"], "float8_e4m3fn") <= 0.5  # ml_dtypes: float32 exp, rounded once
     assert ke.exp_error_ulps(KERNELS["onnxruntime"], "float32") is None
+    row = ke.exp_error_rows([KERNELS["onnxruntime"]], [{"kernel": "onnxruntime", "dtype": "float32", "classes": 2,
+                                                       "rivals": "equal", "top_is_one_from_gap": "16.5"}])[0]
+    assert row["note"] == KERNELS["onnxruntime"].exp_note and "inside the operator" in row["note"]
 
 
 def test_verdict_and_markdown():
@@ -90,7 +94,7 @@ def test_verdict_and_markdown():
     assert outside["inside"] is False and "not explained" in outside["note"]
     assert ke.verdict(None, "float16", "7")["inside"] is None
     rows = [{"kernel": "a", "dtype": "float16"} | inside, {"kernel": "b", "dtype": "float16"} | outside]
-    md = "\n".join(ke.exp_error_markdown(rows))
+    md = "\n".join(exp_error_markdown(rows))
     assert "| a | float16 | 0.9 | 1 (Coq)" in md and "**no**" in md and "b (float16)" in md
 
 

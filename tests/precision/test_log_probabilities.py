@@ -194,10 +194,11 @@ def test_the_log1p_form_is_exact_to_an_ulp_where_torch_reads_0(dtype):
 
 
 def test_language_model_section_rows_and_markdown():
-    from precision.kernels.language_models import language_model_markdown, language_model_rows
+    from precision.report.kernel_sections import language_models_markdown
+    from precision.report.language_models import language_model_rows
     rows = language_model_rows(dtypes=("float32",), vocabs=(100,), seq_lens=(4,), tokens=8)
     assert {r["kernel"] for r in rows["log_probabilities"]} >= {"torch-log", "torch-log1p"}
     assert rows["log1p_gain"][0]["log1p_max_ulps"] <= 1 and not rows["softcap"][0]["cap_prevents_top_one"]
-    md = language_model_markdown(rows)
+    md = language_models_markdown(rows)
     assert md.startswith("## Language models") and "| torch-log | float32 | 2 | 16.6355 |" in md
     assert "scaled_dot_product_attention" in md and "| float32 | 100 (" in md

@@ -157,7 +157,7 @@ def test_the_report_takes_a_user_kernel(tmp_path):
 
 
 def test_saturation_of_rows_with_a_user_kernel():
-    from precision.logits.batch import saturation_of
+    from precision.logits.rows import saturation_of
     s = saturation_of([[30.0, 0.0], [3.0, 0.0]], dtypes=("bfloat16",), kernel=f"{MOD}:stable")["bfloat16"]
     assert s.top_is_one.tolist() == [True, False]
 
@@ -178,10 +178,11 @@ def test_the_machine_is_recorded_with_torchs_cpu_path():
 
 def test_torch_cpu_paths_measured_in_subprocesses_and_compared():
     pytest.importorskip("torch")
-    from precision.report.dispatch import dispatch_section
+    from precision.report.dispatch import compare_paths
+    from precision.report.kernel_sections import cpu_paths_markdown
     widest = supported_capabilities()[-1]
-    data, md = dispatch_section(kernels=("torch",), dtypes=("bfloat16",), classes=(2,),
-                                capabilities=("default", widest))
+    data = compare_paths(kernels=("torch",), dtypes=("bfloat16",), classes=(2,), capabilities=("default", widest))
+    md = cpu_paths_markdown(data)
     assert data["ran"] == {"default": "DEFAULT", widest: widest.upper()} and len(data["rows"]) == 1
     row = data["rows"][0]
     assert row["paths"]["default"]["top_is_one_from_gap"] == 6.25  # bfloat16 widened to float32, rounded once
@@ -190,6 +191,7 @@ def test_torch_cpu_paths_measured_in_subprocesses_and_compared():
 
 def test_where_the_paths_disagree_the_report_says_so_with_the_models(monkeypatch):
     from precision.report import dispatch
+    from precision.report.kernel_sections import cpu_paths_markdown
     gaps = {"default": 8.3203125, "avx2": 7.625}
 
     def fake(capability, configs):
@@ -198,7 +200,8 @@ def test_where_the_paths_disagree_the_report_says_so_with_the_models(monkeypatch
              "others_zero_from_gap": 17.5, "nan_from_gap": None} for k, d, m, r in configs]}
     monkeypatch.setattr(dispatch, "measure_path", fake)
     monkeypatch.setattr(dispatch, "supported_capabilities", lambda: ("default", "avx2"))
-    data, md = dispatch.dispatch_section(kernels=("torch",), dtypes=("float16",), classes=(2,))
+    data = dispatch.compare_paths(kernels=("torch",), dtypes=("float16",), classes=(2,))
+    md = cpu_paths_markdown(data)
     row = data["rows"][0]
     assert not row["agree"] and "The paths disagree on 1 of 1 configurations." in md
     assert any("accumulate float32" in m for m in row["models"]["default"])  # rounded once: 8.32

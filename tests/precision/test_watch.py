@@ -35,9 +35,9 @@ def test_saturation_of_counts_rows_and_its_distance_has_the_right_sign():
     assert s["bfloat16"].top_is_one.tolist() == [True, False, True, True]
     np.testing.assert_array_equal(s["float32"].margin, [30, 3, 200, 8])
     exact = saturation_of(x, ("bfloat16",), "torch", exact_distance=True)["bfloat16"]
-    assert ((exact.distance >= 0) == exact.top_is_one).all()  # past its own point exactly when saturated
+    assert ((exact.past_threshold >= 0) == exact.top_is_one).all()  # past its own point exactly when saturated
     # torch on bfloat16 is the exact softmax rounded once: the model's distance agrees within a grid step
-    np.testing.assert_allclose(s["bfloat16"].distance, exact.distance, atol=2 ** -4 * 8)
+    np.testing.assert_allclose(s["bfloat16"].past_threshold, exact.past_threshold, atol=2 ** -4 * 8)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -64,16 +64,16 @@ def test_overflowing_and_nan_rows_are_flagged_not_called_unsaturated():
 
 def test_one_engine_one_result_type_with_either_distance():
     from precision.kernels.registry import get_kernel
-    from precision.logits.rows import RowSaturation, Saturation, row_saturation
+    from precision.logits.rows import Saturation, row_saturation
     x = np.array([[30.0, 0.0, 1.0], [3.0, 0.0, 0.0]])
     model = saturation_of(x, ("float16",), "numpy")["float16"]
     exact = saturation_of(x, ("float16",), "numpy", exact_distance=True)["float16"]
-    assert RowSaturation is Saturation and type(model) is type(exact) is Saturation
+    assert type(model) is type(exact) is Saturation
     assert (model.method, exact.method) == ("model", "exact")
     row = row_saturation(x, "float16", get_kernel("numpy"))
     np.testing.assert_array_equal(row.threshold, exact.threshold)
     np.testing.assert_array_equal(model.gap, exact.gap)
-    np.testing.assert_array_equal(model.distance, model.past_threshold)
+    np.testing.assert_array_equal(model.past_threshold, model.gap - model.threshold)
 
 
 def test_probabilities_and_log_probabilities_are_recognised_and_logits_are_not():

@@ -1,6 +1,8 @@
 """The report's rows (JSON-ready dicts, as report.json holds them) looked up by configuration through an index,
-for the Markdown and the figures alike."""
+and a gap as the text of a cell, for the Markdown and the figures alike."""
 from __future__ import annotations
+
+from fractions import Fraction
 
 from precision.formats.dtypes import DTYPES
 
@@ -34,3 +36,11 @@ def measured(data: dict) -> Rows:
 def measured_dtypes(data: dict) -> list[str]:
     """The dtypes some kernel was measured in, in a fixed order."""
     return [d for d in KERNEL_DTYPES if any(r["dtype"] == d for r in data["kernels"]["thresholds"])]
+
+
+def gap_cell(v) -> str:
+    """A gap (exact decimal text or a number; None: never) as a table cell."""
+    if v is None:
+        return "never"
+    x = float(Fraction(v)) if isinstance(v, str) else v
+    return f"{x:.6g}"
