@@ -25,6 +25,7 @@ from precision.common.limits import check_classes
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.number_formats import get_format
+from precision.formats.rounding import ROUNDING_MODES
 from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, available_kernels, get_kernel
 from precision.logits.files import LogitsFile
 from precision.report.compute import (
@@ -120,6 +121,9 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                           help=f"{', '.join(VOCABULARY_KERNELS)} also measured at this many classes in float16, "
                                f"bfloat16 and float32 (default {DEFAULT_VOCABULARY:,}, Llama 3's; about a second "
                                "each), and --language-models at it; 'none': not")
+    emulated.add_argument("--rounding-modes", action="store_true", default=None,
+                          help="add the max-shifted thresholds under every rounding mode (nearest-even/away, "
+                               "toward zero/+inf/-inf, to odd) with their closed forms (a few seconds)")
     emulated.add_argument("--language-models", action="store_true", default=None,
                           help="add log-probability kernels, cross-entropy, attention and soft-capping at "
                                "--vocabulary tokens (~45 s at 128,256; 32,000 with --vocabulary none)")
@@ -179,7 +183,8 @@ def _report_config(args, kernels, logits, device: str) -> dict:
     return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
             "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device,
             "vocabulary": args.vocabulary, "cpu_paths": bool(args.cpu_paths),
-            "language_models": bool(args.language_models)}
+            "language_models": bool(args.language_models)} | (
+            {"rounding_modes": True} if args.rounding_modes else {})
 
 
 def _logits_kernel(name: str, algorithms):
@@ -211,8 +216,8 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     if args.logits is not None:
         _refuse_unused(args, {"formats": "--formats", "classes": "--classes", "kernels": "--kernels",
                               "kernel_classes": "--kernel-classes", "cpu_paths": "--cpu-paths",
-                              "vocabulary": "--vocabulary", "language_models": "--language-models",
-                              "proofs": "--proofs"},
+                              "rounding_modes": "--rounding-modes", "vocabulary": "--vocabulary",
+                              "language_models": "--language-models", "proofs": "--proofs"},
                        "applies to the report; --logits analyses your file with one --kernel")
         kernel = _logits_kernel(args.kernel or "torch", args.algorithms)
         from precision.logits.analysis import LOGIT_DTYPES
@@ -296,7 +301,7 @@ def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] |
     """The report's JSON, Markdown and figures written into `staging`; what was written, in words."""
     data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels, args.kernel_classes,
                    device, progress=True, cpu_paths=bool(args.cpu_paths), language_models=bool(args.language_models),
-                   proved=proved, vocabulary=args.vocabulary)
+                   proved=proved, vocabulary=args.vocabulary, rounding_modes=bool(args.rounding_modes))
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
     if not args.no_figures:
@@ -317,6 +322,9 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
     emulated.add_argument("--accumulate", type=_format, default=None,
                           help="format the sums are computed in (default: the input format)")
     emulated.add_argument("--order", default=None, choices=ORDERS, help="summation order (default sequential)")
+    emulated.add_argument("--rounding", default=None, choices=ROUNDING_MODES,
+                          help="rounding mode of every operation, in --format and --accumulate (default "
+                               "nearest-even; binary formats; FORMAT@MODE names one format's mode)")
     real = parser.add_argument_group("a real kernel (--kernel)")
     real.add_argument("--kernel", default=None,
                       help=f"measure a real kernel instead ({', '.join(KERNELS)}, or package.module:function)")
@@ -331,7 +339,8 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
 def run_thresholds(args) -> int:
     if args.kernel is not None:
         _refuse_unused(args, {"format": "--format", "algorithm": "--algorithm", "accumulate": "--accumulate",
-                              "order": "--order"}, "applies to emulated thresholds; --kernel measures a real kernel")
+                              "order": "--order", "rounding": "--rounding"},
+                       "applies to emulated thresholds; --kernel measures a real kernel")
         from precision.kernels.scan import kernel_thresholds
         kernel = get_kernel(args.kernel)
         device = _device(args.device, [kernel])
@@ -354,8 +363,10 @@ def run_thresholds(args) -> int:
     else:
         _refuse_unused(args, {"dtype": "--dtype", "device": "--device", "temperature": "--temperature",
                               "softcap": "--softcap"}, "applies with --kernel")
-        found = thresholds(args.format or "float32", args.algorithm or "shifted", args.classes, args.rivals,
-                           args.accumulate, args.order or "sequential").as_dict()
+        moded = lambda name: name if args.rounding is None or name is None else \
+            get_format(name).with_rounding(args.rounding)
+        found = thresholds(moded(args.format or "float32"), args.algorithm or "shifted", args.classes, args.rivals,
+                           moded(args.accumulate), args.order or "sequential").as_dict()
     print(strict_json(found, indent=2))
     return 0
 

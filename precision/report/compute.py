@@ -98,7 +98,7 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progres
 def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
             device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
             language_models: bool = False, proved: list[dict] | None = None,
-            vocabulary: int | None = DEFAULT_VOCABULARY) -> dict:
+            vocabulary: int | None = DEFAULT_VOCABULARY, rounding_modes: bool = False) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
 
     `vocabulary`: the torch kernels also measured at this many classes (None: not); `cpu_paths`: torch measured
@@ -128,6 +128,9 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
     if cpu_paths:
         from precision.report.dispatch import compare_paths
         extra["cpu_paths"] = compare_paths()
+    if rounding_modes:  # every rounding mode (precision.report.rounding_modes)
+        from precision.report.rounding_modes import rounding_mode_rows
+        extra["rounding_modes"] = rounding_mode_rows(formats)
     if language_models:
         from precision.kernels.language_models import language_model_rows
         extra["language_models"] = language_model_rows(dtypes=NARROW, vocabs=(vocabulary or 32000,),
@@ -203,6 +206,9 @@ def markdown(data: dict, figures: list[str]) -> str:
     if "cpu_paths" in data:
         from precision.report.dispatch import dispatch_markdown
         md += [dispatch_markdown(data["cpu_paths"]), ""]
+    if "rounding_modes" in data:
+        from precision.report.rounding_modes import rounding_mode_markdown
+        md += [rounding_mode_markdown(data["rounding_modes"]), ""]
     if "language_models" in data:
         from precision.kernels.language_models import language_model_markdown
         md += [language_model_markdown(data["language_models"]), ""]
@@ -229,8 +235,8 @@ def markdown(data: dict, figures: list[str]) -> str:
                       [[r["format"], _fmt_gap(r["top_is_one_from_gap"]), _fmt_gap(r["others_zero_from_gap"]),
                         "—" if not r["sum_exceeds_one"] else
                         f"[{_fmt_gap(r['sum_exceeds_one'][0])}, {_fmt_gap(r['sum_exceeds_one'][1])})",
-                        f"{r['closed_form'].get('shifted_sum_absorbs', float('nan')):.6g}",
-                        f"{r['closed_form'].get('exact_rounded_once', float('nan')):.6g}",
+                        _fmt_gap(r['closed_form'].get('shifted_sum_absorbs', float('nan'))),
+                        _fmt_gap(r['closed_form'].get('exact_rounded_once', float('nan'))),
                         r["distinct_top_outputs"] if r["distinct_top_outputs"] is not None else "—", r["method"],
                         "—" if proved is None else ("yes" if checked_by_coq(r, proved) else "no")]
                        for r in two]), ""]
