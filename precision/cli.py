@@ -157,7 +157,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
 
 
 REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
-                "measures.png", "attention.png")
+                "measures.png", "attention.png", "stochastic.png")
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
@@ -307,6 +307,9 @@ def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] |
     if not args.no_figures:
         from precision.report.figures import draw_all
         figures = draw_all(data, staging)
+        if "stochastic" in data:
+            from precision.report.rounding_modes import stochastic_figure
+            figures.append(stochastic_figure(data["stochastic"], staging))
     write_text_atomic(staging / "report.md", markdown(data, [p.name for p in figures]))
     return f"{args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in {data['seconds']} s"
 

@@ -28,15 +28,19 @@ from precision.formats.number_formats import BinaryFormat, get_format, to_fracti
 EXP_BITS = 160  # bits of e^−g behind its rounding probability
 
 
+def binary_format(fmt: BinaryFormat | str) -> BinaryFormat:
+    """The binary format (without a rounding mode of its own) that stochastic rounding rounds onto."""
+    f = get_format(fmt)
+    if not isinstance(f, BinaryFormat) or f.rounding != "nearest-even":
+        raise InputError("format", f"stochastic rounding needs a binary format's name, got {f}")
+    return f
+
+
 @dataclass(frozen=True)
 class Stochastic:
     """A binary format's stochastic rounding: the two neighbours of a real and their probabilities."""
 
     fmt: BinaryFormat
-
-    def __post_init__(self):
-        if not isinstance(self.fmt, BinaryFormat) or self.fmt.rounding != "nearest-even":
-            raise InputError("format", f"stochastic rounding needs a binary format's name, got {self.fmt}")
 
     @cached_property
     def _down(self) -> BinaryFormat:
@@ -78,7 +82,7 @@ def _exp_neg(fmt: BinaryFormat, gap: Fraction) -> Fraction:
 def stochastic_top(fmt: BinaryFormat | str, gap, classes: int = 2) -> StochasticTop:
     """Exact P(top output = 1) and E[top output] of the max-shifted softmax of [gap, 0 × (classes − 1)], every
     operation stochastically rounded, the rivals summed after the top (see the module docstring)."""
-    sr = Stochastic(get_format(fmt))
+    sr = Stochastic(binary_format(fmt))
     g = to_fraction(gap)
     if g < 0 or classes < 2:
         raise InputError("gap", f"needs a gap ≥ 0 and classes ≥ 2, got {gap}, {classes}")
@@ -99,7 +103,7 @@ def stochastic_top(fmt: BinaryFormat | str, gap, classes: int = 2) -> Stochastic
     for s, ps in sums.items():
         y = 1 / s
         p_one += ps * (1 if y == 1 else (y - below) / (1 - below) if y > below else 0)
-    return StochasticTop(g, p_one, sum(ps / s for s, ps in sums.items()), len(sums))
+    return StochasticTop(g, p_one, sum((ps / s for s, ps in sums.items()), Fraction(0)), len(sums))
 
 
 def curve_reach(fmt: BinaryFormat) -> Fraction:
@@ -111,7 +115,7 @@ def curve_reach(fmt: BinaryFormat) -> Fraction:
 
 def stochastic_curve(fmt: BinaryFormat | str, classes: int = 2, step: int = 1) -> list[StochasticTop]:
     """`stochastic_top` at every `step`-th non-negative value of the format up to `curve_reach`."""
-    f = get_format(fmt)
+    f = binary_format(fmt)
     last = f.index_of(f.round(curve_reach(f)))
     return [stochastic_top(f, f.value_at(i), classes) for i in range(0, last + 1, step)]
 
@@ -125,7 +129,7 @@ def monte_carlo_top(fmt: BinaryFormat | str, gap, classes: int = 2, samples: int
                     seed: int = 0) -> tuple[float, float]:
     """P(top = 1) by sampling the same rounding outcomes (an independent check of the enumeration): the estimate
     and the half-width of its 99.9 % normal-approximation confidence interval."""
-    sr = Stochastic(get_format(fmt))
+    sr = Stochastic(binary_format(fmt))
     rng = np.random.default_rng(seed)
     x = _exp_neg(sr.fmt, to_fraction(gap)) if gap else Fraction(1)
     draw = lambda v: (lambda o: o[0][0] if len(o) == 1 or rng.random() >= float(o[1][1]) else o[1][0])(

@@ -129,8 +129,9 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
         from precision.report.dispatch import compare_paths
         extra["cpu_paths"] = compare_paths()
     if rounding_modes:  # every rounding mode (precision.report.rounding_modes)
-        from precision.report.rounding_modes import rounding_mode_rows
+        from precision.report.rounding_modes import rounding_mode_rows, stochastic_rows
         extra["rounding_modes"] = rounding_mode_rows(formats)
+        extra["stochastic"] = stochastic_rows()
     if language_models:
         from precision.kernels.language_models import language_model_rows
         extra["language_models"] = language_model_rows(dtypes=NARROW, vocabs=(vocabulary or 32000,),
@@ -207,8 +208,8 @@ def markdown(data: dict, figures: list[str]) -> str:
         from precision.report.dispatch import dispatch_markdown
         md += [dispatch_markdown(data["cpu_paths"]), ""]
     if "rounding_modes" in data:
-        from precision.report.rounding_modes import rounding_mode_markdown
-        md += [rounding_mode_markdown(data["rounding_modes"]), ""]
+        from precision.report.rounding_modes import rounding_mode_markdown, stochastic_markdown
+        md += [rounding_mode_markdown(data["rounding_modes"]), "", stochastic_markdown(data["stochastic"]), ""]
     if "language_models" in data:
         from precision.kernels.language_models import language_model_markdown
         md += [language_model_markdown(data["language_models"]), ""]

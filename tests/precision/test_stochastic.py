@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from precision.common.errors import InputError
-from precision.emulated.stochastic import (Stochastic, first_reaching, monte_carlo_top, stochastic_curve,
-                                           stochastic_top)
+from precision.emulated.stochastic import Stochastic, first_reaching, monte_carlo_top, stochastic_curve, stochastic_top
 from precision.formats.number_formats import get_format
 
 
@@ -58,3 +57,11 @@ def test_refusals():
         stochastic_top("bfloat16@toward-zero", 1.0)
     with pytest.raises(InputError):
         stochastic_top("float8_e5m2", 1e30)
+
+
+def test_report_rows_and_figure(tmp_path):
+    from precision.report.rounding_modes import stochastic_figure, stochastic_markdown, stochastic_rows
+    rows = stochastic_rows(["float8_e5m2"])
+    assert rows[0]["first_reaching"] == {"1/2": "2.5", "99/100": "6", "1": None}
+    assert "| float8_e5m2 | 2.5 | 6 | never |" in stochastic_markdown(rows)
+    assert stochastic_figure(rows, tmp_path).stat().st_size > 1000
