@@ -123,8 +123,8 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                                "each), and --language-models at it; 'none': not")
     emulated.add_argument("--rounding-modes", action="store_true", default=None,
                           help="add the max-shifted thresholds under every rounding mode (nearest-even/away, "
-                               "toward zero/+inf/-inf, to odd) with their closed forms, and stochastic rounding's exact "
-                               "probabilities for the float8 formats (a few seconds)")
+                               "toward zero/+inf/-inf, to odd) with their closed forms, and stochastic "
+                               "rounding's exact probabilities for the float8 formats (a few seconds)")
     emulated.add_argument("--language-models", action="store_true", default=None,
                           help="add log-probability kernels, cross-entropy, attention and soft-capping at "
                                "--vocabulary tokens (~45 s at 128,256; 32,000 with --vocabulary none)")
