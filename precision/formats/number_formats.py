@@ -80,7 +80,11 @@ Value: TypeAlias = Union[mpmath.mpf, decimal.Decimal, Fraction]
 V = TypeVar("V", mpmath.mpf, decimal.Decimal, Fraction)  # the value type of one format
 Real: TypeAlias = Union[int, float, str, Fraction, decimal.Decimal, mpmath.mpf]  # an exact real, as the formats take it
 
-Overflow = Literal["inf", "saturate"]  # a binary format's overflow: to ±inf (IEEE), or to ±largest finite
+# a binary format's overflow: to ±inf (IEEE), to ±largest finite, to NaN (the "fnuz" formats, which have no
+# infinity: ml_dtypes' casts give NaN past the largest finite value and for ±inf), or "finite": the OCP FP6/FP4
+# formats, with neither infinity nor NaN, saturate and take ±inf to ±largest finite (a NaN stays a NaN here: the
+# emulation reports it where ml_dtypes would store −0)
+Overflow = Literal["inf", "saturate", "nan", "finite"]
 OVERFLOWS: tuple[Overflow, ...] = get_args(Overflow)
 DeltaRule = Literal["nearest", "paper"]  # the δ-grid's rounding rule (see `DeltaGrid`)
 DELTA_RULES: tuple[DeltaRule, ...] = get_args(DeltaRule)
@@ -167,7 +171,7 @@ class Format(Generic[V]):
         while prec < 64 * start:
             y = f(interval_context(prec), interval(x, prec))
             lo, hi = (self.round(end) for end in interval_ends(y))
-            if lo == hi:
+            if lo == hi or (lo != lo and hi != hi):  # (both NaN: an overflow of a format without infinity)
                 return lo
             prec *= 2
         raise ArithmeticError(f"could not round {f} at {x} in {self.name}")
@@ -299,7 +303,9 @@ class BinaryFormat(Format[mpmath.mpf]):
     def round(self, x) -> mpmath.mpf:
         if isinstance(x, mpmath.mpf):
             if not mpmath.isfinite(x):
-                return x
+                if self.overflow == "finite" and not mpmath.isnan(x):
+                    return self.max_finite * mpmath.sign(x)
+                return mpmath.nan if self.overflow == "nan" else x
             negative, man, exp = mpf_parts(x)
             sign = -1 if negative else 1
         else:
@@ -323,8 +329,10 @@ class BinaryFormat(Format[mpmath.mpf]):
         n, q = self._round_parts(man, exp, sign < 0)
         n_max, q_max = self._largest
         if self._exceeds(n, q, n_max, q_max):
-            if self.overflow == "saturate" or not overflows_to_infinity(self.rounding, sign < 0):
+            if self.overflow in ("saturate", "finite") or not overflows_to_infinity(self.rounding, sign < 0):
                 n, q = n_max, q_max
+            elif self.overflow == "nan":
+                return mpmath.nan
             else:
                 return mpmath.mpf("inf") * sign
         return mpmath.ldexp(sign * n, q)
@@ -395,15 +403,21 @@ class BinaryFormat(Format[mpmath.mpf]):
             q = np.maximum(e2 - 1, self.emin) - (self.precision - 1)
             r = np.ldexp(round_integers(np.ldexp(x, -q), self.rounding), q)
             big = np.abs(r) > float(self.max_finite)
-            if self.overflow == "saturate":
+            if self.overflow in ("saturate", "finite"):
                 r = np.where(big, np.copysign(float(self.max_finite), x), r)
-            elif self.rounding == DEFAULT_ROUNDING:
+            elif self.rounding == DEFAULT_ROUNDING and self.overflow == "inf":
                 r = np.where(big, np.copysign(np.inf, x), r)
             else:
                 to_inf = np.array([overflows_to_infinity(self.rounding, False),
                                    overflows_to_infinity(self.rounding, True)])[(x < 0).astype(int)]
-                r = np.where(big, np.copysign(np.where(to_inf, np.inf, float(self.max_finite)), x), r)
-            return np.where(np.isfinite(x), r, x)
+                past = np.nan if self.overflow == "nan" else np.inf
+                r = np.where(big, np.copysign(np.where(to_inf, past, float(self.max_finite)), x), r)
+            outside = x  # ±∞ and NaN inputs: kept, except where the format has no infinity
+            if self.overflow == "nan":
+                outside = np.full_like(x, np.nan)
+            elif self.overflow == "finite":
+                outside = np.where(np.isnan(x), x, np.copysign(float(self.max_finite), x))
+            return np.where(np.isfinite(x), r, outside)
 
     @cached_property
     def max_index(self) -> int:
@@ -578,7 +592,15 @@ FLOAT32 = BinaryFormat("float32", 24, -126, 127)
 FLOAT64 = BinaryFormat("float64", 53, -1022, 1023)
 FLOAT8_E4M3FN = BinaryFormat("float8_e4m3fn", 4, -6, 8, overflow="saturate", largest_significand=0b1110)
 FLOAT8_E5M2 = BinaryFormat("float8_e5m2", 3, -14, 15)
-BUILTIN = {f.name: f for f in (FLOAT16, BFLOAT16, FLOAT32, FLOAT64, FLOAT8_E4M3FN, FLOAT8_E5M2)}
+# ml_dtypes' other narrow formats (its casts round to nearest even): e3m4 is IEEE-style; the "fnuz" ones have no
+# infinity and one NaN, and overflow to it; the OCP FP6/FP4 ones have neither and saturate
+LOW_PRECISION = (BinaryFormat("float8_e3m4", 5, -2, 3), BinaryFormat("float8_e4m3fnuz", 4, -7, 7, overflow="nan"),
+                 BinaryFormat("float8_e5m2fnuz", 3, -15, 15, overflow="nan"),
+                 BinaryFormat("float8_e4m3b11fnuz", 4, -10, 4, overflow="nan"),
+                 BinaryFormat("float6_e2m3fn", 4, 0, 2, overflow="finite"),
+                 BinaryFormat("float6_e3m2fn", 3, -2, 4, overflow="finite"),
+                 BinaryFormat("float4_e2m1fn", 2, 0, 2, overflow="finite"))
+BUILTIN = {f.name: f for f in (FLOAT16, BFLOAT16, FLOAT32, FLOAT64, FLOAT8_E4M3FN, FLOAT8_E5M2, *LOW_PRECISION)}
 ALIASES = {"binary16": "float16", "half": "float16", "binary32": "float32", "single": "float32",
            "binary64": "float64", "double": "float64"}
 
