@@ -43,3 +43,32 @@ def test_two_class_thresholds(name, top, zero, nan):
     shifted, naive = thresholds(name, "shifted", 2).as_dict(), thresholds(name, "naive", 2).as_dict()
     assert (shifted["top_is_one_from_gap"], shifted["others_zero_from_gap"]) == (top, zero)
     assert naive["nan_from_gap"] == nan  # exp(u) overflows: to NaN (fnuz), to ∞ then ∞/∞ (e3m4); saturates (FP6/4)
+
+
+FLOAT8 = [n for n in NAMES if n.startswith("float8")]  # the ones in the dtypes table (FP6/FP4: emulated only)
+
+
+@pytest.mark.parametrize("name", FLOAT8)
+def test_dtype_bit_patterns_are_the_grid(name):
+    from precision.formats.dtypes import DTYPES
+    d = DTYPES[name]
+    idx = np.arange(d.max_index + 1)
+    assert np.array_equal(d.values(idx).astype(np.float64), d.format.values_at(idx))
+    assert np.array_equal(d.index(d.values(idx)), idx)
+
+
+@pytest.mark.parametrize("name", FLOAT8)
+def test_numpy_kernel_in_these_dtypes_is_its_emulated_model_bit_for_bit(name):
+    """The NumPy kernel run in each dtype (its registry row lists only float16…float8_e5m2 so far: the dtype is
+    added here) against the emulated model on every two-class gap, and its measured thresholds."""
+    import dataclasses
+
+    from precision.kernels.registry import get_kernel
+    from precision.kernels.scan import agreement, kernel_thresholds, two_class_rows
+    numpy_kernel = get_kernel("numpy")
+    kernel = dataclasses.replace(numpy_kernel, dtypes=numpy_kernel.dtypes + (name,))
+    assert agreement(kernel, name, two_class_rows(name), "every two-class gap").as_dict()["bit_for_bit"]
+    measured = kernel_thresholds(kernel, name, 2, "equal", "cpu").as_dict()
+    emulated = thresholds(name, "shifted", 2).as_dict()
+    assert measured["top_is_one_from_gap"] == emulated["top_is_one_from_gap"]
+    assert measured["others_zero_from_gap"] == emulated["others_zero_from_gap"]
