@@ -14,6 +14,7 @@ from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.number_formats import get_format
+from precision.formats.rounding import ROUNDING_MODES
 from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, available_kernels, get_kernel
 from precision.logits.files import LogitsFile
 from precision.report.compute import (
@@ -113,6 +114,10 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                           help=f"{', '.join(_fast_kernels())} also measured at this many classes in float16, "
                                f"bfloat16 and float32 (default {DEFAULT_VOCABULARY:,}, Llama 3's; about a second "
                                "each), and --language-models at it; 'none': not")
+    emulated.add_argument("--rounding-modes", action="store_true", default=None,
+                          help="add the max-shifted thresholds under every rounding mode (nearest-even/away, "
+                               "toward zero/+inf/-inf, to odd) with their closed forms, and stochastic "
+                               "rounding's exact probabilities for the float8 formats (a few seconds)")
     emulated.add_argument("--language-models", action="store_true", default=None,
                           help="add log-probability kernels, cross-entropy, attention and soft-capping at "
                                "--vocabulary tokens (~45 s at 128,256; 32,000 with --vocabulary none)")
@@ -146,7 +151,7 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
 
 
 REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
-                "measures.png")
+                "measures.png", "stochastic.png")
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
@@ -172,7 +177,8 @@ def _report_config(args, kernels, logits, device: str) -> dict:
     return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
             "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device,
             "vocabulary": args.vocabulary, "cpu_paths": bool(args.cpu_paths),
-            "language_models": bool(args.language_models)}
+            "language_models": bool(args.language_models)} | (
+            {"rounding_modes": True} if args.rounding_modes else {})
 
 
 def _logits_kernel(name: str, algorithms):
@@ -211,8 +217,8 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
     if args.logits is not None:
         _refuse_unused(args, {"formats": "--formats", "classes": "--classes", "kernels": "--kernels",
                               "kernel_classes": "--kernel-classes", "cpu_paths": "--cpu-paths",
-                              "vocabulary": "--vocabulary", "language_models": "--language-models",
-                              "proofs": "--proofs"},
+                              "rounding_modes": "--rounding-modes", "vocabulary": "--vocabulary",
+                              "language_models": "--language-models", "proofs": "--proofs"},
                        "applies to the report; --logits analyses your file with one --kernel")
         kernel = _logits_kernel(args.kernel or "torch", args.algorithms)
         from precision.logits.analysis import LOGIT_DTYPES
@@ -287,12 +293,16 @@ def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] |
     with _kernels_option():  # a user's kernel that breaks its contract while measured
         data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
                        args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
-                       language_models=bool(args.language_models), proved=proved, vocabulary=args.vocabulary)
+                       language_models=bool(args.language_models), proved=proved, vocabulary=args.vocabulary,
+                       rounding_modes=bool(args.rounding_modes))
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
     if not args.no_figures:
         from precision.report.figures import draw_all
         figures = draw_all(data, staging)
+        if "stochastic" in data:
+            from precision.report.rounding_modes import stochastic_figure
+            figures.append(stochastic_figure(data["stochastic"], staging))
     write_text_atomic(staging / "report.md", markdown(data, [p.name for p in figures]))
     return f"{args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in {data['seconds']} s"
 
@@ -308,6 +318,9 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
     emulated.add_argument("--accumulate", type=_format, default=None,
                           help="format the sums are computed in (default: the input format)")
     emulated.add_argument("--order", default=None, choices=ORDERS, help="summation order (default sequential)")
+    emulated.add_argument("--rounding", default=None, choices=ROUNDING_MODES,
+                          help="rounding mode of every operation, in --format and --accumulate (default "
+                               "nearest-even; binary formats; FORMAT@MODE names one format's mode)")
     real = parser.add_argument_group("a real kernel (--kernel)")
     real.add_argument("--kernel", default=None,
                       help=f"measure a real kernel instead ({', '.join(KERNELS)}, or package.module:function)")
@@ -322,7 +335,8 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
 def run_thresholds(args) -> int:
     if args.kernel is not None:
         _refuse_unused(args, {"format": "--format", "algorithm": "--algorithm", "accumulate": "--accumulate",
-                              "order": "--order"}, "applies to emulated thresholds; --kernel measures a real kernel")
+                              "order": "--order", "rounding": "--rounding"},
+                       "applies to emulated thresholds; --kernel measures a real kernel")
         from precision.kernels.scan import kernel_thresholds
         kernel = get_kernel(args.kernel)
         device = _device(args.device, [kernel])
@@ -345,8 +359,10 @@ def run_thresholds(args) -> int:
     else:
         _refuse_unused(args, {"dtype": "--dtype", "device": "--device", "temperature": "--temperature",
                               "softcap": "--softcap"}, "applies with --kernel")
-        found = thresholds(args.format or "float32", args.algorithm or "shifted", args.classes, args.rivals,
-                           args.accumulate, args.order or "sequential").as_dict()
+        moded = lambda name: name if args.rounding is None or name is None else \
+            get_format(name).with_rounding(args.rounding)
+        found = thresholds(moded(args.format or "float32"), args.algorithm or "shifted", args.classes, args.rivals,
+                           moded(args.accumulate), args.order or "sequential").as_dict()
     print(strict_json(found, indent=2))
     return 0
 

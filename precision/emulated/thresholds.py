@@ -22,8 +22,10 @@ import numpy as np
 
 from precision.common.errors import InputError
 from precision.emulated.algorithms import ALGORITHMS, ORDERS, AlgorithmName, Order, emulate
+from precision.emulated.mode_forms import mode_closed_forms
 from precision.formats.arithmetic import arithmetic
 from precision.formats.number_formats import Format, get_format, mpf_of, to_fraction
+from precision.formats.rounding import DEFAULT_ROUNDING
 from precision.formats.search import SEARCH_POINTS, first_true_index, runs
 
 Gap: TypeAlias = Union[float, mpmath.mpf, decimal.Decimal, Fraction]  # a value of the format
@@ -310,10 +312,13 @@ def closed_forms(fmt: Format, classes: int, rivals: RivalsName | Literal["vector
       it reaches 1 when it passes the midpoint between 1 and the value just below 1 (tie goes to 1).
     - `shifted_sum_absorbs`: max-shifted softmax whose sum 1 + e^−g rounds to 1 (top first, two classes):
       about p·ln 2 for a binary format of p bits.
+    Under another rounding mode than nearest-even: `mode_closed_forms` (None where a threshold is never reached).
     """
     if rivals == "vector":
         return {}
     k = classes - 1 if rivals == "equal" else 1
+    if fmt.rounding != DEFAULT_ROUNDING:
+        return mode_closed_forms(fmt, k)
     one = fmt.round(1)
     below = to_fraction(fmt.value_at(fmt.index_of(one) - 1))
     h = (1 - below) / 2  # exact: a tiny δ must not vanish in a working precision

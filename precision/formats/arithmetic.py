@@ -2,8 +2,10 @@
 
 Two carriers, one behaviour:
 - float64 arrays, for binary64 and for binary formats of at most 26 significand bits. +, −, ×, ÷ are done in
-  float64 and rounded once more to the format; that second rounding is innocuous because 53 ≥ 2p + 2
-  (Figueroa, "When is double rounding innocuous?", 1995). exp/log/log1p come from libm and are kept only
+  float64 and rounded once more to the format; under nearest-even that second rounding is innocuous because
+  53 ≥ 2p + 2 (Figueroa, "When is double rounding innocuous?", 1995), under the other modes the exact sign of
+  the float64 error first moves the result off a value or midpoint of the format (`error_free`). Binary64 is
+  carried under nearest-even only. exp/log/log1p come from libm and are kept only
   where the libm value ±4 ulps rounds to the same format value (libm's error is below 1 ulp); every other
   element, and every element for binary64, is rounded correctly through mpmath interval arithmetic.
 - numpy object arrays of the format's own exact values (mpf, Decimal, Fraction) for everything else.
@@ -16,9 +18,12 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 
-from precision.formats.number_formats import Format, get_format
+from precision.formats.error_free import error_sign, toward_exact
+from precision.formats.number_formats import BinaryFormat, Format, get_format
+from precision.formats.rounding import DEFAULT_ROUNDING
 
 _LONG_BITS = np.finfo(np.longdouble).nmant  # 63 on x86 (80-bit), 112 where long double is quad, 52 elsewhere
+_TINY = 2.0**-1074  # float64's smallest subnormal: below half the smallest subnormal of every p ≤ 26 carrier
 
 
 class Arithmetic:
@@ -70,7 +75,11 @@ class Arithmetic:
     def _binary(self, name, a, b, op):
         if self.vectorized:
             with np.errstate(all="ignore"):
-                return self.fmt.round_array(op(a, b))
+                s = op(a, b)
+            f = self.fmt
+            if f.rounding != DEFAULT_ROUNDING and isinstance(f, BinaryFormat):
+                s = toward_exact(s, error_sign(name, a, b, s), f.precision, f.emin)
+            return f.round_array(s)
         return self._ops[name](a, b)
 
     def add(self, a, b):
@@ -123,10 +132,19 @@ class Arithmetic:
                 unsure = np.isfinite(a) & (a != 0)
             else:
                 y = libm(a.astype(wide))
+                if name == "exp" and self.fmt.rounding != DEFAULT_ROUNDING:  # exp(a) > 0: an underflow to 0 is
+                    # no exact 0 for a directed mode; any positive float far below the format's values rounds alike
+                    y = np.where(np.isfinite(a), np.maximum(y, wide(_TINY)), y)
                 band = np.abs(y) * wide(2.0 ** (5 - (53 if wide is np.float64 else _LONG_BITS + 1)))
                 out = self.fmt.round_array(y.astype(np.float64))
                 lo = self.fmt.round_array((y - band).astype(np.float64))
                 unsure = np.isfinite(a) & (lo != self.fmt.round_array((y + band).astype(np.float64)))
+        if name == "exp" and wide is np.float64 and self.fmt.rounding != DEFAULT_ROUNDING:
+            # exp(a) for 0 < |a| < 2^-30 lies strictly between 1 and its float64 neighbour's side, inside a gap
+            # of every p ≤ 26 format: the libm band would straddle 1, so round the neighbour instead
+            near = (a != 0) & (np.abs(a) < 2.0**-30)
+            out[near] = self.fmt.round_array(np.nextafter(1.0, np.where(a[near] > 0, np.inf, -np.inf)))
+            unsure &= ~near
         if unsure.any():
             values, inverse = np.unique(a[unsure], return_inverse=True)
             exact = np.array([float(self._exact[name](mpmath.mpf(float(v)))) for v in values])

@@ -9,7 +9,7 @@ from typing import overload
 import ml_dtypes
 import numpy as np
 
-from precision.formats.number_formats import BUILTIN, BinaryFormat
+from precision.formats.number_formats import BUILTIN, LOW_PRECISION, BinaryFormat
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,10 @@ def exactly(x: np.ndarray, value: float) -> np.ndarray:
 DTYPES = {d.name: d for d in (
     Dtype("float16", np.float16, np.uint16), Dtype("bfloat16", ml_dtypes.bfloat16, np.uint16),
     Dtype("float32", np.float32, np.uint32), Dtype("float64", np.float64, np.uint64),
-    Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8))}
+    Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8),
+    # ml_dtypes' other float8 formats; FP6/FP4 are formats of the emulated arithmetic only for now: with neither
+    # infinity nor NaN their bit patterns do not end in a non-finite value, as every dtype here does
+    *(Dtype(f.name, getattr(ml_dtypes, f.name), np.uint8) for f in LOW_PRECISION if f.name.startswith("float8")))}
 
 IEEE = ("float16", "bfloat16", "float32", "float64")  # the dtypes of every framework; float8 is NumPy's alone
 NARROW = IEEE[:3]  # float16, bfloat16, float32: what attention and language models' logits are computed in

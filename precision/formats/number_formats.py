@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import decimal
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import cached_property, lru_cache
 from typing import Any, Callable, Generic, Literal, TypeAlias, TypeVar, Union, get_args
@@ -25,6 +25,14 @@ from mpmath.ctx_iv import MPIntervalContext
 
 from precision.common.errors import InputError
 from precision.formats.mpmath_adapter import interval_ends, mpf_parts
+from precision.formats.rounding import (
+    DEFAULT_ROUNDING,
+    RoundingMode,
+    check_rounding,
+    overflows_to_infinity,
+    round_integers,
+    rounds_up,
+)
 
 
 def to_fraction(x: Real | np.generic) -> Fraction:
@@ -72,7 +80,11 @@ Value: TypeAlias = Union[mpmath.mpf, decimal.Decimal, Fraction]
 V = TypeVar("V", mpmath.mpf, decimal.Decimal, Fraction)  # the value type of one format
 Real: TypeAlias = Union[int, float, str, Fraction, decimal.Decimal, mpmath.mpf]  # an exact real, as the formats take it
 
-Overflow = Literal["inf", "saturate"]  # a binary format's overflow: to ±inf (IEEE), or to ±largest finite
+# a binary format's overflow: to ±inf (IEEE), to ±largest finite, to NaN (the "fnuz" formats, which have no
+# infinity: ml_dtypes' casts give NaN past the largest finite value and for ±inf), or "finite": the OCP FP6/FP4
+# formats, with neither infinity nor NaN, saturate and take ±inf to ±largest finite (a NaN stays a NaN here: the
+# emulation reports it where ml_dtypes would store −0)
+Overflow = Literal["inf", "saturate", "nan", "finite"]
 OVERFLOWS: tuple[Overflow, ...] = get_args(Overflow)
 DeltaRule = Literal["nearest", "paper"]  # the δ-grid's rounding rule (see `DeltaGrid`)
 DELTA_RULES: tuple[DeltaRule, ...] = get_args(DeltaRule)
@@ -92,6 +104,19 @@ class Format(Generic[V]):
     def carrier(self) -> bool:
         """True when float64 arrays can carry the values and ops stay exact (see Arithmetic)."""
         return False
+
+    @property
+    def rounding(self) -> RoundingMode:
+        """The rounding mode of every operation (see precision.formats.rounding)."""
+        return DEFAULT_ROUNDING
+
+    def with_rounding(self, mode: str) -> "Format":
+        """The same values rounded under another mode: binary formats only (decimal and the δ-grid round to
+        nearest)."""
+        if check_rounding(mode) == self.rounding:
+            return self
+        raise InputError("rounding", f"{self.name} rounds to nearest only; rounding modes apply to the binary "
+                                     "formats (float16 … float64, float8/6/4, mpBITS)")
 
     def round(self, x: Real) -> V:
         """The format's value nearest to the exact real x (the format's tie rule)."""
@@ -120,15 +145,23 @@ class Format(Generic[V]):
     def div(self, a: V, b: V) -> V:
         return self.round(to_fraction(a) / to_fraction(b))
 
+    # exp(0), log(1) and log1p(0) are the only exact values at a rational argument (Lindemann): Ziv's loop would
+    # never separate them from a neighbour under a directed mode, so they are answered first.
     def exp(self, a: V) -> V:
+        if a == 0:
+            return self.round(1)
         return self.round_function(lambda iv, x: iv.exp(x), a)
 
     def log(self, a: V) -> V:
         if a == 0:  # formats with an infinity return it; the δ-grid has none and refuses
             return self.round(mpmath.mpf("-inf"))
+        if a == 1:
+            return self.round(0)
         return self.round_function(lambda iv, x: iv.log(x), a)
 
     def log1p(self, a: V) -> V:
+        if a == 0:
+            return self.round(0)
         return self.round_function(lambda iv, x: iv.log(1 + x), a)
 
     def round_function(self, f: Callable[[Any, Any], Any], x: V) -> V:
@@ -138,7 +171,7 @@ class Format(Generic[V]):
         while prec < 64 * start:
             y = f(interval_context(prec), interval(x, prec))
             lo, hi = (self.round(end) for end in interval_ends(y))
-            if lo == hi:
+            if lo == hi or (lo != lo and hi != hi):  # (both NaN: an overflow of a format without infinity)
                 return lo
             prec *= 2
         raise ArithmeticError(f"could not round {f} at {x} in {self.name}")
@@ -202,7 +235,8 @@ class Format(Generic[V]):
 
 @dataclass(frozen=True, eq=True)
 class BinaryFormat(Format[mpmath.mpf]):
-    """IEEE-style binary floating point: round to nearest even, gradual underflow, overflow per `overflow`."""
+    """IEEE-style binary floating point: gradual underflow, overflow per `overflow`, every result rounded under
+    `rounding` (round to nearest even by default; the name of another mode's format ends in @MODE)."""
 
     name: str
     precision: int  # significand bits, the implicit bit included
@@ -210,6 +244,13 @@ class BinaryFormat(Format[mpmath.mpf]):
     emax: int  # exponent of the largest finite binade
     overflow: Overflow = "inf"  # "inf" (IEEE), "saturate" (to ±largest finite, as torch casts to float8_e4m3fn)
     largest_significand: int | None = None  # e4m3fn stops at 1.110×2^8 = 448, not 1.111×2^8
+    rounding: RoundingMode = DEFAULT_ROUNDING  # a field here, a property on Format
+
+    def with_rounding(self, mode: str) -> "BinaryFormat":
+        """This format rounding every result under `mode`, named NAME@MODE (NAME for nearest-even)."""
+        mode = check_rounding(mode)
+        base = self.name.split("@")[0]
+        return replace(self, name=base if mode == DEFAULT_ROUNDING else f"{base}@{mode}", rounding=mode)
 
     @property
     def precision_bits(self) -> int:
@@ -220,8 +261,12 @@ class BinaryFormat(Format[mpmath.mpf]):
         return self.emax < 1 << 20  # mp formats' ±2^40 stands in for an unbounded exponent
 
     @property
-    def carrier(self) -> bool:  # binary64 itself, or narrow enough that double rounding is innocuous (p ≤ 26)
-        return (self.precision <= 26 or self.precision == 53) and self.emin >= -1022 and self.emax <= 1023
+    def carrier(self) -> bool:  # binary64 itself (nearest-even only: no spare bits to see the exact result by),
+        # or narrow enough that a float64 result and the sign of its error decide every mode (p ≤ 26)
+        # (other modes: subnormals far above float64's, so that libm's underflow to 0 or to a subnormal is no risk)
+        nearest_even = self.rounding == DEFAULT_ROUNDING
+        low = self.emin >= -1022 if nearest_even else self.emin - self.precision >= -990
+        return (self.precision <= 26 or (self.precision == 53 and nearest_even)) and low and self.emax <= 1023
 
     @cached_property
     def _largest(self) -> tuple[int, int]:
@@ -242,8 +287,8 @@ class BinaryFormat(Format[mpmath.mpf]):
         """Distance from 1 to the next larger value."""
         return mpmath.ldexp(1, 1 - self.precision)
 
-    def _round_parts(self, man: int, exp: int) -> tuple[int, int]:
-        """Round man·2^exp (man > 0) to (n, q) with n·2^q in the format's precision (exponent unbounded above)."""
+    def _round_parts(self, man: int, exp: int, negative: bool = False) -> tuple[int, int]:
+        """Round ±man·2^exp (man > 0) to (n, q) with n·2^q in the format's precision (exponent unbounded above)."""
         e = exp + man.bit_length() - 1
         q = max(e, self.emin) - (self.precision - 1)
         shift = q - exp
@@ -251,15 +296,16 @@ class BinaryFormat(Format[mpmath.mpf]):
             return man << -shift, q
         n = man >> shift
         rem = man - (n << shift)
-        half = 1 << (shift - 1)
-        if rem > half or (rem == half and n & 1):
+        if rounds_up(n, rem, 1 << (shift - 1), negative, self.rounding):
             n += 1
         return n, q
 
     def round(self, x) -> mpmath.mpf:
         if isinstance(x, mpmath.mpf):
             if not mpmath.isfinite(x):
-                return x
+                if self.overflow == "finite" and not mpmath.isnan(x):
+                    return self.max_finite * mpmath.sign(x)
+                return mpmath.nan if self.overflow == "nan" else x
             negative, man, exp = mpf_parts(x)
             sign = -1 if negative else 1
         else:
@@ -275,15 +321,18 @@ class BinaryFormat(Format[mpmath.mpf]):
         if man == 0:
             return mpmath.mpf(0)
         lead = exp + man.bit_length() - 1  # x ∈ [2^lead, 2^(lead+1))
-        if lead < self.emin - self.precision:  # below half the smallest subnormal
-            return mpmath.mpf(0)
+        if lead < self.emin - self.precision:  # below half the smallest subnormal: 0 or it, whatever the rest
+            up = rounds_up(0, 1, 2, sign < 0, self.rounding)
+            return mpmath.ldexp(sign, self.emin - self.precision + 1) if up else mpmath.mpf(0)
         if lead > self.emax + 1:  # far past the largest finite value: skip building a huge integer
             man, exp = 1, self.emax + 2
-        n, q = self._round_parts(man, exp)
+        n, q = self._round_parts(man, exp, sign < 0)
         n_max, q_max = self._largest
         if self._exceeds(n, q, n_max, q_max):
-            if self.overflow == "saturate":
+            if self.overflow in ("saturate", "finite") or not overflows_to_infinity(self.rounding, sign < 0):
                 n, q = n_max, q_max
+            elif self.overflow == "nan":
+                return mpmath.nan
             else:
                 return mpmath.mpf("inf") * sign
         return mpmath.ldexp(sign * n, q)
@@ -297,21 +346,30 @@ class BinaryFormat(Format[mpmath.mpf]):
         d = q - q_max  # |d| ≤ precision here
         return (n << d) > n_max if d >= 0 else n > (n_max << -d)
 
-    # Rounding to 2p+2 bits first and then to p bits is innocuous for + − × ÷ (Figueroa 1995); unlike an
-    # exact sum it stays cheap when the exponents are 2^40 apart.
+    # Rounding to 2p+2 bits first and then to p bits is innocuous for + − × ÷ under nearest-even (Figueroa
+    # 1995); unlike an exact sum it stays cheap when the exponents are 2^40 apart. Other modes take the exact
+    # result's two (2p+2)-bit neighbours: no value or midpoint of the format lies strictly between them, so
+    # their midpoint rounds as the exact result does under every mode.
+    def _rounded(self, op, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
+        bits = 2 * self.precision + 2
+        if self.rounding == DEFAULT_ROUNDING:
+            return self.round(op(a, b, prec=bits, rounding="n"))
+        lo, hi = op(a, b, prec=bits, rounding="f"), op(a, b, prec=bits, rounding="c")
+        return self.round(lo if lo == hi else mpmath.ldexp(mpmath.fadd(lo, hi, exact=True), -1))
+
     def add(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
-        return self.round(mpmath.fadd(a, b, prec=2 * self.precision + 2, rounding="n"))
+        return self._rounded(mpmath.fadd, a, b)
 
     def sub(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
-        return self.round(mpmath.fsub(a, b, prec=2 * self.precision + 2, rounding="n"))
+        return self._rounded(mpmath.fsub, a, b)
 
     def mul(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
-        return self.round(mpmath.fmul(a, b, prec=2 * self.precision + 2, rounding="n"))
+        return self._rounded(mpmath.fmul, a, b)
 
     def div(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         if b == 0:
             return mpmath.nan if a == 0 or mpmath.isnan(a) else mpmath.inf * mpmath.sign(a)
-        return self.round(mpmath.fdiv(a, b, prec=2 * self.precision + 2, rounding="n"))
+        return self._rounded(mpmath.fdiv, a, b)
 
     def exp(self, a: mpmath.mpf) -> mpmath.mpf:
         if not mpmath.isfinite(a):
@@ -320,12 +378,16 @@ class BinaryFormat(Format[mpmath.mpf]):
 
     @cached_property
     def numpy_dtype(self):
-        """The NumPy dtype with exactly this format's values and IEEE arithmetic, if there is one."""
+        """The NumPy dtype with exactly this format's values and IEEE arithmetic (nearest-even), if there is one."""
+        if self.rounding != DEFAULT_ROUNDING:
+            return None
         return _NUMPY_DTYPES.get((self.precision, self.emin, self.emax, self.overflow, self.largest_significand))
 
     @cached_property
     def addition_dtype(self):
         # ml_dtypes' bfloat16 adds in float32 and rounds once more: innocuous, as 24 ≥ 2·8 + 2 (Figueroa 1995)
+        if self.rounding != DEFAULT_ROUNDING:
+            return None
         return self.numpy_dtype if self.numpy_dtype is not None else _ADDITION_DTYPES.get(self.name)
 
     def round_array(self, x: np.ndarray) -> np.ndarray:
@@ -339,13 +401,23 @@ class BinaryFormat(Format[mpmath.mpf]):
         with np.errstate(invalid="ignore", over="ignore"):
             _, e2 = np.frexp(x)
             q = np.maximum(e2 - 1, self.emin) - (self.precision - 1)
-            r = np.ldexp(np.rint(np.ldexp(x, -q)), q)  # rint rounds half to even
+            r = np.ldexp(round_integers(np.ldexp(x, -q), self.rounding), q)
             big = np.abs(r) > float(self.max_finite)
-            if self.overflow == "saturate":
+            if self.overflow in ("saturate", "finite"):
                 r = np.where(big, np.copysign(float(self.max_finite), x), r)
-            else:
+            elif self.rounding == DEFAULT_ROUNDING and self.overflow == "inf":
                 r = np.where(big, np.copysign(np.inf, x), r)
-            return np.where(np.isfinite(x), r, x)
+            else:
+                to_inf = np.array([overflows_to_infinity(self.rounding, False),
+                                   overflows_to_infinity(self.rounding, True)])[(x < 0).astype(int)]
+                past = np.nan if self.overflow == "nan" else np.inf
+                r = np.where(big, np.copysign(np.where(to_inf, past, float(self.max_finite)), x), r)
+            outside = x  # ±∞ and NaN inputs: kept, except where the format has no infinity
+            if self.overflow == "nan":
+                outside = np.full_like(x, np.nan)
+            elif self.overflow == "finite":
+                outside = np.where(np.isnan(x), x, np.copysign(float(self.max_finite), x))
+            return np.where(np.isfinite(x), r, outside)
 
     @cached_property
     def max_index(self) -> int:
@@ -520,7 +592,15 @@ FLOAT32 = BinaryFormat("float32", 24, -126, 127)
 FLOAT64 = BinaryFormat("float64", 53, -1022, 1023)
 FLOAT8_E4M3FN = BinaryFormat("float8_e4m3fn", 4, -6, 8, overflow="saturate", largest_significand=0b1110)
 FLOAT8_E5M2 = BinaryFormat("float8_e5m2", 3, -14, 15)
-BUILTIN = {f.name: f for f in (FLOAT16, BFLOAT16, FLOAT32, FLOAT64, FLOAT8_E4M3FN, FLOAT8_E5M2)}
+# ml_dtypes' other narrow formats (its casts round to nearest even): e3m4 is IEEE-style; the "fnuz" ones have no
+# infinity and one NaN, and overflow to it; the OCP FP6/FP4 ones have neither and saturate
+LOW_PRECISION = (BinaryFormat("float8_e3m4", 5, -2, 3), BinaryFormat("float8_e4m3fnuz", 4, -7, 7, overflow="nan"),
+                 BinaryFormat("float8_e5m2fnuz", 3, -15, 15, overflow="nan"),
+                 BinaryFormat("float8_e4m3b11fnuz", 4, -10, 4, overflow="nan"),
+                 BinaryFormat("float6_e2m3fn", 4, 0, 2, overflow="finite"),
+                 BinaryFormat("float6_e3m2fn", 3, -2, 4, overflow="finite"),
+                 BinaryFormat("float4_e2m1fn", 2, 0, 2, overflow="finite"))
+BUILTIN = {f.name: f for f in (FLOAT16, BFLOAT16, FLOAT32, FLOAT64, FLOAT8_E4M3FN, FLOAT8_E5M2, *LOW_PRECISION)}
 ALIASES = {"binary16": "float16", "half": "float16", "binary32": "float32", "single": "float32",
            "binary64": "float64", "double": "float64"}
 
@@ -565,7 +645,8 @@ def delta_grid(delta, rule: DeltaRule = "nearest") -> DeltaGrid:
 
 def get_format(name: str | Format) -> Format:
     """A format by name: float16, bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, mpBITS,
-    decimalDIGITS, deltaSTEP or deltaSTEP-paper (for example mp113, decimal7, delta0.01).
+    decimalDIGITS, deltaSTEP or deltaSTEP-paper (for example mp113, decimal7, delta0.01); NAME@MODE rounds every
+    result of a binary format under a mode of precision.formats.rounding (for example bfloat16@toward-zero).
 
     >>> get_format("bfloat16").round(1 + 2**-9)  # a tie: to the even neighbour
     mpf('1.0')
@@ -574,6 +655,9 @@ def get_format(name: str | Format) -> Format:
         return name
     if not isinstance(name, str):
         raise TypeError(f"format must be a format name or a Format, got {type(name).__name__}")
+    if "@" in name:
+        base, mode = name.rsplit("@", 1)
+        return get_format(base).with_rounding(mode)
     key = ALIASES.get(name.lower(), name.lower())
     if key in BUILTIN:
         return BUILTIN[key]

@@ -94,7 +94,7 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progres
 def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
             device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
             language_models: bool = False, proved: list[dict] | None = None,
-            vocabulary: int | None = DEFAULT_VOCABULARY) -> dict:
+            vocabulary: int | None = DEFAULT_VOCABULARY, rounding_modes: bool = False) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
 
     `vocabulary`: the torch kernels also measured at this many classes (None: not); `cpu_paths`: torch measured
@@ -124,6 +124,10 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
     if cpu_paths:
         from precision.report.dispatch import compare_paths
         extra["cpu_paths"] = compare_paths()
+    if rounding_modes:  # every rounding mode (precision.report.rounding_modes)
+        from precision.report.rounding_modes import rounding_mode_rows, stochastic_rows
+        extra["rounding_modes"] = rounding_mode_rows(formats)
+        extra["stochastic"] = stochastic_rows()
     if language_models:
         from precision.report.language_models import language_model_rows
         extra["language_models"] = language_model_rows(dtypes=NARROW, vocabs=(vocabulary or 32000,),

@@ -12,6 +12,9 @@ def markdown(data: dict, figures: list[str]) -> str:
         md += kernels_markdown(data, figures)
     if "cpu_paths" in data:
         md += [cpu_paths_markdown(data["cpu_paths"]), ""]
+    if "rounding_modes" in data:
+        from precision.report.rounding_modes import rounding_mode_markdown, stochastic_markdown
+        md += [rounding_mode_markdown(data["rounding_modes"]), "", stochastic_markdown(data["stochastic"]), ""]
     if "language_models" in data:
         md += [language_models_markdown(data["language_models"]), ""]
     md += emulated.introduction_markdown(data, figures) + emulated.two_classes_markdown(data) + \

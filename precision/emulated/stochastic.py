@@ -1,0 +1,144 @@
+"""Stochastic rounding, exactly: the probability that the max-shifted softmax's top output is exactly 1, and its
+expected value, by enumerating the two rounding outcomes of every operation.
+
+Stochastic rounding sends a real x between neighbouring values lo < x < hi to hi with probability
+(x − lo)/(hi − lo), to lo otherwise, independently at every operation (exact results are kept). For the logits
+[g, 0, …, 0] (M − 1 equal rivals, summed top first): e^(0) = 1 is exact, each rival's e_i = SR(e^−g) is drawn
+independently, the running sum s ← SR(s + e_i) is a distribution over a few values, and the top output SR(1/s)
+is 1 with probability 1 when s = 1, (1/s − b)/(1 − b) when 1/s lies above b, the value below 1, and 0 otherwise.
+Its expectation is E[1/s] (stochastic rounding is unbiased where nothing overflows).
+
+Every probability is an exact rational except those of the rounding of e^−g, which is irrational: its position
+between its two neighbours is computed from e^−g at `EXP_BITS` bits (an error below 2^−(EXP_BITS − p − 2) in
+each such probability). Under stochastic rounding the top output is never 1 with certainty at a finite gap:
+e^−g > 0 rounds up to the smallest subnormal with a positive probability.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cached_property
+
+import mpmath
+import numpy as np
+
+from precision.common.errors import InputError
+from precision.formats.number_formats import BinaryFormat, get_format, to_fraction
+
+EXP_BITS = 160  # bits of e^−g behind its rounding probability
+
+
+def binary_format(fmt: BinaryFormat | str) -> BinaryFormat:
+    """The binary format (without a rounding mode of its own) that stochastic rounding rounds onto."""
+    f = get_format(fmt)
+    if not isinstance(f, BinaryFormat) or f.rounding != "nearest-even":
+        raise InputError("format", f"stochastic rounding needs a binary format's name, got {f}")
+    return f
+
+
+@dataclass(frozen=True)
+class Stochastic:
+    """A binary format's stochastic rounding: the two neighbours of a real and their probabilities."""
+
+    fmt: BinaryFormat
+
+    @cached_property
+    def _down(self) -> BinaryFormat:
+        return self.fmt.with_rounding("toward-zero")
+
+    @cached_property
+    def _up(self) -> BinaryFormat:
+        return self.fmt.with_rounding("toward-positive")
+
+    def outcomes(self, x: Fraction) -> list[tuple[Fraction, Fraction]]:
+        """[(value, probability)] of SR(x) for a real x ≥ 0 (one outcome where x is a value of the format)."""
+        lo = to_fraction(self._down.round(x))
+        if lo == x:
+            return [(lo, Fraction(1))]
+        hi_value = self._up.round(x)
+        if not mpmath.isfinite(hi_value):  # past the largest finite value: up means ∞
+            raise ArithmeticError(f"{x} overflows {self.fmt.name}")
+        hi = to_fraction(hi_value)
+        up = (x - lo) / (hi - lo)
+        return [(lo, 1 - up), (hi, up)]
+
+
+@dataclass(frozen=True)
+class StochasticTop:
+    """The top output of the max-shifted softmax at one gap under stochastic rounding."""
+
+    gap: Fraction
+    p_top_one: Fraction  # probability that the top output is exactly 1
+    expected_top: Fraction  # its expectation
+    sum_support: int  # distinct values the running sum can end at
+
+
+def _exp_neg(fmt: BinaryFormat, gap: Fraction) -> Fraction:
+    """e^−gap at EXP_BITS bits, as a rational."""
+    with mpmath.workprec(EXP_BITS):
+        return to_fraction(mpmath.exp(-mpmath.mpf(gap.numerator) / gap.denominator))
+
+
+def stochastic_top(fmt: BinaryFormat | str, gap, classes: int = 2) -> StochasticTop:
+    """Exact P(top output = 1) and E[top output] of the max-shifted softmax of [gap, 0 × (classes − 1)], every
+    operation stochastically rounded, the rivals summed after the top (see the module docstring)."""
+    sr = Stochastic(binary_format(fmt))
+    g = to_fraction(gap)
+    if g < 0 or classes < 2:
+        raise InputError("gap", f"needs a gap ≥ 0 and classes ≥ 2, got {gap}, {classes}")
+    if g > 2 * curve_reach(sr.fmt):
+        raise InputError("gap", f"e^−{float(g):g} is too small to enumerate exactly (gaps up to "
+                                f"{float(2 * curve_reach(sr.fmt)):g} in {sr.fmt.name})")
+    e = sr.outcomes(_exp_neg(sr.fmt, g)) if g else [(Fraction(1), Fraction(1))]
+    sums = {Fraction(1): Fraction(1)}
+    for _ in range(classes - 1):
+        after: dict[Fraction, Fraction] = {}
+        for s, ps in sums.items():
+            for ev, pe in e:
+                for v, pv in sr.outcomes(s + ev):
+                    after[v] = after.get(v, Fraction(0)) + ps * pe * pv
+        sums = after
+    below = to_fraction(sr.fmt.value_at(sr.fmt.index_of(sr.fmt.round(1)) - 1))
+    p_one = Fraction(0)
+    for s, ps in sums.items():
+        y = 1 / s
+        p_one += ps * (1 if y == 1 else (y - below) / (1 - below) if y > below else 0)
+    return StochasticTop(g, p_one, sum((ps / s for s, ps in sums.items()), Fraction(0)), len(sums))
+
+
+def curve_reach(fmt: BinaryFormat) -> Fraction:
+    """The largest gap a curve enumerates: from there on e^−g < σ·2^−64 (σ the smallest subnormal), so the top
+    output is 1 with a probability above 1 − 2^−64 (and still below 1); beyond, the rationals grow without use."""
+    with mpmath.workprec(64):
+        return Fraction(int(-mpmath.log(fmt.value_at(1))) + 45)
+
+
+def stochastic_curve(fmt: BinaryFormat | str, classes: int = 2, step: int = 1) -> list[StochasticTop]:
+    """`stochastic_top` at every `step`-th non-negative value of the format up to `curve_reach`."""
+    f = binary_format(fmt)
+    last = f.index_of(f.round(curve_reach(f)))
+    return [stochastic_top(f, f.value_at(i), classes) for i in range(0, last + 1, step)]
+
+
+def first_reaching(curve: list[StochasticTop], levels=(Fraction(1, 2), Fraction(99, 100), Fraction(1))) -> dict:
+    """The first gap of the curve whose P(top = 1) reaches each level (None: not on the curve)."""
+    return {str(level): next((c.gap for c in curve if c.p_top_one >= level), None) for level in levels}
+
+
+def monte_carlo_top(fmt: BinaryFormat | str, gap, classes: int = 2, samples: int = 10_000,
+                    seed: int = 0) -> tuple[float, float]:
+    """P(top = 1) by sampling the same rounding outcomes (an independent check of the enumeration): the estimate
+    and the half-width of its 99.9 % normal-approximation confidence interval."""
+    sr = Stochastic(binary_format(fmt))
+    rng = np.random.default_rng(seed)
+    x = _exp_neg(sr.fmt, to_fraction(gap)) if gap else Fraction(1)
+    draw = lambda v: (lambda o: o[0][0] if len(o) == 1 or rng.random() >= float(o[1][1]) else o[1][0])(
+        sr.outcomes(v))
+    hits = 0
+    for _ in range(samples):
+        s = Fraction(1)
+        for _ in range(classes - 1):
+            s = draw(s + draw(x))
+        hits += draw(1 / s) == 1
+    p = hits / samples
+    return p, 3.29 * float(np.sqrt(max(p * (1 - p), 1 / samples) / samples))

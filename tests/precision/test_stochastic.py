@@ -1,0 +1,67 @@
+"""Stochastic rounding enumerated exactly: outcome probabilities against gfloat's stochastic rounding (every one of
+its random draws enumerated), the enumeration against sampling, and exact values where they are known."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from precision.common.errors import InputError
+from precision.emulated.stochastic import Stochastic, first_reaching, monte_carlo_top, stochastic_curve, stochastic_top
+from precision.formats.number_formats import get_format
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float8_e5m2", "float8_e4m3fn"])
+def test_outcome_probabilities_equal_gfloats_enumerated_draws(name):
+    gfloat = pytest.importorskip("gfloat")
+    from gfloat import formats as gf
+    fi = {"bfloat16": gf.format_info_bfloat16, "float8_e5m2": gf.format_info_ocp_e5m2,
+          "float8_e4m3fn": gf.format_info_ocp_e4m3}[name]
+    sr = Stochastic(get_format(name))
+    bits = 10
+    rng = np.random.default_rng(3)
+    for x in np.concatenate([rng.random(20) * 3, [1.2, 0.3, 0.001]]):
+        o = sr.outcomes(Fraction(float(x)))
+        ours = float(o[1][1]) if len(o) == 2 else 0.0
+        ups = sum(gfloat.round_float(fi, float(x), gfloat.RoundMode.Stochastic, srbits=k, srnumbits=bits) > x
+                  for k in range(2**bits))
+        assert abs(ups / 2**bits - ours) <= 2.0**-bits, (name, x, ups, ours)  # gfloat draws 10 bits
+
+
+@pytest.mark.parametrize("name, gap, classes", [("bfloat16", 5.5625, 2), ("bfloat16", 5.5625, 3),
+                                                ("float8_e5m2", 2.5, 2), ("float8_e4m3fn", 3.0, 4)])
+def test_enumeration_agrees_with_sampling(name, gap, classes):
+    exact = float(stochastic_top(name, gap, classes).p_top_one)
+    estimate, half_width = monte_carlo_top(name, gap, classes, samples=4000, seed=1)
+    assert abs(estimate - exact) <= half_width, (exact, estimate, half_width)
+
+
+def test_known_values():
+    at_zero = stochastic_top("bfloat16", 0)  # 1/(1 + 1) = 1/2 exactly: never 1
+    assert at_zero.p_top_one == 0 and at_zero.expected_top == Fraction(1, 2)
+    t = stochastic_top("float8_e5m2", 2.5)
+    assert 0 < t.p_top_one < 1 and t.sum_support == 2
+
+
+def test_curve_never_reaches_one_and_its_levels_are_ordered():
+    curve = stochastic_curve("float8_e4m3fn")
+    first = first_reaching(curve)
+    assert first["1"] is None and 0 < curve[-1].p_top_one < 1  # e^−g > 0 rounds up with a positive probability
+    assert first["1/2"] < first["99/100"]
+    assert Fraction(first["1/2"]) == Fraction(3)  # e4m3fn, 2 classes (computed; nearest-even's threshold is 2.75)
+
+
+def test_refusals():
+    with pytest.raises(InputError):
+        stochastic_top("bfloat16@toward-zero", 1.0)
+    with pytest.raises(InputError):
+        stochastic_top("float8_e5m2", 1e30)
+
+
+def test_report_rows_and_figure(tmp_path):
+    from precision.report.rounding_modes import stochastic_figure, stochastic_markdown, stochastic_rows
+    rows = stochastic_rows(["float8_e5m2"])
+    assert rows[0]["first_reaching"] == {"1/2": "2.5", "99/100": "6", "1": None}
+    assert "| float8_e5m2 | 2.5 | 6 | never |" in stochastic_markdown(rows)
+    assert stochastic_figure(rows, tmp_path).stat().st_size > 1000
