@@ -35,6 +35,8 @@ COMMANDS = {
                           "print the saturation thresholds of one configuration (emulated, or --kernel)"),
     "verify": Command("precision.cli", "configure_verify", "run_verify",
                       "evaluate a real kernel at every gap of a dtype; write a certificate"),
+    "online": Command("precision.emulated.cli", "configure_online", "run_online",
+                      "one-hot thresholds of an online-softmax (attention) kernel, and its constants checked"),
     "prove": Command("proofs.cli", "configure_prove", "run_prove",
                      "machine-check Lemmas 2.1 and 2.2; write a certificate"),
     "attack": Command("attacks.cli", "configure_attack", "run_attack",

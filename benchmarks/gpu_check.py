@@ -6,7 +6,14 @@ says on CUDA, written under benchmarks/gpu_check/ (results.json, results.md) and
    a max-shifted softmax written in torch, as a user's fused kernel would stand in) at the same points;
 2. `verify --device cuda` for float32 with two classes: every one of the 2^31 gaps;
 3. the attack's batched loop against per-image and bare loops (`benchmarks/bench_attack.py`), where the shared
-   sample (images, weights) is there.
+   sample (images, weights) is there;
+4. the fused and compiled kernels (issue 28): every SDPA backend that runs on the device (math, flash,
+   memory-efficient, cuDNN) on one-hot rows (g, 0, …, 0), output for output against the online-softmax model
+   (`precision.emulated.online`: torch's CPU flash kernel on the CPU, the FlashAttention-2 model on a GPU) and with
+   its measured one-hot thresholds beside the model's; the FP8 attention path (float8_e4m3fn inputs, where torch
+   runs them) against the FP8 model; torch.compile's softmax (Inductor: C++ on the CPU, Triton on a GPU) against
+   eager torch.softmax. Every GPU row of the model is labelled "model, not measured" until this script has run on
+   a GPU; what it prints on the CPU is in benchmarks/RESULTS.md.
 
 Every step has its share of the time budget and is recorded as skipped, with why, when it cannot run. With
 `--device cpu --quick` the whole script runs in a minute or two on a CPU (the test suite's slow marker).
@@ -116,6 +123,96 @@ def attack_row(device: str, budget: Budget, quick: bool) -> dict:
     return {"returncode": done.returncode, "output": out[-25:]}
 
 
+def _model_for(backend: str, device: str, dtype: str):
+    """The online-softmax configuration that should explain a backend, and whether it was measured against it here."""
+    from precision.emulated import online as on
+    if backend == "math":
+        return None, "unfused: no online model"
+    if device == "cpu" and backend == "flash_attention":
+        return on.torch_cpu_flash(dtype), "measured"
+    return on.FLASH2_CUDA, "model, not measured"
+
+
+def online_rows(device: str, dtypes, seq_lens, budget: Budget) -> list[dict]:
+    """Each SDPA backend on one-hot rows: output for output against its online model, thresholds beside the model's."""
+    import warnings
+
+    from precision.emulated.online import attention_weights
+    from precision.emulated.online_thresholds import one_hot_thresholds
+    from precision.formats.dtypes import DTYPES as TABLE
+    from precision.kernels.attention import attention_rows, attention_thresholds, available_backends
+    rows = []
+    for d in dtypes:
+        for backend in available_backends(d, device):
+            for n in seq_lens:
+                if budget.left() < 30:
+                    rows.append({"backend": backend, "dtype": d, "seq_len": n, "skipped": "time budget"})
+                    continue
+                cfg, status = _model_for(backend, device, d)
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    measured = attention_thresholds(backend, d, n, device)
+                    gaps = TABLE[d].cast(np.linspace(0, 120, 241)).astype(np.float64)
+                    out = attention_rows(gaps, d, n, backend, device)
+                row = {"backend": backend, "dtype": d, "seq_len": n, "model": cfg.name if cfg else None,
+                       "status": status, "top_is_one_from_gap": measured.top_one_from_gap,
+                       "others_zero_from_gap": measured.others_zero_from_gap}
+                if cfg is not None:
+                    x = np.zeros((len(gaps), n))
+                    x[:, 0] = gaps
+                    model = attention_weights(x, d, cfg)
+                    t = one_hot_thresholds(cfg, d, n)
+                    row |= {"rows_compared": len(gaps), "rows_differing": int((model != out).any(axis=1).sum()),
+                            "max_difference": float(np.abs(model - out).max()),
+                            "model_top_is_one_from_gap": t.top_is_one_from_gap,
+                            "model_others_zero_from_gap": t.others_zero_from_gap}
+                rows.append(row)
+                print(f"  {backend:19s} {d:9s} L={n:<5d} top = 1 from {row['top_is_one_from_gap']}, others 0 from "
+                      f"{row['others_zero_from_gap']}; {row.get('model') or 'no model'} ({status}): "
+                      f"{row.get('rows_differing', '-')} of {row.get('rows_compared', '-')} rows differ", flush=True)
+    return rows
+
+
+def fp8_row(device: str) -> dict:
+    """FP8 attention (float8_e4m3fn q, k, v) where torch runs it, against the FP8 online model; else why not."""
+    import torch
+    import torch.nn.functional as F
+
+    from precision.emulated import online as on
+    from precision.emulated.online_constants import fp8_cast_check
+    check = fp8_cast_check(on.FLASH3_FP8.p_offset, on.FLASH3_FP8.rescale_threshold).as_dict()
+    row = {"model": on.FLASH3_FP8.name, "status": "model, not measured", "cast_check": check}
+    try:
+        q = torch.zeros(1, 1, 64, 128, device=device).to(torch.float8_e4m3fn)
+        eye = torch.eye(128, device=device).to(torch.float8_e4m3fn)[None, None]
+        F.scaled_dot_product_attention(q, eye, eye, scale=1.0)
+        row["runs"] = True
+    except (RuntimeError, NotImplementedError, TypeError) as e:
+        row["runs"] = False
+        row["why_not"] = f"{type(e).__name__}: {str(e).strip().splitlines()[0][:200]}"
+    return row
+
+
+def compiled_rows(device: str, dtypes, budget: Budget) -> list[dict]:
+    """torch.compile's softmax (Inductor: C++ here, Triton on a GPU) against eager torch.softmax, two classes."""
+    from precision.kernels.backends import compiled
+    from precision.kernels.scan import kernel_thresholds
+    rows = []
+    for d in dtypes:
+        if budget.left() < 60:
+            rows.append({"dtype": d, "skipped": "time budget"})
+            continue
+        ours, eager = (kernel_thresholds(k, d, 2, "equal", device) for k in ("torch-compile", "torch"))
+        rows.append({"dtype": d, "classes": 2, "compiled_top_is_one_from_gap": _float(ours.top_is_one_from_gap),
+                     "eager_top_is_one_from_gap": _float(eager.top_is_one_from_gap),
+                     "compiled_others_zero_from_gap": _float(ours.others_zero_from_gap),
+                     "eager_others_zero_from_gap": _float(eager.others_zero_from_gap),
+                     "compile_seconds": compiled.compile_seconds()})
+        print(f"  torch-compile {d:9s} top = 1 from {rows[-1]['compiled_top_is_one_from_gap']} (eager "
+              f"{rows[-1]['eager_top_is_one_from_gap']})", flush=True)
+    return rows
+
+
 def markdown(results: dict) -> str:
     lines = [f"# GPU check — {results['device_name']}", "", f"{results['date']}; {results['versions']}", "",
              "## Kernel rows", "", "| kernel | dtype | M | rivals | top = 1 from | others 0 from | NaN from | s |",
@@ -130,7 +227,9 @@ def markdown(results: dict) -> str:
                          f"{r['seconds']} |")
     lines += ["", "## verify float32, two classes", "", "```", json.dumps(results["verify"], indent=1), "```", "",
               "## Attack: batched vs per-image and bare loops", "", "```",
-              json.dumps(results["attack"], indent=1), "```", "", f"Total: {results['seconds']} s", ""]
+              json.dumps(results["attack"], indent=1), "```", "",
+              "## Fused and compiled kernels (GPU model rows: model, not measured, until run on a GPU)", "", "```",
+              json.dumps(results.get("fused"), indent=1), "```", "", f"Total: {results['seconds']} s", ""]
     return "\n".join(lines)
 
 
@@ -166,6 +265,13 @@ def main(argv=None) -> int:
     print("3. attack timing", flush=True)
     results["attack"] = attack_row(device, budget, args.quick)
     print("   " + "\n   ".join(results["attack"].get("output", [str(results["attack"])])), flush=True)
+    print("4. fused and compiled kernels against the online model", flush=True)
+    results["fused"] = {"sdpa": online_rows(device, ("bfloat16",) if args.quick else ("float16", "bfloat16",
+                                                                                       "float32"),
+                                            (128,) if args.quick else (128, 1024), budget),
+                        "fp8": fp8_row(device),
+                        "compiled": compiled_rows(device, ("float32",) if args.quick else DTYPES, budget)}
+    print(f"   FP8 attention: {results['fused']['fp8'].get('why_not', 'runs')}", flush=True)
     results["seconds"] = round(time.perf_counter() - start, 1)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=1, allow_nan=False))

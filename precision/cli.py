@@ -15,7 +15,7 @@ from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.number_formats import get_format
 from precision.formats.rounding import ROUNDING_MODES
-from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, available_kernels, get_kernel
+from precision.kernels.registry import DTYPES, KERNELS, OPT_IN, Kernel, KernelError, available_kernels, get_kernel
 from precision.logits.files import LogitsFile
 from precision.report.compute import (
     DEFAULT_CLASSES,
@@ -106,7 +106,8 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                                f"{OBJECT_FORMAT_CLASSES} for the pure-Python formats mp/decimal/δ)")
     emulated.add_argument("--kernels", type=_listed(), default=None,
                           help=f"real kernels measured first ({', '.join(KERNELS)}, or package.module:function; "
-                               "default: every kernel whose package is installed; 'none' skips them)")
+                               "default: every kernel whose package is installed; 'none' skips them; opt-in: "
+                               f"{', '.join(OPT_IN)}, torch.compile's, ~10 s of compiling per dtype and width)")
     emulated.add_argument("--cpu-paths", action="store_true", default=None,
                           help="measure torch again under each CPU code path this processor supports "
                                "(ATEN_CPU_CAPABILITY; tens of seconds)")

@@ -24,6 +24,7 @@ import numpy as np
 
 from precision.emulated.thresholds import RivalsName
 from precision.formats.dtypes import DTYPES, exactly
+from precision.kernels.backends.compiled import cross_entropy_compiled_states
 from precision.kernels.gaps import onsets
 from precision.kernels.registry import Kernel, get_kernel
 from precision.kernels.scan import KernelScan
@@ -113,15 +114,17 @@ def cross_entropy_states(x: np.ndarray, dtype: str, tokens: int = 1, device: str
 
 
 def cross_entropy_thresholds(dtype: str, classes: int = 2, rivals: RivalsName = "equal", tokens: int = 1,
-                             device: str = "cpu") -> CrossEntropyThresholds:
-    """The measured thresholds of torch's fused cross-entropy: loss exactly 0, top gradient 0, row gradient 0."""
+                             device: str = "cpu", compiled: bool = False) -> CrossEntropyThresholds:
+    """The measured thresholds of torch's fused cross-entropy (`compiled`: under `torch.compile`, forward and
+    backward): loss exactly 0, top gradient 0, row gradient 0."""
+    measure = cross_entropy_compiled_states if compiled else cross_entropy_states
     scan = KernelScan("torch-log", dtype, classes, rivals, device)
     d = scan.dtype
     step = max(1, (1 << 22) // classes)
     keys = ("loss_zero", "top_gradient_zero", "gradient_zero", "nan")
 
     def states(idx):
-        s = cross_entropy_states(scan.rows(idx), dtype, tokens, device)
+        s = measure(scan.rows(idx), dtype, tokens, device)
         return tuple(s[key] for key in keys)
 
     found, evaluated = onsets(states, d.max_index, classes, batch=step)

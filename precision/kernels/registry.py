@@ -18,7 +18,7 @@ import numpy as np
 from precision.common.devices import cpu_dispatch
 from precision.emulated.algorithms import check_logits
 from precision.formats.dtypes import DTYPES, IEEE
-from precision.kernels.backends import jax_xla, numpy_scipy, onnx_runtime, pytorch
+from precision.kernels.backends import compiled, jax_xla, numpy_scipy, onnx_runtime, pytorch
 from precision.kernels.contract import EmulationModel, Kernel
 from precision.kernels.errors import KernelError
 from precision.kernels.user import user_kernel
@@ -59,6 +59,10 @@ _ENTRIES = (  # in report order
 KERNELS: dict[str, Kernel] = {k.name: k for k in _ENTRIES}
 
 
+# Found by name, never in the default report or `available_kernels`: torch.compile's, each compile taking seconds.
+OPT_IN: dict[str, Kernel] = {k.name: k for k in compiled.KERNELS}
+
+
 def get_kernel(name) -> Kernel:
     """A kernel by name, or a user's `package.module:function` (see `Kernel.from_callable`; the attribute may
     also be a `Kernel` built there, to state dtypes, log space or torch); the error lists the kernels there are."""
@@ -68,10 +72,10 @@ def get_kernel(name) -> Kernel:
         return Kernel.from_callable(name)
     if ":" in name:
         return user_kernel(name)
-    if name not in KERNELS:
-        raise KernelError("kernel", f"unknown {name!r}; expected one of {', '.join(KERNELS)}, or a function of "
-                          "yours as package.module:function")
-    return KERNELS[name]
+    if name not in KERNELS and name not in OPT_IN:
+        raise KernelError("kernel", f"unknown {name!r}; expected one of {', '.join([*KERNELS, *OPT_IN])}, or a "
+                          "function of yours as package.module:function")
+    return KERNELS.get(name) or OPT_IN[name]
 
 
 def available_kernels() -> list[Kernel]:
@@ -97,6 +101,8 @@ def kernel_versions(kernels) -> dict[str, str]:
     (`torch_cpu_capability`, where a torch kernel is among them) and the processor flags that decide it."""
     kernels = list(kernels)
     out = {k.package: k.version() for k in kernels}
+    if any(k.name in OPT_IN for k in kernels):  # torch.compile's: what decides Inductor's code
+        out |= compiled.inductor_settings()
     return out | cpu_dispatch(torch=any(k.package == "torch" for k in kernels))
 
 
