@@ -16,14 +16,17 @@ from precision.common.errors import InputError
 from precision.formats.arithmetic import Arithmetic, arithmetic
 from precision.formats.number_formats import Format, mpf_of
 
-Order = Literal["sequential", "max_first", "max_last", "pairwise"]  # the order in which a sum visits its terms
-ORDERS: tuple[Order, ...] = get_args(Order)
+Order = Literal["sequential", "max_first", "max_last", "pairwise", "vector8"]  # how a sum visits its terms
+ORDERS: tuple[Order, ...] = ("sequential", "max_first", "max_last", "pairwise")  # the orders the report studies
+# A kernel's vectorised loop (ATen's `vec::reduce_all` on x86): lane k adds terms k, k + W, … in order, the last
+# n mod W terms go into lanes 0 … n mod W − 1, and the W lanes are added by halving. W = 8 float32 lanes is AVX2's.
+VECTOR_LANES: dict[Order, int] = {"vector8": 8}
 AlgorithmName = Literal["naive", "shifted", "shifted_reciprocal", "logsumexp", "logsumexp_log1p", "online"]
 
 
 def _columns_in_order(u: np.ndarray, terms: np.ndarray, order: Order) -> np.ndarray:
     """`terms` with each row's columns permuted into summation order (the largest logit first or last)."""
-    if order in ("sequential", "pairwise"):
+    if order not in ("max_first", "max_last"):
         return terms
     m = u.shape[1]
     top = np.argmax(u, axis=1)[:, None]
@@ -36,6 +39,8 @@ def _columns_in_order(u: np.ndarray, terms: np.ndarray, order: Order) -> np.ndar
 def total(ar: Arithmetic, terms: np.ndarray, u: np.ndarray, order: Order) -> np.ndarray:
     """Σ terms along each row, every addition rounded, in the given order."""
     cols = _columns_in_order(u, terms, order)
+    if order in VECTOR_LANES:
+        return vector_sum(ar, cols, VECTOR_LANES[order])
     if order == "pairwise":
         def pairwise(lo: int, hi: int) -> np.ndarray:
             if hi - lo == 1:
@@ -44,6 +49,28 @@ def total(ar: Arithmetic, terms: np.ndarray, u: np.ndarray, order: Order) -> np.
             return ar.add(pairwise(lo, mid), pairwise(mid, hi))
         return pairwise(0, cols.shape[1])
     return ar.sum_sequential(cols)
+
+
+def vector_sum(ar: Arithmetic, terms: np.ndarray, lanes: int) -> np.ndarray:
+    """Σ terms along axis 1 as `vec::reduce_all` adds them in `lanes` lanes (a row shorter than a vector: zeros
+    fill the lanes)."""
+    n = terms.shape[1]
+    acc = np.zeros((len(terms), lanes), dtype=terms.dtype)
+    acc[:, :min(n, lanes)] = terms[:, :lanes]
+    body = lanes if n < lanes else n - n % lanes
+    for j in range(lanes, body, lanes):
+        acc = ar.add(acc, terms[:, j:j + lanes])
+    if body < n:
+        acc[:, :n - body] = ar.add(acc[:, :n - body], terms[:, body:])
+    return tree_reduce(ar, acc)
+
+
+def tree_reduce(ar: Arithmetic, lanes: np.ndarray) -> np.ndarray:
+    """The lanes (B, W) of a vector added by halving: W/2 pairs (i, i + W/2), then W/4, … (x86 `vec_reduce_all`)."""
+    while lanes.shape[1] > 1:
+        half = lanes.shape[1] // 2
+        lanes = ar.add(lanes[:, :half], lanes[:, half:])
+    return lanes[:, 0]
 
 
 def _rowmax(u: np.ndarray) -> np.ndarray:
@@ -168,8 +195,8 @@ def softmax(logits, fmt: Format | str = "float32", algorithm: AlgorithmName = "s
     """
     if algorithm not in ALGORITHMS:
         raise InputError("algorithm", f"unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
-    if order not in ORDERS:
-        raise InputError("order", f"unknown {order!r}; expected one of {', '.join(ORDERS)}")
+    if order not in get_args(Order):
+        raise InputError("order", f"unknown {order!r}; expected one of {', '.join(get_args(Order))}")
     single = np.ndim(logits) == 1
     u = check_logits(logits)
     io = arithmetic(fmt)

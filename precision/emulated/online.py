@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from precision.common.errors import InputError
+from precision.emulated.algorithms import tree_reduce
 from precision.formats.arithmetic import Arithmetic, arithmetic
 from precision.formats.number_formats import BinaryFormat, get_format
 
@@ -193,14 +194,6 @@ def lane_sum(ar: Arithmetic, terms: np.ndarray, lanes: int) -> np.ndarray:
     for j in range(body, n):
         total = ar.add(total, terms[:, j])
     return total
-
-
-def tree_reduce(ar: Arithmetic, lanes: np.ndarray) -> np.ndarray:
-    """The lanes (B, W) of a vector added by halving: W/2 pairs (i, i + W/2), then W/4, … (x86 `vec_reduce_all`)."""
-    while lanes.shape[1] > 1:
-        half = lanes.shape[1] // 2
-        lanes = ar.add(lanes[:, :half], lanes[:, half:])
-    return lanes[:, 0]
 
 
 def _sequential(ar: Arithmetic, terms: np.ndarray) -> np.ndarray:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.emulated.online import OnlineSoftmax, Step, divide, round_p, tree_reduce
+from precision.emulated.algorithms import tree_reduce
+from precision.emulated.online import OnlineSoftmax, Step, divide, round_p
 from precision.emulated.thresholds import SaturationFacts, Transitions, sum_exceeds_one
 from precision.formats.arithmetic import arithmetic
 from precision.formats.search import SEARCH_POINTS, first_true_index

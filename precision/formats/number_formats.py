@@ -150,7 +150,9 @@ class Format(Generic[V]):
     def exp(self, a: V) -> V:
         if a == 0:
             return self.round(1)
-        return self.round_function(lambda iv, x: iv.exp(x), a)
+        # mpmath's interval exp returns [1, 1] for an argument below its working precision's ulp of 1 (exp(6e-22) at
+        # 56 bits), which no directed rounding survives: start where the argument still shows in 1 + a
+        return self.round_function(lambda iv, x: iv.exp(x), a, extra_bits=max(0, -int(mpmath.mag(self.to_mpf(a)))))
 
     def log(self, a: V) -> V:
         if a == 0:  # formats with an infinity return it; the δ-grid has none and refuses
@@ -164,10 +166,10 @@ class Format(Generic[V]):
             return self.round(0)
         return self.round_function(lambda iv, x: iv.log(1 + x), a)
 
-    def round_function(self, f: Callable[[Any, Any], Any], x: V) -> V:
+    def round_function(self, f: Callable[[Any, Any], Any], x: V, extra_bits: int = 0) -> V:
         """Correctly rounded f(iv, x), f an interval function of the context iv: widen an enclosing interval until
-        both ends round alike (Ziv's loop)."""
-        prec = start = 2 * self.precision_bits + 40
+        both ends round alike (Ziv's loop), from `extra_bits` more than twice the format's precision."""
+        prec = start = 2 * self.precision_bits + 40 + extra_bits
         while prec < 64 * start:
             y = f(interval_context(prec), interval(x, prec))
             lo, hi = (self.round(end) for end in interval_ends(y))

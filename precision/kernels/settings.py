@@ -53,10 +53,12 @@ def _div(d, x: float, t: float) -> float:
 
 
 def _divided(d, idx: np.ndarray, t: float, times: float = 1.0) -> np.ndarray:
-    """times·fl(v / t) in the dtype for the dtype's values v at grid indices (`_div` for many); NaN where the
-    quotient has no value in the dtype (float8 e4m3fn has no infinity)."""
+    """times·fl(v / t) for the dtype's values v at grid indices, as torch forms `logits / temperature`: t held in
+    float32 (float64 rows: in float64), the quotient rounded in float32, then into a narrower dtype; NaN where it
+    has no value in the dtype (float8 e4m3fn has no infinity)."""
+    op = np.float64 if d.name == "float64" else np.float32
     with np.errstate(over="ignore"):
-        return times * d.cast(d.values(idx).astype(np.float64) / t).astype(np.float64)
+        return times * d.cast(d.values(idx).astype(op) / op(t)).astype(np.float64)
 
 
 def raw_gap_for(dtype: str, kernel_gap: float, temperature: float = 1.0) -> float:

@@ -15,6 +15,7 @@ from precision.kernels.attention import (
     attention_thresholds,
     available_backends,
 )
+from tests.precision.cpu_path import on_this_path
 
 torch = pytest.importorskip("torch")
 F = pytest.importorskip("torch.nn.functional")
@@ -61,18 +62,25 @@ FIGURES = [
     ("unfused", "float16", 2, 8.3203125, 17.34375), ("math", "float16", 2, 8.3203125, 17.34375),
     ("flash_attention", "float16", 16, 10.828125, 17.34375), ("math", "float16", 16, 11.03125, 17.34375),
     ("flash_attention", "float16", 128, 12.96875, 17.34375), ("math", "float16", 128, 13.1640625, 17.34375),
-    ("unfused", "bfloat16", 2, 6.25, 93.0), ("unfused", "bfloat16", 16, 9.0, 87.5), ("math", "bfloat16", 2, 6.25, 93.0),
+    ("unfused", "bfloat16", 2, 6.25, 93.0), ("unfused", "bfloat16", 16, 9.0, None),
+    ("math", "bfloat16", 2, 6.25, 93.0),
     ("flash_attention", "bfloat16", 128, 11.0625, 87.5), ("math", "bfloat16", 128, 11.125, 93.0),
-    ("unfused", "bfloat16", 1024, 13.1875, 87.5),
+    ("unfused", "bfloat16", 1024, 13.1875, None),
     ("math", "float32", 128, 20.794416427612305, 103.97208404541016),
     ("flash_attention", "float32", 128, 20.794416427612305, 86.98997497558594),
     ("flash_attention", "float32", 1024, 22.873857498168945, 86.98997497558594),
 ]
 
 
+# torch.softmax in bfloat16 with 16 or more keys, one-hot from: measured per CPU path (AVX2 keeps the rivals' tiny
+# weights as bfloat16 subnormals up to 93, as the math backend does)
+UNFUSED_BF16_ONE_HOT = {"AVX512": 87.5, "AVX2": 93.0}
+
+
 @pytest.mark.parametrize("backend, dtype, seq_len, top_one, one_hot", FIGURES,
                          ids=[f"{b}-{d}-L{n}" for b, d, n, *_ in FIGURES])
 def test_one_hot_from_the_measured_gap_and_not_one_step_below(backend, dtype, seq_len, top_one, one_hot):
+    one_hot = one_hot or on_this_path(UNFUSED_BF16_ONE_HOT)
     assert _sdpa_row(backend, dtype, seq_len, top_one)[0] == 1.0
     assert _sdpa_row(backend, dtype, seq_len, _below(dtype, top_one))[0] < 1.0
     row = _sdpa_row(backend, dtype, seq_len, one_hot)
@@ -89,7 +97,7 @@ def test_the_scan_finds_the_figures(backend, dtype, seq_len):
     row = _sdpa_row(backend, dtype, seq_len, t.top_one_from_gap)
     assert row[0] == 1.0 and _sdpa_row(backend, dtype, seq_len, _below(dtype, t.top_one_from_gap))[0] < 1.0
     assert t.one_hot_from_gap == t.others_zero_from_gap >= t.top_one_from_gap
-    known = {(b, d, n): (a, z) for b, d, n, a, z in FIGURES}
+    known = {(b, d, n): (a, z or on_this_path(UNFUSED_BF16_ONE_HOT)) for b, d, n, a, z in FIGURES}
     if (backend, dtype, seq_len) in known:
         assert (t.top_one_from_gap, t.one_hot_from_gap) == known[backend, dtype, seq_len]
 

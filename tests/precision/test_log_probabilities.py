@@ -14,6 +14,7 @@ from precision.kernels.accurate import log_softmax
 from precision.kernels.log_probabilities import cross_entropy_thresholds, log1p_gain, log_thresholds, ulps
 from precision.kernels.registry import KERNELS, get_kernel
 from precision.kernels.scan import kernel_thresholds
+from tests.precision.cpu_path import on_this_path
 
 torch = pytest.importorskip("torch")
 F = pytest.importorskip("torch.nn.functional")
@@ -113,11 +114,17 @@ def _torch_top(dtype, gap, classes, fn):
 TORCH_LOG = lambda x: torch.log_softmax(x, dim=-1)  # noqa: E731
 
 
+# torch's log_softmax at 128,256 classes rounds per CPU path (AVX512's 16 float32 lanes, AVX2's 8)
+AT_128256 = {"AVX512": {"bfloat16": 17.375, "float32": 27.704214096069336},
+             "AVX2": {"bfloat16": 17.25, "float32": 27.704153060913086}}
+
+
 @pytest.mark.parametrize("dtype, classes, torch_gap, log1p_gap", [
     ("float16", 2, 7.625, 17.34375), ("bfloat16", 2, 5.5625, 93.0), ("float32", 2, 16.63553237915039,
                                                                       102.87346649169922),
-    ("bfloat16", 128256, 17.375, 104.0), ("float32", 128256, 27.704214096069336, 103.97208404541016)])
+    ("bfloat16", 128256, None, 104.0), ("float32", 128256, None, 103.97208404541016)])
 def test_where_torch_and_the_log1p_form_first_read_log_p_0(dtype, classes, torch_gap, log1p_gap):
+    torch_gap = torch_gap or on_this_path(AT_128256)[dtype]
     for fn, gap in ((TORCH_LOG, torch_gap), (log_softmax, log1p_gap)):
         assert _torch_top(dtype, gap, classes, fn) == 0.0
         assert _torch_top(dtype, _below(dtype, gap), classes, fn) < 0.0
@@ -167,9 +174,10 @@ def _ce(dtype, gap, classes, tokens):
 @pytest.mark.parametrize("dtype, classes, tokens, loss_gap, grad_gap", [
     ("float16", 2, 1, 7.625, 17.34375), ("bfloat16", 2, 1, 5.5625, 93.0),
     ("float32", 2, 1, 16.63553237915039, 103.97208404541016),
-    ("bfloat16", 128256, 8192, 17.375, 84.0), ("float32", 128256, 8192, 27.704214096069336, 94.96104431152344)])
+    ("bfloat16", 128256, 8192, None, 84.0), ("float32", 128256, 8192, None, 94.96104431152344)])
 def test_cross_entropy_loss_and_gradient_are_exactly_zero_from_the_measured_gaps(dtype, classes, tokens, loss_gap,
                                                                                 grad_gap):
+    loss_gap = loss_gap or on_this_path(AT_128256)[dtype]
     loss, top_zero, _ = _ce(dtype, loss_gap, classes, tokens)
     assert loss == 0.0 and top_zero
     loss, top_zero, _ = _ce(dtype, _below(dtype, loss_gap), classes, tokens)

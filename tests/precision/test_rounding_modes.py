@@ -88,6 +88,15 @@ def test_carrier_operations_equal_the_exact_operations(mode, a, b):
                 assert getattr(ar, op)(np.array([x]))[0] == float(getattr(fmt, op)(mx)), (name, mode, op, x)
 
 
+def test_the_exact_exp_of_a_tiny_argument_is_rounded_by_its_side_of_1():
+    """exp(6.09e-22) is above 1: rounding up gives 1's next value (mpmath's interval exp at 56 bits says [1, 1];
+    hypothesis found it in CI)."""
+    a = mpmath.mpf(6.088049308390284e-22)
+    assert get_format("bfloat16@toward-positive").exp(a) == 1 + 2.0**-7
+    assert get_format("bfloat16@toward-negative").exp(-a) == 1 - 2.0**-8
+    assert get_format("bfloat16").exp(a) == 1
+
+
 def test_carrier_sees_the_side_of_an_exact_result_next_to_a_grid_point():
     """1 + 2^-60 is 1.0 in float64 but above 1: rounding up must see it (and 1 − 2^-60 below 1)."""
     ar = Arithmetic(get_format("float16@toward-positive"))
