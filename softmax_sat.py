@@ -21,6 +21,7 @@ class Command:
     configure: str
     run: str
     help: str
+    moved: tuple[tuple[str, str], ...] = ()  # (option, where it went): answered with one line, exit 2
 
     def functions(self):
         """(configure(parser), run(args) -> int), imported now."""
@@ -30,7 +31,13 @@ class Command:
 
 COMMANDS = {
     "report": Command("precision.cli", "configure_report", "run_report",
-                      "write the precision-saturation report: real kernels first, then emulated arithmetic"),
+                      "write the precision-saturation report: real kernels first, then emulated arithmetic",
+                      moved=(("--logits", "your own logits have their own command: softmax-sat logits SOURCE … "
+                                          "(--kernel, --dtypes, --scheduler, --out as before; --kernel emulated "
+                                          "takes --algorithm NAME)"),)),
+    "logits": Command("precision.logits.cli", "configure_logits", "run_logits",
+                      "your own logits (a file or a dump of shards) through a kernel: per-row or per-token flags, "
+                      "summary, table, figure"),
     "thresholds": Command("precision.cli", "configure_thresholds", "run_thresholds",
                           "print the saturation thresholds of one configuration (emulated, or --kernel)"),
     "verify": Command("precision.cli", "configure_verify", "run_verify",
@@ -64,7 +71,8 @@ class OneLineParser(argparse.ArgumentParser):
 def _option_of(args: argparse.Namespace, filename) -> str:
     """`--out: ` when the file an OS error names lies in the folder or file the user gave as --out (or another
     path option), so that the message names what the user typed; empty when no option holds it."""
-    option = option_of(filename, {f"--{dest.replace('_', '-')}": value for dest, value in vars(args).items()})
+    option = option_of(filename, {dest if dest.isupper() else f"--{dest.replace('_', '-')}": value
+                                  for dest, value in vars(args).items()})  # a positional: as its usage shows it
     return "" if option is None else f"{option}: "
 
 
@@ -80,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if name not in COMMANDS:
             top.parse_args(argv[:1])  # raises the one-line error
+        for option, where in COMMANDS[name].moved:
+            if any(a == option or a.startswith(option + "=") for a in argv[1:]):
+                raise UsageError(f"softmax-sat {name}: error: {option}: {where}")
         configure, run = COMMANDS[name].functions()
         parser = OneLineParser(prog=f"softmax-sat {name}", description=COMMANDS[name].help)
         configure(parser)

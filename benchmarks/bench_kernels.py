@@ -1,6 +1,6 @@
 """The real-kernel speed goals, measured in one run on this machine:
 
-1. `softmax-sat report --logits` on 50,000 × 1000 float32 logits (ImageNet's validation set), 4 dtypes, the default
+1. `softmax-sat logits` on 50,000 × 1000 float32 logits (ImageNet's validation set), 4 dtypes, the default
    kernel (torch): wall time and peak memory of the whole command (goal ≤ 60 s, ≤ 1.5 GB);
 2. 4,096 × 128,256 bfloat16 logits (an LLM's next-token rows), `--dtypes bfloat16` (goal ≤ 60 s);
 3. one threshold at M = 128,256: emulated (every dtype) and measured on torch (goal ≤ 1 s each).
@@ -58,13 +58,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         path = synthetic_logits(tmp / "imagenet.npy", args.rows, 1000)
-        s, gb = timed_command(["report", "--logits", str(path), "--out", str(tmp / "r1")])
+        s, gb = timed_command(["logits", str(path), "--out", str(tmp / "r1")])
         print(f"1. --logits {args.rows} x 1000 float32, dtypes float16,bfloat16,float32,float64, kernel torch: "
               f"{s:.1f} s, peak {gb:.2f} GB (goal 60 s, 1.5 GB)")
         path.unlink()
         if not args.skip_llm:
             path = synthetic_logits(tmp / "llm.npy", 4096, 128_256, block=64)
-            s, gb = timed_command(["report", "--logits", str(path), "--dtypes", "bfloat16",
+            s, gb = timed_command(["logits", str(path), "--dtypes", "bfloat16",
                                    "--out", str(tmp / "r2"), "--no-figures"])
             print(f"2. --logits 4096 x 128256, dtype bfloat16, kernel torch: {s:.1f} s, peak {gb:.2f} GB (goal 60 s)")
             path.unlink()

@@ -1,4 +1,4 @@
-"""A logits dump at language-model scale through `report --logits` (precision.logits.dumps.analyse_sources):
+"""A logits dump at language-model scale through `softmax-sat logits` (precision.logits.dumps.analyse_sources):
 8,192 tokens × 128,256 classes in bfloat16 (about 10⁹ logits, 2.1 GB), log-probabilities with `torch-log`.
 
 Synthetic logits (no model): per token N(0, 2²) over the vocabulary and one random token lifted by U(0, 30), cast

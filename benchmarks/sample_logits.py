@@ -1,6 +1,6 @@
 """Logits of real models on the shared ImageNet sample, and how many of their softmax rows are exactly 1 in each
 dtype with the kernels people run. Writes `<model>.npy` (N × 1000 float32 logits) and, per kernel, the
-`softmax-sat report --logits` output into --out.
+`softmax-sat logits` output into --out.
 
 Usage: SOFTMAX_SAT_WEIGHTS=../shared/models python benchmarks/sample_logits.py \
            --images ../shared/data/imagenet-sample --out docs/sample_logits
@@ -43,7 +43,7 @@ def main() -> None:
         for kernel in args.kernels.split(","):
             out = args.out / f"{name}-{kernel}"
             dtypes = "float16,bfloat16" if kernel == "torch-float32" else "float16,bfloat16,float32,float64"
-            softmax_sat(["report", "--logits", str(path), "--kernel", kernel, "--dtypes", dtypes, "--out", str(out)])
+            softmax_sat(["logits", str(path), "--kernel", kernel, "--dtypes", dtypes, "--out", str(out)])
             table[f"{name} / {kernel}"] = json.loads((out / "logits.json").read_text())["summary"]
         if not args.keep_logits:
             path.unlink()

@@ -6,17 +6,17 @@ import hashlib
 from contextlib import contextmanager
 from pathlib import Path
 
-from precision.common.devices import cpu_dispatch, device_description, torch_device
+from precision.common.devices import cpu_dispatch, device_description
 from precision.common.errors import InputError
 from precision.common.files import check_writable, output_folder, strict_json, write_text_atomic
 from precision.common.limits import check_classes
+from precision.common.options import checked, device_option, listed, refuse_unused
 from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.number_formats import get_format
 from precision.formats.rounding import ROUNDING_MODES
 from precision.kernels.registry import DTYPES, KERNELS, OPT_IN, Kernel, KernelError, available_kernels, get_kernel
-from precision.logits.files import LogitsFile
 from precision.report.compute import (
     DEFAULT_CLASSES,
     DEFAULT_FORMATS,
@@ -29,65 +29,14 @@ from precision.report.compute import (
 from precision.report.coq_status import DEFAULT_CERTIFICATE, coq_checked
 from precision.report.markdown import markdown
 
-
-def _checked(cast=str, check=None):
-    """An argparse type: the text cast (`int`: "is not an integer") and checked by an engine's check, whose
-    `InputError` becomes argparse's one-line error under the option; the value is the cast text."""
-    def parse(text: str):
-        try:
-            value = cast(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if check is not None:
-            try:
-                check(value)
-            except InputError as e:
-                raise argparse.ArgumentTypeError(e.message) from None
-        return value
-    return parse
-
-
-def _listed(choices=None, cast=str, check=None):
-    """An argparse type for a comma-separated list, each item as `_checked` takes it."""
-    item = _checked(cast, check)
-
-    def parse(text):
-        items = [x.strip() for x in text.split(",") if x.strip()]
-        if not items:
-            raise argparse.ArgumentTypeError("give a comma-separated list")
-        if len(set(items)) != len(items):
-            raise argparse.ArgumentTypeError(f"{text!r} names an item twice")
-        for x in items:
-            if choices is not None and x not in choices:
-                raise argparse.ArgumentTypeError(f"unknown {x!r}; expected some of {', '.join(choices)}")
-        return tuple(item(x) for x in items)
-    return parse
-
-
-_classes = _checked(int, check_classes)  # a number of classes: an integer in [2, MAX_CLASSES]
+_classes = checked(int, check_classes)  # a number of classes: an integer in [2, MAX_CLASSES]
 
 
 def _vocabulary(text: str) -> int | str:
     """`--vocabulary`: a number of classes, or 'none'."""
     return "none" if text == "none" else _classes(text)
 
-_format = _checked(check=get_format)  # a format name, resolved now so a bad one never reaches a results folder
-
-
-def _refuse_unused(args, options: dict[str, str], why: str) -> None:
-    """Options the chosen mode does not use are refused, never silently ignored; `options`: dest → flag."""
-    given = [flag for dest, flag in options.items() if getattr(args, dest) is not None]
-    if given:
-        raise InputError(given[0], f"{why}; remove {', '.join(given)}")
-
-
-def _device(name: str | None, kernels) -> str:
-    """The torch device, checked here; a device other than the CPU needs a kernel that runs there."""
-    device = "cpu" if name is None else torch_device(name)
-    if device != "cpu" and not any(k.accelerated for k in kernels):
-        raise InputError("--device", f"{device} applies to the torch kernels; none of "
-                         f"{', '.join(k.name for k in kernels) or 'no kernel'} runs there")
-    return device
+_format = checked(check=get_format)  # a format name, resolved now so a bad one never reaches a results folder
 
 
 def _fast_kernels() -> list[str]:
@@ -96,15 +45,15 @@ def _fast_kernels() -> list[str]:
 
 
 def configure_report(parser: argparse.ArgumentParser) -> None:
-    emulated = parser.add_argument_group("the report (without --logits)")
-    emulated.add_argument("--formats", type=_listed(check=get_format), default=None,
+    emulated = parser.add_argument_group("the report")
+    emulated.add_argument("--formats", type=listed(check=get_format), default=None,
                           help="emulated formats (default " + ",".join(DEFAULT_FORMATS) + "; any of float16, "
                                "bfloat16, float32, float64, float8_e4m3fn, float8_e5m2, mpBITS, decimalDIGITS, "
                                "deltaSTEP[-paper])")
-    emulated.add_argument("--classes", type=_listed(cast=int, check=check_classes), default=None,
+    emulated.add_argument("--classes", type=listed(cast=int, check=check_classes), default=None,
                           help=f"numbers of classes of the emulated tables (default {DEFAULT_CLASSES}; "
                                f"{OBJECT_FORMAT_CLASSES} for the pure-Python formats mp/decimal/δ)")
-    emulated.add_argument("--kernels", type=_listed(), default=None,
+    emulated.add_argument("--kernels", type=listed(), default=None,
                           help=f"real kernels measured first ({', '.join(KERNELS)}, or package.module:function; "
                                "default: every kernel whose package is installed; 'none' skips them; opt-in: "
                                f"{', '.join(OPT_IN)}, torch.compile's, ~10 s of compiling per dtype and width)")
@@ -122,77 +71,28 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
     emulated.add_argument("--language-models", action="store_true", default=None,
                           help="add log-probability kernels, cross-entropy, attention and soft-capping at "
                                "--vocabulary tokens (~45 s at 128,256; 32,000 with --vocabulary none)")
-    emulated.add_argument("--kernel-classes", type=_listed(cast=int, check=check_classes),
+    emulated.add_argument("--kernel-classes", type=listed(cast=int, check=check_classes),
                           default=None, help="numbers of classes for the kernels (default "
                           f"{','.join(map(str, DEFAULT_KERNEL_CLASSES))}; e.g. 2,10,1000,32000,128256)")
     emulated.add_argument("--proofs", type=Path, default=None,
                           help="a `softmax-sat prove` certificate: the emulated rows its Coq theorems state are "
                                f"marked 'checked by Coq' (default {DEFAULT_CERTIFICATE} when it exists)")
-    both = parser.add_argument_group("both")
-    both.add_argument("--algorithms", type=_listed(tuple(ALGORITHMS)), default=None,
-                      help=f"emulated algorithms (default all: {', '.join(ALGORITHMS)}); with --logits, one "
-                           "algorithm for --kernel emulated")
-    both.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, cuda:N, auto")
-    both.add_argument("--out", type=output_folder, default=Path("reports/saturation"))
-    both.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
-    own = parser.add_argument_group("your own logits")
-    own.add_argument("--logits", nargs="+", default=None, metavar="SOURCE",
-                     help="analyse your own logits: one .npy, .csv or .pt file of shape (N, C) (per-row JSON), or a "
-                          "dump: .npy / .safetensors / Parquet files, globs ('dump/*.safetensors') or folders of "
-                          "shards, (…, C) each (per-token flags in logits.tokens-NNNNN.npy)")
-    own.add_argument("--scheduler", default=None,
-                     help="with --logits: spread the shards over Dask: 'dask' (a local cluster on 127.0.0.1) or "
-                          "tcp://HOST:PORT (a running cluster whose workers can open the files); needs "
-                          "pip install 'softmax-saturation[scale]'")
-    own.add_argument("--kernel", default=None,
-                     help=f"the kernel (default torch; {', '.join(KERNELS)}, package.module:function, or "
-                          "'emulated' with one --algorithms)")
-    own.add_argument("--dtypes", type=_listed(tuple(DTYPES)), default=None,
-                     help="dtypes (default the kernel's among float16,bfloat16,float32,float64)")
+    emulated.add_argument("--algorithms", type=listed(tuple(ALGORITHMS)), default=None,
+                          help=f"emulated algorithms (default all: {', '.join(ALGORITHMS)})")
+    parser.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, cuda:N, auto")
+    parser.add_argument("--out", type=output_folder, default=Path("reports/saturation"))
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
 
 
 REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
                 "measures.png", "stochastic.png")
-LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
-
-
-def _token_files(logits) -> tuple[str, ...]:
-    """The per-token files a dump's run writes (none for one file reported row by row)."""
-    if not isinstance(logits, list):
-        return ()
-    from precision.logits.dumps import tokens_path
-    return tuple(tokens_path(Path("."), i).name for i in range(len(logits)))
-
-
-def _report_config(args, kernels, logits, device: str) -> dict:
-    """What decides a report's numbers (with --logits: the file, its size and time, kernel, dtypes)."""
-    if isinstance(logits, list):  # the shards of a dump (where they are scanned does not change a number)
-        from precision.logits.dumps import sources_config
-        return {**sources_config(logits), "kernel": kernels[0].name, "algorithms": args.algorithms,
-                "dtypes": list(args.dtypes), "device": device}
-    if logits is not None:
-        stat = logits.path.stat()
-        return {"logits": str(logits.path.resolve()), "bytes": stat.st_size, "modified": stat.st_mtime_ns,
-                "kernel": kernels[0].name, "algorithms": args.algorithms, "dtypes": list(args.dtypes),
-                "device": device}
+def _report_config(args, kernels, device: str) -> dict:
+    """What decides a report's numbers."""
     return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
             "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device,
             "vocabulary": args.vocabulary, "cpu_paths": bool(args.cpu_paths),
             "language_models": bool(args.language_models)} | (
             {"rounding_modes": True} if args.rounding_modes else {})
-
-
-def _logits_kernel(name: str, algorithms):
-    """The kernel of a logits analysis: a real one, or `emulated` with exactly one algorithm."""
-    from precision.logits.rows import emulated_kernel
-    if name == "emulated":
-        if algorithms is None or len(algorithms) != 1:
-            raise KernelError("algorithms", "--kernel emulated takes exactly one algorithm, e.g. --algorithms shifted")
-        return emulated_kernel(algorithms[0])
-    if algorithms is not None:
-        raise KernelError("algorithms", f"applies to emulated runs; --kernel {name} is a real kernel "
-                          "(use --kernel emulated --algorithms NAME)")
-    return get_kernel(name)
 
 
 @contextmanager
@@ -212,38 +112,16 @@ def _named_kernel(name: str) -> Kernel:
         return get_kernel(name)
 
 
-def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
-    """Every option of `report` checked and every name resolved (kernels, dtypes, device, file), before any
-    folder is claimed; the defaults of the chosen mode filled in."""
-    if args.logits is not None:
-        _refuse_unused(args, {"formats": "--formats", "classes": "--classes", "kernels": "--kernels",
-                              "kernel_classes": "--kernel-classes", "cpu_paths": "--cpu-paths",
-                              "rounding_modes": "--rounding-modes", "vocabulary": "--vocabulary",
-                              "language_models": "--language-models", "proofs": "--proofs"},
-                       "applies to the report; --logits analyses your file with one --kernel")
-        kernel = _logits_kernel(args.kernel or "torch", args.algorithms)
-        from precision.logits.analysis import LOGIT_DTYPES
-        args.dtypes = args.dtypes or tuple(d for d in LOGIT_DTYPES if d in kernel.dtypes)
-        device = _device(args.device, [kernel])
-        for d in args.dtypes:
-            kernel.check(d, device)
-        from precision.logits.dumps import single_logits_file
-        single = single_logits_file(args.logits, args.scheduler)
-        if single is not None:
-            return [kernel], LogitsFile(single), device
-        from precision.logits.dask_scan import check_scheduler
-        from precision.logits.shards import find_shards
-        check_scheduler(args.scheduler)
-        return [kernel], find_shards(args.logits), device
-    _refuse_unused(args, {"kernel": "--kernel", "dtypes": "--dtypes", "scheduler": "--scheduler"},
-                   "applies with --logits (the report measures --kernels over every dtype they take)")
+def _resolve_report(args) -> tuple[list, str]:
+    """Every option of `report` checked and every name resolved (kernels, device), before any folder is claimed;
+    the defaults filled in."""
     args.formats = args.formats or DEFAULT_FORMATS
     args.kernel_classes = args.kernel_classes or DEFAULT_KERNEL_CLASSES
     if args.kernels == ("none",):
         kernels: list[Kernel] = []
     else:
         kernels = [_named_kernel(k) for k in args.kernels] if args.kernels else available_kernels()
-    device = _device(args.device, kernels)
+    device = device_option(args.device, kernels)
     with _kernels_option():
         for k in kernels:
             for d in k.dtypes:
@@ -255,36 +133,19 @@ def _resolve_report(args) -> tuple[list, LogitsFile | list | None, str]:
         raise InputError("--vocabulary", f"measures {', '.join(_fast_kernels())} at {args.vocabulary:,} classes; "
                          "none of them is among --kernels, or the size is one of --kernel-classes already "
                          "(add --language-models, or use --kernel-classes)")
-    return kernels, None, device
+    return kernels, device
 
 
 def run_report(args) -> int:
-    kernels, logits, device = _resolve_report(args)
-    kind = "report" if logits is None else "logits"
-    proved, certificate = None, None
-    if logits is None and (args.proofs is not None or DEFAULT_CERTIFICATE.is_file()):
-        certificate = args.proofs or DEFAULT_CERTIFICATE
-        proved = coq_checked(certificate)
+    kernels, device = _resolve_report(args)
+    certificate = args.proofs or (DEFAULT_CERTIFICATE if DEFAULT_CERTIFICATE.is_file() else None)
+    proved = None if certificate is None else coq_checked(certificate)
     check_writable(args.out)
-    config = _report_config(args, kernels, logits, device)
-    if logits is None:  # the certificate read decides the "checked by Coq" marks: it is part of the config
-        config["proofs"] = None if certificate is None else \
-            hashlib.sha256(Path(certificate).read_bytes()).hexdigest()
-    outputs = REPORT_FILES if logits is None else LOGITS_FILES + _token_files(logits)
-    # a run refused inside (a bad row found while reading) gives the folder back
-    with publishing(args.out, kind, config, outputs) as staging:
-        if isinstance(logits, list):
-            from precision.logits.dumps import analyse_sources
-            analyse_sources(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
-                            scheduler=args.scheduler)
-            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} logits.tokens-NNNNN.npy"
-        elif logits is not None:
-            from precision.logits.analysis import analyse_logits
-            analyse_logits(logits, staging, args.dtypes, kernels[0], device, figures=not args.no_figures,
-                           progress=True)
-            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'}"
-        else:
-            done = _write_report(args, kernels, device, proved, staging)
+    config = _report_config(args, kernels, device)
+    # the certificate read decides the "checked by Coq" marks: it is part of the config
+    config["proofs"] = None if certificate is None else hashlib.sha256(Path(certificate).read_bytes()).hexdigest()
+    with publishing(args.out, "report", config, REPORT_FILES) as staging:
+        done = _write_report(args, kernels, device, proved, staging)
     print(f"wrote {done}")
     return 0
 
@@ -335,12 +196,12 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
 
 def run_thresholds(args) -> int:
     if args.kernel is not None:
-        _refuse_unused(args, {"format": "--format", "algorithm": "--algorithm", "accumulate": "--accumulate",
+        refuse_unused(args, {"format": "--format", "algorithm": "--algorithm", "accumulate": "--accumulate",
                               "order": "--order", "rounding": "--rounding"},
                        "applies to emulated thresholds; --kernel measures a real kernel")
         from precision.kernels.scan import kernel_thresholds
         kernel = get_kernel(args.kernel)
-        device = _device(args.device, [kernel])
+        device = device_option(args.device, [kernel])
         dtype = args.dtype or "float32"
         kernel.check(dtype, device)
         setting_asked = args.temperature is not None or args.softcap is not None
@@ -358,7 +219,7 @@ def run_thresholds(args) -> int:
                                        kernel_gap=gap).as_dict()
         found["machine"] = cpu_dispatch(torch=kernel.package == "torch") | {"device": device_description(device)}
     else:
-        _refuse_unused(args, {"dtype": "--dtype", "device": "--device", "temperature": "--temperature",
+        refuse_unused(args, {"dtype": "--dtype", "device": "--device", "temperature": "--temperature",
                               "softcap": "--softcap"}, "applies with --kernel")
         moded = lambda name: name if args.rounding is None or name is None else \
             get_format(name).with_rounding(args.rounding)
@@ -380,7 +241,7 @@ def configure_verify(parser: argparse.ArgumentParser) -> None:
 def run_verify(args) -> int:
     from precision.kernels.certificate import certificate_name, verify, write_certificate
     kernel = get_kernel(args.kernel)
-    device = _device(args.device, [kernel])
+    device = device_option(args.device, [kernel])
     kernel.check(args.dtype, device)
     check_writable(args.out)  # fail now, not after the run, if --out cannot be written
     # one kind per certificate: a folder of certificates of other kernels, dtypes or sizes keeps them

@@ -71,8 +71,11 @@ def test_a_tiny_delta_grid_is_computed_not_crashed(capsys):
     (["thresholds", "--classes", "1000000000"], "--classes: at most 4,194,304 classes"),
     (["thresholds", "--classes", "1"], "--classes: must be at least 2"),
     (["thresholds", "--kernel", "torch", "--device", "tpu9"], "--device: expected cpu, cuda"),
-    (["report", "--dtypes", "float16"], "--dtypes: applies with --logits"),
-    (["report", "--kernel", "numpy"], "--kernel: applies with --logits"),
+    (["report", "--dtypes", "float16"], "unrecognized arguments: --dtypes"),
+    (["report", "--logits", "x.npy", "--kernel", "numpy"], "--logits: your own logits have their own command: "
+                                                           "softmax-sat logits SOURCE"),
+    (["logits", "x.npy", "--algorithm", "naive"], "--algorithm: applies to --kernel emulated"),
+    (["logits", "x.npy", "--kernel", "emulated"], "--algorithm: --kernel emulated needs one"),
     (["report", "--kernels", "none", "--device", "cuda"], "--device"),
     (["report", "--out", ""], "--out: give a folder name"),
     (["verify", "--kernel", "numpy", "--dtype", "float64", "--classes", "0"], "--classes: must be at least 2"),
@@ -89,9 +92,9 @@ def test_a_refused_logits_kernel_leaves_the_folder_to_the_corrected_command(tmp_
     import numpy as np
     logits, out = tmp_path / "l.npy", tmp_path / "out"
     np.save(logits, np.array([[1.0, 2.0], [30.0, 0.0]]))
-    assert main(["report", "--logits", str(logits), "--kernel", "tf", "--out", str(out)]) == 2
+    assert main(["logits", str(logits), "--kernel", "tf", "--out", str(out)]) == 2
     assert "--kernel: unknown 'tf'" in capsys.readouterr().err and not out.exists()
-    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 0
+    assert main(["logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 0
 
 
 def test_import_precision_loads_no_torch_jax_or_matplotlib():
@@ -130,7 +133,7 @@ def test_a_bad_row_found_while_reading_gives_the_folder_back(tmp_path, capsys):
     rows[:, 0] = 20.0
     rows[65_000, 1] = np.nan  # past the first chunk: found only while the rows are read
     np.save(logits, rows)
-    argv = ["report", "--logits", str(logits), "--kernel", "numpy", "--dtypes", "float32", "--out", str(out),
+    argv = ["logits", str(logits), "--kernel", "numpy", "--dtypes", "float32", "--out", str(out),
             "--no-figures"]
     assert main(argv) == 2
     assert "row 65000" in capsys.readouterr().err and not (out / "logits.config.json").exists()
@@ -143,7 +146,7 @@ def test_a_bad_row_found_while_reading_gives_the_folder_back(tmp_path, capsys):
     (["thresholds", "--kernel", "numpy", "--softcap", "-1"], "--softcap: must be a finite number > 0"),
     (["thresholds", "--kernel", "numpy", "--temperature", "inf"], "--temperature: must be a finite number > 0"),
     (["thresholds", "--temperature", "2"], "--temperature: applies with --kernel"),
-    (["report", "--logits", "x.npy", "--cpu-paths"], "--cpu-paths: applies to the report")])
+    (["logits", "x.npy", "--cpu-paths"], "unrecognized arguments: --cpu-paths")])
 def test_llm_settings_are_checked_before_any_scan(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     import numpy as np
@@ -169,14 +172,14 @@ def test_a_folder_of_shards_is_a_logits_dump(tmp_path, capsys):
     rows[:, 0] = np.arange(6) * 6.0  # gaps 0 … 30: the later ones saturate in float16
     np.save(shards / "part-0.npy", rows[:3])
     np.save(shards / "part-1.npy", rows[3:])
-    argv = ["report", "--logits", str(shards), "--kernel", "numpy", "--dtypes", "float16", "--out", str(out),
+    argv = ["logits", str(shards), "--kernel", "numpy", "--dtypes", "float16", "--out", str(out),
             "--no-figures"]
     assert main(argv) == 0
     summary = json.loads((out / "logits.json").read_text())
     assert (out / "logits.tokens-00000.npy").exists() and (out / "logits.tokens-00001.npy").exists()
     assert "float16" in json.dumps(summary)
     assert main(["report", "--kernels", "none", "--scheduler", "dask", "--out", str(tmp_path / "x")]) == 2
-    assert "--scheduler: applies with --logits" in capsys.readouterr().err
+    assert "unrecognized arguments: --scheduler" in capsys.readouterr().err
 
 
 def test_an_os_error_names_the_option_that_holds_the_file(tmp_path, capsys, monkeypatch):
@@ -206,7 +209,7 @@ def test_a_journal_in_a_received_folder_deletes_nothing_a_run_did_not_publish(tm
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     (out / ".publishing.json").write_text(json.dumps({"staging": ".staging-9", "move": [], "remove": ["notes.txt"]}))
-    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 0
+    assert main(["logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 0
     assert (out / "notes.txt").read_text() == "mine"
 
 
@@ -216,7 +219,7 @@ def test_a_bfloat16_npy_is_read_as_bfloat16(tmp_path):
     logits = tmp_path / "bf.npy"
     np.save(logits, np.array([[20.0, 0.0], [1.0, 0.0]], dtype=ml_dtypes.bfloat16))  # stored as |V2
     out = tmp_path / "out"
-    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--dtypes", "bfloat16", "--out", str(out),
+    assert main(["logits", str(logits), "--kernel", "numpy", "--dtypes", "bfloat16", "--out", str(out),
                  "--no-figures"]) == 0
 
 
@@ -244,6 +247,6 @@ def test_a_refused_run_leaves_no_folder_behind(tmp_path, capsys):
     import numpy as np
     logits, out = tmp_path / "nan.npy", tmp_path / "out"
     np.save(logits, np.array([[1.0, np.nan], [2.0, 0.0]]))
-    assert main(["report", "--logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 2
+    assert main(["logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 2
     assert "row 0, column 1" in capsys.readouterr().err  # both counted from 0
     assert not out.exists()

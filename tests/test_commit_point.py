@@ -53,7 +53,7 @@ def logits_file(tmp_path_factory) -> Path:
                                   pytest.param("moved-3", marks=pytest.mark.slow)])
 def test_report_logits_killed_at_any_step_of_a_publish_leaves_the_old_or_the_new_set(tmp_path, logits_file, step):
     out = tmp_path / "r"
-    base = ["report", "--logits", str(logits_file), "--dtypes", "float16", "--kernel", "numpy", "--out", str(out)]
+    base = ["logits", str(logits_file), "--dtypes", "float16", "--kernel", "numpy", "--out", str(out)]
     assert run(base).returncode == 0  # the old set: four files and the figure
     old = published(out, "logits")
     assert "logits_past_threshold.png" in old

@@ -15,17 +15,21 @@ class InputError(ValueError):
 
     @property
     def option(self) -> str:
-        """The command-line option of the argument (`batch_size` → `--batch-size`)."""
+        """The command-line option of the argument (`batch_size` → `--batch-size`; a positional, in capitals as its
+        usage line shows it, stays `SOURCE`)."""
+        if self.argument.isupper():
+            return self.argument
         return "--" + self.argument.removeprefix("--").replace("_", "-")
 
 
 @contextmanager
-def under(argument: str) -> Iterator[None]:
-    """Bad input raised in the block is reported under `argument`: the same engine call (load a model, find
-    images) serves several options (`--model` and `--transfer`, `--images` and `--clean`)."""
+def under(argument: str, only: str | None = None) -> Iterator[None]:
+    """Bad input raised in the block is reported under `argument` (with `only`: the errors of that argument alone):
+    the same engine call (load a model, find images) serves several options (`--model` and `--transfer`,
+    `--images` and `--clean`)."""
     try:
         yield
     except InputError as e:
-        if e.argument == argument:
+        if e.argument == argument or (only is not None and e.argument != only):
             raise
         raise InputError(argument, e.message) from None

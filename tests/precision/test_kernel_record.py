@@ -58,7 +58,7 @@ def test_the_report_tables_figure_and_verdicts_find_a_registered_kernel(made_up,
 def test_the_logits_analysis_and_verify_find_a_registered_kernel(made_up, tmp_path, capsys):
     logits = tmp_path / "rows.npy"
     np.save(logits, np.array([[30.0, 0.0], [3.0, 0.0], [8.5, 0.0]]))
-    assert main(["report", "--logits", str(logits), "--kernel", "made-up", "--out", str(tmp_path / "l")]) == 0
+    assert main(["logits", str(logits), "--kernel", "made-up", "--out", str(tmp_path / "l")]) == 0
     found = json.loads((tmp_path / "l" / "logits.json").read_text())
     assert "made-up" in json.dumps(found)
     assert main(["verify", "--kernel", "made-up", "--dtype", "float16", "--out", str(tmp_path / "v")]) == 0

@@ -1,4 +1,4 @@
-"""`softmax-sat report --logits`: real kernels per row, streamed in chunks, strict JSON, and bad files named."""
+"""`softmax-sat logits`: real kernels per row, streamed in chunks, strict JSON, and bad files named."""
 import json
 
 import numpy as np
@@ -63,7 +63,7 @@ def test_streaming_in_chunks_gives_the_same_rows(tmp_path, monkeypatch):
 def test_logits_json_is_strict_and_names_the_kernel(tmp_path):
     x = np.array([[1e6, 0.0], [20.0, 0.0], [1.0, 0.0]])
     np.save(tmp_path / "l.npy", x)
-    assert main(["report", "--logits", str(tmp_path / "l.npy"), "--kernel", "numpy", "--dtypes", "float16,float32",
+    assert main(["logits", str(tmp_path / "l.npy"), "--kernel", "numpy", "--dtypes", "float16,float32",
                  "--out", str(tmp_path / "o"), "--no-figures"]) == 0
     data = _strict((tmp_path / "o" / "logits.json").read_text())
     assert data["kernel"] == "numpy" and data["rows"]["float16"]["overflow"] == [True, False, False]
@@ -82,9 +82,9 @@ def test_logits_json_is_strict_and_names_the_kernel(tmp_path):
 def test_bad_logits_files_are_named(tmp_path, write, message, capsys):
     write(tmp_path / "bad")
     path = next(tmp_path.glob("bad.*"))
-    assert main(["report", "--logits", str(path), "--kernel", "numpy", "--out", str(tmp_path / "o")]) == 2
+    assert main(["logits", str(path), "--kernel", "numpy", "--out", str(tmp_path / "o")]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar, if it had started
-    assert message in last and str(path) in last and last.startswith("softmax-sat report: error:")
+    assert message in last and str(path) in last and last.startswith("softmax-sat logits: error:")
 
 
 def test_one_row_csv_is_read_and_a_header_is_skipped(tmp_path):
@@ -100,13 +100,13 @@ def test_a_directory_is_not_a_missing_file(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--kernel", "emulated"], "--kernel emulated takes exactly one algorithm"),
-    (["--kernel", "numpy", "--algorithms", "shifted"], "--algorithms: applies to emulated runs"),
+    (["--kernel", "emulated"], "--algorithm: --kernel emulated needs one"),
+    (["--kernel", "numpy", "--algorithm", "shifted"], "--algorithm: applies to --kernel emulated"),
     (["--kernel", "scipy", "--dtypes", "bfloat16"], "scipy does not take dtype 'bfloat16'"),
 ])
 def test_kernel_options_with_logits(tmp_path, argv, message, capsys):
     np.save(tmp_path / "l.npy", np.zeros((2, 3)))
-    assert main(["report", "--logits", str(tmp_path / "l.npy"), "--out", str(tmp_path / "o"), *argv]) == 2
+    assert main(["logits", str(tmp_path / "l.npy"), "--out", str(tmp_path / "o"), *argv]) == 2
     assert message in capsys.readouterr().err
 
 

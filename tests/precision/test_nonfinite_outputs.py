@@ -64,7 +64,7 @@ def test_report_logits_counts_nan_outputs_in_json_table_and_figure(tmp_path, cap
     f = tmp_path / "cls.npy"
     np.save(f, ROWS[:3].astype(np.float32))
     out = tmp_path / "r"
-    assert main(["report", "--logits", str(f), "--kernel", "emulated", "--algorithms", "naive", "--dtypes",
+    assert main(["logits", str(f), "--kernel", "emulated", "--algorithm", "naive", "--dtypes",
                  "float16", "--out", str(out)]) == 0
     data = json.loads((out / "logits.json").read_text())
     (summary,) = data["summary"]

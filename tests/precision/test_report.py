@@ -62,7 +62,7 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
         torch = pytest.importorskip("torch")
         torch.save(torch.tensor(logits), path)
     out = tmp_path / "out"
-    assert main(["report", "--logits", str(path), "--out", str(out)]) == 0
+    assert main(["logits", str(path), "--out", str(out)]) == 0
     data = json.loads((out / "logits.json").read_text())
     f32 = next(s for s in data["summary"] if s["dtype"] == "float32")
     assert f32["saturated"] == 1  # only the row with gap 30 (float32 saturates from 16.64 with one rival)
@@ -75,11 +75,11 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
     (["report", "--classes", "1"], "--classes: must be at least 2"),
     (["report", "--classes", "two"], "--classes: 'two' is not an integer"),
     (["report", "--algorithms", "quick"], "unknown 'quick'"),
-    (["report", "--logits", "/nonexistent/x.npy"], "no such file"),
+    (["logits", "/nonexistent/x.npy"], "no such file"),
     (["report", "--kernels", "tensorflow"], "unknown 'tensorflow'"),
     (["report", "--vocabulary", "1"], "--vocabulary: must be at least 2"),
     (["report", "--kernels", "numpy", "--vocabulary", "32000"], "--vocabulary: measures torch, torch-log at 32,000"),
-    (["report", "--logits", "/nonexistent/x.npy", "--vocabulary", "32000"], "--vocabulary: applies to the report"),
+    (["logits", "/nonexistent/x.npy", "--vocabulary", "32000"], "unrecognized arguments: --vocabulary"),
     (["report", "--formats", "float16,float16"], "names an item twice"),
     (["thresholds", "--kernel", "scipy", "--dtype", "bfloat16"], "scipy does not take dtype 'bfloat16'"),
     (["verify", "--kernel", "torch", "--dtype", "float64"], "out of reach"),
@@ -96,8 +96,8 @@ def test_bad_options_give_one_line_and_exit_2(argv, message, capsys):
 def test_unreadable_logits_file(tmp_path, capsys):
     bad = tmp_path / "bad.npy"
     bad.write_text("not numpy")
-    assert main(["report", "--logits", str(bad), "--out", str(tmp_path)]) == 2
-    assert "--logits: cannot read" in capsys.readouterr().err
+    assert main(["logits", str(bad), "--out", str(tmp_path)]) == 2
+    assert "SOURCE: cannot read" in capsys.readouterr().err
 
 
 SMALL = ["report", "--formats", "float16", "--algorithms", "shifted", "--classes", "2", "--kernels", "numpy",

@@ -31,11 +31,11 @@ def test_a_scheduler_nothing_listens_at_is_refused_at_once_and_the_folder_is_lef
     np.save(tmp_path / "a.npy", np.array([[3.0, 0.0], [9.0, 1.0]], dtype=np.float32))
     out = tmp_path / "r"
     start = time.monotonic()
-    assert main(["report", "--logits", str(tmp_path / "a.npy"), "--scheduler", f"tcp://127.0.0.1:{port}",
+    assert main(["logits", str(tmp_path / "a.npy"), "--scheduler", f"tcp://127.0.0.1:{port}",
                  "--kernel", "numpy", "--out", str(out)]) == 2
     assert time.monotonic() - start < 20
     err = capsys.readouterr().err
     assert "--scheduler: cannot reach the Dask scheduler" in err.strip().splitlines()[-1]
     assert not out.exists()  # no claim, lock or staging folder left
-    assert main(["report", "--logits", str(tmp_path / "a.npy"), "--scheduler", "tcp://", "--out", str(out)]) == 2
+    assert main(["logits", str(tmp_path / "a.npy"), "--scheduler", "tcp://", "--out", str(out)]) == 2
     assert "--scheduler: expected dask" in capsys.readouterr().err and not out.exists()

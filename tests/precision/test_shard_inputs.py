@@ -103,8 +103,8 @@ def test_a_recursive_glob_through_a_folder_that_links_to_itself_ends(tmp_path):
 def test_an_empty_logits_name_is_refused_not_read_as_the_current_folder(tmp_path, capsys):
     with pytest.raises(ShardError, match="an empty name"):
         find_shards("")
-    assert main(["report", "--logits", "", "--out", str(tmp_path / "r")]) == 2
-    assert "--logits: an empty name" in capsys.readouterr().err
+    assert main(["logits", "", "--out", str(tmp_path / "r")]) == 2
+    assert "SOURCE: an empty name" in capsys.readouterr().err
 
 
 def test_a_null_first_parquet_list_is_named(tmp_path):
@@ -118,7 +118,7 @@ def test_a_null_first_parquet_list_is_named(tmp_path):
 
 def test_a_dump_folder_that_is_also_out_does_not_read_its_own_token_files(tmp_path, capsys):
     np.save(tmp_path / "a.npy", X)
-    args = ["report", "--logits", str(tmp_path), "--kernel", "numpy", "--dtypes", "float16", "--out", str(tmp_path),
+    args = ["logits", str(tmp_path), "--kernel", "numpy", "--dtypes", "float16", "--out", str(tmp_path),
             "--no-figures"]
     assert main(args) == 0
     first = (tmp_path / "logits.json").read_bytes()

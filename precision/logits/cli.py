@@ -1,0 +1,107 @@
+"""`softmax-sat logits` (the logits room's command): your own logits — one file or a dump of shards — through one
+kernel in each dtype; per-row or per-token flags, a summary, a table and a figure in a results folder."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from precision.common.errors import InputError, under
+from precision.common.files import check_writable, output_folder
+from precision.common.options import device_option, listed
+from precision.common.publishing import publishing
+from precision.emulated.algorithms import ALGORITHMS
+from precision.kernels.registry import DTYPES, KERNELS, Kernel, get_kernel
+from precision.logits.analysis import LOGIT_DTYPES
+from precision.logits.files import LogitsFile
+
+LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
+
+
+def configure_logits(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("SOURCE", nargs="+",
+                        help="one .npy, .csv or .pt file of shape (N, C) (per-row JSON), or a dump: .npy / "
+                             ".safetensors / Parquet files, globs ('dump/*.safetensors') or folders of shards, "
+                             "(…, C) each (per-token flags in logits.tokens-NNNNN.npy)")
+    parser.add_argument("--kernel", default="torch",
+                        help=f"the kernel (default torch; {', '.join(KERNELS)}, package.module:function, or "
+                             "'emulated' with --algorithm)")
+    parser.add_argument("--algorithm", default=None, choices=tuple(ALGORITHMS),
+                        help="the emulated algorithm of --kernel emulated")
+    parser.add_argument("--dtypes", type=listed(tuple(DTYPES)), default=None,
+                        help="dtypes (default the kernel's among " + ",".join(LOGIT_DTYPES) + ")")
+    parser.add_argument("--scheduler", default=None,
+                        help="spread a dump's shards over Dask: 'dask' (a local cluster on 127.0.0.1) or "
+                             "tcp://HOST:PORT (a running cluster whose workers can open the files); needs "
+                             "pip install 'softmax-saturation[scale]'")
+    parser.add_argument("--device", default=None, help="torch device for the torch kernels: cpu, cuda, cuda:N, auto")
+    parser.add_argument("--out", type=output_folder, default=Path("reports/logits"))
+    parser.add_argument("--no-figures", action="store_true", help="skip the PNG figure")
+
+
+def logits_kernel(name: str, algorithm: str | None) -> Kernel:
+    """The kernel of a logits analysis: a real one, or `emulated` with its algorithm."""
+    from precision.logits.rows import emulated_kernel
+    if name == "emulated":
+        if algorithm is None:
+            raise InputError("--algorithm", "--kernel emulated needs one, e.g. --algorithm shifted")
+        return emulated_kernel(algorithm)
+    if algorithm is not None:
+        raise InputError("--algorithm", f"applies to --kernel emulated; {name} is a real kernel")
+    return get_kernel(name)
+
+
+def _token_files(logits) -> tuple[str, ...]:
+    """The per-token files a dump's run writes (none for one file reported row by row)."""
+    if not isinstance(logits, list):
+        return ()
+    from precision.logits.dumps import tokens_path
+    return tuple(tokens_path(Path("."), i).name for i in range(len(logits)))
+
+
+def _config(logits, kernel: Kernel, algorithm: str | None, dtypes, device: str) -> dict:
+    """What decides the numbers: the sources (a file: its size and time), kernel, dtypes, device."""
+    if isinstance(logits, list):  # the shards of a dump (where they are scanned does not change a number)
+        from precision.logits.dumps import sources_config
+        source = sources_config(logits)
+    else:
+        stat = logits.path.stat()
+        source = {"logits": str(logits.path.resolve()), "bytes": stat.st_size, "modified": stat.st_mtime_ns}
+    return source | {"kernel": kernel.name, "algorithms": None if algorithm is None else [algorithm],
+                     "dtypes": list(dtypes), "device": device}
+
+
+def run_logits(args) -> int:
+    with under("SOURCE", only="logits"):  # the engines' `logits` is the command's SOURCE
+        return _run(args)
+
+
+def _run(args) -> int:
+    kernel = logits_kernel(args.kernel, args.algorithm)
+    dtypes = args.dtypes or tuple(d for d in LOGIT_DTYPES if d in kernel.dtypes)
+    device = device_option(args.device, [kernel])
+    for d in dtypes:
+        kernel.check(d, device)
+    from precision.logits.dumps import single_logits_file
+    single = single_logits_file(args.SOURCE, args.scheduler)
+    if single is not None:
+        logits: LogitsFile | list = LogitsFile(single)
+    else:
+        from precision.logits.dask_scan import check_scheduler
+        from precision.logits.shards import find_shards
+        check_scheduler(args.scheduler)
+        logits = find_shards(args.SOURCE)
+    check_writable(args.out)
+    config = _config(logits, kernel, args.algorithm, dtypes, device)
+    # a run refused inside (a bad row found while reading) gives the folder back
+    with publishing(args.out, "logits", config, LOGITS_FILES + _token_files(logits)) as staging:
+        if isinstance(logits, list):
+            from precision.logits.dumps import analyse_sources
+            analyse_sources(logits, staging, dtypes, kernel, device, figures=not args.no_figures,
+                            scheduler=args.scheduler)
+            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} logits.tokens-NNNNN.npy"
+        else:
+            from precision.logits.analysis import analyse_logits
+            analyse_logits(logits, staging, dtypes, kernel, device, figures=not args.no_figures, progress=True)
+            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'}"
+    print(f"wrote {done}")
+    return 0
