@@ -235,7 +235,7 @@ class Step:
         """exp2 correctly rounded: the exact value 2^a = e^(a·ln 2) rounded once."""
         a = np.asarray(a, dtype=np.float64)
         whole = np.isfinite(a) & (a == np.round(a))  # exact powers of two (2^0 = 1 among them)
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):
             out = np.where(whole, np.ldexp(1.0, np.clip(np.nan_to_num(a), -2000, 2000).astype(np.int64)), 0.0)
         rest = np.isfinite(a) & ~whole
         if rest.any():
@@ -245,13 +245,13 @@ class Step:
 
     def exponent_gap(self, bmax: np.ndarray, m: np.ndarray) -> np.ndarray:
         """How far a block's max is above the running max, in the exponent's units (base 2: (bmax − m)·c·log₂e)."""
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             d = self.ar.sub(bmax, m)
         return self.ar.mul(d, self.c) if self.cfg.base == "2" else d
 
     def alpha(self, m_old: np.ndarray, m_new: np.ndarray) -> np.ndarray:
         """The rescale factor exp(m_old − m_new) (0 while m_old is −inf)."""
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             d = self.ar.sub(m_old, m_new)
         d = np.where(m_old == m_new, 0.0, d)  # −inf − (−inf): no move, α = 1
         if self.cfg.base == "2":

@@ -107,7 +107,7 @@ class Arithmetic:
         """Σ along rows, left to right, every addition rounded."""
         dtype = self.fmt.addition_dtype if self.vectorized else None
         if dtype is not None:  # NumPy's accumulate is strictly sequential and rounds each step in dtype
-            with np.errstate(over="ignore", invalid="ignore"):
+            with np.errstate(all="ignore"):
                 return np.add.accumulate(cols.astype(dtype), axis=1)[:, -1].astype(np.float64)
         s = cols[:, 0]
         for j in range(1, cols.shape[1]):

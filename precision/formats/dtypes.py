@@ -49,7 +49,7 @@ class Dtype:
 
     def cast(self, x: np.ndarray) -> np.ndarray:
         """float64 values rounded to the dtype (exact for values of the dtype)."""
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):
             return np.asarray(x, dtype=np.float64).astype(self.storage)
 
 

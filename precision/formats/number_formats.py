@@ -398,9 +398,9 @@ class BinaryFormat(Format[mpmath.mpf]):
         if self.precision == 53:
             return x
         if self.numpy_dtype is not None:  # NumPy's double→float/half casts round once, to nearest even
-            with np.errstate(over="ignore"):
+            with np.errstate(all="ignore"):
                 return x.astype(self.numpy_dtype).astype(np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):
+        with np.errstate(all="ignore"):
             _, e2 = np.frexp(x)
             q = np.maximum(e2 - 1, self.emin) - (self.precision - 1)
             r = np.ldexp(round_integers(np.ldexp(x, -q), self.rounding), q)
@@ -449,7 +449,7 @@ class BinaryFormat(Format[mpmath.mpf]):
         idx = np.asarray(idx, dtype=np.int64)
         half = 1 << (self.precision - 1)
         k, m = np.divmod(idx, half)
-        with np.errstate(over="ignore"):  # np.where evaluates both branches
+        with np.errstate(all="ignore"):  # np.where evaluates both branches
             normal = np.ldexp((half + m).astype(np.float64), (self.emin + k - self.precision).astype(np.int64))
             sub = np.ldexp(idx.astype(np.float64), self.emin - self.precision + 1)
         return np.where(idx < half, sub, normal)

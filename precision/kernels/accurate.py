@@ -47,7 +47,7 @@ def _numpy_log_softmax(x: np.ndarray, dim: int) -> np.ndarray:
         raise InputError("x", f"expected at least one class along axis {dim}, got shape {x.shape}")
     u = x.astype(np.float32) if name in _WIDENED else x
     top = np.expand_dims(np.argmax(u, axis=dim), dim)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(all="ignore"):
         shifted = u - np.take_along_axis(u, top, axis=dim)
         e = np.exp(shifted)
         np.put_along_axis(e, top, 0, axis=dim)

@@ -191,7 +191,7 @@ class _Stream:
     def _sum_bounds(self, start: int, top, others, one, nan) -> None:
         """The largest |Σ outputs − 1|, and Σ others where the top is exactly 1, in units u of the dtype."""
         c, u = self.cert, 2.0 ** -self.scan.dtype.format.precision_bits
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             err = np.where(nan, 0.0, np.abs((top - 1.0) + others)) / u  # exact for M = 2: top − 1 is exact
             rest = np.where(one & ~nan, others, 0.0) / u
         for values, name in ((err, "sum_error"), (rest, "others_when_one")):

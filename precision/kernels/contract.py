@@ -152,4 +152,5 @@ class Kernel:
         """Outputs (probabilities, or log-probabilities for a log-space kernel) of the rows of x, in the dtype."""
         d = self.check(dtype, device)
         x = np.ascontiguousarray(x, dtype=d.storage)
-        return np.asarray(self.compute(x, d, device)).astype(d.storage, copy=False)
+        with np.errstate(all="ignore"):  # an overflow or underflow is a finding (NaN and ±inf outputs are counted)
+            return np.asarray(self.compute(x, d, device)).astype(d.storage, copy=False)

@@ -52,7 +52,7 @@ class LogThresholds:
 
 def _exp_in(d, p: np.ndarray) -> np.ndarray:
     """exp of values of the dtype, rounded to the dtype (through float64: what `logp.exp()` gives, to an ulp)."""
-    with np.errstate(under="ignore"):
+    with np.errstate(all="ignore"):
         return d.cast(np.exp(p.astype(np.float64)))
 
 

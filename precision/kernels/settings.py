@@ -57,7 +57,7 @@ def _divided(d, idx: np.ndarray, t: float, times: float = 1.0) -> np.ndarray:
     float32 (float64 rows: in float64), the quotient rounded in float32, then into a narrower dtype; NaN where it
     has no value in the dtype (float8 e4m3fn has no infinity)."""
     op = np.float64 if d.name == "float64" else np.float32
-    with np.errstate(over="ignore"):
+    with np.errstate(all="ignore"):
         return times * d.cast(d.values(idx).astype(op) / op(t)).astype(np.float64)
 
 
@@ -107,7 +107,7 @@ def check_setting(temperature: float | None, softcap: float | None, dtype: str |
             raise InputError(name, f"must be a finite number > 0, got {value!r}")
     if softcap is not None and dtype is not None:
         d = DTYPES[dtype]
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):
             c = float(d.cast(np.array([softcap]))[0])
         if not (c > 0 and math.isfinite(c)):
             raise InputError("softcap", f"{softcap!r} is {c!r} in {dtype}; give a cap {dtype} holds, from "

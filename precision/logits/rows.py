@@ -152,7 +152,7 @@ def margin_and_log_odds(x: np.ndarray, nan: np.ndarray, overwrite: bool = False)
     logit) and the log-odds (top − lse(rivals)), NaN for rows flagged `nan` or not finite. margin − log_odds = ln W,
     the rivals' weight. `overwrite`: x is scratch (a block's own copy), used in place."""
     rows = np.arange(len(x))
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(all="ignore"):
         finite = np.isfinite(x).all(axis=1) & ~nan
         top = np.argmax(x, axis=1)
         top_value = x[rows, top].astype(np.float64)
@@ -186,7 +186,7 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
     if x.dtype == d.storage:
         xs = x
     else:
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):
             xs = d.cast(x)
     n = len(xs)
     rows = np.arange(n)
@@ -215,7 +215,7 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
         # guess that the bisection checks on the kernel first (about four calls a row where it is right)
         guess = None
         if kernel.has_model:
-            with np.errstate(invalid="ignore"):
+            with np.errstate(all="ignore"):
                 guess = (margin - log_odds) - np.log(absorbed_weight(dtype, rounded_once))
         threshold = _bisected_threshold(xs, top, base, ok, d, kernel, device, guess)
         method = "exact"
@@ -250,7 +250,7 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess
     def saturated(pts: np.ndarray, live: np.ndarray) -> np.ndarray:
         r = np.repeat(live, pts.shape[1])
         trial = xs[r]
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):
             trial[np.arange(len(r)), top[r]] = d.cast(base[r] + d.values(pts.ravel()).astype(np.float64))
         return exactly(kernel(trial, dtype, device)[np.arange(len(r)), top[r]], kernel.one).reshape(pts.shape)
 

@@ -7,20 +7,20 @@ from precision.kernels.contract import EmulationModel
 
 
 def numpy_softmax(x, d, device):
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         e = np.exp(x - x.max(axis=1, keepdims=True))
         return e / e.sum(axis=1, keepdims=True)
 
 
 def scipy_softmax(x, d, device):
     import scipy.special
-    with np.errstate(over="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):
         return scipy.special.softmax(x, axis=1)
 
 
 def scipy_log_softmax(x, d, device):
     import scipy.special
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+    with np.errstate(all="ignore"):
         return scipy.special.log_softmax(x, axis=1)
 
 
