@@ -1,4 +1,4 @@
-"""`softmax-sat report --logits FILE`: is the softmax of *your* logits already saturated, with the kernel you
+"""`softmax-sat logits FILE`: is the softmax of *your* logits already saturated, with the kernel you
 run, in each dtype, and by how much?
 
 Rows are streamed in chunks (memory bounded whatever N is); per row and dtype: the top output exactly 1 or not,
@@ -68,7 +68,7 @@ def saturation_of_file(logits: LogitsFile, dtypes, kernel: Kernel, device: str =
     parts: dict[str, list[Saturation]] = {d: [] for d in dtypes}
     n, c = logits.shape
     step = max(1, CELLS // (4 * c))
-    with tqdm(total=n * len(dtypes), unit="row", unit_scale=True, desc=f"--logits ({kernel.name})",
+    with tqdm(total=n * len(dtypes), unit="row", unit_scale=True, desc=f"logits ({kernel.name})",
               file=sys.stderr, disable=not progress, mininterval=1 if sys.stderr.isatty() else 10) as bar:
         for _, block in logits.chunks(step):  # one call for every dtype: the rows' float64 work is done once
             for d, s in saturation_of(block, dtypes, kernel, device, exact_distance=True).items():

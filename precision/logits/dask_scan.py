@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 from contextlib import contextmanager
 from typing import Any, Iterator
 from urllib.parse import urlsplit
@@ -16,7 +17,8 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.kernels.registry import KERNELS, Kernel, get_kernel
+from precision.kernels.registry import KERNELS, Kernel, KernelError, get_kernel
+from precision.kernels.user_call import one_line
 from precision.logits.shard_scan import scan_shard
 from precision.logits.shards import SCALE_EXTRA, Shard
 from precision.logits.summary import DtypeStatistics
@@ -38,6 +40,7 @@ def check_scheduler(scheduler: str | None) -> str | None:
     return scheduler
 
 
+REBUILD_S = 60  # a worker unpickles a kernel in well under a second; a cluster still starting gets a minute
 REACH_S = 5  # a scheduler that does not accept a connection within this is refused (Dask itself waits 30 s)
 
 
@@ -92,7 +95,8 @@ def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeSta
         threads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         threads = None
-    package = (get_kernel(kernel) if isinstance(kernel, str) else kernel).package
+    kernel = _rebuilt(kernel)
+    package = kernel.package
     if threads and package == "torch":
         import torch
         before = torch.get_num_threads()
@@ -107,13 +111,49 @@ def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeSta
     return stats, records
 
 
+def _rebuilt(spec: str | bytes | Kernel) -> Kernel:
+    """The kernel on a worker, from what `_shipped` sent."""
+    if isinstance(spec, bytes):
+        import cloudpickle
+        return cloudpickle.loads(spec)
+    return get_kernel(spec) if isinstance(spec, str) else spec
+
+
+def _check_workers_rebuild(client, spec: str | bytes, name: str) -> None:
+    """One small task first: a kernel the workers cannot rebuild is refused in one line within REBUILD_S, never a
+    run that waits for ever."""
+    try:
+        client.submit(lambda s: _rebuilt(s).name, spec, pure=False).result(timeout=REBUILD_S)
+    except Exception as e:  # the worker's own error, or a timeout
+        raise KernelError("kernel", f"{name}: the Dask workers cannot rebuild this kernel within {REBUILD_S} s "
+                          f"({one_line(e) or type(e).__name__}); install its module where the workers run") from None
+
+
+def _shipped(kernel: Kernel) -> str | bytes:
+    """What a worker rebuilds the kernel from: a registry kernel's name; a user's kernel pickled with its module's
+    code by value (cloudpickle), so that a module of the current folder, on no worker's path, still runs there
+    (by reference the workers cannot import it and wait for ever)."""
+    if KERNELS.get(kernel.name) is kernel:
+        return kernel.name
+    import cloudpickle
+    module = sys.modules.get(kernel.name.partition(":")[0].partition(".")[0]) if ":" in kernel.name else None
+    if module is None or getattr(module, "__file__", None) is None:
+        return cloudpickle.dumps(kernel)
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        return cloudpickle.dumps(kernel)
+    finally:  # cloudpickle's registry is process-wide: put it back as it was
+        cloudpickle.unregister_pickle_by_value(module)
+
+
 def scan_with_dask(shards: list[Shard], dtypes, kernel: Kernel, device: str, scheduler: str,
                    workers: int | None = None) -> Iterator[tuple[int, dict[str, DtypeStatistics], np.ndarray]]:
     """(shard index, statistics, token records) per shard, as the cluster finishes them."""
     distributed = _distributed()
-    spec = kernel.name if KERNELS.get(kernel.name) is kernel else kernel  # a registry kernel travels by name
+    spec = _shipped(kernel)
     with dask_client(scheduler, workers or (min(len(shards), os.cpu_count() or 1) if scheduler == "dask" else None)
                      ) as client:
+        _check_workers_rebuild(client, spec, kernel.name)
         futures = {client.submit(_task, shard, tuple(dtypes), spec, device, pure=False): i
                    for i, shard in enumerate(shards)}
         try:

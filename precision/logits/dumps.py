@@ -1,4 +1,4 @@
-"""`softmax-sat report --logits SOURCE …` at scale: a logits dump (one file, a glob, a folder of shards; `.npy`,
+"""`softmax-sat logits SOURCE …` at scale: a logits dump (one file, a glob, a folder of shards; `.npy`,
 `.safetensors`, Parquet) scanned on one process or over a Dask cluster, with per-token flags and a summary whose
 statistics merge exactly, so that both give the same files byte for byte (the `scheduler` line of logits.json
 aside).
@@ -87,7 +87,7 @@ def scan_sources(shards: list[Shard], out: Path, dtypes, kernel: Kernel, device:
     records_dtype = token_dtype(dtypes)
     summaries: list[dict[str, DtypeStatistics] | None] = [None] * len(shards)
     total = sum(s.rows for s in shards)
-    with tqdm(total=total, unit="token", unit_scale=True, desc=f"--logits ({kernel.name})", file=sys.stderr,
+    with tqdm(total=total, unit="token", unit_scale=True, desc=f"logits ({kernel.name})", file=sys.stderr,
               disable=not progress, mininterval=1 if sys.stderr.isatty() else 10) as bar:
         if scheduler is None:
             for i, shard in enumerate(shards):

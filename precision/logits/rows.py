@@ -1,5 +1,5 @@
 """Per-row saturation of a softmax on real logits: the one engine behind `saturation_of`, `row_saturation`,
-`watch` and `softmax-sat report --logits`.
+`watch` and `softmax-sat logits`.
 
 Per row and dtype, with a real kernel: is the top output exactly 1, are the others exactly 0 (in between the
 outputs sum to more than 1), is the log-probability of the top class exactly 0 (with the same library's

@@ -198,3 +198,37 @@ def test_a_csv_shard_changed_after_it_was_found_is_refused(tmp_path):
     assert scan_shard(shards[0], ("float32",), "numpy")[0]["float32"].rows == 2
     with pytest.raises(ShardError, match=r"changed since it was found"):
         scan_shard(shards[1], ("float32",), "numpy")
+
+
+def test_a_users_kernel_from_the_current_folder_runs_on_the_workers(tmp_path, cluster, monkeypatch):
+    """The workers cannot import a module of the current folder: the kernel travels with its module's code, and
+    the cluster's files equal one process's (before, the workers failed to unpickle it and the run waited for
+    ever)."""
+    from precision.kernels.registry import get_kernel
+    (tmp_path / "my_folder_softmax.py").write_text(
+        "import numpy as np\n\ndef softmax(x):\n    e = np.exp(x - x.max(axis=1, keepdims=True))\n"
+        "    return e / e.sum(axis=1, keepdims=True)\n")
+    monkeypatch.chdir(tmp_path)
+    kernel = get_kernel("my_folder_softmax:softmax")
+    x = _logits(2 * 5, 40, seed=3)
+    for i in range(2):
+        np.save(tmp_path / f"part-{i}.npy", x[5 * i:5 * (i + 1)])
+    one = analyse_sources(str(tmp_path / "part-*.npy"), tmp_path / "one", ("float32",), kernel, progress=False)
+    spread = analyse_sources(str(tmp_path / "part-*.npy"), tmp_path / "dask", ("float32",), kernel, progress=False,
+                             scheduler=cluster.scheduler_address)
+    one.pop("scheduler"), spread.pop("scheduler")
+    assert one == spread
+    import cloudpickle
+    assert "my_folder_softmax" not in cloudpickle.list_registry_pickle_by_value()  # the registry put back
+
+
+def test_a_kernel_the_workers_cannot_rebuild_is_refused_in_one_line(tmp_path, cluster, monkeypatch):
+    from precision.kernels.registry import KernelError, get_kernel
+    from precision.logits import dask_scan
+    np.save(tmp_path / "part-0.npy", _logits(3, 10))
+    kernel = get_kernel("numpy")
+    monkeypatch.setattr(dask_scan, "_shipped", lambda k: b"not a pickle")  # what a worker cannot load
+    monkeypatch.setattr(dask_scan, "REBUILD_S", 10)
+    with pytest.raises(KernelError, match="the Dask workers cannot rebuild this kernel"):
+        analyse_sources(str(tmp_path / "part-*.npy"), tmp_path / "o", ("float32",), kernel, progress=False,
+                        scheduler=cluster.scheduler_address)
