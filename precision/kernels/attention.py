@@ -21,6 +21,8 @@ from precision.kernels.tensors import torch_dtypes
 
 BACKENDS = ("math", "flash_attention", "efficient_attention", "cudnn_attention")
 REFERENCE = "unfused"  # softmax(QKᵀ·scale)·V, three torch operations in the dtype
+COMPILED = "compiled"  # torch.compile(scaled_dot_product_attention): the kernel Inductor picks, measured the same way
+MEASURED = BACKENDS + (REFERENCE, COMPILED)
 ATTENTION_DTYPES = NARROW
 QUERIES = 64  # queries per call, always (the last call padded): in bfloat16 the matmuls of the unfused
 #              reference flush subnormal weights to 0 or keep them depending on their shape (oneDNN, measured:
@@ -36,10 +38,10 @@ def _torch_dtype(dtype: str):
 def attention_rows(gaps: np.ndarray, dtype: str, seq_len: int, backend: str = "math",
                    device: str = "cpu", queries: int = QUERIES) -> np.ndarray:
     """Attention rows (B, L) for queries (gap, 0, …, 0), keys = values = the identity, scale 1, as float64 copies
-    of the dtype's values; `backend` is one of `BACKENDS` or "unfused" (the reference). Each call to torch holds
-    exactly `queries` queries."""
-    if backend not in BACKENDS + (REFERENCE,):
-        raise InputError("backend", f"unknown {backend!r}; expected one of {', '.join(BACKENDS + (REFERENCE,))}")
+    of the dtype's values; `backend` is one of `BACKENDS`, "unfused" (the reference) or "compiled". Each call to
+    torch holds exactly `queries` queries."""
+    if backend not in MEASURED:
+        raise InputError("backend", f"unknown {backend!r}; expected one of {', '.join(MEASURED)}")
     if seq_len < 2 or int(seq_len) != seq_len:
         raise InputError("seq_len", f"must be an integer ≥ 2, got {seq_len!r}")
     g = np.asarray(gaps, dtype=np.float64).ravel()
@@ -58,6 +60,9 @@ def _call(g: np.ndarray, dtype: str, seq_len: int, backend: str, device: str) ->
     eye = torch.eye(seq_len, dtype=t, device=device)[None, None]
     if backend == REFERENCE:
         out = torch.softmax(q @ eye.transpose(-2, -1) * 1.0, dim=-1) @ eye
+    elif backend == COMPILED:
+        from precision.kernels.backends.compiled import sdpa
+        out = sdpa(q, eye, eye)
     else:
         from torch.nn.attention import SDPBackend, sdpa_kernel
         with sdpa_kernel([getattr(SDPBackend, backend.upper())]):

@@ -66,3 +66,22 @@ def test_compiled_bfloat16_softmax_is_its_emulated_model_bit_for_bit():
     from precision.kernels.scan import agreement
     a = agreement("torch-compile", "bfloat16", sample_rows(2, 256), "sample")
     assert a.bit_for_bit and a.model == "shifted, accumulate float32, pairwise"
+
+
+@pytest.mark.parametrize("dtype, seq_len", [("bfloat16", 16)])
+def test_compiled_attention_has_the_flash_backends_thresholds_not_the_math_ones(dtype, seq_len):
+    """torch.compile'd scaled_dot_product_attention on the CPU: Inductor keeps the fused op, and its one-hot points
+    are flash_attention's (bfloat16, 16 keys: top 1 from 8.9375, one-hot from 87.5; math: 9.0 and 93.0), measured
+    on the compiled kernel itself."""
+    import warnings
+
+    from precision.kernels.attention import attention_rows, attention_thresholds
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours, flash, math_ = (attention_thresholds(b, dtype, seq_len) for b in ("compiled", "flash_attention", "math"))
+        assert (ours.top_one_from_gap, ours.one_hot_from_gap) == (flash.top_one_from_gap, flash.one_hot_from_gap)
+        assert ours.one_hot_from_gap < math_.one_hot_from_gap
+        d = DTYPES[dtype]
+        below = float(d.values(d.index(np.array([ours.one_hot_from_gap])) - 1)[0])
+        rows = attention_rows(np.array([ours.one_hot_from_gap, below]), dtype, seq_len, "compiled")
+    assert (rows[0, 1:] == 0).all() and (rows[1, 1:] > 0).any()

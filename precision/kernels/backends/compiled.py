@@ -1,5 +1,6 @@
 """Kernels that `torch.compile` generates: softmax and log-softmax as Inductor writes them (on the CPU, C++ with its
-own vectorised exp and reductions; on a GPU, Triton), and the cross-entropy loss and gradient through them.
+own vectorised exp and reductions; on a GPU, Triton), the cross-entropy loss and gradient through them, and
+scaled-dot-product attention (`sdpa`, measured by `precision.kernels.attention` as its backend "compiled").
 
 Each (operation, dtype, row width) is compiled once (`dynamic=False`: every call of a width has one shape, the last
 call of a batch padded with copies of its last row, so a row's result never depends on its batch), and the
@@ -50,6 +51,23 @@ def _compiled(operation: str):
         return op(x, dim=-1)
     fn.__name__ = f"compiled_{operation}"
     return torch.compile(fn, dynamic=False, fullgraph=True)
+
+
+@functools.cache
+def _compiled_sdpa():
+    import torch
+    import torch.nn.functional as F
+
+    def compiled_sdpa(q, k, v):
+        return F.scaled_dot_product_attention(q, k, v, scale=1.0)
+    return torch.compile(compiled_sdpa, dynamic=False, fullgraph=True)
+
+
+def sdpa(q, k, v):
+    """`scaled_dot_product_attention(q, k, v, scale=1)` compiled by Inductor, which picks the kernel itself (one
+    compile per shape and dtype)."""
+    with _dynamo_limits():
+        return _compiled_sdpa()(q, k, v)
 
 
 def compiled_rows(operation: str, x: np.ndarray, d: Dtype, device: str) -> np.ndarray:
