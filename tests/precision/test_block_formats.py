@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 
 from precision.common.errors import InputError
+from precision.emulated.algorithms import softmax
+from precision.emulated.block_thresholds import GAP_FIELDS, block_thresholds
 from precision.formats.block_scaled import BLOCK_FORMATS, block_format, quantise
 from precision.formats.number_formats import BUILTIN, to_fraction
 
@@ -172,3 +174,56 @@ def test_bad_input_names_the_argument():
     with pytest.raises(InputError, match="^x: "):
         quantise(np.float64(1.0), "nvfp4")
     assert set(BLOCK_FORMATS) == {*MX, "nvfp4"}
+
+
+def facts_at(fmt: str, classes: int, gap: np.float32, rival: float = 1.0) -> dict[str, bool]:
+    """Each fact of `block_thresholds` at one float32 gap, computed from scratch through the public functions."""
+    f, width = block_format(fmt), min(block_format(fmt).block, classes)
+    row = np.full(classes, np.float32(rival))
+    row[0] = np.float32(rival) + gap  # rounded in float32
+    q = quantise(row.astype(np.float64), f)
+    p = softmax(np.concatenate([[float(gap)], np.zeros(classes - 1)]), "float32", "shifted")
+    qp = quantise(p, f)
+    c = float(quantise(np.array([float(np.nextafter(np.float32(1), np.float32(0)))]), f)[0])
+    return {"rivals_flushed_from_gap": bool(np.all(q[1:width] == 0)),
+            "top_is_one_from_gap": bool(softmax(q.astype(np.float32), "float32", "shifted")[0] == 1),
+            "unquantised_top_is_one_from_gap": bool(softmax(row, "float32", "shifted")[0] == 1),
+            "probabilities_flushed_from_gap": bool(np.all(qp[1:width] == 0)),
+            "top_probability_clips_from_gap": bool(p[0] > c),
+            "top_probability_one_from_gap": bool(qp[0] == 1)}
+
+
+@pytest.mark.parametrize("name,classes", [(n, 32) for n in BLOCK_FORMATS] + [("mxfp4_e2m1", 1000), ("nvfp4", 40)])
+def test_each_block_threshold_holds_at_its_gap_and_not_one_float32_step_below(name, classes):
+    t = block_thresholds(name, classes).as_dict()
+    assert t["not_monotone"] == []
+    for fact in GAP_FIELDS:
+        if t[fact] is None:
+            assert fact == "top_probability_clips_from_gap" and t["top_probability_clips_to"] is None
+            continue
+        gap = np.float32(float(t[fact]))
+        assert float(gap) == float(Fraction(t[fact]))  # the gap is a float32 value, written exactly
+        assert facts_at(name, classes, gap)[fact], f"{name} M={classes}: {fact} fails at its gap {t[fact]}"
+        below = np.nextafter(gap, np.float32(0))
+        assert not facts_at(name, classes, below)[fact], f"{name} M={classes}: {fact} holds one step below"
+
+
+def test_block_thresholds_closed_forms():
+    """MX with rivals at 1: flushed once 1 + g reaches 2^(emax + 1) / σ_elem (the element's smallest positive σ;
+    a rival at σ/2 ties to 0), so g = 2^(emax + 1)/σ − 1; the top probability clips to max / 2^(emax + 1)."""
+    for name in MX:
+        f, t = block_format(name), block_thresholds(name, 32)
+        assert t.rivals_flushed_from_gap == float(np.float32(2.0 ** (f.element_emax + 1) / f.element_min - 1))
+        assert t.top_probability_clips_to == f.element_max / 2.0 ** (f.element_emax + 1)
+    nv = block_thresholds("nvfp4", 32)  # the row's top maps to element 6: 1 is flushed where 6/(1 + g) ≤ 1/4
+    assert nv.rivals_flushed_from_gap == 23.0 and nv.top_probability_clips_to is None
+    assert block_thresholds("mxfp4_e2m1", 2, rival_logit=0.0).rivals_flushed_from_gap == 0.0  # 0 is always 0
+
+
+def test_block_thresholds_bad_input_names_the_argument():
+    with pytest.raises(InputError, match="^block_format: "):
+        block_thresholds("fp4", 32)
+    with pytest.raises(InputError, match="^classes: "):
+        block_thresholds("nvfp4", 1)
+    with pytest.raises(InputError, match="^rival_logit: "):
+        block_thresholds("nvfp4", 32, rival_logit=0.1)  # not a float32 value
