@@ -227,3 +227,28 @@ def test_block_thresholds_bad_input_names_the_argument():
         block_thresholds("nvfp4", 1)
     with pytest.raises(InputError, match="^rival_logit: "):
         block_thresholds("nvfp4", 32, rival_logit=0.1)  # not a float32 value
+
+
+def test_thresholds_command_and_the_opt_in_report_section(tmp_path, capsys):
+    import json
+
+    from softmax_sat import main
+    assert main(["thresholds", "--block-format", "mxfp4_e2m1", "--classes", "64"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["rivals_flushed_from_gap"] == "15" and found["top_probability_clips_to"] == 0.75
+    for argv in (["--block-format", "nvfp4", "--rivals", "one"], ["--block-format", "nvfp4", "--kernel", "torch"],
+                 ["--rival-logit", "2"]):
+        with pytest.raises(SystemExit) as e:
+            raise SystemExit(main(["thresholds", *argv]))
+        assert e.value.code == 2 and len(capsys.readouterr().err.strip().splitlines()) == 1
+    base = ["report", "--formats", "float16", "--algorithms", "shifted", "--classes", "2", "--kernels", "none",
+            "--no-figures"]
+    assert main(base + ["--out", str(tmp_path / "plain")]) == 0
+    assert "block_formats" not in json.loads((tmp_path / "plain" / "report.json").read_text())
+    assert "Block-scaled" not in (tmp_path / "plain" / "report.md").read_text()  # off by default
+    assert main(base + ["--block-formats", "--out", str(tmp_path / "block")]) == 0
+    rows = json.loads((tmp_path / "block" / "report.json").read_text())["block_formats"]
+    assert {(r["block_format"], r["classes"]) for r in rows} == {(f, m) for f in BLOCK_FORMATS for m in (32, 1000)}
+    md = (tmp_path / "block" / "report.md").read_text()
+    assert ("| mxfp8_e4m3 | 32 | 262143 | 16.0000019 | 16.6355324 | 13.1697378 | 0.875 for gaps in "
+            "[5.37988949, 16.6355324) | — |") in md
