@@ -8,6 +8,8 @@ block quantiser, unlike the softmax, is not shift-invariant, and a rival at 0 is
 - `rivals_flushed_from_gap`: the rivals sharing the top's block (the first `block` classes) are all stored as 0,
   since the block's scale is set by the top. Only the top's block: the other blocks take their own scale (MX
   stores r = 1 exactly there; NVFP4's block scales are relative to the row's amax, and move them by its rounding).
+- `all_rivals_flushed_from_gap`: every rival of the row is stored as 0 (MX: never, for a row of more than one
+  block; NVFP4: once the other blocks' scale 448·r/(r + g) rounds to 0 in E4M3).
 - `top_is_one_from_gap`: the softmax of the quantised row has a top output of exactly 1; next to it,
   `unquantised_top_is_one_from_gap`, the same softmax of the float32 row.
 Probabilities quantised after the softmax, as attention quantises P before P·V: p = the same softmax of
@@ -40,8 +42,9 @@ from precision.formats.search import first_true_index
 FLOAT32 = BUILTIN["float32"]
 CHECKED = 512  # gaps at which each predicate is checked on either side of its threshold
 POINTS = 64  # gaps probed per search round
-GAP_FIELDS = ("rivals_flushed_from_gap", "top_is_one_from_gap", "unquantised_top_is_one_from_gap",
-              "probabilities_flushed_from_gap", "top_probability_clips_from_gap", "top_probability_one_from_gap")
+GAP_FIELDS = ("rivals_flushed_from_gap", "all_rivals_flushed_from_gap", "top_is_one_from_gap",
+              "unquantised_top_is_one_from_gap", "probabilities_flushed_from_gap", "top_probability_clips_from_gap",
+              "top_probability_one_from_gap")
 
 
 @dataclass
@@ -53,6 +56,7 @@ class BlockThresholds:
     rival_logit: float
     block: int
     rivals_flushed_from_gap: float | None = None
+    all_rivals_flushed_from_gap: float | None = None
     top_is_one_from_gap: float | None = None
     unquantised_top_is_one_from_gap: float | None = None
     probabilities_flushed_from_gap: float | None = None
@@ -75,7 +79,9 @@ class BlockScan:
         if not isinstance(classes, (int, np.integer)) or classes < 2:
             raise InputError("classes", f"must be an integer ≥ 2, got {classes!r}")
         r = float(rival_logit)
-        if not np.isfinite(r) or float(np.float32(r)) != r:
+        with np.errstate(all="ignore"):  # a value past float32's range is refused, not an overflow
+            representable = bool(np.isfinite(r) and float(np.float32(r)) == r)
+        if not representable:
             raise InputError("rival_logit", f"must be a finite float32 value, got {rival_logit!r}")
         self.classes, self.rival = int(classes), r
         self.io = arithmetic("float32")
@@ -91,8 +97,9 @@ class BlockScan:
         """The max-shifted float32 softmax of the quantised row has a top output of exactly 1."""
         return emulate("shifted", self.quantised_logits(idx), self.io, self.io, "sequential")[:, 0] == 1
 
-    def rivals_flushed(self, idx: np.ndarray) -> np.ndarray:
-        return np.all(self.quantised_logits(idx)[:, 1:self.width] == 0, axis=1)
+    def rivals_flushed(self, idx: np.ndarray, width: int | None = None) -> np.ndarray:
+        """The rivals among the first `width` classes (default: the top's block) are all stored as 0."""
+        return np.all(self.quantised_logits(idx)[:, 1:width or self.width] == 0, axis=1)
 
     def probabilities_flushed(self, idx: np.ndarray) -> np.ndarray:
         q = quantise(self.probabilities.outputs(idx), self.fmt)
@@ -137,6 +144,8 @@ def block_thresholds(fmt: str | BlockFormat, classes: int, rival_logit: float = 
     return BlockThresholds(
         block_format=s.fmt.name, classes=s.classes, rival_logit=s.rival, block=s.fmt.block,
         rivals_flushed_from_gap=_first(s.rivals_flushed, "rivals_flushed_from_gap", failed),
+        all_rivals_flushed_from_gap=_first(lambda i: s.rivals_flushed(i, s.classes), "all_rivals_flushed_from_gap",
+                                           failed),
         top_is_one_from_gap=_first(s.top_is_one, "top_is_one_from_gap", failed),
         unquantised_top_is_one_from_gap=_first(lambda i: s.logits.state(i)["top_one"],
                                                "unquantised_top_is_one_from_gap", failed),

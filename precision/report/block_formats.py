@@ -9,9 +9,10 @@ from precision.formats.block_scaled import BLOCK_FORMATS
 BLOCK_CLASSES = (32, 1000)  # one MX block (two NVFP4 blocks), and a row of many blocks
 
 
-def block_format_rows(classes=BLOCK_CLASSES) -> list[dict]:
-    """`block_thresholds` of every block format at each number of classes, rivals at 1 (about 10 s in all)."""
-    return [block_thresholds(f, m).as_dict() for m in classes for f in BLOCK_FORMATS]
+def block_format_rows(classes=None) -> list[dict]:
+    """`block_thresholds` of every block format at each number of classes (default `BLOCK_CLASSES`: about 10 s),
+    rivals at 1."""
+    return [block_thresholds(f, m).as_dict() for m in classes or BLOCK_CLASSES for f in BLOCK_FORMATS]
 
 
 def _gap(v) -> str:
@@ -32,9 +33,11 @@ def block_formats_markdown(rows: list[dict]) -> str:
         "P·V: the other probabilities of the top's block are flushed, and a top probability below 1 takes the "
         "scale of [1/2, 1), where the element's largest value falls short of 1, so it clips. Gaps are float32 "
         "values, each the first where the fact holds (not one float32 step below).", "",
-        table(["block format", "classes", "rivals of the top's block = 0 from gap", "softmax top = 1 from gap",
+        table(["block format", "classes", "rivals of the top's block = 0 from gap", "every rival = 0 from gap",
+               "softmax top = 1 from gap",
                "(unquantised)", "other probabilities of the block = 0 from gap", "top probability stored as",
                "not monotone"],
-              [[r["block_format"], r["classes"], _gap(r["rivals_flushed_from_gap"]), _gap(r["top_is_one_from_gap"]),
+              [[r["block_format"], r["classes"], _gap(r["rivals_flushed_from_gap"]),
+                _gap(r["all_rivals_flushed_from_gap"]), _gap(r["top_is_one_from_gap"]),
                 _gap(r["unquantised_top_is_one_from_gap"]), _gap(r["probabilities_flushed_from_gap"]), clip(r),
                 ", ".join(r["not_monotone"]) or "—"] for r in rows])])

@@ -186,6 +186,7 @@ def facts_at(fmt: str, classes: int, gap: np.float32, rival: float = 1.0) -> dic
     qp = quantise(p, f)
     c = float(quantise(np.array([float(np.nextafter(np.float32(1), np.float32(0)))]), f)[0])
     return {"rivals_flushed_from_gap": bool(np.all(q[1:width] == 0)),
+            "all_rivals_flushed_from_gap": bool(np.all(q[1:] == 0)),
             "top_is_one_from_gap": bool(softmax(q.astype(np.float32), "float32", "shifted")[0] == 1),
             "unquantised_top_is_one_from_gap": bool(softmax(row, "float32", "shifted")[0] == 1),
             "probabilities_flushed_from_gap": bool(np.all(qp[1:width] == 0)),
@@ -198,8 +199,9 @@ def test_each_block_threshold_holds_at_its_gap_and_not_one_float32_step_below(na
     t = block_thresholds(name, classes).as_dict()
     assert t["not_monotone"] == []
     for fact in GAP_FIELDS:
-        if t[fact] is None:
-            assert fact == "top_probability_clips_from_gap" and t["top_probability_clips_to"] is None
+        if t[fact] is None:  # no clip at all, or never: not even at float32's largest gap
+            assert t["top_probability_clips_to"] is None if fact == "top_probability_clips_from_gap" else \
+                not facts_at(name, classes, np.finfo(np.float32).max)[fact]
             continue
         gap = np.float32(float(t[fact]))
         assert float(gap) == float(Fraction(t[fact]))  # the gap is a float32 value, written exactly
@@ -215,8 +217,12 @@ def test_block_thresholds_closed_forms():
         f, t = block_format(name), block_thresholds(name, 32)
         assert t.rivals_flushed_from_gap == float(np.float32(2.0 ** (f.element_emax + 1) / f.element_min - 1))
         assert t.top_probability_clips_to == f.element_max / 2.0 ** (f.element_emax + 1)
+        assert t.all_rivals_flushed_from_gap == t.rivals_flushed_from_gap  # 32 classes: one block
+        assert block_thresholds(name, 33).all_rivals_flushed_from_gap is None  # the 33rd keeps its own scale
     nv = block_thresholds("nvfp4", 32)  # the row's top maps to element 6: 1 is flushed where 6/(1 + g) ≤ 1/4
     assert nv.rivals_flushed_from_gap == 23.0 and nv.top_probability_clips_to is None
+    # the other block's scale E4M3(448/(1 + g)) is 0 once 448/(1 + g) ≤ 2^-10 (half E4M3's smallest, a tie to 0)
+    assert nv.all_rivals_flushed_from_gap == 448 * 2**10 - 1
     assert block_thresholds("mxfp4_e2m1", 2, rival_logit=0.0).rivals_flushed_from_gap == 0.0  # 0 is always 0
 
 
@@ -229,10 +235,12 @@ def test_block_thresholds_bad_input_names_the_argument():
         block_thresholds("nvfp4", 32, rival_logit=0.1)  # not a float32 value
 
 
-def test_thresholds_command_and_the_opt_in_report_section(tmp_path, capsys):
+def test_thresholds_command_and_the_opt_in_report_section(tmp_path, capsys, monkeypatch):
     import json
 
+    from precision.report import block_formats
     from softmax_sat import main
+    monkeypatch.setattr(block_formats, "BLOCK_CLASSES", (32,))  # the report's 1000 classes take seconds more
     assert main(["thresholds", "--block-format", "mxfp4_e2m1", "--classes", "64"]) == 0
     found = json.loads(capsys.readouterr().out)
     assert found["rivals_flushed_from_gap"] == "15" and found["top_probability_clips_to"] == 0.75
@@ -248,7 +256,7 @@ def test_thresholds_command_and_the_opt_in_report_section(tmp_path, capsys):
     assert "Block-scaled" not in (tmp_path / "plain" / "report.md").read_text()  # off by default
     assert main(base + ["--block-formats", "--out", str(tmp_path / "block")]) == 0
     rows = json.loads((tmp_path / "block" / "report.json").read_text())["block_formats"]
-    assert {(r["block_format"], r["classes"]) for r in rows} == {(f, m) for f in BLOCK_FORMATS for m in (32, 1000)}
+    assert [(r["block_format"], r["classes"]) for r in rows] == [(f, 32) for f in BLOCK_FORMATS]
     md = (tmp_path / "block" / "report.md").read_text()
-    assert ("| mxfp8_e4m3 | 32 | 262143 | 16.0000019 | 16.6355324 | 13.1697378 | 0.875 for gaps in "
+    assert ("| mxfp8_e4m3 | 32 | 262143 | 262143 | 16.0000019 | 16.6355324 | 13.1697378 | 0.875 for gaps in "
             "[5.37988949, 16.6355324) | — |") in md
