@@ -1,21 +1,22 @@
 """Block-scaled formats: a shared scale per block of consecutive values, each value stored in a narrow element format.
 
 MX (OCP Microscaling Formats v1.0): blocks of 32, an E8M0 scale (a power of two, 2^-127 … 2^127), elements in
-FP8 E4M3/E5M2, FP6 E2M3/E3M2, FP4 E2M1 or INT8. The spec's conversion (its Algorithm 1): the shared exponent is
+FP8 E4M3/E5M2, FP6 E2M3/E3M2, FP4 E2M1 or INT8. The spec's conversion, as implemented here: the shared exponent is
 floor(log2(max|x|)) − emax_elem, emax_elem the exponent of the element format's largest normal, and each x / 2^e is
-rounded to the element format, "clamping normal numbers to max normal" (round to nearest even here). The shared
-exponent is clamped to E8M0's range [−127, 127] as gfloat's `compute_scale_amax` does (float32 inputs never reach
-the top; an all-zero block takes 2^-127). INT8 elements are k/64, rounded to nearest even and clamped to ±127/64
-(symmetric; the two's-complement −128/64 = −2 is never produced).
+rounded to the element format to nearest even, saturating at its largest value (no overflow to inf or NaN). The
+shared exponent is clamped to E8M0's range [−127, 127] as gfloat's `compute_scale_amax` does (float32 inputs never
+reach the top; an all-zero block takes 2^-127). INT8 elements are k/64, rounded to nearest even and clamped to
+±127/64: symmetric, a choice of this module (the two's-complement code −128/64 = −2 is never produced; gfloat
+produces it).
 
-NVFP4 (NVIDIA: blocks of 16, an E4M3 block scale, FP4 E2M1 elements, and an FP32 per-tensor scale; ModelOpt's
-`compute_fp4_scales`: "scale = amax / 6.0, optionally quantized to FP8 E4M3", normalised by the tensor's amax so
-that it uses E4M3's range up to 448). The rule implemented, in exact terms, each row (last axis) its own tensor of
-amax t: the block scale s = E4M3(448·amax_block / t) (nearest even, saturating; 0 flushes the block), each element
-E2M1(x·2688 / (s·t)) (2688 = 448·6; nearest even, saturating at 6), decoded as element·s·t / 2688, rounded once to
-float64. So the row's largest value is stored exactly (element 6, scale 448). The order of float32 operations of a
-real kernel (Transformer Engine, cuDNN) is not modelled: its per-tensor scale 2688/t is itself a rounded float32,
-which moves decoded values by an ulp of float32; which is why this is the rule as stated, not any kernel's bits.
+NVFP4 (NVIDIA: blocks of 16, an E4M3 block scale, FP4 E2M1 elements, and an FP32 per-tensor scale; NVIDIA
+ModelOpt's `compute_fp4_scales` documents "scale = amax / 6.0, optionally quantized to FP8 E4M3", the per-block
+scales normalised by the tensor's amax so that they use E4M3's range up to 448). The rule implemented, in exact
+terms, each row (last axis) its own tensor of amax t: the block scale s = E4M3(448·amax_block / t) (nearest even,
+saturating; 0 flushes the block), each element E2M1(x·2688 / (s·t)) (2688 = 448·6; nearest even, saturating at 6),
+decoded as element·s·t / 2688, rounded once to float64. So the row's largest value is stored exactly (element 6,
+scale 448). A real kernel (Transformer Engine, cuDNN) holds the tensor scale 2688/t as a rounded float32 and orders
+its float32 operations its own way, which moves decoded values by about an ulp of float32: not modelled here.
 
 Non-finite inputs: a block (MX) or a row (NVFP4, whose tensor scale it spoils) holding a NaN or ±∞ decodes to NaN
 throughout: E8M0 has a NaN encoding and no infinity, and nothing else would be an honest value for it.
