@@ -14,6 +14,7 @@ from precision.common.options import checked, device_option, listed, refuse_unus
 from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
+from precision.formats.block_scaled import BLOCK_FORMATS
 from precision.formats.number_formats import get_format
 from precision.formats.rounding import ROUNDING_MODES
 from precision.kernels.registry import DTYPES, KERNELS, OPT_IN, Kernel, KernelError, available_kernels, get_kernel
@@ -68,6 +69,9 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
                           help="add the max-shifted thresholds under every rounding mode (nearest-even/away, "
                                "toward zero/+inf/-inf, to odd) with their closed forms, and stochastic "
                                "rounding's exact probabilities for the float8 formats (a few seconds)")
+    emulated.add_argument("--block-formats", action="store_true", default=None,
+                          help="add where MX (block 32) and NVFP4 (block 16) flush the top's block and clip the "
+                               "top, logits quantised before a float32 softmax and probabilities after it (~10 s)")
     emulated.add_argument("--language-models", action="store_true", default=None,
                           help="add log-probability kernels, cross-entropy, attention and soft-capping at "
                                "--vocabulary tokens (~45 s at 128,256; 32,000 with --vocabulary none)")
@@ -92,7 +96,8 @@ def _report_config(args, kernels, device: str) -> dict:
             "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device,
             "vocabulary": args.vocabulary, "cpu_paths": bool(args.cpu_paths),
             "language_models": bool(args.language_models)} | (
-            {"rounding_modes": True} if args.rounding_modes else {})
+            {"rounding_modes": True} if args.rounding_modes else {}) | (
+            {"block_formats": True} if args.block_formats else {})
 
 
 @contextmanager
@@ -156,7 +161,7 @@ def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] |
         data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
                        args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
                        language_models=bool(args.language_models), proved=proved, vocabulary=args.vocabulary,
-                       rounding_modes=bool(args.rounding_modes))
+                       rounding_modes=bool(args.rounding_modes), block_formats=bool(args.block_formats))
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
     if not args.no_figures:
@@ -172,8 +177,9 @@ def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] |
 def configure_thresholds(parser: argparse.ArgumentParser) -> None:
     both = parser.add_argument_group("both")
     both.add_argument("--classes", type=_classes, default=2, help="number of classes M (default 2)")
-    both.add_argument("--rivals", default="equal", choices=RIVALS,
-                      help="the M − 1 rivals all at the same logit, or one rival and the rest far below")
+    both.add_argument("--rivals", default=None, choices=RIVALS,
+                      help="the M − 1 rivals all at the same logit (the default), or one rival and the rest far "
+                           "below")
     emulated = parser.add_argument_group("emulated arithmetic (the default)")
     emulated.add_argument("--format", type=_format, default=None, help="emulated format (default float32)")
     emulated.add_argument("--algorithm", default=None, choices=sorted(ALGORITHMS), help="default shifted")
@@ -192,9 +198,28 @@ def configure_thresholds(parser: argparse.ArgumentParser) -> None:
                       help="sampling temperature T (logits divided by T): the raw gap from which the top output is 1")
     real.add_argument("--softcap", type=float, default=None,
                       help="logit soft-cap c (c·tanh(z/c), as Gemma 2): whether it keeps the top output below 1")
+    block = parser.add_argument_group("a block-scaled format (--block-format)")
+    block.add_argument("--block-format", default=None, choices=tuple(BLOCK_FORMATS),
+                       help="logits quantised per block before a float32 softmax, probabilities after it: where "
+                            "the top's block flushes its rivals and the top probability clips")
+    block.add_argument("--rival-logit", type=float, default=None,
+                       help="the rivals' logit r, the top at r + gap (default 1: a rival at 0 is stored as 0)")
 
 
 def run_thresholds(args) -> int:
+    if args.block_format is not None:
+        refuse_unused(args, {"kernel": "--kernel", "format": "--format", "algorithm": "--algorithm",
+                             "accumulate": "--accumulate", "order": "--order", "rounding": "--rounding",
+                             "rivals": "--rivals", "dtype": "--dtype", "device": "--device",
+                             "temperature": "--temperature", "softcap": "--softcap"},
+                       "does not apply to --block-format (a float32 max-shifted softmax, equal rivals at "
+                       "--rival-logit)")
+        from precision.emulated.block_thresholds import block_thresholds
+        rival = 1.0 if args.rival_logit is None else args.rival_logit
+        print(strict_json(block_thresholds(args.block_format, args.classes, rival).as_dict(), indent=2))
+        return 0
+    refuse_unused(args, {"rival_logit": "--rival-logit"}, "applies with --block-format")
+    args.rivals = args.rivals or "equal"
     if args.kernel is not None:
         refuse_unused(args, {"format": "--format", "algorithm": "--algorithm", "accumulate": "--accumulate",
                               "order": "--order", "rounding": "--rounding"},

@@ -94,13 +94,14 @@ def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progres
 def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel_classes=DEFAULT_KERNEL_CLASSES,
             device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
             language_models: bool = False, proved: list[dict] | None = None,
-            vocabulary: int | None = DEFAULT_VOCABULARY, rounding_modes: bool = False) -> dict:
+            vocabulary: int | None = DEFAULT_VOCABULARY, rounding_modes: bool = False,
+            block_formats: bool = False) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
 
     `vocabulary`: the torch kernels also measured at this many classes (None: not); `cpu_paths`: torch measured
     again under each CPU code path this processor supports (a subprocess each, tens of seconds);
     `language_models`: log-probability kernels, cross-entropy, attention and soft-capping at `vocabulary` classes
-    (32,000 if None; about 45 s at 128,256).
+    (32,000 if None; about 45 s at 128,256); `block_formats`: MX and NVFP4 thresholds (about 10 s).
     """
     start = time.perf_counter()
     measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary) if kernels else None
@@ -128,6 +129,9 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
         from precision.report.rounding_modes import rounding_mode_rows, stochastic_rows
         extra["rounding_modes"] = rounding_mode_rows(formats)
         extra["stochastic"] = stochastic_rows()
+    if block_formats:
+        from precision.report.block_formats import block_format_rows
+        extra["block_formats"] = block_format_rows()
     if language_models:
         from precision.report.language_models import language_model_rows
         extra["language_models"] = language_model_rows(dtypes=NARROW, vocabs=(vocabulary or 32000,),

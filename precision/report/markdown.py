@@ -15,6 +15,9 @@ def markdown(data: dict, figures: list[str]) -> str:
     if "rounding_modes" in data:
         from precision.report.rounding_modes import rounding_mode_markdown, stochastic_markdown
         md += [rounding_mode_markdown(data["rounding_modes"]), "", stochastic_markdown(data["stochastic"]), ""]
+    if "block_formats" in data:
+        from precision.report.block_formats import block_formats_markdown
+        md += [block_formats_markdown(data["block_formats"]), ""]
     if "language_models" in data:
         md += [language_models_markdown(data["language_models"]), ""]
     md += emulated.introduction_markdown(data, figures) + emulated.two_classes_markdown(data) + \
