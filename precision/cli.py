@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from precision.common.devices import cpu_dispatch, device_description
@@ -90,14 +91,40 @@ def configure_report(parser: argparse.ArgumentParser) -> None:
 
 REPORT_FILES = ("report.json", "report.md", "kernels.png", "top_output.png", "thresholds.png", "sum_window.png",
                 "measures.png", "stochastic.png")
-def _report_config(args, kernels, device: str) -> dict:
-    """What decides a report's numbers."""
-    return {"formats": list(args.formats), "algorithms": args.algorithms, "classes": args.classes,
-            "kernels": [k.name for k in kernels], "kernel_classes": list(args.kernel_classes), "device": device,
-            "vocabulary": args.vocabulary, "cpu_paths": bool(args.cpu_paths),
-            "language_models": bool(args.language_models)} | (
-            {"rounding_modes": True} if args.rounding_modes else {}) | (
-            {"block_formats": True} if args.block_formats else {})
+
+
+@dataclass(frozen=True)
+class ReportPlan:
+    """`report`'s options resolved once (kernels as objects, defaults filled in, the certificate read): what the
+    engines get, never the argparse namespace."""
+
+    formats: tuple[str, ...]
+    algorithms: tuple[str, ...] | None  # None: every algorithm (the config records the choice as given)
+    classes: tuple[int, ...] | None
+    kernels: tuple[Kernel, ...]
+    kernel_classes: tuple[int, ...]
+    device: str
+    vocabulary: int | None
+    cpu_paths: bool
+    language_models: bool
+    rounding_modes: bool
+    block_formats: bool
+    certificate: Path | None
+    proved: list[dict] | None
+    out: Path
+    figures: bool
+
+    def config(self) -> dict:
+        """What decides the report's numbers (the results folder's config)."""
+        return {"formats": list(self.formats), "algorithms": self.algorithms, "classes": self.classes,
+                "kernels": [k.name for k in self.kernels], "kernel_classes": list(self.kernel_classes),
+                "device": self.device, "vocabulary": self.vocabulary, "cpu_paths": self.cpu_paths,
+                "language_models": self.language_models} | (
+                {"rounding_modes": True} if self.rounding_modes else {}) | (
+                {"block_formats": True} if self.block_formats else {}) | {
+                # the certificate read decides the "checked by Coq" marks
+                "proofs": None if self.certificate is None else
+                hashlib.sha256(self.certificate.read_bytes()).hexdigest()}
 
 
 @contextmanager
@@ -117,61 +144,69 @@ def _named_kernel(name: str) -> Kernel:
         return get_kernel(name)
 
 
-def _resolve_report(args) -> tuple[list, str]:
-    """Every option of `report` checked and every name resolved (kernels, device), before any folder is claimed;
-    the defaults filled in."""
-    args.formats = args.formats or DEFAULT_FORMATS
-    args.kernel_classes = args.kernel_classes or DEFAULT_KERNEL_CLASSES
-    if args.kernels == ("none",):
-        kernels: list[Kernel] = []
-    else:
-        kernels = [_named_kernel(k) for k in args.kernels] if args.kernels else available_kernels()
+def _report_kernels(names) -> tuple[Kernel, ...]:
+    if names == ("none",):
+        return ()
+    return tuple(_named_kernel(k) for k in names) if names else tuple(available_kernels())
+
+
+def _report_vocabulary(given, kernels, kernel_classes, language_models: bool) -> int | None:
+    vocabulary = DEFAULT_VOCABULARY if given is None else None if given == "none" else given
+    if given is not None and vocabulary is not None and not language_models and \
+            not vocabulary_kernels(list(kernels), vocabulary, kernel_classes):
+        raise InputError("--vocabulary", f"measures {', '.join(_fast_kernels())} at {vocabulary:,} classes; "
+                         "none of them is among --kernels, or the size is one of --kernel-classes already "
+                         "(add --language-models, or use --kernel-classes)")
+    return vocabulary
+
+
+def resolve_report(args) -> ReportPlan:
+    """Every option of `report` checked and every name resolved (kernels, device, certificate), before any folder
+    is claimed."""
+    kernels = _report_kernels(args.kernels)
     device = device_option(args.device, kernels)
     with _kernels_option():
         for k in kernels:
             for d in k.dtypes:
                 k.check(d, device)
-    given = args.vocabulary is not None
-    args.vocabulary = DEFAULT_VOCABULARY if not given else None if args.vocabulary == "none" else args.vocabulary
-    if given and args.vocabulary is not None and not args.language_models and \
-            not vocabulary_kernels(kernels, args.vocabulary, args.kernel_classes):
-        raise InputError("--vocabulary", f"measures {', '.join(_fast_kernels())} at {args.vocabulary:,} classes; "
-                         "none of them is among --kernels, or the size is one of --kernel-classes already "
-                         "(add --language-models, or use --kernel-classes)")
-    return kernels, device
+    kernel_classes = args.kernel_classes or DEFAULT_KERNEL_CLASSES
+    certificate = args.proofs or (DEFAULT_CERTIFICATE if DEFAULT_CERTIFICATE.is_file() else None)
+    return ReportPlan(
+        formats=tuple(args.formats or DEFAULT_FORMATS), algorithms=args.algorithms, classes=args.classes,
+        kernels=kernels, kernel_classes=tuple(kernel_classes), device=device,
+        vocabulary=_report_vocabulary(args.vocabulary, kernels, kernel_classes, bool(args.language_models)),
+        cpu_paths=bool(args.cpu_paths), language_models=bool(args.language_models),
+        rounding_modes=bool(args.rounding_modes), block_formats=bool(args.block_formats),
+        certificate=None if certificate is None else Path(certificate),
+        proved=None if certificate is None else coq_checked(certificate), out=args.out, figures=not args.no_figures)
 
 
 def run_report(args) -> int:
-    kernels, device = _resolve_report(args)
-    certificate = args.proofs or (DEFAULT_CERTIFICATE if DEFAULT_CERTIFICATE.is_file() else None)
-    proved = None if certificate is None else coq_checked(certificate)
-    check_writable(args.out)
-    config = _report_config(args, kernels, device)
-    # the certificate read decides the "checked by Coq" marks: it is part of the config
-    config["proofs"] = None if certificate is None else hashlib.sha256(Path(certificate).read_bytes()).hexdigest()
-    with publishing(args.out, "report", config, REPORT_FILES) as staging:
-        done = _write_report(args, kernels, device, proved, staging)
+    plan = resolve_report(args)
+    check_writable(plan.out)
+    with publishing(plan.out, "report", plan.config(), REPORT_FILES) as staging:
+        done = _write_report(plan, staging)
     print(f"wrote {done}")
     return 0
 
 
-def _write_report(args, kernels: list[Kernel], device: str, proved: list[dict] | None, staging: Path) -> str:
+def _write_report(plan: ReportPlan, staging: Path) -> str:
     """The report's JSON, Markdown and figures written into `staging`; what was written, in words."""
     with _kernels_option():  # a user's kernel that breaks its contract while measured
-        data = compute(args.formats, args.algorithms or tuple(ALGORITHMS), args.classes, kernels,
-                       args.kernel_classes, device, progress=True, cpu_paths=bool(args.cpu_paths),
-                       language_models=bool(args.language_models), proved=proved, vocabulary=args.vocabulary,
-                       rounding_modes=bool(args.rounding_modes), block_formats=bool(args.block_formats))
+        data = compute(plan.formats, plan.algorithms or tuple(ALGORITHMS), plan.classes, list(plan.kernels),
+                       plan.kernel_classes, plan.device, progress=True, cpu_paths=plan.cpu_paths,
+                       language_models=plan.language_models, proved=plan.proved, vocabulary=plan.vocabulary,
+                       rounding_modes=plan.rounding_modes, block_formats=plan.block_formats)
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
-    if not args.no_figures:
+    if plan.figures:
         from precision.report.figures import draw_all
         figures = draw_all(data, staging)
         if "stochastic" in data:
             from precision.report.rounding_modes import stochastic_figure
             figures.append(stochastic_figure(data["stochastic"], staging))
     write_text_atomic(staging / "report.md", markdown(data, [p.name for p in figures]))
-    return f"{args.out / 'report.md'}, {args.out / 'report.json'} and {len(figures)} figures in {data['seconds']} s"
+    return f"{plan.out / 'report.md'}, {plan.out / 'report.json'} and {len(figures)} figures in {data['seconds']} s"
 
 
 def configure_thresholds(parser: argparse.ArgumentParser) -> None:
