@@ -7,6 +7,8 @@
       e < 2b (toward zero, toward -oo), e = 0 (toward +oo, to odd: 1 is even);
     - rnd(1 - e) = 1 iff e <= b/2 (both nearest modes: the tie 1 - b/2 goes to the even 1, which is also away
       from zero), e < b (toward +oo), e = 0 (toward zero, toward -oo, to odd);
+    - rnd(x) = 0 iff x <= 2^emin / 2 (nearest-even), x < 2^emin / 2 (nearest-away), x < 2^emin (toward zero,
+      toward -oo), x = 0 (toward +oo, to odd): a rival's output;
     - two classes: the top output rnd(1 / rnd(1 + r)) is 1 iff rnd(1 + r) = 1, in every mode. *)
 From Coq Require Import Reals Lra Lia ZArith.
 From Flocq Require Import Core Round_odd.
@@ -236,6 +238,113 @@ Proof.
   intros e He. pose proof Hb as Hb0. split.
   - intros H. apply round_odd_eq_one in H. lra.
   - intros ->. rewrite Rminus_0_r. apply round_generic; try exact _; [exact F1].
+Qed.
+
+(** ** A rival's output rnd(x) = 0 (x >= 0): Z, the bound of mode_forms.py, with sigma = 2^emin the smallest
+    subnormal: sigma/2 (nearest; its tie goes to the even 0, or away to sigma), sigma (toward zero, toward -oo),
+    none (toward +oo, to odd) *)
+
+Local Notation sigma := (bpow radix2 emin).
+
+Lemma succ_zero : succ 0 = sigma.
+Proof. rewrite succ_0. apply ulp_FLT_0; exact _. Qed.
+
+Lemma pred_sigma : pred sigma = 0.
+Proof.
+  rewrite pred_bpow. unfold FLT_exp. rewrite Z.max_r by lia. ring.
+Qed.
+
+Lemma format_sigma : F sigma.
+Proof. apply generic_format_bpow. unfold FLT_exp. lia. Qed.
+
+Lemma round_DN_UP_tiny : forall x, 0 < x < sigma -> rnd Zfloor x = 0 /\ rnd Zceil x = sigma.
+Proof.
+  intros x Hx. split.
+  - apply round_DN_eq; try exact _; [apply generic_format_0|]. rewrite succ_zero. lra.
+  - apply round_UP_eq; try exact _; [exact format_sigma|]. rewrite pred_sigma. lra.
+Qed.
+
+(** The tie sigma/2: its scaled mantissa is 1/2. *)
+Lemma Zfloor_scaled_mantissa_tie_zero : Zfloor (scaled_mantissa radix2 fexp (sigma / 2)) = 0%Z.
+Proof.
+  pose proof (bpow_gt_0 radix2 emin) as Hs. unfold scaled_mantissa, cexp.
+  assert (Hmag : mag radix2 (sigma / 2) = emin :> Z).
+  { apply mag_unique_pos. unfold Zminus. rewrite bpow_plus. simpl. lra. }
+  rewrite Hmag. unfold FLT_exp. rewrite Z.max_r by lia.
+  apply Zfloor_imp. unfold Rdiv. rewrite Rmult_assoc, (Rmult_comm (/ 2)), <- Rmult_assoc, <- bpow_plus.
+  replace (emin + - emin)%Z with 0%Z by lia. simpl. lra.
+Qed.
+
+Lemma round_N_eq_zero_iff :
+  forall choice x, 0 <= x -> x <> sigma / 2 -> (rnd (Znearest choice) x = 0 <-> x < sigma / 2).
+Proof.
+  intros choice x Hx Hne. pose proof (bpow_gt_0 radix2 emin) as Hs. split.
+  - intros H. destruct (Rlt_le_dec x (sigma / 2)) as [Hlt|Hge]; [exact Hlt|]. exfalso.
+    assert (G : sigma <= rnd (Znearest choice) x).
+    { apply round_N_ge_midp; try exact _; [exact format_sigma|]. rewrite pred_sigma. lra. }
+    lra.
+  - intros H. apply Rle_antisym.
+    + apply round_N_le_midp; try exact _; [apply generic_format_0|]. rewrite succ_zero. lra.
+    + apply round_ge_generic; try exact _; [apply generic_format_0 | lra].
+Qed.
+
+Lemma round_N_tie_zero : forall choice,
+  rnd (Znearest choice) (sigma / 2) = if choice 0%Z then sigma else 0.
+Proof.
+  intros choice. pose proof (bpow_gt_0 radix2 emin) as Hs.
+  destruct (round_DN_UP_tiny (sigma / 2)) as [Hd Hu]; [lra|].
+  rewrite round_N_middle by (rewrite Hd, Hu; lra).
+  now rewrite Zfloor_scaled_mantissa_tie_zero, Hd, Hu.
+Qed.
+
+Theorem round_NE_eq_zero_iff :
+  forall x, 0 <= x -> (rnd ZnearestE x = 0 <-> x <= bpow radix2 emin / 2).
+Proof.
+  intros x Hx. destruct (Req_dec x (sigma / 2)) as [->|Hne].
+  - rewrite round_N_tie_zero. simpl. lra.
+  - rewrite round_N_eq_zero_iff by assumption. lra.
+Qed.
+
+Theorem round_NA_eq_zero_iff :
+  forall x, 0 <= x -> (rnd ZnearestA x = 0 <-> x < bpow radix2 emin / 2).
+Proof.
+  intros x Hx. destruct (Req_dec x (sigma / 2)) as [->|Hne].
+  - rewrite round_N_tie_zero. simpl. pose proof (bpow_gt_0 radix2 emin). lra.
+  - now apply round_N_eq_zero_iff.
+Qed.
+
+Theorem round_DN_eq_zero_iff :
+  forall x, 0 <= x -> (rnd Zfloor x = 0 <-> x < bpow radix2 emin).
+Proof.
+  intros x Hx. split.
+  - intros H. destruct (Rlt_le_dec x sigma) as [Hlt|Hge]; [exact Hlt|]. exfalso.
+    assert (G : sigma <= rnd Zfloor x) by (apply round_ge_generic; try exact _; [exact format_sigma | lra]).
+    pose proof (bpow_gt_0 radix2 emin). lra.
+  - intros H. apply round_DN_eq; try exact _; [apply generic_format_0|]. rewrite succ_zero. lra.
+Qed.
+
+Theorem round_ZR_eq_zero_iff :
+  forall x, 0 <= x -> (rnd Ztrunc x = 0 <-> x < bpow radix2 emin).
+Proof.
+  intros x Hx. rewrite round_ZR_DN by exact Hx. now apply round_DN_eq_zero_iff.
+Qed.
+
+Theorem round_UP_eq_zero_iff :
+  forall x, 0 <= x -> (rnd Zceil x = 0 <-> x = 0).
+Proof.
+  intros x Hx. split.
+  - intros H. destruct (round_UP_pt radix2 fexp x) as [_ [Hle _]]. rewrite H in Hle. lra.
+  - intros ->. apply round_0; exact _.
+Qed.
+
+(** To odd: 0's mantissa is even, so only 0 itself rounds to 0. *)
+Theorem round_odd_eq_zero_iff :
+  forall x, 0 <= x -> (rnd Zrnd_odd x = 0 <-> x = 0).
+Proof.
+  intros x Hx. split.
+  - intros H. destruct (round_odd_pt radix2 fexp x) as [_ [Hx0 | [_ [[m ex] [Hg [_ Hodd]]]]]]; [lra|].
+    exfalso. rewrite H in Hg. symmetry in Hg. apply eq_0_F2R in Hg. simpl in Hodd. subst m. discriminate.
+  - intros ->. apply round_0; exact _.
 Qed.
 
 (** ** Two classes, max-shifted: the top output rnd(1 / rnd(1 + r)) is 1 exactly when the sum is 1 *)

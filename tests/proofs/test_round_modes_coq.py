@@ -17,8 +17,9 @@ from proofs.checkers import coq
 FILE = "RoundOnePlusModes"
 needs_coq = pytest.mark.skipif(coq.coqc() is None, reason=coq.INSTALL_HINT)
 
-# Per theorem: the project's mode, which side of 1 (+: rnd(1 + e), −: rnd(1 − e), top: rnd(1 / rnd(1 + e))), the
-# right-hand side as the .v file states it (e or r ≥ 0, b = 2^−p), and the same bound moved (mutants Coq rejects).
+# Per theorem: the project's mode, what is rounded (+: rnd(1 + e) = 1, −: rnd(1 − e) = 1, 0: rnd(x) = 0, top:
+# rnd(1 / rnd(1 + e)) = 1), the right-hand side as the .v file states it (e, r, x ≥ 0, b = 2^−p, 2^emin the smallest
+# subnormal σ), and the same bound moved (the mutants Coq must reject).
 THEOREMS = [
     ("round_NA_one_plus_eq_one_iff", "nearest-away", "+", "e < b", ["e <= b", "e < b / 2"]),
     ("round_DN_one_plus_eq_one_iff", "toward-negative", "+", "e < 2 * b", ["e < b", "e <= 2 * b"]),
@@ -31,6 +32,16 @@ THEOREMS = [
     ("round_DN_one_minus_eq_one_iff", "toward-negative", "-", "e = 0", ["e < b"]),
     ("round_ZR_one_minus_eq_one_iff", "toward-zero", "-", "e = 0", ["e < b"]),
     ("round_odd_one_minus_eq_one_iff", "to-odd", "-", "e = 0", ["e < b"]),
+    ("round_NE_eq_zero_iff", "nearest-even", "0", "x <= bpow radix2 emin / 2",
+     ["x < bpow radix2 emin / 2", "x <= bpow radix2 emin"]),
+    ("round_NA_eq_zero_iff", "nearest-away", "0", "x < bpow radix2 emin / 2",
+     ["x <= bpow radix2 emin / 2", "x < bpow radix2 emin"]),
+    ("round_DN_eq_zero_iff", "toward-negative", "0", "x < bpow radix2 emin",
+     ["x <= bpow radix2 emin", "x < bpow radix2 emin / 2"]),
+    ("round_ZR_eq_zero_iff", "toward-zero", "0", "x < bpow radix2 emin",
+     ["x <= bpow radix2 emin", "x < bpow radix2 emin / 2"]),
+    ("round_UP_eq_zero_iff", "toward-positive", "0", "x = 0", ["x <= bpow radix2 emin / 2"]),
+    ("round_odd_eq_zero_iff", "to-odd", "0", "x = 0", ["x <= bpow radix2 emin / 2"]),
     ("top_output_NE_eq_one_iff", "nearest-even", "top", "r <= b", ["r < b"]),
     ("top_output_NA_eq_one_iff", "nearest-away", "top", "r < b", ["r <= b"]),
     ("top_output_DN_eq_one_iff", "toward-negative", "top", "r < 2 * b", ["r < b"]),
@@ -41,11 +52,18 @@ THEOREMS = [
 MUTANTS = [(name, rhs, moved) for name, _, _, rhs, moves in THEOREMS for moved in moves]
 
 
-def holds(rhs: str, e: Fraction, b: Fraction) -> bool:
+def holds(rhs: str, e: Fraction, b: Fraction, sigma: Fraction) -> bool:
     """The right-hand side, evaluated exactly."""
-    lhs, op, bound = re.fullmatch(r"[er] (<=|<|=) (.+)", rhs).group(0, 1, 2)
-    x = {"0": Fraction(0), "b": b, "2 * b": 2 * b, "b / 2": b / 2}[bound]
+    op, bound = re.fullmatch(r"[erx] (<=|<|=) (.+)", rhs).group(1, 2)
+    x = {"0": Fraction(0), "b": b, "2 * b": 2 * b, "b / 2": b / 2, "bpow radix2 emin": sigma,
+         "bpow radix2 emin / 2": sigma / 2}[bound]
     return {"<": e < x, "<=": e <= x, "=": e == x}[op]
+
+
+def scan(side: str, b: Fraction, sigma: Fraction) -> list[Fraction]:
+    """The points checked: [0, 3b] (or [0, 3σ]) in steps of an eighth, and just around b and 2b."""
+    unit = sigma if side == "0" else b
+    return sorted({unit * Fraction(k, 8) for k in range(25)} | {unit + unit / 2 ** 30, 2 * unit - unit / 2 ** 30})
 
 
 def source() -> str:
@@ -65,13 +83,15 @@ def test_theorems_state_the_projects_rounding():
     """Each stated bound is where the project's exact rounding (precision.formats) stops giving 1, on both sides."""
     text = source()
     for name, mode, side, rhs, moves in THEOREMS:
-        assert rhs in statement_span(text, name)[2], name
+        assert statement_span(text, name)[2].rstrip().endswith(f"<-> {rhs})."), name
         for fmt_name in ("float16", "bfloat16"):
             fmt = get_format(fmt_name).with_rounding(mode)
-            b = Fraction(1, 2 ** fmt.precision_bits)
+            b, sigma = Fraction(1, 2 ** fmt.precision_bits), to_fraction(fmt.value_at(1))
             one = fmt.round(1)
-            for e in sorted({b * Fraction(k, 8) for k in range(25)} | {b + b / 2 ** 30, 2 * b - b / 2 ** 30}):
-                if side == "+":
+            for e in scan(side, b, sigma):
+                if side == "0":
+                    got = to_fraction(fmt.round(e)) == 0
+                elif side == "+":
                     got = to_fraction(fmt.round(1 + e)) == 1
                 elif side == "-":
                     got = to_fraction(fmt.round(1 - e)) == 1
@@ -79,10 +99,11 @@ def test_theorems_state_the_projects_rounding():
                     r = fmt.round(e)
                     got = to_fraction(fmt.div(one, fmt.add(one, r))) == 1
                     e = to_fraction(r)
-                assert got == holds(rhs, e, b), (name, fmt_name, e / b)
-    b = Fraction(1, 2 ** 11)
-    for name, rhs, moved in MUTANTS:  # every mutant states a false bound: some e in [0, 3b] tells them apart
-        assert any(holds(rhs, b * Fraction(k, 8), b) != holds(moved, b * Fraction(k, 8), b) for k in range(25)), name
+                assert got == holds(rhs, e, b, sigma), (name, fmt_name, e)
+    b, sigma = Fraction(1, 2 ** 11), Fraction(1, 2 ** 24)
+    sides = {name: side for name, _, side, *_ in THEOREMS}
+    for name, rhs, moved in MUTANTS:  # every mutant states a false bound: some point of the scan tells them apart
+        assert any(holds(rhs, e, b, sigma) != holds(moved, e, b, sigma) for e in scan(sides[name], b, sigma)), name
 
 
 def _coqc(build, name: str, text: str) -> subprocess.CompletedProcess:
@@ -106,7 +127,7 @@ def build(tmp_path_factory):
 @needs_coq
 def test_file_checks_with_the_reals_axioms_only(build):
     """One `Print Assumptions` of all the theorems together (a tuple of their proofs: one walk through Flocq
-    instead of 17): its axioms are the union of theirs."""
+    instead of 23): its axioms are the union of theirs."""
     assert not coq.forbidden_commands(source())
     query = (f"From {coq.LOGICAL} Require Import {FILE}.\n"
              f"Definition all_modes := ({', '.join(name for name, *_ in THEOREMS)}).\n"
@@ -131,8 +152,9 @@ def test_every_moved_bound_is_rejected(build):
     script = [text[: -len(section_end)]]
     for i, (name, rhs, moved) in enumerate(MUTANTS):
         start, end, statement = statement_span(text, name)
-        assert statement.count(rhs) == 1
-        mutant = "\n".join(lines[start - 1:end]).replace(statement, statement.replace(rhs, moved))
+        assert statement.rstrip().endswith(f"<-> {rhs})."), statement  # the bound: the right-hand side
+        moved_statement = statement.rstrip()[: -len(rhs) - 2] + f"{moved}).\n"
+        mutant = "\n".join(lines[start - 1:end]).replace(statement, moved_statement)
         script.append(mutant.replace(f"Theorem {name} :", f"Theorem mut_{i} :", 1) + f"\nAbort.\nCheck mut_{i}.\n")
     coqtop = shutil.which("coqtop")
     assert coqtop, "coqc without coqtop"
@@ -144,5 +166,5 @@ def test_every_moved_bound_is_rejected(build):
     rejected = [i for i in range(len(MUTANTS)) if f"The reference mut_{i} was not found" in after]
     accepted = [MUTANTS[i] for i in range(len(MUTANTS)) if i not in rejected]
     assert not accepted, f"Coq accepted moved bounds: {accepted}"
-    assert len(rejected) == 25
+    assert len(rejected) == 35
     print(f"{len(rejected)} mutants rejected")
