@@ -126,17 +126,27 @@ def test_a_report_never_overwrites_or_removes_files_it_did_not_write(tmp_path, c
     assert (out / "notes.txt").read_text() == "mine"
 
 
-def test_a_bad_row_found_while_reading_gives_the_folder_back(tmp_path, capsys):
+def _raising_kernel(folder) -> str:
+    """A user's kernel (a module in `folder`) that raises on a row whose last logit is 7: found only while the
+    rows are read."""
+    (folder / "raises_on_seven.py").write_text(
+        "import numpy as np\n\ndef softmax(x):\n    if (x[:, -1] == 7).any():\n        raise ValueError('seven')\n"
+        "    e = np.exp(x - x.max(axis=1, keepdims=True))\n    return e / e.sum(axis=1, keepdims=True)\n")
+    return "raises_on_seven:softmax"
+
+
+def test_a_run_refused_while_reading_gives_the_folder_back(tmp_path, capsys, monkeypatch):
     import numpy as np
+    monkeypatch.chdir(tmp_path)
     logits, out = tmp_path / "l.npy", tmp_path / "out"
     rows = np.zeros((70_000, 2))
     rows[:, 0] = 20.0
-    rows[65_000, 1] = np.nan  # past the first chunk: found only while the rows are read
+    rows[65_000, 1] = 7.0  # past the first chunk: found only while the rows are read
     np.save(logits, rows)
-    argv = ["logits", str(logits), "--kernel", "numpy", "--dtypes", "float32", "--out", str(out),
+    argv = ["logits", str(logits), "--kernel", _raising_kernel(tmp_path), "--dtypes", "float32", "--out", str(out),
             "--no-figures"]
     assert main(argv) == 2
-    assert "row 65000" in capsys.readouterr().err and not (out / "logits.config.json").exists()
+    assert "seven" in capsys.readouterr().err and not (out / "logits.config.json").exists()
     rows[65_000, 1] = 0.0
     np.save(logits, rows)
     assert main(argv) == 0 and (out / "logits.json").exists()
@@ -243,10 +253,12 @@ def test_a_bad_kernel_in_kernels_is_named_under_kernels(capsys, tmp_path):
     assert "error: --kernels: unknown 'tf'" in capsys.readouterr().err
 
 
-def test_a_refused_run_leaves_no_folder_behind(tmp_path, capsys):
+def test_a_refused_run_leaves_no_folder_behind(tmp_path, capsys, monkeypatch):
     import numpy as np
-    logits, out = tmp_path / "nan.npy", tmp_path / "out"
-    np.save(logits, np.array([[1.0, np.nan], [2.0, 0.0]]))
-    assert main(["logits", str(logits), "--kernel", "numpy", "--out", str(out), "--no-figures"]) == 2
-    assert "row 0, column 1" in capsys.readouterr().err  # both counted from 0
+    monkeypatch.chdir(tmp_path)
+    logits, out = tmp_path / "seven.npy", tmp_path / "out"
+    np.save(logits, np.array([[1.0, 7.0], [2.0, 0.0]]))
+    assert main(["logits", str(logits), "--kernel", _raising_kernel(tmp_path), "--out", str(out),
+                 "--no-figures"]) == 2
+    assert "seven" in capsys.readouterr().err
     assert not out.exists()

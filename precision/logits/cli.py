@@ -11,17 +11,16 @@ from precision.common.options import device_option, listed
 from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
 from precision.kernels.registry import DTYPES, KERNELS, Kernel, get_kernel
-from precision.logits.analysis import LOGIT_DTYPES
-from precision.logits.files import LogitsFile
+from precision.logits.dumps import LOGIT_DTYPES
 
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
 
 
 def configure_logits(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("SOURCE", nargs="+",
-                        help="one .npy, .csv or .pt file of shape (N, C) (per-row JSON), or a dump: .npy / "
-                             ".safetensors / Parquet files, globs ('dump/*.safetensors') or folders of shards, "
-                             "(…, C) each (per-token flags in logits.tokens-NNNNN.npy)")
+                        help="files (.npy, .safetensors, Parquet, .csv, .pt; (…, C) each), globs "
+                             "('dump/*.safetensors') or folders of shards; one file is a dump of one shard "
+                             "(per-row flags in logits.tokens-NNNNN.npy, one per shard)")
     parser.add_argument("--kernel", default="torch",
                         help=f"the kernel (default torch; {', '.join(KERNELS)}, package.module:function, or "
                              "'emulated' with --algorithm)")
@@ -50,24 +49,18 @@ def logits_kernel(name: str, algorithm: str | None) -> Kernel:
     return get_kernel(name)
 
 
-def _token_files(logits) -> tuple[str, ...]:
-    """The per-token files a dump's run writes (none for one file reported row by row)."""
-    if not isinstance(logits, list):
-        return ()
+def _token_files(shards) -> tuple[str, ...]:
+    """The per-token files the run writes, one per shard."""
     from precision.logits.dumps import tokens_path
-    return tuple(tokens_path(Path("."), i).name for i in range(len(logits)))
+    return tuple(tokens_path(Path("."), i).name for i in range(len(shards)))
 
 
-def _config(logits, kernel: Kernel, algorithm: str | None, dtypes, device: str) -> dict:
-    """What decides the numbers: the sources (a file: its size and time), kernel, dtypes, device."""
-    if isinstance(logits, list):  # the shards of a dump (where they are scanned does not change a number)
-        from precision.logits.dumps import sources_config
-        source = sources_config(logits)
-    else:
-        stat = logits.path.stat()
-        source = {"logits": str(logits.path.resolve()), "bytes": stat.st_size, "modified": stat.st_mtime_ns}
-    return source | {"kernel": kernel.name, "algorithms": None if algorithm is None else [algorithm],
-                     "dtypes": list(dtypes), "device": device}
+def _config(shards, kernel: Kernel, algorithm: str | None, dtypes, device: str) -> dict:
+    """What decides the numbers: the shards (files, sizes, times), kernel, dtypes, device (where they are scanned
+    does not change a number)."""
+    from precision.logits.dumps import sources_config
+    return sources_config(shards) | {"kernel": kernel.name, "algorithms": None if algorithm is None else [algorithm],
+                                     "dtypes": list(dtypes), "device": device}
 
 
 def run_logits(args) -> int:
@@ -81,27 +74,17 @@ def _run(args) -> int:
     device = device_option(args.device, [kernel])
     for d in dtypes:
         kernel.check(d, device)
-    from precision.logits.dumps import single_logits_file
-    single = single_logits_file(args.SOURCE, args.scheduler)
-    if single is not None:
-        logits: LogitsFile | list = LogitsFile(single)
-    else:
-        from precision.logits.dask_scan import check_scheduler
-        from precision.logits.shards import find_shards
-        check_scheduler(args.scheduler)
-        logits = find_shards(args.SOURCE)
+    from precision.logits.dask_scan import check_scheduler
+    from precision.logits.shards import find_shards
+    check_scheduler(args.scheduler)
+    shards = find_shards(args.SOURCE)
     check_writable(args.out)
-    config = _config(logits, kernel, args.algorithm, dtypes, device)
+    config = _config(shards, kernel, args.algorithm, dtypes, device)
     # a run refused inside (a bad row found while reading) gives the folder back
-    with publishing(args.out, "logits", config, LOGITS_FILES + _token_files(logits)) as staging:
-        if isinstance(logits, list):
-            from precision.logits.dumps import analyse_sources
-            analyse_sources(logits, staging, dtypes, kernel, device, figures=not args.no_figures,
-                            scheduler=args.scheduler)
-            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(logits)} logits.tokens-NNNNN.npy"
-        else:
-            from precision.logits.analysis import analyse_logits
-            analyse_logits(logits, staging, dtypes, kernel, device, figures=not args.no_figures, progress=True)
-            done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'}"
+    with publishing(args.out, "logits", config, LOGITS_FILES + _token_files(shards)) as staging:
+        from precision.logits.dumps import analyse_sources
+        analyse_sources(shards, staging, dtypes, kernel, device, figures=not args.no_figures,
+                        scheduler=args.scheduler)
+    done = f"{args.out / 'logits.md'}, {args.out / 'logits.json'} and {len(shards)} logits.tokens-NNNNN.npy"
     print(f"wrote {done}")
     return 0

@@ -1,7 +1,7 @@
-"""`softmax-sat logits SOURCE …` at scale: a logits dump (one file, a glob, a folder of shards; `.npy`,
-`.safetensors`, Parquet) scanned on one process or over a Dask cluster, with per-token flags and a summary whose
-statistics merge exactly, so that both give the same files byte for byte (the `scheduler` line of logits.json
-aside).
+"""`softmax-sat logits SOURCE …`: the one logits pipeline. A single file is a dump of one shard; a dump is one
+file, a glob or a folder of shards (`.npy`, `.safetensors`, Parquet, `.csv`, `.pt`), scanned on one process or
+over a Dask cluster, with per-token (per-row) flags and a summary whose statistics merge exactly, so that both give
+the same files byte for byte (the `scheduler` line of logits.json aside).
 
 Writes, into `out`:
 - `logits.json`: the sources (one entry per shard: file, format, shape, first token), kernel, dtypes, versions,
@@ -22,8 +22,8 @@ from tqdm import tqdm
 
 from precision.common.files import write_json_atomic, write_text_atomic
 from precision.common.markdown import table
+from precision.formats.dtypes import IEEE
 from precision.kernels.registry import Kernel, get_kernel, kernel_versions
-from precision.logits.analysis import nonfinite_note
 from precision.logits.dask_scan import check_scheduler, scan_with_dask
 from precision.logits.figures import past_threshold_figure
 from precision.logits.rows import REACH
@@ -32,6 +32,7 @@ from precision.logits.shards import Shard, find_shards
 from precision.logits.summary import NO_ULPS, DtypeStatistics, histogram_legend, merge
 
 TOKENS = "logits.tokens-"  # + NNNNN.npy
+LOGIT_DTYPES = IEEE  # the dtypes a logits analysis runs by default (those of them the kernel takes)
 
 
 def _npy_header(rows: int, dtype: np.dtype) -> bytes:
@@ -55,19 +56,6 @@ def shards_of(sources) -> list[Shard]:
     if isinstance(sources, list) and sources and all(isinstance(s, Shard) for s in sources):
         return sources
     return find_shards(sources)
-
-
-def single_logits_file(sources, scheduler: str | None = None) -> Path | None:
-    """The one .npy, .csv or .pt file that `analyse_logits` reports row by row (per-row lists in logits.json), when
-    `sources` names exactly that and no scheduler; None for a dump (`analyse_sources`)."""
-    if isinstance(sources, (str, Path)):
-        sources = [sources]
-    if scheduler is not None or len(sources) != 1:
-        return None
-    path = Path(sources[0])
-    if any(c in str(path) for c in "*?[") or path.is_dir() or path.suffix.lower() not in (".npy", ".csv", ".pt"):
-        return None
-    return path
 
 
 def sources_config(sources) -> dict:
@@ -172,3 +160,13 @@ def _markdown(data: dict, summary: list[DtypeStatistics], kernel: Kernel, device
         lines += ["", "![gap minus saturation gap per token](logits_past_threshold.png)"]
     return "\n".join(lines) + "\n"
 
+
+def nonfinite_note(counts: dict[str, int], kernel: str, unit: str) -> list[str]:
+    """Markdown lines that say, where the kernel returned NaN or ±inf for finite logits, in which dtypes and for
+    how many rows: such rows are neither saturated nor not (none: no line)."""
+    bad = {d: n for d, n in counts.items() if n}
+    if not bad:
+        return []
+    where = ", ".join(f"{n} in {d}" for d, n in bad.items())
+    return ["", f"**The kernel `{kernel}` returned NaN or infinite outputs for finite logits** ({unit}: {where}): "
+                "these are counted in *NaN/inf outputs*, never as saturated or not, and left out of the figure."]

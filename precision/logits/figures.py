@@ -1,5 +1,5 @@
 """`logits_past_threshold.png`: how far past its own saturation gap each row (token) is, per dtype — one figure for
-a single file (`precision.logits.analysis`) and for a dump (`precision.logits.dumps`), drawn from the fixed-bin
+a logits dump (`precision.logits.dumps`; a single file is a dump of one shard), drawn from the fixed-bin
 `past_threshold` histograms of `precision.logits.summary`.
 
 Fixed bins, not bins spread from the least value to the largest: one row 10,000 logits past its threshold would

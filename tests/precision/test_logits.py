@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from precision.kernels.registry import get_kernel
+from precision.logits.dumps import analyse_sources
 from precision.logits.files import LogitsFile, LogitsFileError
 from precision.logits.rows import emulated_kernel, row_saturation
 from softmax_sat import main
@@ -49,15 +50,15 @@ def test_streaming_in_chunks_gives_the_same_rows(tmp_path, monkeypatch):
     rng = np.random.default_rng(1)
     x = rng.normal(0, 6, (300, 50))
     np.save(tmp_path / "l.npy", x)
-    import precision.logits.analysis as lr
-    whole = lr.saturation_of_file(LogitsFile(tmp_path / "l.npy"), ("float16", "float32"), get_kernel("numpy"),
-                                  progress=False)
-    monkeypatch.setattr(lr, "CELLS", 4 * 50 * 7)  # 7 rows per chunk
-    parts = lr.saturation_of_file(LogitsFile(tmp_path / "l.npy"), ("float16", "float32"), get_kernel("numpy"),
-                                  progress=False)
-    for d in whole:
-        np.testing.assert_array_equal(whole[d].threshold, parts[d].threshold)
-        np.testing.assert_array_equal(whole[d].top_is_one, parts[d].top_is_one)
+    import precision.logits.shards as shards
+    whole = analyse_sources(tmp_path / "l.npy", tmp_path / "whole", ("float16", "float32"), "numpy", figures=False,
+                            progress=False)
+    monkeypatch.setattr(shards, "chunk_rows", lambda classes: 7)  # 7 rows per chunk
+    parts = analyse_sources(tmp_path / "l.npy", tmp_path / "parts", ("float16", "float32"), "numpy", figures=False,
+                            progress=False)
+    assert whole["summary"] == parts["summary"]
+    np.testing.assert_array_equal(np.load(tmp_path / "whole" / "logits.tokens-00000.npy"),
+                                  np.load(tmp_path / "parts" / "logits.tokens-00000.npy"))
 
 
 def test_logits_json_is_strict_and_names_the_kernel(tmp_path):
@@ -66,18 +67,17 @@ def test_logits_json_is_strict_and_names_the_kernel(tmp_path):
     assert main(["logits", str(tmp_path / "l.npy"), "--kernel", "numpy", "--dtypes", "float16,float32",
                  "--out", str(tmp_path / "o"), "--no-figures"]) == 0
     data = _strict((tmp_path / "o" / "logits.json").read_text())
-    assert data["kernel"] == "numpy" and data["rows"]["float16"]["overflow"] == [True, False, False]
-    assert data["rows"]["float16"]["gap"][0] is None and data["summary"][0]["overflow"] == 1
+    tokens = np.load(tmp_path / "o" / "logits.tokens-00000.npy")  # one file: a dump of one shard, a record per row
+    overflow = (tokens["float16.flags"] & data["tokens"]["flag_bits"]["overflow"]) > 0
+    assert data["kernel"] == "numpy" and overflow.tolist() == [True, False, False]
+    assert np.isnan(tokens["float16.past_threshold"][0]) and data["summary"][0]["overflow"] == 1
 
 
 @pytest.mark.parametrize("write, message", [
     (lambda p: np.save(p.with_suffix(".npy"), np.zeros(3, dtype=[("a", "f4"), ("b", "f4")])), "holds dtype"),
     (lambda p: np.save(p.with_suffix(".npy"), np.ones((2, 3), dtype=complex)), "holds dtype complex128"),
     (lambda p: p.with_suffix(".csv").write_text("1,2\n3,abc\n"), "line 2, column 2: 'abc' is not a number"),
-    (lambda p: p.with_suffix(".csv").write_text("nan,nan\n1,2\n"), "line 1, column 1: nan"),
-    (lambda p: p.with_suffix(".csv").write_text("a,b\n1,2\n3,inf\n"), "line 3, column 2: inf"),
     (lambda p: p.with_suffix(".csv").write_text("1,2,3\n4,5\n"), "line 2 has 2 values"),
-    (lambda p: np.save(p.with_suffix(".npy"), np.zeros((4,))), "expected shape (N, C)"),
 ])
 def test_bad_logits_files_are_named(tmp_path, write, message, capsys):
     write(tmp_path / "bad")
@@ -85,6 +85,16 @@ def test_bad_logits_files_are_named(tmp_path, write, message, capsys):
     assert main(["logits", str(path), "--kernel", "numpy", "--out", str(tmp_path / "o")]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar, if it had started
     assert message in last and str(path) in last and last.startswith("softmax-sat logits: error:")
+
+
+def test_nan_and_infinite_logits_are_flagged_and_counted_not_refused(tmp_path):
+    """One file is a dump of one shard: a row with a NaN logit is counted under nan, one with an infinite logit
+    under overflow, and neither as saturated or not (as in a dump)."""
+    (tmp_path / "l.csv").write_text("a,b\nnan,0\n3,inf\n30,0\n")
+    assert main(["logits", str(tmp_path / "l.csv"), "--kernel", "numpy", "--dtypes", "float32", "--out",
+                 str(tmp_path / "o"), "--no-figures"]) == 0
+    (s,) = json.loads((tmp_path / "o" / "logits.json").read_text())["summary"]
+    assert (s["rows"], s["nan"], s["overflow"], s["saturated"]) == (3, 1, 1, 1)
 
 
 def test_one_row_csv_is_read_and_a_header_is_skipped(tmp_path):

@@ -1,12 +1,11 @@
-"""`logits_past_threshold.png`: one figure for a file and a dump, on fixed bins, so that one far row is counted in
-the open bin above rather than squeezing every other row into one bin."""
+"""`logits_past_threshold.png`: one figure, on fixed bins, so that one far row is counted in the open bin above
+rather than squeezing every other row into one bin."""
 import numpy as np
 
 from precision.kernels.registry import get_kernel
-from precision.logits.analysis import past_histograms, saturation_of_file
 from precision.logits.dumps import analyse_sources
 from precision.logits.figures import past_threshold_bars, past_threshold_figure
-from precision.logits.files import LogitsFile
+from precision.logits.rows import saturation_of
 from precision.logits.summary import PAST_WIDTH, DtypeStatistics, past_histogram
 
 DTYPES = ("float16", "float32")
@@ -40,10 +39,11 @@ def test_zero_stays_in_view_and_no_rows_draw_one_empty_bin():
     assert empty.edges.tolist() == [0, PAST_WIDTH] and empty.counts["float16"].tolist() == [0]
 
 
-def test_a_file_and_its_dump_draw_the_same_bars(tmp_path):
+def test_the_rows_and_the_dumps_statistics_draw_the_same_bars(tmp_path):
     np.save(tmp_path / "l.npy", _logits_with_a_far_row())
     kernel = get_kernel("numpy")
-    single = past_histograms(saturation_of_file(LogitsFile(tmp_path / "l.npy"), DTYPES, kernel))
+    rows = saturation_of(_logits_with_a_far_row(), DTYPES, kernel, exact_distance=True)  # the per-row engine
+    single = {d: past_histogram(r.past_threshold[np.isfinite(r.past_threshold)]) for d, r in rows.items()}
     data = analyse_sources(tmp_path / "l.npy", tmp_path / "dump", DTYPES, kernel, figures=False, progress=False)
     dump = {s["dtype"]: DtypeStatistics.from_dict(s).past_histogram for s in data["summary"]}
     a, b = past_threshold_bars(single), past_threshold_bars(dump)

@@ -66,7 +66,8 @@ def test_logits_report_reads_each_file_type(tmp_path, suffix):
     data = json.loads((out / "logits.json").read_text())
     f32 = next(s for s in data["summary"] if s["dtype"] == "float32")
     assert f32["saturated"] == 1  # only the row with gap 30 (float32 saturates from 16.64 with one rival)
-    assert data["rows"]["float32"]["top_is_one"] == [True, False, False]
+    flags = np.load(out / "logits.tokens-00000.npy")["float32.flags"]  # a record per row
+    assert ((flags & data["tokens"]["flag_bits"]["top_is_one"]) > 0).tolist() == [True, False, False]
     assert (out / "logits_past_threshold.png").exists()
 
 

@@ -180,13 +180,10 @@ def test_dask_cluster_writes_the_same_files_as_one_process(tmp_path, cluster):
 
 
 def test_a_csv_file_and_the_choice_between_row_lists_and_a_dump(tmp_path):
-    from precision.logits.dumps import single_logits_file, sources_config
+    from precision.logits.dumps import sources_config
     (tmp_path / "l.csv").write_text("a,b,c\n30,0,1\n3,0,1\n")
     data = analyse_sources([tmp_path / "l.csv"], tmp_path / "o", ("float16",), "numpy", progress=False)
     assert data["summary"][0]["saturated"] == 1 and data["sources"][0]["format"] == "csv"
-    assert single_logits_file(tmp_path / "l.csv") == tmp_path / "l.csv"
-    assert single_logits_file([tmp_path / "l.csv"], scheduler="dask") is None
-    assert single_logits_file(str(tmp_path / "*.csv")) is None and single_logits_file(tmp_path) is None
     assert sources_config(find_shards(tmp_path / "l.csv"))["bytes"] == [(tmp_path / "l.csv").stat().st_size]
 
 
