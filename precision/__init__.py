@@ -19,7 +19,7 @@ _EXPORTS = {  # public name: the module that defines it
     "KernelThresholds": "kernels.scan", "kernel_thresholds": "kernels.scan",
     "Certificate": "kernels.certificate", "verify": "kernels.certificate",
     "row_saturation": "logits.rows",
-    "Saturation": "logits.batch", "saturation_of": "logits.batch", "looks_like_probabilities": "logits.batch",
+    "Saturation": "logits.rows", "saturation_of": "logits.rows", "looks_like_probabilities": "logits.batch",
     "ProbabilitiesWarning": "logits.watch", "SaturationWarning": "logits.watch", "Watch": "logits.watch",
     "watch": "logits.watch",
 }

@@ -1,12 +1,10 @@
-"""Saturation of a batch of logits: `saturation_of` and its result `Saturation` are the one per-row engine of
-`precision.logits.rows` (kept importable from here); this module adds `looks_like_probabilities`."""
+"""`looks_like_probabilities`: whether a batch handed to `watch` holds probabilities or log-probabilities rather than
+logits (the per-row engine itself is `precision.logits.rows`)."""
 from __future__ import annotations
 
 import numpy as np
 
-from precision.logits.rows import Saturation, absorbed_weight, check_rows, saturation_of
-
-__all__ = ["Saturation", "absorbed_weight", "check_rows", "looks_like_probabilities", "saturation_of"]
+__all__ = ["looks_like_probabilities"]
 
 
 def looks_like_probabilities(x, tolerance: float = 1e-3) -> bool:

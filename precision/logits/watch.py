@@ -34,7 +34,8 @@ import numpy as np
 
 from precision.common.errors import InputError
 from precision.common.markdown import table
-from precision.logits.batch import looks_like_probabilities, saturation_of
+from precision.logits.batch import looks_like_probabilities
+from precision.logits.rows import saturation_of
 
 if TYPE_CHECKING:  # torch loads when a model is watched, not with precision
     import torch

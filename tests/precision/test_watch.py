@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from precision.common.errors import InputError
-from precision.logits.batch import looks_like_probabilities, saturation_of
+from precision.logits.batch import looks_like_probabilities
+from precision.logits.rows import saturation_of
 
 torch = pytest.importorskip("torch")
 
