@@ -151,8 +151,15 @@ class Format(Generic[V]):
         if a == 0:
             return self.round(1)
         # mpmath's interval exp returns [1, 1] for an argument below its working precision's ulp of 1 (exp(6e-22) at
-        # 56 bits), which no directed rounding survives: start where the argument still shows in 1 + a
-        return self.round_function(lambda iv, x: iv.exp(x), a, extra_bits=max(0, -int(mpmath.mag(self.to_mpf(a)))))
+        # 56 bits), which no directed rounding survives: start where the argument still shows in 1 + a. Below
+        # 2^-(2·bits + 8), exp(a) lies strictly between 1 and 1 ± 2^-(2·bits + 7), where no value of the format and
+        # no midpoint is: every such a rounds as that bound does (and the precision stays bounded for mpBITS,
+        # whose exponents reach 2^-(2^40))
+        tiny = -(2 * self.precision_bits + 8)
+        magnitude = int(mpmath.mag(self.to_mpf(a)))
+        if magnitude < tiny:
+            a, magnitude = mpmath.ldexp(mpmath.sign(self.to_mpf(a)), tiny), tiny
+        return self.round_function(lambda iv, x: iv.exp(x), a, extra_bits=max(0, -magnitude))
 
     def log(self, a: V) -> V:
         if a == 0:  # formats with an infinity return it; the δ-grid has none and refuses

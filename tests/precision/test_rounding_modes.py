@@ -196,3 +196,13 @@ def test_report_section_lists_every_mode_with_its_closed_form():
     # toward +inf, 999 additions each round up a whole step: the sum overflows and every output is 0
     up = next(r for r in rows if r["format"] == "float8_e5m2@toward-positive" and r["classes"] == 1000)
     assert up["top_is_one_from_gap"] is None and up["others_zero_from_gap"] == "0"
+
+
+def test_the_exact_exp_of_an_argument_far_below_any_precision_rounds_as_its_side_of_1():
+    """mp113's exponents reach 2^-(2^40): the working precision stays bounded (the report once aborted in GMP,
+    "overflow in mpz type"), and the result is still the side of 1 the argument is on."""
+    a = mpmath.ldexp(1, -(2**39))
+    assert to_fraction(get_format("mp113").exp(a)) == 1
+    assert to_fraction(get_format("mp113@toward-positive").exp(a)) == 1 + Fraction(1, 2**112)
+    assert to_fraction(get_format("mp113@toward-negative").exp(-a)) == 1 - Fraction(1, 2**113)
+    assert get_format("float16@toward-positive").exp(a) == 1 + 2.0**-10
