@@ -58,10 +58,11 @@ def chosen_outputs(x: np.ndarray, chosen: np.ndarray, dtype: str, kernel: Kernel
 
 
 def token_saturation(rows, chosen, dtypes=("float32", "bfloat16"), kernels=LM_KERNELS, device: str = "cpu",
-                     exact_distance: bool = False) -> list[TokenSaturation]:
+                     exact_for: tuple[str, ...] | None = None) -> list[TokenSaturation]:
     """Per (dtype, kernel), kernels outer: the saturation of every row of `rows` (N, V) and of its `chosen`
-    token (N integers; NO_TOKEN: unknown) — see the module docstring; `exact_distance` as in `saturation_of`
-    (the kernel's model gives torch-log1p's threshold wrong: bisect for it)."""
+    token (N integers; NO_TOKEN: unknown) — see the module docstring. `exact_for`: None, every distance from the
+    kernel's model (one log-sum-exp a row; torch-log1p's model threshold is torch's, not its own); else the kernels
+    whose distance is bisected on the kernel (`exact_distance`), the others' left NaN (not measured)."""
     x = check_rows(rows)
     chosen = np.asarray(chosen, dtype=np.int64)
     if chosen.shape != (len(x),) or ((chosen < NO_TOKEN) | (chosen >= x.shape[1])).any():
@@ -69,7 +70,8 @@ def token_saturation(rows, chosen, dtypes=("float32", "bfloat16"), kernels=LM_KE
     known = chosen >= 0
     out = []
     for k in (get_kernel(k) for k in kernels):
-        for dtype, s in saturation_of(x, dtypes, k, device, exact_distance).items():
+        exact = exact_for is not None and k.name in exact_for
+        for dtype, s in saturation_of(x, dtypes, k, device, exact).items():
             measured = ~(s.nan | s.overflow | s.nonfinite_output)
             at = chosen_outputs(np.where(s.nan[:, None], 0.0, x), chosen, dtype, k, device)
             wide = at.astype(np.float64)
@@ -79,7 +81,8 @@ def token_saturation(rows, chosen, dtypes=("float32", "bfloat16"), kernels=LM_KE
             ok = known & measured
             out.append(TokenSaturation(dtype, k.name, s.top_is_one, s.log_prob_zero, exactly(sampler, 0.0) & ok,
                                        np.isneginf(log_p) & ok, s.nan, s.overflow, s.nonfinite_output,
-                                       s.past_threshold, np.where(ok, log_p, np.nan)))
+                                       s.past_threshold if exact_for is None or exact else np.full(len(x), np.nan),
+                                       np.where(ok, log_p, np.nan)))
     return out
 
 

@@ -200,10 +200,11 @@ def summarize(s: TokenSaturation, rank: np.ndarray) -> dict:
 FIELDS = (*FLAGS, "past_threshold", "chosen_log_prob")
 
 
-def analyse(rows, chosen: np.ndarray, dtypes, kernels, device: str = "cpu"
+def analyse(rows, chosen: np.ndarray, dtypes, kernels, device: str = "cpu", exact_for: tuple[str, ...] | None = None
             ) -> tuple[list[TokenSaturation], np.ndarray, np.ndarray]:
-    """`token_saturation` (exact distances) and `chosen_rank_and_log_prob` of N rows (an array, or a torch tensor
-    in the model's dtype), in blocks of about CELLS logits (converted to float64 block by block), joined."""
+    """`token_saturation` and `chosen_rank_and_log_prob` of N rows (an array, or a torch tensor in the model's
+    dtype), in blocks of about CELLS logits (converted to float64 block by block), joined; distances bisected on
+    the kernels `exact_for` (default: every kernel), the others' not measured."""
     if not len(rows):
         raise InputError("model", "no rows were watched: run the model inside the `with` block")
     step = max(1, CELLS // (4 * rows.shape[1]))
@@ -212,7 +213,8 @@ def analyse(rows, chosen: np.ndarray, dtypes, kernels, device: str = "cpu"
         block, ch = rows[i:i + step], chosen[i:i + step]
         block = np.asarray(block, dtype=np.float64) if isinstance(block, np.ndarray) else \
             block.double().numpy()
-        parts.append(token_saturation(block, ch, dtypes, kernels, device, exact_distance=True))
+        parts.append(token_saturation(block, ch, dtypes, kernels, device,
+                                      tuple(kernels) if exact_for is None else exact_for))
         rank, log_p = chosen_rank_and_log_prob(block, ch)
         ranks.append(rank)
         logs.append(log_p)
