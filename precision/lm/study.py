@@ -167,7 +167,7 @@ def write_part(out: Path, name: str, arrays: dict[str, np.ndarray]) -> None:
     np.save(buffer, arrays.pop("logits"))
     write_bytes_atomic(logits_path, buffer.getvalue())
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub types the first keyword
     write_bytes_atomic(tokens_path, buffer.getvalue())
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+
 import numpy as np
 
 from precision.common.files import write_json_atomic, write_text_atomic
@@ -51,7 +52,7 @@ def summarize_part(arrays: dict[str, np.ndarray]) -> list[dict]:
 def summary(parts: dict[str, dict[str, np.ndarray]], model: dict, prompts: dict, plan: dict) -> dict:
     """The study's summary: the model, the prompts, the plan, and per part (model dtype, mode) its tokens,
     seconds and per scoring setup its counts; per model dtype, every mode pooled."""
-    by_part = []
+    by_part: list[dict] = []
     for name, arrays in parts.items():
         model_dtype, mode = name.split("-", 1)
         by_part.append({"part": name, "model_dtype": model_dtype, "mode": mode, "tokens": len(arrays["chosen"]),
@@ -60,7 +61,7 @@ def summary(parts: dict[str, dict[str, np.ndarray]], model: dict, prompts: dict,
                         "analysis_seconds": round(float(arrays["seconds"][1]), 2),
                         "setups": summarize_part(arrays)})
     pooled = {}
-    for model_dtype in dict.fromkeys(p["model_dtype"] for p in by_part):
+    for model_dtype in dict.fromkeys(str(p["model_dtype"]) for p in by_part):
         joined = _pool([parts[p["part"]] for p in by_part if p["model_dtype"] == model_dtype])
         pooled[model_dtype] = summarize_part(joined)
     return {"model": model, "prompts": prompts, "plan": plan, "parts": by_part, "by_model_dtype": pooled,
