@@ -42,6 +42,9 @@ def configure_lm(parser: argparse.ArgumentParser) -> None:
                    help=f"dtypes the model runs in ({', '.join(MODEL_DTYPES)}; default float32,bfloat16)")
     g.add_argument("--modes", type=_listed, default=("greedy", "0.7", "1.0"),
                    help="greedy and/or sampling temperatures (default greedy,0.7,1.0)")
+    g.add_argument("--rescore", type=_listed, default=("1.0",),
+                   help="modes whose tokens are scored again by a plain forward in every model dtype, as a trainer "
+                        "does (default 1.0; 'none')")
     g.add_argument("--max-new-tokens", type=_positive, default=16)
     g.add_argument("--batch", type=_positive, default=8, help="prompts per generate call (default 8)")
     g.add_argument("--seed", type=int, default=0)
@@ -88,8 +91,14 @@ def run_generate(args) -> int:
     unknown = [k for k in args.distance_kernels if k not in kernels]
     if unknown:
         raise InputError("distance_kernels", f"{unknown[0]} is not among --kernels ({', '.join(kernels)})")
-    plan = StudyPlan(args.model_dtypes, tuple(parse_mode(m) for m in args.modes), args.max_new_tokens, args.batch,
-                     args.seed, args.dtypes, kernels, args.distance_kernels)
+    modes = tuple(parse_mode(m) for m in args.modes)
+    with under("rescore"):
+        rescore = () if args.rescore == ("none",) else tuple(parse_mode(m) for m in args.rescore)
+    if any(m not in modes for m in rescore):
+        raise InputError("rescore", f"rescores modes among --modes ({', '.join(args.modes)}), got "
+                                    f"{', '.join(args.rescore)}")
+    plan = StudyPlan(args.model_dtypes, modes, args.max_new_tokens, args.batch, args.seed, args.dtypes, kernels,
+                     args.distance_kernels, rescore)
     prompts_path = args.prompts or PROMPTS
     prompts = read_prompts(prompts_path)[:args.limit]
     model_key: dict[str, str | None]

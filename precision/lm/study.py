@@ -7,7 +7,10 @@ run resumes from; a part already there is not generated again):
   a logits dump that `softmax-sat report --logits <out>/parts/*.logits.npy` reads;
 - `<part>.tokens.npz`: per token its prompt, position, chosen token, the sampler's temperature, the chosen token's
   rank and float64 log-probability, the tokens of its context, and per scoring dtype and kernel the analysis of
-  `precision.lm.tokens` (distances exact on the kernel); and the part's seconds of generation and analysis.
+  `precision.lm.tokens` (distances exact on the kernel); and the part's seconds of generation and analysis;
+- `<part>.rescored-<dtype>.logits.npy` (the parts of the modes in `rescore`): the same tokens scored again as a
+  trainer does — one plain forward over each prompt and its generated tokens, the model in `dtype` — row for row
+  the part's rows (`softmax-sat lm compare --trainer <that> --sampler <part>.logits.npy --tokens <part>.tokens.npz`).
 `precision.lm.study_files` turns the parts into the table, the summary and the figures.
 """
 from __future__ import annotations
@@ -64,12 +67,13 @@ class StudyPlan:
     dtypes: tuple[str, ...] = ("float32", "bfloat16")  # scoring dtypes
     kernels: tuple[str, ...] = ("torch", "torch-log", "torch-log1p")
     distance_kernels: tuple[str, ...] = ("torch", "torch-log")  # distances bisected (log1p: ~60 ms a token)
+    rescore: tuple[Mode, ...] = (Mode(1.0),)  # these modes' tokens scored again by a plain forward in every dtype
 
     def parts(self) -> list[tuple[str, Mode]]:
         return [(d, m) for d in self.model_dtypes for m in self.modes]
 
     def as_dict(self) -> dict:
-        return asdict(self) | {"modes": [m.name for m in self.modes]}
+        return asdict(self) | {"modes": [m.name for m in self.modes], "rescore": [m.name for m in self.rescore]}
 
 
 def part_name(model_dtype: str, mode: Mode) -> str:
@@ -163,12 +167,18 @@ def write_part(out: Path, name: str, arrays: dict[str, np.ndarray]) -> None:
     import io
     logits_path, tokens_path = part_paths(out, name)
     logits_path.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.save(buffer, arrays.pop("logits"))
-    write_bytes_atomic(logits_path, buffer.getvalue())
+    write_npy(logits_path, arrays.pop("logits"))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)  # type: ignore[arg-type]  # numpy's stub types the first keyword
     write_bytes_atomic(tokens_path, buffer.getvalue())
+
+
+def write_npy(path: Path, array: np.ndarray) -> None:
+    """An array as an .npy file, swapped in whole."""
+    import io
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def read_part(out: Path, name: str) -> dict[str, np.ndarray] | None:
@@ -184,17 +194,21 @@ def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=
     """Every part of the plan, generated or read back (a finished part is not generated again); the model is cast
     to each model dtype in turn from the weights as loaded (a narrower dtype never feeds a wider one)."""
     parts = {}
-    loaded, weights = lm.dtype, None
+    loaded = lm.dtype
+    weights: dict = {}
+
+    def cast(dtype: str) -> None:
+        if lm.dtype != dtype:
+            if not weights:  # a copy of the weights as loaded, before the first cast
+                weights.update({k: v.detach().clone() for k, v in lm.model.state_dict().items()})
+            lm.to(loaded)
+            lm.model.load_state_dict(weights)
+            lm.to(dtype)
     for model_dtype, mode in plan.parts():
         name = part_name(model_dtype, mode)
         arrays = read_part(out, name)
         if arrays is None:
-            if lm.dtype != model_dtype:
-                if weights is None:  # a copy of the weights as loaded, before the first cast
-                    weights = {k: v.detach().clone() for k, v in lm.model.state_dict().items()}
-                lm.to(loaded)
-                lm.model.load_state_dict(weights)
-                lm.to(model_dtype)
+            cast(model_dtype)
             arrays = generate_part(lm, prompts, mode, plan)
             write_part(out, name, arrays)
             arrays = read_part(out, name)
@@ -204,4 +218,36 @@ def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=
         else:
             say(f"{name}: {len(arrays['chosen'])} tokens, read back from {part_paths(out, name)[1]}")
         parts[name] = arrays
+    for name, model_dtype in ((part_name(d, m), s) for d in plan.model_dtypes for m in plan.rescore
+                              for s in plan.model_dtypes):
+        path = rescored_path(out, name, model_dtype)
+        if not path.is_file():
+            cast(model_dtype)
+            started = time.perf_counter()
+            write_npy(path, logits_storage(rescore(lm, prompts, parts[name])))
+            say(f"{name}: its {len(parts[name]['chosen'])} tokens scored again by the model in {model_dtype} in "
+                f"{time.perf_counter() - started:.1f} s")
     return parts
+
+
+def rescored_path(out: Path, name: str, model_dtype: str) -> Path:
+    return Path(out) / "parts" / f"{name}.rescored-{model_dtype}.logits.npy"
+
+
+def rescore(lm: CausalLM, prompts: list[str], arrays: dict[str, np.ndarray]):
+    """The part's rows again, from one plain forward over each prompt and its generated tokens (the model as it
+    is now): row i is the logits at the position of row i; a CPU tensor in the model's dtype."""
+    import torch
+    n = len(arrays["chosen"])
+    rows = None
+    with torch.no_grad():
+        for p in np.unique(arrays["prompt"]):
+            idx = np.flatnonzero(arrays["prompt"] == p)
+            idx = idx[np.argsort(arrays["position"][idx], kind="stable")]
+            ids = encode(lm, [prompts[p]])["input_ids"][0].tolist()
+            sequence = ids + arrays["chosen"][idx][:-1].tolist()
+            logits = lm.model(torch.tensor([sequence])).logits[0]
+            if rows is None:
+                rows = torch.empty((n, logits.shape[-1]), dtype=logits.dtype)
+            rows[idx] = logits[torch.from_numpy(arrays["position"][idx])]
+    return rows

@@ -66,6 +66,12 @@ def test_generate_writes_parts_table_summary_figures_and_resumes(model_folder, t
         assert (out / name).stat().st_size > 0
     logits = np.load(out / "parts" / "bfloat16-greedy.logits.npy")
     assert logits.shape == (9, 64) and logits.dtype.itemsize == 2  # the bfloat16 run's logits as it produced them
+    # the sampled runs' tokens scored again by one plain forward, as a trainer does: the same rows, up to the
+    # rounding of another code path (a full forward against the cached one); in bfloat16 the rows are coarser
+    again = np.load(out / "parts" / "float32-T1.rescored-float32.logits.npy")
+    np.testing.assert_allclose(again, np.load(out / "parts" / "float32-T1.logits.npy"), rtol=1e-4, atol=1e-3)
+    assert np.load(out / "parts" / "float32-T1.rescored-bfloat16.logits.npy").dtype.itemsize == 2
+    assert (out / "parts" / "bfloat16-T1.rescored-float32.logits.npy").is_file()
     capsys.readouterr()
     assert main(args) == 0  # resumed: every part read back, nothing generated
     assert capsys.readouterr().out.count("read back") == 4
@@ -77,9 +83,9 @@ def test_generate_writes_parts_table_summary_figures_and_resumes(model_folder, t
     # the dump is one `report --logits` reads, and `lm compare` compares two of its runs
     assert main(["report", "--logits", str(out / "parts" / "*.logits.npy"), "--kernel", "torch-log",
                  "--dtypes", "bfloat16", "--no-figures", "--out", str(tmp_path / "report")]) == 0
-    assert main(["lm", "compare", "--trainer", str(out / "parts" / "float32-greedy.logits.npy"), "--sampler",
-                 str(out / "parts" / "bfloat16-greedy.logits.npy"), "--tokens",
-                 str(out / "parts" / "float32-greedy.tokens.npz"), "--out", str(tmp_path / "compare")]) == 0
+    assert main(["lm", "compare", "--trainer", str(out / "parts" / "bfloat16-T1.rescored-float32.logits.npy"),
+                 "--sampler", str(out / "parts" / "bfloat16-T1.logits.npy"), "--tokens",
+                 str(out / "parts" / "bfloat16-T1.tokens.npz"), "--out", str(tmp_path / "compare")]) == 0
     compared = json.loads((tmp_path / "compare" / "compare.json").read_text())
     assert compared["tokens"] == 9 and compared["worst"][0]["context"].startswith("w")
 
@@ -87,7 +93,8 @@ def test_generate_writes_parts_table_summary_figures_and_resumes(model_folder, t
 def test_generate_refuses_bad_options_in_one_line(model_folder, tmp_path, capsys):
     base = ["lm", "generate", "--model", str(model_folder), "--out", str(tmp_path / "r")]
     for extra, option in ((["--model-dtypes", "float8"], "--model-dtypes"), (["--kernels", "nope"], "--kernels"),
-                          (["--modes", "hot"], "--modes"), (["--distance-kernels", "numpy"], "--distance-kernels")):
+                          (["--modes", "hot"], "--modes"), (["--distance-kernels", "numpy"], "--distance-kernels"),
+                          (["--modes", "greedy"], "--rescore")):
         assert main(base + extra) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"{option}:" in err[0], err
