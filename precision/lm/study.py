@@ -24,7 +24,7 @@ import numpy as np
 from precision.common.errors import InputError
 from precision.common.files import write_bytes_atomic
 from precision.lm.models import CausalLM
-from precision.lm.tokens import FLAGS
+from precision.lm.tokens import DISTANCE_KERNELS, FLAGS
 from precision.lm.watch import analyse, watch_generation
 
 PROMPTS = Path(__file__).with_name("prompts.txt")  # shipped with the project (see its header)
@@ -66,7 +66,7 @@ class StudyPlan:
     seed: int = 0
     dtypes: tuple[str, ...] = ("float32", "bfloat16")  # scoring dtypes
     kernels: tuple[str, ...] = ("torch", "torch-log", "torch-log1p")
-    distance_kernels: tuple[str, ...] = ("torch", "torch-log")  # distances bisected (log1p: ~60 ms a token)
+    distance_kernels: tuple[str, ...] = DISTANCE_KERNELS  # distances bisected (log1p: ~60 ms a token)
     rescore: tuple[Mode, ...] = (Mode(1.0),)  # these modes' tokens scored again by a plain forward in every dtype
 
     def parts(self) -> list[tuple[str, Mode]]:

@@ -22,6 +22,8 @@ from precision.kernels.registry import Kernel, get_kernel
 from precision.logits.rows import check_rows, saturation_of
 
 LM_KERNELS = ("torch", "torch-log", "torch-log1p")  # the softmax, torch's log-softmax, the log1p log-softmax
+DISTANCE_KERNELS = ("torch", "torch-log")  # distances bisected by default (torch-log1p's: ~60 ms a token, its model's
+#                                             threshold not its own)
 NO_TOKEN = -1  # the chosen token of a row whose next token is unknown (the last position of a plain forward)
 FLAGS = ("top_is_one", "log_prob_zero", "chosen_zero", "chosen_log_inf", "nan", "overflow", "nonfinite_output")
 

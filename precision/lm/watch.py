@@ -5,8 +5,9 @@ tensor) and keeps every row — one row per position the model returned logits f
 with the token that row produced (its *chosen* token): the next input token of a plain forward; in generation,
 the token the next forward is fed (same cache object), and for the last one the token `Watch.generate` returns.
 The rows are analysed when read (`tokens()`, `summary()`, `table()`), in blocks, by `precision.lm.tokens` with the
-distance found exactly on the kernel (as `report --logits` does): the hook itself only copies a row, so watching
-costs generation a copy per token, and the analysis is a separate, stated cost.
+distance found exactly on the kernel (as `report --logits` does; torch-log1p's only when asked: its bisection costs
+~60 ms a token). The hook itself only copies a row (`hook_seconds` adds up its time), so watching costs generation a
+copy per token, and the analysis is a separate, stated cost.
 
     with watch_generation(lm.model, dtypes=("float32", "bfloat16")) as w:
         out = w.generate(**inputs, do_sample=True, temperature=0.7, max_new_tokens=32)
@@ -14,6 +15,7 @@ costs generation a copy per token, and the analysis is a separate, stated cost.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,7 +25,15 @@ from precision.common.errors import InputError
 from precision.common.markdown import table
 from precision.kernels.registry import get_kernel
 from precision.kernels.scan import CELLS
-from precision.lm.tokens import FLAGS, LM_KERNELS, NO_TOKEN, TokenSaturation, chosen_rank_and_log_prob, token_saturation
+from precision.lm.tokens import (
+    DISTANCE_KERNELS,
+    FLAGS,
+    LM_KERNELS,
+    NO_TOKEN,
+    TokenSaturation,
+    chosen_rank_and_log_prob,
+    token_saturation,
+)
 from precision.logits.rows import saturation_of
 
 
@@ -60,7 +70,8 @@ class Watch:
     """Context manager: a forward hook on a causal LM keeping each row of logits and its chosen token (see the
     module docstring); `generate` runs the model's own `generate` and resolves every generated token."""
 
-    def __init__(self, model, dtypes=("float32", "bfloat16"), kernels=LM_KERNELS, device: str = "cpu"):
+    def __init__(self, model, dtypes=("float32", "bfloat16"), kernels=LM_KERNELS, device: str = "cpu",
+                 exact_for: tuple[str, ...] = DISTANCE_KERNELS):
         import torch
         if not isinstance(model, torch.nn.Module):
             raise InputError("model", f"expected a torch.nn.Module, got {type(model).__name__}")
@@ -68,7 +79,9 @@ class Watch:
         self.kernels = tuple(get_kernel(k).name for k in kernels)
         for k in self.kernels:
             saturation_of(np.zeros((1, 2)), self.dtypes, k)  # unknown kernel or dtype: refuse now
+        self.exact_for = tuple(k for k in self.kernels if k in exact_for)
         self.rows = Rows()
+        self.hook_seconds = 0.0  # spent in the forward hook: what watching adds to generation
         self._pending: list[int] = []  # rows whose chosen token the next forward of the same cache gives
         self._cache: Any = None
         self._generating: float | None = None  # the temperature of the `generate` call in progress
@@ -84,6 +97,13 @@ class Watch:
         self._pending = []  # the last position of a plain forward: no next token
 
     def _record(self, module, args, kwargs, output) -> None:
+        started = time.perf_counter()
+        try:
+            self._keep(output, args, kwargs)
+        finally:
+            self.hook_seconds += time.perf_counter() - started
+
+    def _keep(self, output, args, kwargs) -> None:
         logits = logits_of(output).detach()
         ids = kwargs.get("input_ids", args[0] if args else None)
         cache = kwargs.get("cache", kwargs.get("past_key_values"))
@@ -166,7 +186,7 @@ class Watch:
         n = len(self.rows)
         if self._analysed is None or self._analysed[0] != n:
             self._analysed = (n, *analyse(self.logits(), np.asarray(self.rows.chosen), self.dtypes, self.kernels,
-                                          self.device))
+                                          self.device, self.exact_for))
         return self._analysed[1], self._analysed[2], self._analysed[3]
 
     def summary(self) -> list[dict]:
@@ -204,7 +224,7 @@ def analyse(rows, chosen: np.ndarray, dtypes, kernels, device: str = "cpu", exac
             ) -> tuple[list[TokenSaturation], np.ndarray, np.ndarray]:
     """`token_saturation` and `chosen_rank_and_log_prob` of N rows (an array, or a torch tensor in the model's
     dtype), in blocks of about CELLS logits (converted to float64 block by block), joined; distances bisected on
-    the kernels `exact_for` (default: every kernel), the others' not measured."""
+    the kernels `exact_for` (None: every kernel), the others' not measured."""
     if not len(rows):
         raise InputError("model", "no rows were watched: run the model inside the `with` block")
     step = max(1, CELLS // (4 * rows.shape[1]))
@@ -224,6 +244,8 @@ def analyse(rows, chosen: np.ndarray, dtypes, kernels, device: str = "cpu", exac
     return joined, np.concatenate(ranks), np.concatenate(logs)
 
 
-def watch_generation(model, dtypes=("float32", "bfloat16"), kernels=LM_KERNELS, device: str = "cpu") -> Watch:
-    """A `Watch` on a causal LM (see the module docstring)."""
-    return Watch(model, dtypes, kernels, device)
+def watch_generation(model, dtypes=("float32", "bfloat16"), kernels=LM_KERNELS, device: str = "cpu",
+                     exact_for: tuple[str, ...] = DISTANCE_KERNELS) -> Watch:
+    """A `Watch` on a causal LM (see the module docstring); distances bisected on the kernels `exact_for` (the
+    others' are not measured: NaN)."""
+    return Watch(model, dtypes, kernels, device, exact_for)
