@@ -43,8 +43,10 @@ def configure_lm(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--modes", type=_listed, default=("greedy", "0.7", "1.0"),
                    help="greedy and/or sampling temperatures (default greedy,0.7,1.0)")
     g.add_argument("--rescore", type=_listed, default=("1.0",),
-                   help="modes whose tokens are scored again by a plain forward in every model dtype, as a trainer "
-                        "does (default 1.0; 'none')")
+                   help="modes whose tokens are scored again by a plain forward, as a trainer does (default 1.0; "
+                        "'none')")
+    g.add_argument("--rescore-dtypes", type=_listed, default=("float32",),
+                   help="model dtypes of that plain forward (default float32; each costs about a generation)")
     g.add_argument("--max-new-tokens", type=_positive, default=16)
     g.add_argument("--batch", type=_positive, default=8, help="prompts per generate call (default 8)")
     g.add_argument("--seed", type=int, default=0)
@@ -77,9 +79,10 @@ def run_generate(args) -> int:
     from precision.lm.models import load_causal_lm, shipped_file
     from precision.lm.study import PROMPTS, StudyPlan, parse_mode, read_prompts, run_parts
     from precision.lm.study_files import OUTPUTS, write_study_files
-    for d in args.model_dtypes:
-        if d not in MODEL_DTYPES:
-            raise InputError("model_dtypes", f"a model runs in one of {', '.join(MODEL_DTYPES)}, got {d!r}")
+    for option in ("model_dtypes", "rescore_dtypes"):
+        for d in getattr(args, option):
+            if d not in MODEL_DTYPES:
+                raise InputError(option, f"a model runs in one of {', '.join(MODEL_DTYPES)}, got {d!r}")
     for d in args.dtypes:
         if d not in DTYPES:
             raise InputError("dtypes", f"unknown {d!r}; expected some of {', '.join(DTYPES)}")
@@ -98,7 +101,7 @@ def run_generate(args) -> int:
         raise InputError("rescore", f"rescores modes among --modes ({', '.join(args.modes)}), got "
                                     f"{', '.join(args.rescore)}")
     plan = StudyPlan(args.model_dtypes, modes, args.max_new_tokens, args.batch, args.seed, args.dtypes, kernels,
-                     args.distance_kernels, rescore)
+                     args.distance_kernels, rescore, args.rescore_dtypes)
     prompts_path = args.prompts or PROMPTS
     prompts = read_prompts(prompts_path)[:args.limit]
     model_key: dict[str, str | None]

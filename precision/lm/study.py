@@ -8,8 +8,9 @@ run resumes from; a part already there is not generated again):
 - `<part>.tokens.npz`: per token its prompt, position, chosen token, the sampler's temperature, the chosen token's
   rank and float64 log-probability, the tokens of its context, and per scoring dtype and kernel the analysis of
   `precision.lm.tokens` (distances exact on the kernel); and the part's seconds of generation and analysis;
-- `<part>.rescored-<dtype>.logits.npy` (the parts of the modes in `rescore`): the same tokens scored again as a
-  trainer does — one plain forward over each prompt and its generated tokens, the model in `dtype` — row for row
+- `<part>.rescored-<dtype>.logits.npy` (the parts of the modes in `rescore`, each dtype of `rescore_dtypes`): the
+  same tokens scored again as a trainer does — one plain forward over each prompt and its generated tokens, the
+  model in `dtype` — row for row
   the part's rows (`softmax-sat lm compare --trainer <that> --sampler <part>.logits.npy --tokens <part>.tokens.npz`).
 `precision.lm.study_files` turns the parts into the table, the summary and the figures.
 """
@@ -67,7 +68,8 @@ class StudyPlan:
     dtypes: tuple[str, ...] = ("float32", "bfloat16")  # scoring dtypes
     kernels: tuple[str, ...] = ("torch", "torch-log", "torch-log1p")
     distance_kernels: tuple[str, ...] = DISTANCE_KERNELS  # distances bisected (log1p: ~60 ms a token)
-    rescore: tuple[Mode, ...] = (Mode(1.0),)  # these modes' tokens scored again by a plain forward in every dtype
+    rescore: tuple[Mode, ...] = (Mode(1.0),)  # these modes' tokens scored again by a plain forward …
+    rescore_dtypes: tuple[str, ...] = ("float32",)  # … of the model in these dtypes (each costs about a generation)
 
     def parts(self) -> list[tuple[str, Mode]]:
         return [(d, m) for d in self.model_dtypes for m in self.modes]
@@ -219,7 +221,7 @@ def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=
             say(f"{name}: {len(arrays['chosen'])} tokens, read back from {part_paths(out, name)[1]}")
         parts[name] = arrays
     for name, model_dtype in ((part_name(d, m), s) for d in plan.model_dtypes for m in plan.rescore
-                              for s in plan.model_dtypes):
+                              for s in plan.rescore_dtypes):
         path = rescored_path(out, name, model_dtype)
         if not path.is_file():
             cast(model_dtype)
