@@ -48,7 +48,7 @@ def log_probabilities(block: np.ndarray, columns: np.ndarray, kernel: Kernel, dt
     """Each row's log-probability of its column, in float64 (a softmax's probability logged), computed by
     `kernel` in `dtype` on the row's logits (storage of any dtype: rounded to `dtype` first)."""
     d = kernel.check(dtype)
-    x = block if block.dtype == d.storage else d.cast(block.astype(np.float64))
+    x = block if block.dtype == d.storage else block.astype(d.storage)  # one rounding (exact when widening)
     out = kernel(x, dtype)[np.arange(len(block)), columns].astype(np.float64)
     with np.errstate(divide="ignore"):
         return out if kernel.log_space else np.log(out)
