@@ -120,3 +120,21 @@ def test_the_readme_quotes_the_study_it_ships():
     assert all(s["log_prob_zero"] == 0 for m in pooled for (d, k), s in pooled[m].items() if d == "float32")
     assert all(s["log_prob_zero"] == 0 for m in pooled for (d, k), s in pooled[m].items() if k == "torch-log1p")
     assert all(s["chosen_zero"] == 0 for m in pooled for s in pooled[m].values())
+
+
+def test_the_readme_quotes_the_comparisons_it_ships():
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    for name, line in (("bf16-sampler-f32-trainer", "| the bfloat16 run's own logits (scored in float32) |"),
+                       ("f32-sampler-f32-trainer", "| the float32 run's own logits |"),
+                       ("one-dump-f32-vs-bf16-log-softmax", "| the float32 run's logits in bfloat16 |")):
+        d = json.loads((root / "docs" / "lm_study" / f"compare-{name}" / "compare.json").read_text())
+        row = next(r for r in readme.splitlines() if r.startswith(line)).split(" | ")
+        assert int(row[2]) == d["log_ratio_exactly_0"]
+        assert float(row[3]) == pytest.approx(d["mean_abs_log_ratio"], rel=0.05)
+        assert float(row[4]) == pytest.approx(d["max_abs_log_ratio"], rel=0.05)
+        assert [int(row[i].split()[0]) for i in (5, 6)] == [o["tokens"] for o in d["outside_clip_band"]]
+        assert float(row[7]) == pytest.approx(d["kl_sampler_trainer"]["k3"], rel=0.05)
+        zero = d["log_p_exactly_0"]
+        assert int(row[8].split()[0]) == zero["trainer_only"] + zero["sampler_only"]
