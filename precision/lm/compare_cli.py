@@ -75,21 +75,11 @@ def read_tokens(path: Path, rows: int) -> tuple[np.ndarray, np.ndarray | None, n
 
 
 def _run(task: Task, a: tuple, b: tuple, chosen, epsilons, first_row: int) -> Comparison:
-    """A task on a Dask worker (setups travel as shards and names); torch's threads matched to the worker's."""
-    import torch
-    try:
-        from distributed import get_worker
-        threads = get_worker().state.nthreads
-    except (ImportError, ValueError, AttributeError):
-        threads = None
-    before = torch.get_num_threads()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        return run_task(task, setup(list(a[0]), a[1], a[2]), setup(list(b[0]), b[1], b[2]), chosen, epsilons,
-                        first_row)
-    finally:
-        torch.set_num_threads(before)
+    """A task on a Dask worker (setups travel as shards and kernel names)."""
+    from precision.logits.dask_scan import with_worker_threads
+    sa, sb = setup(list(a[0]), a[1], a[2]), setup(list(b[0]), b[1], b[2])
+    return with_worker_threads("torch" in (sa.kernel.package, sb.kernel.package),
+                               lambda: run_task(task, sa, sb, chosen, epsilons, first_row))
 
 
 def compare_setups(a: Setup, b: Setup, chosen: np.ndarray | None, epsilons=(0.2, 0.1), tasks_per_shard: int = 4,
