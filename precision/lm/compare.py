@@ -11,7 +11,8 @@ output logged in float64 — and
   −inf: counted apart, out of the sums);
 - the KL estimates of KL(sampler ‖ trainer) from the sampled tokens (Schulman's): k1 = −r, k2 = r²/2,
   k3 = (ρ − 1) − r, as means over the tokens of finite r;
-- the worst tokens (largest |r|, the row's index breaking ties), with their context where the tokens file has it.
+- the worst tokens (largest |r|, the row's index breaking ties), and the first tokens whose log p is exactly 0 or
+  −inf under one setup only, with their context where the tokens file has it.
 Dumps are streamed chunk by chunk (memory bounded by a chunk of each); the work is cut into row ranges (`tasks`),
 each summarised alone and merged in task order — on one process or on a Dask cluster, the same numbers.
 """
@@ -87,6 +88,8 @@ class Comparison:
     max_abs_r: float = 0.0
     histogram: np.ndarray = field(default_factory=lambda: np.zeros(SIZE, dtype=np.int64))
     worst: list[tuple[float, int, float, float, int]] = field(default_factory=list)  # (|r|, −row, lpA, lpB, token)
+    disagreements: list[tuple[int, int, float, float]] = field(default_factory=list)  # (row, token, lpA, lpB): the
+    #                                       first WORST rows whose log p is exactly 0 or −inf under one setup only
 
     @classmethod
     def of(cls, first_row: int, log_a: np.ndarray, log_b: np.ndarray, chosen: np.ndarray,
@@ -113,6 +116,8 @@ class Comparison:
         top = np.argsort(-mag, kind="stable")[:WORST]
         out.worst = [(float(mag[i]), -(first_row + int(i)), float(log_a[i]), float(log_b[i]), int(chosen[i]))
                      for i in top]
+        odd = np.flatnonzero((a_zero != b_zero) | (a_inf != b_inf))[:WORST]
+        out.disagreements = [(first_row + int(i), int(chosen[i]), float(log_a[i]), float(log_b[i])) for i in odd]
         return out
 
     def merge(self, other: "Comparison") -> "Comparison":
@@ -127,6 +132,7 @@ class Comparison:
         out.max_abs_r = max(self.max_abs_r, other.max_abs_r)
         out.histogram = self.histogram + other.histogram
         out.worst = heapq.nlargest(WORST, self.worst + other.worst)
+        out.disagreements = sorted(self.disagreements + other.disagreements)[:WORST]
         return out
 
 

@@ -117,6 +117,12 @@ def comparison_data(c: Comparison, a: Setup, b: Setup, texts) -> dict:
         if token_text is not None:
             entry |= {"text": str(token_text[row]), "context": str(context_text[row])}
         worst.append(entry)
+    disagreements = []
+    for row, token, la, lb in c.disagreements:
+        entry = {"row": row, "token": token, "log_p_trainer": _finite(la), "log_p_sampler": _finite(lb)}
+        if token_text is not None:
+            entry |= {"text": str(token_text[row]), "context": str(context_text[row])}
+        disagreements.append(entry)
     nonzero = {str(i - SIZE // 2): int(v) for i, v in enumerate(c.histogram) if v}
     return {"trainer": a.describe(), "sampler": b.describe(), "tokens": c.tokens, "finite_log_ratio": c.finite,
             "log_ratio_exactly_0": c.equal, "nan": c.nan,
@@ -130,7 +136,7 @@ def comparison_data(c: Comparison, a: Setup, b: Setup, texts) -> dict:
             "histogram": {"bins": f"0: r = 0; ±b (b ≥ 1): |r| in [10^({LOW_DECADE} + (b−1)/{BINS_PER_DECADE}), "
                                   f"10^({LOW_DECADE} + b/{BINS_PER_DECADE})), the sign of r (ends clipped)",
                           "counts": nonzero},
-            "worst": worst}
+            "worst": worst, "exactly_0_or_minus_inf_under_one_only": disagreements}
 
 
 def _finite(v: float):
@@ -155,6 +161,11 @@ def markdown(d: dict, figures: bool) -> str:
              table(["row", "token", "text", "context", "log p trainer", "log p sampler", "r"],
                    [[w["row"], w["token"], repr(w.get("text", "")), repr(w.get("context", "")), w["log_p_trainer"],
                      w["log_p_sampler"], w["log_ratio"]] for w in d["worst"][:10]])]
+    if d["exactly_0_or_minus_inf_under_one_only"]:
+        lines += ["", "Tokens whose log p is exactly 0 or −inf under one setup only (the first):", "",
+                  table(["row", "token", "text", "context", "log p trainer", "log p sampler"],
+                        [[w["row"], w["token"], repr(w.get("text", "")), repr(w.get("context", "")),
+                          w["log_p_trainer"], w["log_p_sampler"]] for w in d["exactly_0_or_minus_inf_under_one_only"]])]
     if figures:
         lines += ["", "![log-ratio distribution](compare_log_ratio.png)"]
     return "\n".join(lines) + "\n"

@@ -26,6 +26,7 @@ def test_comparison_counts_what_it_says_on_known_log_probabilities():
     r = np.array([0.0, 0.5, 1e-9, 0.0])
     assert c.sums["k1"] == pytest.approx(-r.sum()) and c.sums["k3"] == pytest.approx((np.exp(r) - 1 - r).sum())
     assert [w[1] for w in c.worst[:3]] == [-12, -13, -11]  # the infinite ratios first (rows 12, 13), then r = 0.5
+    assert [d[0] for d in c.disagreements] == [12, 13, 14]  # −inf under one only (12, 13), 0 under one only (14)
     merged = c.merge(Comparison.of(17, np.array([-0.5]), np.array([-0.3]), np.array([0]), (0.2, 0.1)))
     assert merged.tokens == 8 and merged.outside == [3, 4]  # ρ = e^−0.2 = 0.82: outside 0.1's band only
 
