@@ -183,13 +183,32 @@ def write_npy(path: Path, array: np.ndarray) -> None:
     write_bytes_atomic(path, buffer.getvalue())
 
 
-def read_part(out: Path, name: str) -> dict[str, np.ndarray] | None:
-    """A finished part's token arrays (None: not finished)."""
+PER_TOKEN = ("prompt", "position", "chosen", "temperature", "rank", "log_prob", "context", "token_text",
+             "context_text")
+
+
+def read_part(out: Path, name: str, plan: StudyPlan | None = None) -> dict[str, np.ndarray] | None:
+    """A finished part's token arrays (None: not finished), checked to be what `generate_part` writes (for `plan`'s
+    setups): one length, every key there; anything else refused in one line naming the file."""
     logits_path, tokens_path = part_paths(out, name)
     if not (logits_path.is_file() and tokens_path.is_file()):
         return None
-    with np.load(tokens_path, allow_pickle=False) as z:
-        return {k: z[k] for k in z.files}
+    try:
+        with np.load(tokens_path, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except (OSError, ValueError) as e:
+        raise InputError("out", f"{tokens_path} is not a part this program wrote ({e}); remove it to run it "
+                                "again") from None
+    keys = list(PER_TOKEN)
+    if plan is not None:
+        keys += [f"{d}/{k}/{f}" for k in plan.kernels for d in plan.dtypes
+                 for f in (*FLAGS, "past_threshold", "chosen_log_prob")]
+    missing = [k for k in (*keys, "seconds") if k not in arrays]
+    lengths = {len(arrays[k]) for k in keys if k in arrays}
+    if missing or len(lengths) != 1 or arrays["seconds"].shape != (2,):
+        why = f"lacks {missing[0]}" if missing else "holds arrays of different lengths"
+        raise InputError("out", f"{tokens_path} {why}: not a part this program wrote; remove it to run it again")
+    return arrays
 
 
 def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=print) -> dict[str, dict]:
@@ -208,12 +227,12 @@ def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=
             lm.to(dtype)
     for model_dtype, mode in plan.parts():
         name = part_name(model_dtype, mode)
-        arrays = read_part(out, name)
+        arrays = read_part(out, name, plan)
         if arrays is None:
             cast(model_dtype)
             arrays = generate_part(lm, prompts, mode, plan)
             write_part(out, name, arrays)
-            arrays = read_part(out, name)
+            arrays = read_part(out, name, plan)
             assert arrays is not None
             say(f"{name}: {len(arrays['chosen'])} tokens, generated in {arrays['seconds'][0]:.1f} s, analysed in "
                 f"{arrays['seconds'][1]:.1f} s")

@@ -80,6 +80,12 @@ def test_generate_writes_parts_table_summary_figures_and_resumes(model_folder, t
     said = capsys.readouterr().out
     assert said.count("read back") == 3 and "float32-T1: 9 tokens, generated" in said
     assert json.loads((out / "lm.json").read_text())["by_model_dtype"] == data["by_model_dtype"]  # same seed
+    with np.load(out / "parts" / "float32-T1.tokens.npz") as z:  # a part tampered with is refused in one line
+        np.savez(out / "parts" / "float32-T1.tokens.npz", **{k: z[k] for k in z.files if k != "rank"})
+    assert main(args) == 2
+    assert "lacks rank: not a part this program wrote" in capsys.readouterr().err
+    (out / "parts" / "float32-T1.tokens.npz").unlink()
+    assert main(args) == 0
     # the dump is one `report --logits` reads, and `lm compare` compares two of its runs
     assert main(["report", "--logits", str(out / "parts" / "*.logits.npy"), "--kernel", "torch-log",
                  "--dtypes", "bfloat16", "--no-figures", "--out", str(tmp_path / "report")]) == 0
