@@ -117,7 +117,8 @@ def run_generate(args) -> int:
         lm = load_causal_lm(args.model, "float32")
         parts = run_parts(lm, prompts, plan, args.out)
         write_study_files(parts, staging, lm.describe() | {"dtype": list(plan.model_dtypes)},
-                          {"file": str(prompts_path), "count": len(prompts), "sha256": config["prompts"]},
+                          {"file": "precision/lm/prompts.txt (shipped)" if args.prompts is None else str(prompts_path),
+                           "count": len(prompts), "sha256": config["prompts"]},
                           plan.as_dict(), figures=not args.no_figures)
     print(f"wrote {args.out / 'lm.md'}, lm.json, lm_tokens.csv and the logits dump {args.out / 'parts'}/*.logits.npy")
     return 0

@@ -136,4 +136,5 @@ def load_causal_lm(source: Any = None, dtype: str = "float32", tokenizer: Any = 
     except (OSError, ValueError) as e:
         raise InputError("model", f"cannot load {path} as a causal language model: {str(e).splitlines()[0]}") from None
     model.eval()
-    return CausalLM(model, tok, name, str(path), dtype, digest)
+    where = f"{SMOLLM2.file} of the {SMOLLM2.distribution} package" if source is None else str(path)
+    return CausalLM(model, tok, name, where, dtype, digest)
