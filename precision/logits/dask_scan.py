@@ -11,7 +11,7 @@ import os
 import socket
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -88,25 +88,29 @@ def dask_client(scheduler: str, workers: int | None = None) -> Iterator[Any]:
             cluster.close()
 
 
-def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeStatistics], np.ndarray]:
-    """One shard on a worker; a torch kernel's threads matched to the worker's for the task, then set back."""
+def with_worker_threads(torch_used: bool, call: Callable[[], Any]) -> Any:
+    """`call()` on a Dask worker, torch's threads matched to the worker's for it where torch is used, then set
+    back (a user's cluster keeps its own setting); elsewhere simply `call()`."""
     try:
         from distributed import get_worker
         threads = get_worker().state.nthreads
     except (ImportError, ValueError, AttributeError):
         threads = None
+    if not (threads and torch_used):
+        return call()
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return call()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeStatistics], np.ndarray]:
+    """One shard on a worker (`with_worker_threads`), the kernel rebuilt from what `_shipped` sent."""
     kernel = _rebuilt(kernel)
-    package = kernel.package
-    if threads and package == "torch":
-        import torch
-        before = torch.get_num_threads()
-        torch.set_num_threads(threads)
-        try:
-            stats, records = scan_shard(shard, dtypes, kernel, device)
-        finally:
-            torch.set_num_threads(before)  # a user's cluster keeps its own setting
-    else:
-        stats, records = scan_shard(shard, dtypes, kernel, device)
+    stats, records = with_worker_threads(kernel.package == "torch", lambda: scan_shard(shard, dtypes, kernel, device))
     assert records is not None  # no sink: the records come back whole
     return stats, records
 

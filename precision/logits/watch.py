@@ -173,16 +173,7 @@ class Watch:
         return step
 
     def _over_ranks(self, counts: list[int], logits) -> tuple[list[int], int]:
-        """The counts summed over every rank of torch.distributed (initialized, more than one rank), and how many
-        ranks they cover; else as they are."""
-        import torch
-        dist = torch.distributed
-        if not (self.all_ranks and dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
-            return counts, 1
-        device = logits.device if dist.get_backend() == "nccl" else torch.device("cpu")  # NCCL reduces on the GPU
-        t = torch.tensor(counts, dtype=torch.int64, device=device)
-        dist.all_reduce(t)
-        return t.tolist(), dist.get_world_size()
+        return over_ranks(counts, logits.device) if self.all_ranks else (counts, 1)
 
     def _gradients(self, logits) -> tuple[int, float]:
         """Rows whose cross-entropy gradient w.r.t. the logits (torch's own, in the logits' dtype) is exactly 0."""
@@ -253,6 +244,19 @@ class Watch:
         ax.legend(fontsize=8)
         ax.grid(alpha=0.3)
         return save_figure(fig, path)
+
+
+def over_ranks(counts: list[int], device=None) -> tuple[list[int], int]:
+    """The counts summed over every rank of torch.distributed (initialized, more than one rank; every rank must
+    call), and how many ranks they cover; else as they are. `device`: where NCCL reduces (the GPU of the logits)."""
+    import torch
+    dist = torch.distributed
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return counts, 1
+    device = device if dist.get_backend() == "nccl" and device is not None else torch.device("cpu")
+    t = torch.tensor(counts, dtype=torch.int64, device=device)
+    dist.all_reduce(t)
+    return t.tolist(), dist.get_world_size()
 
 
 def _median(values: np.ndarray) -> float | None:
