@@ -27,11 +27,8 @@ Local Notation succ := (succ radix2 fexp).
 Local Notation b := (bpow radix2 (- p)).
 
 (** The running sum from s, adding the terms left to right, each addition rounded. *)
-Fixpoint sum_from (s : R) (rs : list R) : R :=
-  match rs with
-  | nil => s
-  | r :: rs' => sum_from (round radix2 (FLT_exp emin p) ZnearestE (s + r)) rs'
-  end.
+Definition sum_from (s : R) (rs : list R) : R :=
+  fold_left (fun s r => round radix2 (FLT_exp emin p) ZnearestE (s + r)) rs s.
 
 (** The top output with the rivals' rounded exponentials [rs], the top class's 1 summed first. *)
 Definition top_output_m (rs : list R) : R :=
