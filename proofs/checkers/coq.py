@@ -318,7 +318,28 @@ EXTRA_THEOREMS: list[Theorem] = [
 ]
 
 
-IEEE_THEOREMS: list[Theorem] = []
+IEEE = ("Flocq's IEEE 754 binary model (BinarySingleNaN): prec bits, infinities at 2^emax, ±0, ±∞, NaN; Bminus, "
+        "Bplus, Bdiv round to nearest even and overflow to ±∞",
+        "exp: exp(−∞) = +0, exp(NaN) = NaN, correctly rounded at finite d ≤ 0")
+NO_INF = "no infinity (float8 e4m3fn): an operation's infinite result (an overflow) is NaN, as in ml_dtypes"
+IEEE_THEOREMS: list[Theorem] = [
+    Theorem("kernel_overflow_one_zero", "IEEESoftmax",
+            "IEEE 754, two classes, max-shifted with the subtraction d = x2 − x1: if d overflows to −∞, the row is "
+            "exactly (1, +0)", IEEE),
+    Theorem("kernel_no_inf_overflow_nan", "IEEESoftmax",
+            "a format without infinity: if the subtraction overflows, both outputs are NaN", IEEE + (NO_INF,)),
+    Theorem("kernel_is_flt_model", "IEEESoftmax",
+            "no overflow in x2 − x1: the IEEE kernel's outputs are exactly the FLT model's top_output / other_output "
+            "at r = rnd(e^rnd(x2 − x1)), and finite", IEEE + ("prec ≥ 2, emax ≥ 4, x2 ≤ x1 finite",)),
+    Theorem("ieee_top_one_iff", "IEEESoftmax",
+            "no overflow: the IEEE top output is exactly 1 ⇔ rnd(e^rnd(x2 − x1)) ≤ 2^−prec (the FLT theorem on the "
+            "IEEE kernel)", IEEE + ("prec ≥ 2, emax ≥ 4, x2 ≤ x1 finite",)),
+    Theorem("binary16_overflow_gives_one_zero", "IEEESoftmax",
+            "binary16, logits (60000, −60000): −120000 overflows to −∞ and the row is exactly (1, +0)", IEEE),
+    Theorem("e4m3_no_inf_overflow_gives_nan", "IEEESoftmax",
+            "4 bits without infinity (e4m3fn's precision), logits (448, −448): −896 overflows and the row is "
+            "(NaN, NaN), as ml_dtypes gives", IEEE + (NO_INF,)),
+]
 
 
 # --- kernels whose exp is within k ulps: the interval of possible thresholds -----------------------------------

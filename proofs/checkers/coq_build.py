@@ -38,6 +38,7 @@ from .coq import (
 )
 
 PRINTED_ALONE = "this theorem"
+OWN_RUN, GENERATED_RUN = "Assumptions", "AssumptionsGenerated"
 
 
 def coqc() -> str | None:
@@ -126,26 +127,24 @@ def _generated(t: Theorem) -> bool:
     return t.file.startswith("Thresholds_") or t.file == KERNEL_FILE
 
 
-def _assumptions(exe: str, build: Path, theorems: list[Theorem], pinned: dict[str, str], timeout: float,
-                 result: CoqResult) -> None:
-    """`Print Assumptions` of every hand-written main theorem on its own, and of the generated per-format theorems
-    together (an upper bound for each: every one of them goes through the `interval` tactic, whose library costs
-    about 6 s per `Print Assumptions`, so one per generated theorem would take minutes). Two coqc runs at once."""
-    own = [t for t in theorems if not _generated(t)]
-    gen = [t for t in theorems if _generated(t)]
-    runs = {"Assumptions": own, "AssumptionsGenerated": gen}
-    for run, ths in runs.items():
-        lines = [f"From {LOGICAL} Require {' '.join(dict.fromkeys(t.file for t in ths))}."]
-        if run == "Assumptions":
-            lines += [f'Redirect "pa_{t.name}" Print Assumptions {LOGICAL}.{t.file}.{t.name}.' for t in ths]
-        elif ths:
-            lines += [f"Definition generated_theorems := ({', '.join(f'{LOGICAL}.{t.file}.{t.name}' for t in ths)}).",
-                      'Redirect "pa_generated" Print Assumptions generated_theorems.']
-        (build / f"{run}.v").write_text("\n".join(lines) + "\n")
-    start = time.perf_counter()
-    procs = {run: subprocess.Popen(_coqc_cmd(exe, run), cwd=build, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True) for run, ths in runs.items() if ths}
-    for run, proc in procs.items():
+def _start_assumptions(exe: str, build: Path, run: str, theorems: list[Theorem]) -> subprocess.Popen:
+    """Start coqc on a file printing the assumptions of `theorems`: each hand-written one on its own, the generated
+    ones together (an upper bound for each: every one of them goes through the `interval` tactic, whose library
+    costs about 6 s per `Print Assumptions`, so one per generated theorem would take minutes)."""
+    lines = [f"From {LOGICAL} Require {' '.join(dict.fromkeys(t.file for t in theorems))}."]
+    if run == GENERATED_RUN:
+        lines += [f"Definition generated_theorems := ({', '.join(f'{LOGICAL}.{t.file}.{t.name}' for t in theorems)}).",
+                  'Redirect "pa_generated" Print Assumptions generated_theorems.']
+    else:
+        lines += [f'Redirect "pa_{t.name}" Print Assumptions {LOGICAL}.{t.file}.{t.name}.' for t in theorems]
+    (build / f"{run}.v").write_text("\n".join(lines) + "\n")
+    return subprocess.Popen(_coqc_cmd(exe, run), cwd=build, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def _collect_assumptions(procs: dict[str, tuple[subprocess.Popen, float]], build: Path, theorems: list[Theorem],
+                         pinned: dict[str, str], timeout: float, result: CoqResult) -> None:
+    """Wait for the `Print Assumptions` runs and record every theorem's axioms; fail on one not allowed."""
+    for run, (proc, start) in procs.items():
         try:
             out, _ = proc.communicate(timeout=timeout)
             ok = proc.returncode == 0
@@ -155,10 +154,11 @@ def _assumptions(exe: str, build: Path, theorems: list[Theorem], pinned: dict[st
         result.files.append(FileResult(run, ok, round(time.perf_counter() - start, 3), "" if ok else out[-2000:]))
         if not ok:
             result.status, result.note = "failed", f"{run}: {out.strip()[-300:]}"
+    together = sum(_generated(t) for t in theorems)
     for t in theorems:
         printed = build / ("pa_generated.out" if _generated(t) else f"pa_{t.name}.out")
         axioms = parse_assumptions(printed.read_text()) if printed.exists() else ["(Print Assumptions gave nothing)"]
-        scope = f"the {len(gen)} generated theorems together, an upper bound" if _generated(t) else PRINTED_ALONE
+        scope = f"the {together} generated theorems together, an upper bound" if _generated(t) else PRINTED_ALONE
         result.theorems.append(TheoremResult(t.name, t.file, t.statement, list(t.hypotheses), axioms,
                                              printed.exists() and all(allowed(a) for a in axioms), scope, dict(t.facts),
                                              pinned.get(t.name, "")))
@@ -249,18 +249,28 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
         (build / "_CoqProject").write_text(f"-Q . {LOGICAL}\n" + "".join(f"{n}.v\n" for n in names))
         result = CoqResult("checked", coq_version(exe))
         generated = names[len(generic):]
-        result.files += [_checked(exe, build, n, timeout) for n in generic]
-        if all(f.ok for f in result.files):  # one at a time: coqc is mostly loading libraries, and two at once
-            result.files += [_checked(exe, build, n, timeout) for n in generated]  # were slower on 2 cores
-        failed = [f for f in result.files if not f.ok]
         unpinned = [t.name for t in theorems if t.name not in pinned]
-        if failed:
-            result.status, result.note = "failed", _failure_note(build, failed)
-        elif unpinned:
+        result.files += [_checked(exe, build, n, timeout) for n in generic]
+        procs: dict[str, tuple[subprocess.Popen, float]] = {}
+        if all(f.ok for f in result.files) and not unpinned:
+            # the hand-written theorems' assumptions print while the generated files compile (one at a time:
+            # coqc is mostly loading libraries, and two compiles at once were slower on 2 cores)
+            own = [t for t in theorems if not _generated(t)]
+            procs[OWN_RUN] = (_start_assumptions(exe, build, OWN_RUN, own), time.perf_counter())
+            result.files += [_checked(exe, build, n, timeout) for n in generated]
+        failed = [f for f in result.files if not f.ok]
+        if failed or unpinned:
+            for proc, _ in procs.values():
+                proc.kill()
+                proc.wait()
             result.status = "failed"
-            result.note = f"cited but not pinned in {coq_spec.SPEC}.v: {', '.join(unpinned)}"
+            result.note = (_failure_note(build, failed) if failed
+                           else f"cited but not pinned in {coq_spec.SPEC}.v: {', '.join(unpinned)}")
         else:
-            _assumptions(exe, build, theorems, pinned, timeout, result)
+            gen = [t for t in theorems if _generated(t)]
+            if gen:
+                procs[GENERATED_RUN] = (_start_assumptions(exe, build, GENERATED_RUN, gen), time.perf_counter())
+            _collect_assumptions(procs, build, theorems, pinned, timeout, result)
             chk = coqchk(build, names, timeout)
             result.files.append(chk)
             if not chk.ok:

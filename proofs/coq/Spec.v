@@ -9,9 +9,9 @@
     and names the pin that fails; the per-format theorems are pinned the same way by the generated [SpecFormats.v].
     No proof happens here: each pin is a theorem name. *)
 From Coq Require Import Reals ZArith List.
-From Flocq Require Import Core.
+From Flocq Require Import Core IEEE754.BinarySingleNaN.
 From SoftmaxSat Require Import RoundOnePlus TopOutputTwoClass MClassesTopFirst KernelExpError Lemma22Reals
-  Lemma21DeltaGrid OnlineFp8Offset.
+  Lemma21DeltaGrid OnlineFp8Offset IEEESoftmax.
 Import ListNotations.
 Open Scope R_scope.
 
@@ -23,6 +23,26 @@ Local Notation succ p emin x := (succ radix2 (FLT_exp emin p) x) (only parsing).
 (** The two-class max-shifted outputs from the rival's rounded exponential r. *)
 Local Notation top p emin r := (rnd p emin (1 / rnd p emin (1 + r))) (only parsing).
 Local Notation other p emin r := (rnd p emin (r / rnd p emin (1 + r))) (only parsing).
+(** IEEE 754 (BinarySingleNaN, prec bits, infinities at emax): what the kernel needs of exp, and the kernel itself:
+    d = x2 − x1, r = exp(d), s = 1 + r, top = 1 / s, other = r / s; [no_inf] turns an infinite result into NaN. *)
+Local Notation exp_ok prec emax E :=
+  (E (B754_infinity true) = B754_zero false /\ E B754_nan = B754_nan /\
+   forall d : binary_float prec emax, is_finite d = true -> B2R d <= 0 ->
+   B2R (E d) = rnd prec (3 - emax - prec)%Z (exp (B2R d)) /\ is_finite (E d) = true) (only parsing).
+Local Notation ieee_r E x1 x2 := (E (Bminus mode_NE x2 x1)) (only parsing).
+Local Notation ieee_s E x1 x2 := (Bplus mode_NE Bone (ieee_r E x1 x2)) (only parsing).
+Local Notation ieee_top E x1 x2 := (Bdiv mode_NE Bone (ieee_s E x1 x2)) (only parsing).
+Local Notation ieee_other E x1 x2 := (Bdiv mode_NE (ieee_r E x1 x2) (ieee_s E x1 x2)) (only parsing).
+Local Notation nan_if_inf x := (match x with B754_infinity _ => B754_nan | _ => x end) (only parsing).
+Local Notation no_inf_r E x1 x2 := (E (nan_if_inf (Bminus mode_NE x2 x1))) (only parsing).
+Local Notation no_inf_s E x1 x2 := (nan_if_inf (Bplus mode_NE Bone (no_inf_r E x1 x2))) (only parsing).
+
+(** The two instances' formats: binary16 (11 bits, infinities at 2^16) and 4 bits with infinities at 2^9. *)
+Local Instance spec_binary16_prec : Prec_gt_0 11 := eq_refl.
+Local Instance spec_binary16_emax : Prec_lt_emax 11 16 := eq_refl.
+Local Instance spec_e4m3_prec : Prec_gt_0 4 := eq_refl.
+Local Instance spec_e4m3_emax : Prec_lt_emax 4 9 := eq_refl.
+
 (** The running sum of the M-class top-first order: s := 1, then s := rnd(s + r_j). *)
 Local Notation sum_top_first p emin rs :=
   (fold_left (fun s r => rnd p emin (s + r)) rs 1) (only parsing).
@@ -148,3 +168,55 @@ Definition pin_fp8_offset_clips : forall M offset tau, 0 < M -> ln M / ln 2 < of
 
 Definition pin_e4m3_offset8_tau4_clips : exists d, d <= 4 /\ 448 < Rpower 2 (d + 8)
   := e4m3_offset8_tau4_clips.
+
+(** ** IEEESoftmax: the kernel on IEEE 754 binary floats, the subtraction of the logits included *)
+Definition pin_kernel_overflow_one_zero :
+  forall prec emax `{Prec_gt_0 prec} `{Prec_lt_emax prec emax} (E : binary_float prec emax -> binary_float prec emax),
+  exp_ok prec emax E -> forall x1 x2, Bminus mode_NE x2 x1 = B754_infinity true ->
+  B2R (ieee_top E x1 x2) = 1 /\ is_finite (ieee_top E x1 x2) = true /\ ieee_other E x1 x2 = B754_zero false
+  := kernel_overflow_one_zero.
+
+Definition pin_kernel_no_inf_overflow_nan :
+  forall prec emax `{Prec_gt_0 prec} `{Prec_lt_emax prec emax} (E : binary_float prec emax -> binary_float prec emax),
+  exp_ok prec emax E -> forall x1 x2 sgn, Bminus mode_NE x2 x1 = B754_infinity sgn ->
+  nan_if_inf (Bdiv mode_NE Bone (no_inf_s E x1 x2)) = B754_nan /\
+  nan_if_inf (Bdiv mode_NE (no_inf_r E x1 x2) (no_inf_s E x1 x2)) = B754_nan
+  := kernel_no_inf_overflow_nan.
+
+Definition pin_kernel_is_flt_model :
+  forall prec emax `{Prec_gt_0 prec} `{Prec_lt_emax prec emax}, (2 <= prec)%Z -> (4 <= emax)%Z ->
+  forall E : binary_float prec emax -> binary_float prec emax, exp_ok prec emax E ->
+  forall x1 x2, is_finite x1 = true -> is_finite x2 = true -> B2R x2 <= B2R x1 ->
+  Rabs (rnd prec (3 - emax - prec)%Z (B2R x2 - B2R x1)) < bpow radix2 emax ->
+  B2R (ieee_top E x1 x2) =
+    top prec (3 - emax - prec)%Z (rnd prec (3 - emax - prec)%Z (exp (rnd prec (3 - emax - prec)%Z (B2R x2 - B2R x1)))) /\
+  B2R (ieee_other E x1 x2) =
+    other prec (3 - emax - prec)%Z (rnd prec (3 - emax - prec)%Z (exp (rnd prec (3 - emax - prec)%Z (B2R x2 - B2R x1)))) /\
+  is_finite (ieee_top E x1 x2) = true /\ is_finite (ieee_other E x1 x2) = true
+  := kernel_is_flt_model.
+
+Definition pin_ieee_top_one_iff :
+  forall prec emax `{Prec_gt_0 prec} `{Prec_lt_emax prec emax}, (2 <= prec)%Z -> (4 <= emax)%Z ->
+  forall E : binary_float prec emax -> binary_float prec emax, exp_ok prec emax E ->
+  forall x1 x2, is_finite x1 = true -> is_finite x2 = true -> B2R x2 <= B2R x1 ->
+  Rabs (rnd prec (3 - emax - prec)%Z (B2R x2 - B2R x1)) < bpow radix2 emax ->
+  (B2R (ieee_top E x1 x2) = 1 <->
+   rnd prec (3 - emax - prec)%Z (exp (rnd prec (3 - emax - prec)%Z (B2R x2 - B2R x1))) <= bpow radix2 (- prec))
+  := ieee_top_one_iff.
+
+(** binary16 (11 bits, infinities at 2^16), logits 60000 = 1875·2^5 and −60000. *)
+Definition pin_binary16_overflow_gives_one_zero : forall E : binary_float 11 16 -> binary_float 11 16,
+  exp_ok 11%Z 16%Z E ->
+  B2R (ieee_top E (@B754_finite 11 16 false 1875 5 eq_refl) (@B754_finite 11 16 true 1875 5 eq_refl)) = 1 /\
+  ieee_other E (@B754_finite 11 16 false 1875 5 eq_refl) (@B754_finite 11 16 true 1875 5 eq_refl) = B754_zero false
+  := binary16_overflow_gives_one_zero.
+
+(** Four bits without infinity (e4m3's precision, infinities would be at 2^9), logits 448 = 14·2^5 and −448. *)
+Definition pin_e4m3_no_inf_overflow_gives_nan : forall E : binary_float 4 9 -> binary_float 4 9,
+  exp_ok 4%Z 9%Z E ->
+  nan_if_inf (Bdiv mode_NE Bone (no_inf_s E (@B754_finite 4 9 false 14 5 eq_refl) (@B754_finite 4 9 true 14 5 eq_refl)))
+    = B754_nan /\
+  nan_if_inf (Bdiv mode_NE (no_inf_r E (@B754_finite 4 9 false 14 5 eq_refl) (@B754_finite 4 9 true 14 5 eq_refl))
+                           (no_inf_s E (@B754_finite 4 9 false 14 5 eq_refl) (@B754_finite 4 9 true 14 5 eq_refl)))
+    = B754_nan
+  := e4m3_no_inf_overflow_gives_nan.

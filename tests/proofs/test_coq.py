@@ -1,6 +1,7 @@
 """The Coq development checks, every main theorem rests only on the reals' standard axioms (and the primitive
 integers and floats Interval computes with), listed per theorem, coqchk accepts every module, and a threshold moved
 one value down is rejected by Coq (not vacuous)."""
+import re
 import shutil
 import subprocess
 from fractions import Fraction
@@ -68,6 +69,19 @@ def test_only_standard_axioms_listed_per_theorem(coq_checked):
 
 
 @needs_coq
+def test_the_readmes_axiom_list_is_what_coq_prints(coq_checked):
+    """README's list of axioms is complete and exact: the union of every theorem's `Print Assumptions`."""
+    result, _, _ = coq_checked
+    readme = (coq_build.SOURCE.parents[1] / "README.md").read_text()
+    section = readme[readme.index("**Axioms, per theorem.**"):readme.index("Time to check everything")]
+    listed = set(re.findall(r"`((?:ClassicalDedekindReals|FunctionalExtensionality|Classical_Prop|PrimInt63|Uint63|"
+                            r"PrimFloat|FloatAxioms)\.\w+)`", section))
+    assert {a for t in result.theorems for a in t.assumptions} == listed
+    ieee = [t for t in result.theorems if t.file == "IEEESoftmax"]
+    assert len(ieee) == 6 and all(set(t.assumptions) <= coq.REAL_AXIOMS for t in ieee)
+
+
+@needs_coq
 @pytest.mark.skipif(shutil.which("coq_makefile") is None or shutil.which("make") is None, reason="no coq_makefile")
 def test_the_hand_written_development_builds_with_coq_makefile(tmp_path):
     """proofs/coq alone, as a Coq user builds it: coq_makefile from its _CoqProject, then make (Spec.v included)."""
@@ -83,7 +97,7 @@ def test_the_hand_written_development_builds_with_coq_makefile(tmp_path):
 @needs_coq
 def test_coqchk_accepts_every_module(coq_checked):
     result, build, _ = coq_checked
-    modules = [f.name for f in result.files if f.name not in ("Assumptions", "AssumptionsGenerated", "coqchk")]
+    modules = [f.name for f in result.files if f.name not in (coq_build.OWN_RUN, coq_build.GENERATED_RUN, "coqchk")]
     r = coq_build.coqchk(build, modules)
     assert r.ok, r.error
     assert not coq_build.coqchk(build, ["NoSuchModule"]).ok  # it can fail
@@ -147,9 +161,12 @@ def test_moved_kernel_interval_end_is_rejected(coq_checked, moved):
 
 @needs_coq
 def test_admitted_is_refused(tmp_path):
-    result = coq_build.check(formats=(), build_dir=tmp_path, kernel_formats=(),
-                             extra_files={"Cheat": "Lemma cheat : 1 = 2. Proof. Admitted.\n"})
-    assert result.status == "failed" and "Admitted" in result.note
+    """A file that assumes is refused before coqc runs (check's per-file step), with the reason."""
+    (tmp_path / "Cheat.v").write_text("Lemma cheat : 1 = 2. Proof. Admitted.\n")
+    r = coq_build._checked(coq_build.coqc(), tmp_path, "Cheat", 60)
+    assert not r.ok and r.error == "forbidden: Admitted"
+    (tmp_path / "Fine.v").write_text("Lemma fine : 1 = 1. Proof. reflexivity. Qed.\n")
+    assert coq_build._checked(coq_build.coqc(), tmp_path, "Fine", 60).ok
 
 
 @pytest.mark.parametrize("required", ["no", "flag", "env"])
@@ -245,10 +262,12 @@ def test_every_coq_theorem_lands_in_the_certificate():
     from proofs.checkers.coq import (
         EXTRA_THEOREMS,
         GENERIC_THEOREMS,
+        IEEE_THEOREMS,
         format_theorems,
         format_thresholds,
         kernel_theorems,
     )
-    theorems = GENERIC_THEOREMS + EXTRA_THEOREMS + kernel_theorems() + format_theorems(format_thresholds("float32"))
+    theorems = (GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + kernel_theorems()
+                + format_theorems(format_thresholds("float32")))
     prefixes = tuple(p for _, _, group in COQ_GROUPS for p in group)
     assert [t.file for t in theorems if not t.file.startswith(prefixes)] == []
