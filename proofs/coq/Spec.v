@@ -78,6 +78,21 @@ Definition pin_other_zero_iff_rounded_exp_zero : forall p emin, (2 <= p)%Z -> (e
   forall g, 0 <= g -> (other p emin (rnd p emin (exp (- g))) = 0 <-> rnd p emin (exp (- g)) = 0)
   := other_zero_iff_rounded_exp_zero.
 
+(** The reciprocal form: 1 / s once, then each exponential times it. *)
+Definition pin_top_output_recip_eq : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, rnd p emin (1 * rnd p emin (1 / rnd p emin (1 + r))) = top p emin r
+  := top_output_recip_eq.
+
+Definition pin_other_output_recip_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, F p emin r -> 0 <= r <= 1 -> (rnd p emin (r * rnd p emin (1 / rnd p emin (1 + r))) = 0 <-> r = 0)
+  := other_output_recip_eq_zero_iff.
+
+Definition pin_other_recip_zero_iff_rounded_exp_zero : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall g, 0 <= g ->
+  (rnd p emin (rnd p emin (exp (- g)) * rnd p emin (1 / rnd p emin (1 + rnd p emin (exp (- g))))) = 0 <->
+   rnd p emin (exp (- g)) = 0)
+  := other_recip_zero_iff_rounded_exp_zero.
+
 Definition pin_outputs_sum_above_one : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
   forall g, 0 <= g -> top p emin (rnd p emin (exp (- g))) = 1 -> rnd p emin (exp (- g)) <> 0 ->
   other p emin (rnd p emin (exp (- g))) = rnd p emin (exp (- g)) /\
