@@ -256,6 +256,10 @@ GENERIC_THEOREMS = [
     Theorem("top_m_one_from_two_class_threshold", "MClassesTopFirst",
             "rnd(e^−T) ≤ 2^−p (T: the two-class threshold) and every rival's gap ≥ T ⇒ the M-class top output "
             "summed top class first is exactly 1, for any M", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("others_m_zero_from_two_class_threshold", "MClassesTopFirst",
+            "rnd(e^−T0) = 0 (T0: the two-class others-zero gap) and every rival's gap ≥ T0 ⇒ every rival's output "
+            "rnd(r_j / s) is exactly 0, for any M (the sum taken top class first)",
+            tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
     Theorem("kernel_top_one_from_gap_of_bound", "KernelExpError",
             "exp(−T) ∈ [2^(e−1), 2^e) and exp(−T) + k·2^fexp(e) < succ(2^−p) ⇒ ∀ g ≥ T, ∀ r ∈ F with r ≥ 0 and "
             "|r − e^−g| ≤ k·ulp(e^−g): rnd(1/rnd(1 + r)) = 1",

@@ -18,6 +18,7 @@ From Coq Require Import Reals Lra Lia ZArith.
 From Flocq Require Import Core IEEE754.BinarySingleNaN.
 From SoftmaxSat Require Import RoundOnePlus TopOutputTwoClass.
 Open Scope R_scope.
+Set Default Proof Using "Type".
 
 Section IEEESoftmax.
 
@@ -65,17 +66,17 @@ Lemma Bdiv_zero_l : forall m (y : bf), is_finite_strict y = true -> Bsign y = fa
 Proof. intros m [| | |sy my ey Hy] H S; try easy. simpl in S. now subst. Qed.
 
 Lemma emax_gt_1 : (1 < emax)%Z.
-Proof. unfold Prec_gt_0, Prec_lt_emax in *. lia. Qed.
+Proof using prec_gt_0_ prec_lt_emax_. unfold Prec_gt_0, Prec_lt_emax in *. lia. Qed.
 
 Lemma format_one_binary : generic_format radix2 fexp 1.
-Proof.
+Proof using prec_gt_0_ prec_lt_emax_.
   apply generic_format_bpow with (e := 0%Z). unfold FLT_exp. unfold Prec_gt_0, Prec_lt_emax in *. lia.
 Qed.
 
 Lemma Bdiv_one_one :
   B2R (Bdiv (prec := prec) (emax := emax) mode_NE Bone Bone) = 1 /\
   is_finite (Bdiv (prec := prec) (emax := emax) mode_NE Bone Bone) = true.
-Proof.
+Proof using prec_gt_0_ prec_lt_emax_.
   assert (N : B2R (prec := prec) (emax := emax) Bone <> 0) by (rewrite Bone_correct; lra).
   pose proof (Bdiv_correct prec emax _ _ mode_NE Bone Bone N) as D.
   change (SpecFloat.fexp prec emax) with fexp in D. change (round_mode mode_NE) with ZnearestE in D.
@@ -115,10 +116,10 @@ Hypothesis Hp : (2 <= prec)%Z.
 Hypothesis Hemax : (4 <= emax)%Z.
 
 Lemma Hemin : (3 - emax - prec <= - prec - 1)%Z.
-Proof. lia. Qed.
+Proof using Hp Hemax. lia. Qed.
 
 Lemma two_lt_bpow_emax : 2 < bpow radix2 emax.
-Proof. replace 2 with (bpow radix2 1) by reflexivity. apply bpow_lt. lia. Qed.
+Proof using Hemax. replace 2 with (bpow radix2 1) by reflexivity. apply bpow_lt. lia. Qed.
 
 Theorem kernel_is_flt_model : forall E, exp_spec E -> forall x1 x2,
   is_finite x1 = true -> is_finite x2 = true -> B2R x2 <= B2R x1 ->
@@ -126,7 +127,7 @@ Theorem kernel_is_flt_model : forall E, exp_spec E -> forall x1 x2,
   B2R (fst (kernel E x1 x2)) = top_output prec (3 - emax - prec) (rnd (exp (rnd (B2R x2 - B2R x1)))) /\
   B2R (snd (kernel E x1 x2)) = other_output prec (3 - emax - prec) (rnd (exp (rnd (B2R x2 - B2R x1)))) /\
   is_finite (fst (kernel E x1 x2)) = true /\ is_finite (snd (kernel E x1 x2)) = true.
-Proof.
+Proof using Hp Hemax.
   intros E [_ [_ Efin]] x1 x2 F1 F2 Hle Hov.
   pose proof (Hemin) as Hm.
   assert (F1r : generic_format radix2 fexp 1) by exact (format_one prec (3 - emax - prec) Hp Hm).
@@ -182,7 +183,7 @@ Theorem ieee_top_one_iff : forall E, exp_spec E -> forall x1 x2,
   is_finite x1 = true -> is_finite x2 = true -> B2R x2 <= B2R x1 ->
   Rabs (rnd (B2R x2 - B2R x1)) < bpow radix2 emax ->
   (B2R (fst (kernel E x1 x2)) = 1 <-> rnd (exp (rnd (B2R x2 - B2R x1))) <= bpow radix2 (- prec)).
-Proof.
+Proof using Hp Hemax.
   intros E HE x1 x2 F1 F2 Hle Hov.
   destruct (kernel_is_flt_model E HE x1 x2 F1 F2 Hle Hov) as [T _]. rewrite T.
   set (g := - rnd (B2R x2 - B2R x1)). replace (rnd (B2R x2 - B2R x1)) with (- g) by (unfold g; ring).

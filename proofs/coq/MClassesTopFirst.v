@@ -93,4 +93,18 @@ Proof.
     apply (rounded_exp_nonincreasing p emin Hp Hemin). exact (proj1 (Forall_forall _ gs) H g Hg).
 Qed.
 
+(** ** exp correctly rounded: every rival at a gap >= T0, where the rounded exponential is 0, outputs exactly 0,
+    for any M (with the top output exactly 1, by the theorem above, as 0 <= 2^-p) *)
+Theorem others_m_zero_from_two_class_threshold :
+  forall T0 gs, rnd (exp (- T0)) = 0 -> Forall (fun g => T0 <= g) gs ->
+  Forall (fun r => rnd (r / sum_from 1 (map (fun g => rnd (exp (- g))) gs)) = 0) (map (fun g => rnd (exp (- g))) gs).
+Proof.
+  intros T0 gs HT H. apply Forall_map. apply Forall_forall. intros g Hg.
+  assert (Z : rnd (exp (- g)) = 0).
+  { apply Rle_antisym.
+    - rewrite <- HT. apply (rounded_exp_nonincreasing p emin Hp Hemin). exact (proj1 (Forall_forall _ gs) H g Hg).
+    - apply round_ge_generic; try exact _. apply generic_format_0. left; apply exp_pos. }
+  rewrite Z. unfold Rdiv. rewrite Rmult_0_l. apply round_0; exact _.
+Qed.
+
 End MClasses.

@@ -118,6 +118,12 @@ Definition pin_top_m_one_from_two_class_threshold : forall p emin, (2 <= p)%Z ->
   rnd p emin (1 / sum_top_first p emin (map (fun g => rnd p emin (exp (- g))) gs)) = 1
   := top_m_one_from_two_class_threshold.
 
+Definition pin_others_m_zero_from_two_class_threshold : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall T0 gs, rnd p emin (exp (- T0)) = 0 -> Forall (fun g => T0 <= g) gs ->
+  Forall (fun r => rnd p emin (r / sum_top_first p emin (map (fun g => rnd p emin (exp (- g))) gs)) = 0)
+    (map (fun g => rnd p emin (exp (- g))) gs)
+  := others_m_zero_from_two_class_threshold.
+
 (** ** KernelExpError *)
 Definition pin_kernel_top_one_from_gap_of_bound : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
   forall k T e em1 u s, 0 <= k -> em1 = (e - 1)%Z -> u = FLT_exp emin p e -> s = Z.max (1 - 2 * p) emin ->
