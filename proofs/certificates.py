@@ -17,6 +17,7 @@ CHECKER_OF_KIND = {"symbolic": "project kernel (sympy)", "interval": "project ke
                    "counterexample": "project kernel (re-check at 120 digits)", "kernel": "project kernel"}
 COQ_GROUPS = [("2.1", "Coq: IEEE binary formats, any precision p ≥ 2 (Flocq)",
                ("RoundOnePlus", "TopOutputTwoClass", "MClassesTopFirst")),
+              ("2.1", "Coq: IEEE 754 with overflow, infinities and NaN (Flocq's binary model)", ("IEEESoftmax",)),
               ("2.1", "Coq: kernels whose exp is within k ulps, generic and per format (Flocq + Interval)",
                ("KernelExpError", "KernelThresholds")),
               ("2.1", "Coq: exact thresholds per format, generated from precision.thresholds (Flocq + Interval)",
@@ -63,11 +64,12 @@ def coq_records(result) -> list[dict]:
         hyps = list(dict.fromkeys(h for t in ths for h in t.hypotheses))
         evidence = [{"statement": t.statement, "kind": "coq", "checker": checker,
                      "status": "checked" if t.ok else "failed",
-                     "detail": f"Coq theorem {t.file}.{t.name}; Print Assumptions ({t.assumptions_of}): "
-                               f"{axiom_summary(t.assumptions)}",
+                     "detail": f"Coq theorem {t.file}.{t.name}, its statement pinned in the specification; "
+                               f"Print Assumptions ({t.assumptions_of}): {axiom_summary(t.assumptions)}",
                      "seconds": seconds.get(t.file, 0.0),
-                     "inputs": {"coq_name": f"SoftmaxSat.{t.file}.{t.name}", "hypotheses": t.hypotheses,
-                                "axioms": t.assumptions, "proves": t.facts}} for t in ths]
+                     "inputs": {"coq_name": f"SoftmaxSat.{t.file}.{t.name}", "coq_statement": t.pinned,
+                                "hypotheses": t.hypotheses, "axioms": t.assumptions,
+                                "axioms_of": t.assumptions_of, "proves": t.facts}} for t in ths]
         records.append({"lemma": lemma, "reading": reading,
                         "statement": "; ".join(t.statement for t in ths[:3]) + ("; …" if len(ths) > 3 else ""),
                         "verdict": "failed" if failed else "proved", "assumptions": hyps, "checks": not failed,

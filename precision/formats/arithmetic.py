@@ -19,7 +19,7 @@ import mpmath
 import numpy as np
 
 from precision.formats.error_free import error_sign, toward_exact
-from precision.formats.number_formats import BinaryFormat, Format, get_format
+from precision.formats.number_formats import BinaryFormat, Format, Overflow, get_format
 from precision.formats.rounding import DEFAULT_ROUNDING
 
 _LONG_BITS = np.finfo(np.longdouble).nmant  # 63 on x86 (80-bit), 112 where long double is quad, 52 elsewhere
@@ -33,6 +33,9 @@ class Arithmetic:
         self.fmt = get_format(fmt)
         self.vectorized = bool(self.fmt.carrier)
         f = self.fmt
+        # results overflow as the format's arithmetic does where its cast differs (float8_e4m3fn: NaN, not saturation)
+        self.result_overflow: Overflow | None = (
+            f.result_overflow if isinstance(f, BinaryFormat) and f.result_overflow != f.overflow else None)
         exact: dict[str, Callable[..., Any]] = {"add": f.add, "sub": f.sub, "mul": f.mul, "div": f.div,
                                                 "exp": f.exp, "log": f.log, "log1p": f.log1p}
         # scans repeat the same operands across rows (equal rivals, shared maxima): remember results
@@ -79,7 +82,7 @@ class Arithmetic:
             f = self.fmt
             if f.rounding != DEFAULT_ROUNDING and isinstance(f, BinaryFormat):
                 s = toward_exact(s, error_sign(name, a, b, s), f.precision, f.emin)
-            return f.round_array(s)
+            return self._round_result(s)
         return self._ops[name](a, b)
 
     def add(self, a, b):
@@ -102,6 +105,13 @@ class Arithmetic:
 
     def log1p(self, a):
         return self._function("log1p", a, np.log1p)
+
+    def _round_result(self, x: np.ndarray) -> np.ndarray:
+        """An operation's float64 results rounded into the format, overflowing as its arithmetic does."""
+        if self.result_overflow is None:
+            return self.fmt.round_array(x)
+        assert isinstance(self.fmt, BinaryFormat)
+        return self.fmt.round_array(x, overflow=self.result_overflow)
 
     def sum_sequential(self, cols: np.ndarray) -> np.ndarray:
         """Σ along rows, left to right, every addition rounded."""
@@ -128,7 +138,7 @@ class Arithmetic:
         wide = np.float64 if self.fmt.precision <= 26 else (np.longdouble if _LONG_BITS >= 63 else None)
         with np.errstate(all="ignore"):
             if wide is None:
-                out = self.fmt.round_array(libm(a))
+                out = self._round_result(libm(a))
                 unsure = np.isfinite(a) & (a != 0)
             else:
                 y = libm(a.astype(wide))
@@ -136,9 +146,10 @@ class Arithmetic:
                     # no exact 0 for a directed mode; any positive float far below the format's values rounds alike
                     y = np.where(np.isfinite(a), np.maximum(y, wide(_TINY)), y)
                 band = np.abs(y) * wide(2.0 ** (5 - (53 if wide is np.float64 else _LONG_BITS + 1)))
-                out = self.fmt.round_array(y.astype(np.float64))
-                lo = self.fmt.round_array((y - band).astype(np.float64))
-                unsure = np.isfinite(a) & (lo != self.fmt.round_array((y + band).astype(np.float64)))
+                out = self._round_result(y.astype(np.float64))
+                lo = self._round_result((y - band).astype(np.float64))
+                unsure = np.isfinite(a) & ~(np.isnan(lo) & np.isnan(out)) & (
+                    lo != self._round_result((y + band).astype(np.float64)))
         if name == "exp" and wide is np.float64 and self.fmt.rounding != DEFAULT_ROUNDING:
             # exp(a) for 0 < |a| < 2^-30 lies strictly between 1 and its float64 neighbour's side, inside a gap
             # of every p ≤ 26 format: the libm band would straddle 1, so round the neighbour instead

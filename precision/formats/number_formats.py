@@ -132,24 +132,29 @@ class Format(Generic[V]):
             v = Fraction(v)
         return self.round(v)
 
+    def round_result(self, x) -> V:
+        """An operation's exact result rounded into the format: as `round` (a cast), except that a format whose cast
+        saturates overflows to NaN here (`BinaryFormat.result_overflow`)."""
+        return self.round(x)
+
     # Exact operation, then one rounding. Subclasses with a cheaper exact route override these.
     def add(self, a: V, b: V) -> V:
-        return self.round(to_fraction(a) + to_fraction(b))
+        return self.round_result(to_fraction(a) + to_fraction(b))
 
     def sub(self, a: V, b: V) -> V:
-        return self.round(to_fraction(a) - to_fraction(b))
+        return self.round_result(to_fraction(a) - to_fraction(b))
 
     def mul(self, a: V, b: V) -> V:
-        return self.round(to_fraction(a) * to_fraction(b))
+        return self.round_result(to_fraction(a) * to_fraction(b))
 
     def div(self, a: V, b: V) -> V:
-        return self.round(to_fraction(a) / to_fraction(b))
+        return self.round_result(to_fraction(a) / to_fraction(b))
 
     # exp(0), log(1) and log1p(0) are the only exact values at a rational argument (Lindemann): Ziv's loop would
     # never separate them from a neighbour under a directed mode, so they are answered first.
     def exp(self, a: V) -> V:
         if a == 0:
-            return self.round(1)
+            return self.round_result(1)
         # mpmath's interval exp returns [1, 1] for an argument below its working precision's ulp of 1 (exp(6e-22) at
         # 56 bits), which no directed rounding survives: start where the argument still shows in 1 + a. Below
         # 2^-(2·bits + 8), exp(a) lies strictly between 1 and 1 ± 2^-(2·bits + 7), where no value of the format and
@@ -163,14 +168,14 @@ class Format(Generic[V]):
 
     def log(self, a: V) -> V:
         if a == 0:  # formats with an infinity return it; the δ-grid has none and refuses
-            return self.round(mpmath.mpf("-inf"))
+            return self.round_result(mpmath.mpf("-inf"))
         if a == 1:
-            return self.round(0)
+            return self.round_result(0)
         return self.round_function(lambda iv, x: iv.log(x), a)
 
     def log1p(self, a: V) -> V:
         if a == 0:
-            return self.round(0)
+            return self.round_result(0)
         return self.round_function(lambda iv, x: iv.log(1 + x), a)
 
     def round_function(self, f: Callable[[Any, Any], Any], x: V, extra_bits: int = 0) -> V:
@@ -179,7 +184,7 @@ class Format(Generic[V]):
         prec = start = 2 * self.precision_bits + 40 + extra_bits
         while prec < 64 * start:
             y = f(interval_context(prec), interval(x, prec))
-            lo, hi = (self.round(end) for end in interval_ends(y))
+            lo, hi = (self.round_result(end) for end in interval_ends(y))
             if lo == hi or (lo != lo and hi != hi):  # (both NaN: an overflow of a format without infinity)
                 return lo
             prec *= 2
@@ -309,12 +314,24 @@ class BinaryFormat(Format[mpmath.mpf]):
             n += 1
         return n, q
 
-    def round(self, x) -> mpmath.mpf:
+    @property
+    def result_overflow(self) -> Overflow:
+        """How an operation's result overflows: as the cast does, except where the cast saturates (float8_e4m3fn,
+        as torch casts): the format has no infinity, and its arithmetic, which only ml_dtypes runs (in float32,
+        cast back), gives NaN, e.g. 448 − (−448)."""
+        return "nan" if self.overflow == "saturate" else self.overflow
+
+    def round_result(self, x) -> mpmath.mpf:
+        return self.round(x, self.result_overflow)
+
+    def round(self, x, overflow: Overflow | None = None) -> mpmath.mpf:
+        """x rounded into the format, overflowing per `overflow` (default: the format's own, that of a cast)."""
+        overflow = overflow or self.overflow
         if isinstance(x, mpmath.mpf):
             if not mpmath.isfinite(x):
-                if self.overflow == "finite" and not mpmath.isnan(x):
+                if overflow == "finite" and not mpmath.isnan(x):
                     return self.max_finite * mpmath.sign(x)
-                return mpmath.nan if self.overflow == "nan" else x
+                return mpmath.nan if overflow == "nan" else x
             negative, man, exp = mpf_parts(x)
             sign = -1 if negative else 1
         else:
@@ -338,9 +355,9 @@ class BinaryFormat(Format[mpmath.mpf]):
         n, q = self._round_parts(man, exp, sign < 0)
         n_max, q_max = self._largest
         if self._exceeds(n, q, n_max, q_max):
-            if self.overflow in ("saturate", "finite") or not overflows_to_infinity(self.rounding, sign < 0):
+            if overflow in ("saturate", "finite") or not overflows_to_infinity(self.rounding, sign < 0):
                 n, q = n_max, q_max
-            elif self.overflow == "nan":
+            elif overflow == "nan":
                 return mpmath.nan
             else:
                 return mpmath.mpf("inf") * sign
@@ -362,9 +379,9 @@ class BinaryFormat(Format[mpmath.mpf]):
     def _rounded(self, op, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         bits = 2 * self.precision + 2
         if self.rounding == DEFAULT_ROUNDING:
-            return self.round(op(a, b, prec=bits, rounding="n"))
+            return self.round_result(op(a, b, prec=bits, rounding="n"))
         lo, hi = op(a, b, prec=bits, rounding="f"), op(a, b, prec=bits, rounding="c")
-        return self.round(lo if lo == hi else mpmath.ldexp(mpmath.fadd(lo, hi, exact=True), -1))
+        return self.round_result(lo if lo == hi else mpmath.ldexp(mpmath.fadd(lo, hi, exact=True), -1))
 
     def add(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         return self._rounded(mpmath.fadd, a, b)
@@ -377,7 +394,7 @@ class BinaryFormat(Format[mpmath.mpf]):
 
     def div(self, a: mpmath.mpf, b: mpmath.mpf) -> mpmath.mpf:
         if b == 0:
-            return mpmath.nan if a == 0 or mpmath.isnan(a) else mpmath.inf * mpmath.sign(a)
+            return mpmath.nan if a == 0 or mpmath.isnan(a) else self.round_result(mpmath.inf * mpmath.sign(a))
         return self._rounded(mpmath.fdiv, a, b)
 
     def exp(self, a: mpmath.mpf) -> mpmath.mpf:
@@ -399,12 +416,15 @@ class BinaryFormat(Format[mpmath.mpf]):
             return None
         return self.numpy_dtype if self.numpy_dtype is not None else _ADDITION_DTYPES.get(self.name)
 
-    def round_array(self, x: np.ndarray) -> np.ndarray:
-        """Round float64 values to this format, elementwise (the float64 carrier's rounding)."""
+    def round_array(self, x: np.ndarray, overflow: Overflow | None = None) -> np.ndarray:
+        """Round float64 values to this format, elementwise (the float64 carrier's rounding); `overflow` replaces
+        the format's own, that of a cast (`result_overflow` for an operation's results)."""
         x = np.asarray(x, dtype=np.float64)
         if self.precision == 53:
             return x
-        if self.numpy_dtype is not None:  # NumPy's double→float/half casts round once, to nearest even
+        overflow = overflow or self.overflow
+        if self.numpy_dtype is not None and overflow == self.overflow:  # NumPy's double→float/half casts round
+            # once, to nearest even
             with np.errstate(all="ignore"):
                 return x.astype(self.numpy_dtype).astype(np.float64)
         with np.errstate(all="ignore"):
@@ -412,19 +432,19 @@ class BinaryFormat(Format[mpmath.mpf]):
             q = np.maximum(e2 - 1, self.emin) - (self.precision - 1)
             r = np.ldexp(round_integers(np.ldexp(x, -q), self.rounding), q)
             big = np.abs(r) > float(self.max_finite)
-            if self.overflow in ("saturate", "finite"):
+            if overflow in ("saturate", "finite"):
                 r = np.where(big, np.copysign(float(self.max_finite), x), r)
-            elif self.rounding == DEFAULT_ROUNDING and self.overflow == "inf":
+            elif self.rounding == DEFAULT_ROUNDING and overflow == "inf":
                 r = np.where(big, np.copysign(np.inf, x), r)
             else:
                 to_inf = np.array([overflows_to_infinity(self.rounding, False),
                                    overflows_to_infinity(self.rounding, True)])[(x < 0).astype(int)]
-                past = np.nan if self.overflow == "nan" else np.inf
+                past = np.nan if overflow == "nan" else np.inf
                 r = np.where(big, np.copysign(np.where(to_inf, past, float(self.max_finite)), x), r)
             outside = x  # ±∞ and NaN inputs: kept, except where the format has no infinity
-            if self.overflow == "nan":
+            if overflow == "nan":
                 outside = np.full_like(x, np.nan)
-            elif self.overflow == "finite":
+            elif overflow == "finite":
                 outside = np.where(np.isnan(x), x, np.copysign(float(self.max_finite), x))
             return np.where(np.isfinite(x), r, outside)
 

@@ -51,7 +51,7 @@ def log_probabilities(block: np.ndarray, columns: np.ndarray, kernel: Kernel, dt
     d = kernel.check(dtype)
     x = block if block.dtype == d.storage else block.astype(d.storage)  # one rounding (exact when widening)
     out = kernel(x, dtype)[np.arange(len(block)), columns].astype(np.float64)
-    with np.errstate(divide="ignore"):
+    with np.errstate(all="ignore"):
         return out if kernel.log_space else np.log(out)
 
 
@@ -59,7 +59,7 @@ def magnitude_bins(r: np.ndarray) -> np.ndarray:
     """Histogram bin of finite log-ratios: 0 for r = 0; ±(1 + b) for |r| in quarter decade b of
     [10^LOW_DECADE, 10^(LOW_DECADE + DECADES)) (clipped to the ends)."""
     mag = np.abs(r)
-    with np.errstate(divide="ignore"):
+    with np.errstate(all="ignore"):
         b = np.floor((np.log10(np.where(mag > 0, mag, 1.0)) - LOW_DECADE) * BINS_PER_DECADE)
     b = np.clip(b, 0, DECADES * BINS_PER_DECADE - 1).astype(np.int64) + 1
     return np.where(mag == 0, 0, np.sign(r).astype(np.int64) * b)
@@ -97,7 +97,7 @@ class Comparison:
         a_inf, b_inf = np.isneginf(log_a), np.isneginf(log_b)
         a_zero, b_zero = exactly(log_a, 0.0), exactly(log_b, 0.0)
         nan = np.isnan(log_a) | np.isnan(log_b)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(all="ignore"):
             r = log_a - log_b
         fin = np.isfinite(r)
         rf = r[fin]

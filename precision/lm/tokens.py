@@ -77,7 +77,7 @@ def token_saturation(rows, chosen, dtypes=("float32", "bfloat16"), kernels=LM_KE
             measured = ~(s.nan | s.overflow | s.nonfinite_output)
             at = chosen_outputs(np.where(s.nan[:, None], 0.0, x), chosen, dtype, k, device)
             wide = at.astype(np.float64)
-            with np.errstate(divide="ignore", under="ignore"):
+            with np.errstate(all="ignore"):
                 log_p = wide if k.log_space else np.log(wide)
                 sampler = k.check(dtype).cast(np.exp(wide)) if k.log_space else at
             ok = known & measured
@@ -98,6 +98,6 @@ def chosen_rank_and_log_prob(rows, chosen) -> tuple[np.ndarray, np.ndarray]:
     value = x[r, np.where(known, chosen, 0)]
     rank = np.where(known, (x > value[:, None]).sum(axis=1), NO_TOKEN)
     top = x.max(axis=1)
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(all="ignore"):
         lse = top + np.log(np.exp(x - top[:, None]).sum(axis=1))
     return rank, np.where(known, value - lse, np.nan)

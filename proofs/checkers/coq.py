@@ -1,21 +1,16 @@
-"""The Coq development in `proofs/coq`: per-format files generated from the project's thresholds, coqc, and
-`Print Assumptions` of every main theorem.
+"""The Coq development in `proofs/coq`: the main theorems the certificate cites, and the per-format files generated
+from the project's thresholds (`coq_build.check` runs Coq on them; `coq_spec` pins their statements).
 
 The generic files (any precision p ≥ 2) live in `proofs/coq/*.v`, in the order `_CoqProject` lists them. For each
 format, `threshold_file` writes `Thresholds_<format>.v` from `precision.thresholds(format, classes=2)` (never copied
 by hand): the exact gap T from which the top output is exactly 1 and its predecessor, and the gap from which the
-other output is exactly 0 and its predecessor, each bounded with CoqInterval's `interval` tactic. `check` copies
-everything into a build folder (a temporary one by default: nothing is written into the source tree), runs coqc
-on each file, then `Print Assumptions` on each main theorem, and fails on any axiom outside `ALLOWED_AXIOMS`.
+other output is exactly 0 and its predecessor, each bounded with CoqInterval's `interval` tactic. Every generated
+theorem carries its statement in the spec's vocabulary (`Theorem.coq`), from which `SpecFormats.v` pins it.
 """
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -97,6 +92,12 @@ def _real(m: int, e: int) -> str:
     return f"(IZR {m} * bpow radix2 {_z(e)})" if m >= 0 else f"(IZR ({m}) * bpow radix2 {_z(e)})"
 
 
+def _gap_reals(gap: Fraction, p: int, emin: int) -> tuple[str, str]:
+    """A gap of the format and its predecessor as the Coq reals `IZR m * bpow radix2 e` (one exponent for both)."""
+    m, e = normalized(predecessor(gap, p, emin), p)
+    return _real(m + 1, e), _real(m, e)
+
+
 def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
                    thresholds: FormatThresholds | None = None) -> str:
     """The Coq file of one format's thresholds; an offset of −1 moves that threshold one value down (a file Coq
@@ -125,6 +126,7 @@ def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
             gap = predecessor(gap, p, emin)
         below = predecessor(gap, p, emin)
         m, e = normalized(below, p)
+        G_real, Gm_real = _gap_reals(gap, p, emin)
         with mpmath.workprec(max(400, 4 * p)):
             at, before = mpmath.exp(-mpmath.mpf(gap.numerator) / gap.denominator), \
                 mpmath.exp(-mpmath.mpf(below.numerator) / below.denominator)
@@ -135,8 +137,8 @@ def threshold_file(fmt: str, top_offset: int = 0, others_offset: int = 0,
         out = [f"(** The gap from which {what}: "
                f"{float(gap)!r} = {gap.numerator}/{gap.denominator}"
                + (f" (moved {offset} value(s) from the project's threshold)" if offset else "") + ". *)",
-               f"Definition {G} : R := {_real(m + 1, e)}.",
-               f"Definition {Gm} : R := {_real(m, e)}.", "",
+               f"Definition {G} : R := {G_real}.",
+               f"Definition {Gm} : R := {Gm_real}.", "",
                f"Lemma {G}_is_succ_of_pred :",
                f"  generic_format radix2 (FLT_exp {_z(emin)} {p}%Z) {Gm} /\\ "
                f"generic_format radix2 (FLT_exp {_z(emin)} {p}%Z) {G} /\\",
@@ -209,6 +211,7 @@ class Theorem:
     statement: str
     hypotheses: tuple[str, ...] = ()
     facts: tuple[tuple[str, str], ...] = ()  # (fact, exact gap) it proves, named as precision names them
+    coq: str = ""  # a generated theorem's statement in the spec's vocabulary (hand-written ones: Spec.v)
 
 
 GENERIC_THEOREMS = [
@@ -230,6 +233,14 @@ GENERIC_THEOREMS = [
     Theorem("other_zero_iff_rounded_exp_zero", "TopOutputTwoClass",
             "∀ g ≥ 0: other output rnd(r / rnd(1 + r)) = 0 ⇔ r = rnd(e^−g) = 0",
             tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("top_output_recip_eq", "TopOutputTwoClass",
+            "reciprocal form (PyTorch's CPU kernel): top output rnd(1 · rnd(1 / rnd(1 + r))) = rnd(1 / rnd(1 + r)), "
+            "so every theorem of the division form's top output holds for it", tuple(GENERIC_HYPOTHESES)),
+    Theorem("other_output_recip_eq_zero_iff", "TopOutputTwoClass",
+            "reciprocal form: r ∈ F, 0 ≤ r ≤ 1: other output rnd(r · rnd(1 / rnd(1 + r))) = 0 ⇔ r = 0",
+            tuple(GENERIC_HYPOTHESES)),
+    Theorem("other_recip_zero_iff_rounded_exp_zero", "TopOutputTwoClass",
+            "reciprocal form, ∀ g ≥ 0: other output = 0 ⇔ r = rnd(e^−g) = 0", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
     Theorem("outputs_sum_above_one", "TopOutputTwoClass",
             "top output 1 and r = rnd(e^−g) ≠ 0 ⇒ other output = r and the outputs sum to 1 + r > 1",
             tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
@@ -245,6 +256,10 @@ GENERIC_THEOREMS = [
     Theorem("top_m_one_from_two_class_threshold", "MClassesTopFirst",
             "rnd(e^−T) ≤ 2^−p (T: the two-class threshold) and every rival's gap ≥ T ⇒ the M-class top output "
             "summed top class first is exactly 1, for any M", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("others_m_zero_from_two_class_threshold", "MClassesTopFirst",
+            "rnd(e^−T0) = 0 (T0: the two-class others-zero gap) and every rival's gap ≥ T0 ⇒ every rival's output "
+            "rnd(r_j / s) is exactly 0, for any M (the sum taken top class first)",
+            tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
     Theorem("kernel_top_one_from_gap_of_bound", "KernelExpError",
             "exp(−T) ∈ [2^(e−1), 2^e) and exp(−T) + k·2^fexp(e) < succ(2^−p) ⇒ ∀ g ≥ T, ∀ r ∈ F with r ≥ 0 and "
             "|r − e^−g| ≤ k·ulp(e^−g): rnd(1/rnd(1 + r)) = 1",
@@ -262,192 +277,24 @@ def format_theorems(t: FormatThresholds) -> list[Theorem]:
     h = (f"{t.fmt} as Flocq FLT_exp ({t.emin}) {t.p}, round to nearest even", CR_EXP,
          "thresholds from precision.thresholds(fmt, 'shifted', classes=2)")
     T = float(t.top_is_one_from_gap)
+    P, E = f"{t.p}%Z", _z(t.emin)
+    rexp = f"rnd {P} {E} (exp (- {{}}))"  # the spec's words (coq_spec.VOCABULARY), not the proof file's
+    G, Gm = _gap_reals(t.top_is_one_from_gap, t.p, t.emin)
     top = (("format", t.fmt), ("top_is_one_from_gap", str(gap_text(t.top_is_one_from_gap))))
-    out = [Theorem(f"{n}_top_is_one_from_gap", file, f"{t.fmt}: ∀ g ≥ T = {T!r}: top output exactly 1", h, top),
-           Theorem(f"{n}_top_below_one_at_pred", file, f"{t.fmt}: at pred(T) the top output is < 1", h)]
+    out = [Theorem(f"{n}_top_is_one_from_gap", file, f"{t.fmt}: ∀ g ≥ T = {T!r}: top output exactly 1", h, top,
+                   f"forall g, {G} <= g -> top {P} {E} ({rexp.format('g')}) = 1"),
+           Theorem(f"{n}_top_below_one_at_pred", file, f"{t.fmt}: at pred(T) the top output is < 1", h, (),
+                   f"{Gm} = pred {P} {E} {G} /\\ top {P} {E} ({rexp.format(Gm)}) < 1")]
     if t.others_zero_from_gap is not None:
         T0 = float(t.others_zero_from_gap)
+        G, Gm = _gap_reals(t.others_zero_from_gap, t.p, t.emin)
         zero = (("format", t.fmt), ("others_zero_from_gap", str(gap_text(t.others_zero_from_gap))))
         out += [Theorem(f"{n}_others_zero_from_gap", file,
-                        f"{t.fmt}: ∀ g ≥ T0 = {T0!r}: rnd(e^−g) = 0 and the other output is exactly 0", h, zero),
-                Theorem(f"{n}_other_nonzero_at_pred", file, f"{t.fmt}: at pred(T0) the other output is ≠ 0", h)]
+                        f"{t.fmt}: ∀ g ≥ T0 = {T0!r}: rnd(e^−g) = 0 and the other output is exactly 0", h, zero,
+                        f"forall g, {G} <= g -> {rexp.format('g')} = 0 /\\ other {P} {E} ({rexp.format('g')}) = 0"),
+                Theorem(f"{n}_other_nonzero_at_pred", file, f"{t.fmt}: at pred(T0) the other output is ≠ 0", h, (),
+                        f"{Gm} = pred {P} {E} {G} /\\ other {P} {E} ({rexp.format(Gm)}) <> 0")]
     return out
-
-
-# --- running coqc ---------------------------------------------------------------------------------------------
-def coqc() -> str | None:
-    """The coqc executable, or None when Coq (with Flocq and Interval) is not installed."""
-    exe = shutil.which("coqc")
-    if exe is None:
-        return None
-    try:
-        where = subprocess.run([exe, "-where"], capture_output=True, text=True, timeout=30).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lib = Path(where) / "user-contrib"
-    return exe if (lib / "Flocq").is_dir() and (lib / "Interval").is_dir() else None
-
-
-def coq_version(exe: str) -> str:
-    """The first line of `coqc --version`."""
-    return subprocess.run([exe, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-
-
-def generic_files() -> list[str]:
-    """The hand-written files, in the dependency order `_CoqProject` lists them."""
-    return [ln.strip()[:-2] for ln in (SOURCE / "_CoqProject").read_text().splitlines()
-            if ln.strip().endswith(".v")]
-
-
-@dataclass
-class FileResult:
-    name: str
-    ok: bool
-    seconds: float
-    error: str = ""
-
-
-@dataclass
-class TheoremResult:
-    name: str
-    file: str
-    statement: str
-    hypotheses: list[str]
-    assumptions: list[str]
-    ok: bool
-    assumptions_of: str = "this theorem"  # or: the main theorems of one file together (one Print Assumptions)
-    facts: dict[str, str] = field(default_factory=dict)  # what a per-format theorem proves: format, fact → gap
-
-
-@dataclass
-class CoqResult:
-    """What `check` did: per file, whether coqc accepted it and how long it took; per main theorem its axioms."""
-
-    status: str  # "checked", "failed" or "skipped"
-    version: str
-    files: list[FileResult] = field(default_factory=list)
-    theorems: list[TheoremResult] = field(default_factory=list)
-    seconds: float = 0.0
-    note: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "checked"
-
-
-def _compile(exe: str, build: Path, name: str, timeout: float) -> FileResult:
-    start = time.perf_counter()
-    try:
-        r = subprocess.run([exe, "-q", "-Q", ".", LOGICAL, f"{name}.v"], cwd=build, capture_output=True,
-                           text=True, timeout=timeout)
-        ok, err = r.returncode == 0, (r.stdout + r.stderr).strip()
-    except subprocess.TimeoutExpired:
-        ok, err = False, f"coqc took longer than {timeout} s"
-    return FileResult(name, ok, round(time.perf_counter() - start, 3), "" if ok else err[-2000:])
-
-
-def _checked(exe: str, build: Path, name: str, timeout: float) -> FileResult:
-    bad = forbidden_commands((build / f"{name}.v").read_text())
-    if bad:
-        return FileResult(name, False, 0.0, "forbidden: " + ", ".join(bad))
-    return _compile(exe, build, name, timeout)
-
-
-def _assumptions(exe: str, build: Path, theorems: list[Theorem], timeout: float, result: CoqResult) -> None:
-    """`Print Assumptions` in one coqc run (Coq loads the libraries' opaque proofs once): the main theorems of each
-    hand-written file together, and all generated per-format theorems together (they share one proof pattern)."""
-    groups: dict[str, list[Theorem]] = {}
-    for th in theorems:
-        generated = th.file.startswith("Thresholds_") or th.file == KERNEL_FILE
-        groups.setdefault("Thresholds" if generated else th.file, []).append(th)
-    modules = " ".join(dict.fromkeys(th.file for th in theorems))
-    lines = [f"From {LOGICAL} Require Import {modules}."]
-    for g, ths in groups.items():
-        term = ths[0].name if len(ths) == 1 else "(" + ", ".join(t.name for t in ths) + ")"
-        lines += [f"Definition main_theorems_{g} := {term}.",
-                  f'Redirect "assumptions_{g}" Print Assumptions main_theorems_{g}.']
-    (build / "Assumptions.v").write_text("\n".join(lines) + "\n")
-    r = _compile(exe, build, "Assumptions", timeout)
-    result.files.append(r)
-    if not r.ok:
-        result.status, result.note = "failed", r.error
-    for g, ths in groups.items():
-        out = build / f"assumptions_{g}.out"
-        axioms = parse_assumptions(out.read_text()) if out.exists() else ["(Print Assumptions gave nothing)"]
-        scope = "this theorem" if len(ths) == 1 else f"the {len(ths)} main theorems of {g} together"
-        for th in ths:
-            ok = r.ok and out.exists() and all(allowed(a) for a in axioms)
-            result.theorems.append(TheoremResult(th.name, th.file, th.statement, list(th.hypotheses), axioms,
-                                                 ok, scope, dict(th.facts)))
-    bad = [t for t in result.theorems if not t.ok]
-    if bad:
-        result.status = "failed"
-        result.note = "axioms outside the allowed list: " + "; ".join(
-            f"{t.name}: {[a for a in t.assumptions if not allowed(a)]}" for t in bad)
-
-
-def forbidden_commands(text: str) -> list[str]:
-    """Admitted, admit, Axiom, Parameter or Conjecture in a Coq source (comments stripped)."""
-    code = re.sub(r"\(\*.*?\*\)", "", text, flags=re.S)
-    return sorted(set(re.findall(r"\b(Admitted|admit|Axiom|Axioms|Parameter|Parameters|Conjecture|Hypotheses)\b",
-                                 code)) - {"Hypotheses"})
-
-
-def parse_assumptions(text: str) -> list[str]:
-    """The names `Print Assumptions` lists (an empty list when the theorem is closed)."""
-    if "Closed under the global context" in text:
-        return []
-    names = []
-    for line in text.splitlines():
-        if not line or line[0].isspace() or line.startswith("Axioms:"):
-            continue
-        names.append(line.split(" :", 1)[0].strip())
-    return names
-
-
-def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0,
-          extra_files: dict[str, str] | None = None, kernel_formats=PROVED_FORMATS) -> CoqResult:
-    """Generate the per-format files, check every file with coqc and record `Print Assumptions` of each main
-    theorem. Builds in a temporary folder unless `build_dir` is given; `extra_files` {name: text} adds files;
-    `kernel_formats`: the formats of the generated k-ulp interval file (none: no such file)."""
-    exe = coqc()
-    if exe is None:
-        return CoqResult("skipped", "not installed", note=INSTALL_HINT)
-    start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="softmax-sat-coq-") as tmp:
-        build = Path(build_dir) if build_dir is not None else Path(tmp)
-        build.mkdir(parents=True, exist_ok=True)
-        generic = generic_files()
-        names = list(generic)
-        for n in generic:
-            shutil.copyfile(SOURCE / f"{n}.v", build / f"{n}.v")
-        theorems = GENERIC_THEOREMS + EXTRA_THEOREMS
-        for fmt in formats:
-            t = format_thresholds(fmt)
-            n = f"Thresholds_{_ident(fmt)}"
-            (build / f"{n}.v").write_text(threshold_file(fmt, thresholds=t))
-            names.append(n)
-            theorems += format_theorems(t)
-        if kernel_formats:  # the k-ulp intervals of kernels whose exp is not correctly rounded
-            (build / f"{KERNEL_FILE}.v").write_text(kernel_file(kernel_formats))
-            names.append(KERNEL_FILE)
-            theorems += kernel_theorems(kernel_formats)
-        for n, text in (extra_files or {}).items():
-            (build / f"{n}.v").write_text(text)
-            names.append(n)
-        result = CoqResult("checked", coq_version(exe))
-        generated = names[len(generic):]
-        result.files += [_checked(exe, build, n, timeout) for n in generic]
-        if all(f.ok for f in result.files):  # one at a time: coqc is mostly loading libraries, and two at once
-            result.files += [_checked(exe, build, n, timeout) for n in generated]  # were slower on 2 cores
-        failed = [f for f in result.files if not f.ok]
-        if failed:
-            result.status = "failed"
-            result.note = "; ".join(f"{f.name}: {f.error.splitlines()[-1] if f.error else 'failed'}" for f in failed)
-        else:
-            _assumptions(exe, build, theorems, timeout, result)
-    result.seconds = round(time.perf_counter() - start, 3)
-    return result
 
 
 def axiom_summary(axioms: list[str]) -> str:
@@ -480,6 +327,30 @@ EXTRA_THEOREMS: list[Theorem] = [
             "Lemma 2.1 corrected, nearest rounding on the grid δℤ with 1/δ = n ∈ ℕ (any tie rule): "
             "p1 > 1 − δ/2 ⇒ ∀ v1 ≥ u1: rounded P(v1, u2, …, uM) = (1, 0, …, 0)",
             REALS + ("any M ≥ 1 rivals", "each output of the exact softmax rounded once to the nearest multiple of δ")),
+]
+
+
+IEEE = ("Flocq's IEEE 754 binary model (BinarySingleNaN): prec bits, infinities at 2^emax, ±0, ±∞, NaN; Bminus, "
+        "Bplus, Bdiv round to nearest even and overflow to ±∞",
+        "exp: exp(−∞) = +0, exp(NaN) = NaN, correctly rounded at finite d ≤ 0")
+NO_INF = "no infinity (float8 e4m3fn): an operation's infinite result (an overflow) is NaN, as in ml_dtypes"
+IEEE_THEOREMS: list[Theorem] = [
+    Theorem("kernel_overflow_one_zero", "IEEESoftmax",
+            "IEEE 754, two classes, max-shifted with the subtraction d = x2 − x1: if d overflows to −∞, the row is "
+            "exactly (1, +0)", IEEE),
+    Theorem("kernel_no_inf_overflow_nan", "IEEESoftmax",
+            "a format without infinity: if the subtraction overflows, both outputs are NaN", IEEE + (NO_INF,)),
+    Theorem("kernel_is_flt_model", "IEEESoftmax",
+            "no overflow in x2 − x1: the IEEE kernel's outputs are exactly the FLT model's top_output / other_output "
+            "at r = rnd(e^rnd(x2 − x1)), and finite", IEEE + ("prec ≥ 2, emax ≥ 4, x2 ≤ x1 finite",)),
+    Theorem("ieee_top_one_iff", "IEEESoftmax",
+            "no overflow: the IEEE top output is exactly 1 ⇔ rnd(e^rnd(x2 − x1)) ≤ 2^−prec (the FLT theorem on the "
+            "IEEE kernel)", IEEE + ("prec ≥ 2, emax ≥ 4, x2 ≤ x1 finite",)),
+    Theorem("binary16_overflow_gives_one_zero", "IEEESoftmax",
+            "binary16, logits (60000, −60000): −120000 overflows to −∞ and the row is exactly (1, +0)", IEEE),
+    Theorem("e4m3_no_inf_overflow_gives_nan", "IEEESoftmax",
+            "4 bits without infinity (e4m3fn's precision), logits (448, −448): −896 overflows and the row is "
+            "(NaN, NaN), as ml_dtypes gives", IEEE + (NO_INF,)),
 ]
 
 
@@ -594,11 +465,16 @@ def kernel_theorems(formats=PROVED_FORMATS, ks=KERNEL_K) -> list[Theorem]:
             h = (f"{fmt} as Flocq FLT_exp ({emin}) {p}, round to nearest even",
                  f"the kernel's exp: any value r of the format with |r − e^−g| ≤ {iv.k}·ulp(e^−g)",
                  "ends from precision.emulated.exp_error.interval(fmt, k)")
+            P, E, kr = f"{p}%Z", _z(emin), _k_real(iv.k)
+            within = f"Rabs (r - exp (- g)) <= {kr} * ulp {P} {E} (exp (- g))"  # the spec's words
             out.append(Theorem(f"{kn}_top_is_one_from_gap", KERNEL_FILE,
                                f"{fmt}, exp within {iv.k} ulp: ∀ g ≥ T_hi = {float(iv.hi)!r}: top output exactly 1",
-                               h))
+                               h, (), f"forall g r, {_real(*normalized(iv.hi, p))} <= g -> F {P} {E} r -> 0 <= r -> "
+                                      f"{within} -> top {P} {E} r = 1"))
             if iv.lo:
+                below = _real(*normalized(predecessor(iv.lo, p, emin), p))
                 out.append(Theorem(f"{kn}_top_below_one_below_gap", KERNEL_FILE,
                                    f"{fmt}, exp within {iv.k} ulp: ∀ g ≤ pred(T_lo), T_lo = {float(iv.lo)!r}: "
-                                   "top output < 1", h))
+                                   "top output < 1", h, (),
+                                   f"forall g r, g <= {below} -> {within} -> top {P} {E} r < 1"))
     return out

@@ -27,11 +27,8 @@ Local Notation succ := (succ radix2 fexp).
 Local Notation b := (bpow radix2 (- p)).
 
 (** The running sum from s, adding the terms left to right, each addition rounded. *)
-Fixpoint sum_from (s : R) (rs : list R) : R :=
-  match rs with
-  | nil => s
-  | r :: rs' => sum_from (round radix2 (FLT_exp emin p) ZnearestE (s + r)) rs'
-  end.
+Definition sum_from (s : R) (rs : list R) : R :=
+  fold_left (fun s r => round radix2 (FLT_exp emin p) ZnearestE (s + r)) rs s.
 
 (** The top output with the rivals' rounded exponentials [rs], the top class's 1 summed first. *)
 Definition top_output_m (rs : list R) : R :=
@@ -94,6 +91,20 @@ Proof.
     apply round_ge_generic; try exact _. apply generic_format_0. left; apply exp_pos.
   - apply Forall_map. apply Forall_forall. intros g Hg. apply Rle_trans with (2 := HT).
     apply (rounded_exp_nonincreasing p emin Hp Hemin). exact (proj1 (Forall_forall _ gs) H g Hg).
+Qed.
+
+(** ** exp correctly rounded: every rival at a gap >= T0, where the rounded exponential is 0, outputs exactly 0,
+    for any M (with the top output exactly 1, by the theorem above, as 0 <= 2^-p) *)
+Theorem others_m_zero_from_two_class_threshold :
+  forall T0 gs, rnd (exp (- T0)) = 0 -> Forall (fun g => T0 <= g) gs ->
+  Forall (fun r => rnd (r / sum_from 1 (map (fun g => rnd (exp (- g))) gs)) = 0) (map (fun g => rnd (exp (- g))) gs).
+Proof.
+  intros T0 gs HT H. apply Forall_map. apply Forall_forall. intros g Hg.
+  assert (Z : rnd (exp (- g)) = 0).
+  { apply Rle_antisym.
+    - rewrite <- HT. apply (rounded_exp_nonincreasing p emin Hp Hemin). exact (proj1 (Forall_forall _ gs) H g Hg).
+    - apply round_ge_generic; try exact _. apply generic_format_0. left; apply exp_pos. }
+  rewrite Z. unfold Rdiv. rewrite Rmult_0_l. apply round_0; exact _.
 Qed.
 
 End MClasses.

@@ -2,7 +2,9 @@
 
     With the rival's rounded exponential r = rnd(exp(-g)) (g >= 0 the gap between the two logits), the
     max-shifted softmax computes the top output rnd(1 / rnd(1 + r)) and the other output
-    rnd(r / rnd(1 + r)).  Generic in the precision [p >= 2] and [emin <= -p - 1] (FLT, round to nearest even). *)
+    rnd(r / rnd(1 + r)); the reciprocal form (PyTorch's CPU kernel) rnd(1 · rnd(1 / rnd(1 + r))) and
+    rnd(r · rnd(1 / rnd(1 + r))).  Generic in the precision [p >= 2] and [emin <= -p - 1] (FLT, round to nearest
+    even). *)
 From Coq Require Import Reals Lra Lia ZArith.
 From Flocq Require Import Core.
 From SoftmaxSat Require Import RoundOnePlus.
@@ -119,6 +121,47 @@ Proof.
   - intros Z. rewrite Z. unfold Rdiv. rewrite Rmult_0_l. apply round_0; exact _.
 Qed.
 
+(** ** The reciprocal form (PyTorch's CPU kernel): 1 / s once, then each exponential times it *)
+Definition top_output_recip (r : R) : R := round radix2 (FLT_exp emin p) ZnearestE
+  (1 * round radix2 (FLT_exp emin p) ZnearestE (1 / round radix2 (FLT_exp emin p) ZnearestE (1 + r))).
+Definition other_output_recip (r : R) : R := round radix2 (FLT_exp emin p) ZnearestE
+  (r * round radix2 (FLT_exp emin p) ZnearestE (1 / round radix2 (FLT_exp emin p) ZnearestE (1 + r))).
+
+(** Its top output is the division form's, so every theorem above about [top_output] holds for it. *)
+Theorem top_output_recip_eq : forall r, top_output_recip r = top_output r.
+Proof.
+  intros r. unfold top_output_recip, top_output. rewrite Rmult_1_l.
+  apply round_generic; try exact _. apply generic_format_round; exact _.
+Qed.
+
+(** Its other output, like the division form's, is 0 only once the rounded exponential is 0. *)
+Theorem other_output_recip_eq_zero_iff :
+  forall r, F r -> 0 <= r <= 1 -> (other_output_recip r = 0 <-> r = 0).
+Proof.
+  intros r Fr [H0 H1]. unfold other_output_recip. split.
+  - intros Z. destruct (Rle_or_lt r b) as [Hle|Hgt].
+    + rewrite (proj2 (round_one_plus_eq_one_iff p emin Hp Hemin r H0) Hle) in Z.
+      replace (1 / 1) with 1 in Z by field.
+      rewrite (round_generic radix2 fexp ZnearestE 1 (format_one p emin Hp Hemin)), Rmult_1_r in Z.
+      rewrite round_generic in Z; try exact _; assumption.
+    + exfalso.
+      assert (S2 : rnd (1 + r) <= 2).
+      { apply round_le_generic; try exact _; [|lra]. apply (format_bpow_small p emin Hp Hemin 1). lia. }
+      pose proof (sum_ge_one r H0) as S1.
+      assert (Half : F (/ 2)).
+      { replace (/ 2) with (bpow radix2 (-1)) by reflexivity. apply (format_bpow_small p emin Hp Hemin). lia. }
+      assert (I : / 2 <= rnd (1 / rnd (1 + r))).
+      { apply round_ge_generic; try exact _; [exact Half|]. unfold Rdiv. rewrite Rmult_1_l.
+        apply Rinv_le_contravar; lra. }
+      assert (B : bpow radix2 (- p - 1) <= r * rnd (1 / rnd (1 + r))).
+      { replace (- p - 1)%Z with (- p + -1)%Z by lia. rewrite bpow_plus.
+        change (bpow radix2 (-1)) with (/ 2). pose proof (bpow_gt_0 radix2 (- p)). apply Rmult_le_compat; lra. }
+      assert (R : bpow radix2 (- p - 1) <= rnd (r * rnd (1 / rnd (1 + r)))).
+      { apply round_ge_generic; try exact _; [|exact B]. apply (format_bpow_small p emin Hp Hemin). lia. }
+      pose proof (bpow_gt_0 radix2 (- p - 1)). lra.
+  - intros Z. rewrite Z, Rmult_0_l. apply round_0; exact _.
+Qed.
+
 Lemma rounded_exp_bounds : forall g, 0 <= g -> 0 <= rnd (exp (- g)) <= 1.
 Proof.
   intros g Hg. split.
@@ -133,6 +176,14 @@ Theorem other_zero_iff_rounded_exp_zero :
   forall g, 0 <= g -> (other_output (rnd (exp (- g))) = 0 <-> rnd (exp (- g)) = 0).
 Proof.
   intros g Hg. apply other_output_eq_zero_iff.
+  - apply generic_format_round; exact _.
+  - now apply rounded_exp_bounds.
+Qed.
+
+Theorem other_recip_zero_iff_rounded_exp_zero :
+  forall g, 0 <= g -> (other_output_recip (rnd (exp (- g))) = 0 <-> rnd (exp (- g)) = 0).
+Proof.
+  intros g Hg. apply other_output_recip_eq_zero_iff.
   - apply generic_format_round; exact _.
   - now apply rounded_exp_bounds.
 Qed.

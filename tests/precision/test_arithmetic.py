@@ -37,7 +37,7 @@ def test_functions_are_correctly_rounded(name, fn):
     x = x[x > 0] if fn == "log" else x
     got = getattr(ar, fn)(x)
     want = np.array([float(getattr(fmt, fn)(mpmath.mpf(v))) for v in x])
-    assert np.array_equal(got, want)
+    assert np.array_equal(got, want, equal_nan=True)  # e4m3fn: exp past 464 overflows to NaN, as ml_dtypes
 
 
 @given(x=signed_values("float16", 11))
