@@ -9,14 +9,15 @@
     and names the pin that fails; the per-format theorems are pinned the same way by the generated [SpecFormats.v].
     No proof happens here: each pin is a theorem name. *)
 From Coq Require Import Reals ZArith List.
-From Flocq Require Import Core IEEE754.BinarySingleNaN.
-From SoftmaxSat Require Import RoundOnePlus TopOutputTwoClass MClassesTopFirst KernelExpError Lemma22Reals
+From Flocq Require Import Core Round_odd IEEE754.BinarySingleNaN.
+From SoftmaxSat Require Import RoundOnePlus RoundOnePlusModes TopOutputTwoClass MClassesTopFirst KernelExpError Lemma22Reals
   Lemma21DeltaGrid OnlineFp8Offset IEEESoftmax.
 Import ListNotations.
 Open Scope R_scope.
 
 (** The spec's vocabulary: notations (not definitions), so every pin below reads in Flocq's own terms. *)
 Local Notation rnd p emin x := (round radix2 (FLT_exp emin p) ZnearestE x) (only parsing).
+Local Notation rndm p emin m x := (round radix2 (FLT_exp emin p) m x) (only parsing).
 Local Notation F p emin x := (generic_format radix2 (FLT_exp emin p) x) (only parsing).
 Local Notation ulp p emin x := (ulp radix2 (FLT_exp emin p) x) (only parsing).
 Local Notation succ p emin x := (succ radix2 (FLT_exp emin p) x) (only parsing).
@@ -51,6 +52,99 @@ Local Notation sum_top_first p emin rs :=
 Definition pin_round_one_plus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
   forall e, 0 <= e -> (rnd p emin (1 + e) = 1 <-> e <= bpow radix2 (- p))
   := round_one_plus_eq_one_iff.
+
+(** ** RoundOnePlusModes: the same facts under each of Flocq's deterministic rounding modes *)
+Definition pin_round_NA_one_plus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin ZnearestA (1 + e) = 1 <-> e < (bpow radix2 (- p)))
+  := round_NA_one_plus_eq_one_iff.
+
+Definition pin_round_DN_one_plus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Zfloor (1 + e) = 1 <-> e < 2 * (bpow radix2 (- p)))
+  := round_DN_one_plus_eq_one_iff.
+
+Definition pin_round_ZR_one_plus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Ztrunc (1 + e) = 1 <-> e < 2 * (bpow radix2 (- p)))
+  := round_ZR_one_plus_eq_one_iff.
+
+Definition pin_round_UP_one_plus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Zceil (1 + e) = 1 <-> e = 0)
+  := round_UP_one_plus_eq_one_iff.
+
+Definition pin_round_odd_one_plus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Zrnd_odd (1 + e) = 1 <-> e = 0)
+  := round_odd_one_plus_eq_one_iff.
+
+Definition pin_round_NE_one_minus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin ZnearestE (1 - e) = 1 <-> e <= (bpow radix2 (- p)) / 2)
+  := round_NE_one_minus_eq_one_iff.
+
+Definition pin_round_NA_one_minus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin ZnearestA (1 - e) = 1 <-> e <= (bpow radix2 (- p)) / 2)
+  := round_NA_one_minus_eq_one_iff.
+
+Definition pin_round_UP_one_minus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Zceil (1 - e) = 1 <-> e < (bpow radix2 (- p)))
+  := round_UP_one_minus_eq_one_iff.
+
+Definition pin_round_DN_one_minus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Zfloor (1 - e) = 1 <-> e = 0)
+  := round_DN_one_minus_eq_one_iff.
+
+Definition pin_round_ZR_one_minus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Ztrunc (1 - e) = 1 <-> e = 0)
+  := round_ZR_one_minus_eq_one_iff.
+
+Definition pin_round_odd_one_minus_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall e, 0 <= e -> (rndm p emin Zrnd_odd (1 - e) = 1 <-> e = 0)
+  := round_odd_one_minus_eq_one_iff.
+
+Definition pin_round_NE_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x, 0 <= x -> (rndm p emin ZnearestE x = 0 <-> x <= bpow radix2 emin / 2)
+  := round_NE_eq_zero_iff.
+
+Definition pin_round_NA_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x, 0 <= x -> (rndm p emin ZnearestA x = 0 <-> x < bpow radix2 emin / 2)
+  := round_NA_eq_zero_iff.
+
+Definition pin_round_DN_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x, 0 <= x -> (rndm p emin Zfloor x = 0 <-> x < bpow radix2 emin)
+  := round_DN_eq_zero_iff.
+
+Definition pin_round_ZR_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x, 0 <= x -> (rndm p emin Ztrunc x = 0 <-> x < bpow radix2 emin)
+  := round_ZR_eq_zero_iff.
+
+Definition pin_round_UP_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x, 0 <= x -> (rndm p emin Zceil x = 0 <-> x = 0)
+  := round_UP_eq_zero_iff.
+
+Definition pin_round_odd_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x, 0 <= x -> (rndm p emin Zrnd_odd x = 0 <-> x = 0)
+  := round_odd_eq_zero_iff.
+
+Definition pin_top_output_NE_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, 0 <= r -> (rndm p emin ZnearestE (1 / rndm p emin ZnearestE (1 + r)) = 1 <-> r <= (bpow radix2 (- p)))
+  := top_output_NE_eq_one_iff.
+
+Definition pin_top_output_NA_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, 0 <= r -> (rndm p emin ZnearestA (1 / rndm p emin ZnearestA (1 + r)) = 1 <-> r < (bpow radix2 (- p)))
+  := top_output_NA_eq_one_iff.
+
+Definition pin_top_output_DN_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, 0 <= r -> (rndm p emin Zfloor (1 / rndm p emin Zfloor (1 + r)) = 1 <-> r < 2 * (bpow radix2 (- p)))
+  := top_output_DN_eq_one_iff.
+
+Definition pin_top_output_ZR_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, 0 <= r -> (rndm p emin Ztrunc (1 / rndm p emin Ztrunc (1 + r)) = 1 <-> r < 2 * (bpow radix2 (- p)))
+  := top_output_ZR_eq_one_iff.
+
+Definition pin_top_output_UP_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, 0 <= r -> (rndm p emin Zceil (1 / rndm p emin Zceil (1 + r)) = 1 <-> r = 0)
+  := top_output_UP_eq_one_iff.
+
+Definition pin_top_output_odd_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, 0 <= r -> (rndm p emin Zrnd_odd (1 / rndm p emin Zrnd_odd (1 + r)) = 1 <-> r = 0)
+  := top_output_odd_eq_one_iff.
 
 (** ** TopOutputTwoClass *)
 Definition pin_top_output_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->

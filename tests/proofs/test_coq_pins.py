@@ -53,7 +53,15 @@ WEAKEN = {
     "ieee_top_one_iff": ("<->", "->"),
     "binary16_overflow_gives_one_zero": ("/\\", "\\/"),
     "e4m3_no_inf_overflow_gives_nan": ("/\\", "\\/"),
-}
+} | {name: ("<->", "->") for name in (  # RoundOnePlusModes: each mode's iff made one-way
+    "round_NA_one_plus_eq_one_iff", "round_DN_one_plus_eq_one_iff", "round_ZR_one_plus_eq_one_iff",
+    "round_UP_one_plus_eq_one_iff", "round_odd_one_plus_eq_one_iff", "round_NE_one_minus_eq_one_iff",
+    "round_NA_one_minus_eq_one_iff", "round_UP_one_minus_eq_one_iff", "round_DN_one_minus_eq_one_iff",
+    "round_ZR_one_minus_eq_one_iff", "round_odd_one_minus_eq_one_iff", "round_NE_eq_zero_iff",
+    "round_NA_eq_zero_iff", "round_DN_eq_zero_iff", "round_ZR_eq_zero_iff",
+    "round_UP_eq_zero_iff", "round_odd_eq_zero_iff", "top_output_NE_eq_one_iff",
+    "top_output_NA_eq_one_iff", "top_output_DN_eq_one_iff", "top_output_ZR_eq_one_iff",
+    "top_output_UP_eq_one_iff", "top_output_odd_eq_one_iff",)}
 # Definitions a pin unfolds: changed, every theorem stated with them must fail (file, old, new, a theorem).
 DEFINITIONS = [
     ("TopOutputTwoClass", "(1 / round radix2 (FLT_exp emin p) ZnearestE (1 + r))",

@@ -12,10 +12,10 @@ import pytest
 
 from precision.formats import get_format
 from precision.formats.number_formats import to_fraction
-from proofs.checkers import coq
+from proofs.checkers import coq, coq_build, coq_spec
 
 FILE = "RoundOnePlusModes"
-needs_coq = pytest.mark.skipif(coq.coqc() is None, reason=coq.INSTALL_HINT)
+needs_coq = pytest.mark.skipif(coq_build.coqc() is None, reason=coq_build.INSTALL_HINT)
 
 # Per theorem: the project's mode, what is rounded (+: rnd(1 + e) = 1, −: rnd(1 − e) = 1, 0: rnd(x) = 0, top:
 # rnd(1 / rnd(1 + e)) = 1), the right-hand side as the .v file states it (e, r, x ≥ 0, b = 2^−p, 2^emin the smallest
@@ -128,13 +128,13 @@ def build(tmp_path_factory):
 def test_file_checks_with_the_reals_axioms_only(build):
     """One `Print Assumptions` of all the theorems together (a tuple of their proofs: one walk through Flocq
     instead of 23): its axioms are the union of theirs."""
-    assert not coq.forbidden_commands(source())
+    assert not coq_spec.forbidden_commands(source())
     query = (f"From {coq.LOGICAL} Require Import {FILE}.\n"
              f"Definition all_modes := ({', '.join(name for name, *_ in THEOREMS)}).\n"
              "Print Assumptions all_modes.\n")
     r = _coqc(build, "ModesAssumptions", query)
     assert r.returncode == 0, r.stderr
-    axioms = coq.parse_assumptions(r.stdout)
+    axioms = coq_build.parse_assumptions(r.stdout)
     assert axioms and all(coq.allowed(a) for a in axioms), axioms
     assert "Classical_Prop.classic" in axioms  # the query did list axioms (Flocq's reals use the excluded middle)
 
