@@ -10,7 +10,6 @@ Every file is loaded with `weights_only=True` and its sha256 checked where it is
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ import torch
 from torch import nn
 
 from precision.common.errors import InputError
+from precision.common.files import sha256_of
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -123,14 +123,6 @@ def spec(name: str) -> ModelSpec:
     if name not in specs:
         raise InputError("model", f"unknown {name!r}; expected one of {', '.join(MODEL_NAMES)}")
     return specs[name]
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def weights_file(s: ModelSpec, weights: str | Path | None = None) -> Path:

