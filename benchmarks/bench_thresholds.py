@@ -9,7 +9,7 @@ import time
 
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import thresholds
-from precision.formats.number_formats import BUILTIN
+from precision.formats.named_formats import BUILTIN
 
 
 def timed(fn):

@@ -7,8 +7,8 @@ strategies live in `precision.strategies` (import it explicitly, as `hypothesis.
 from importlib import import_module
 
 _EXPORTS = {  # public name: the module that defines it
-    "BinaryFormat": "formats.number_formats", "DecimalFormat": "formats.number_formats",
-    "DeltaGrid": "formats.number_formats", "Format": "formats.number_formats", "get_format": "formats.number_formats",
+    "BinaryFormat": "formats.binary", "DecimalFormat": "formats.decimal_grid",
+    "DeltaGrid": "formats.decimal_grid", "Format": "formats.number_formats", "get_format": "formats.named_formats",
     "DTYPES": "formats.dtypes",
     "ALGORITHMS": "emulated.algorithms", "softmax": "emulated.algorithms",
     "Thresholds": "emulated.thresholds", "thresholds": "emulated.thresholds",

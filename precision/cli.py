@@ -16,7 +16,7 @@ from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
 from precision.emulated.thresholds import ORDERS, RIVALS, SaturationFacts, thresholds
 from precision.formats.block_scaled import BLOCK_FORMATS
-from precision.formats.number_formats import get_format
+from precision.formats.named_formats import get_format
 from precision.formats.rounding import ROUNDING_MODES
 from precision.kernels.registry import DTYPES, KERNELS, OPT_IN, Kernel, KernelError, available_kernels, get_kernel
 from precision.report.compute import (

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from precision.emulated.thresholds import RivalsName, closed_forms
 from precision.formats.dtypes import IEEE
-from precision.formats.number_formats import BUILTIN, Format, get_format, to_fraction
+from precision.formats.named_formats import BUILTIN, get_format
+from precision.formats.number_formats import Format, to_fraction
 
 IEEE_FORMATS = IEEE
 

@@ -9,7 +9,9 @@ import numpy as np
 from precision.emulated.algorithms import AlgorithmName
 from precision.emulated.lemmas import LemmaAlgorithm, outputs
 from precision.emulated.thresholds import GapScan
-from precision.formats.number_formats import BinaryFormat, get_format, mpf_of, to_fraction
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import mpf_of, to_fraction
 
 from .kernel import SMT, Claim, Exhaustive, IntervalBound, Symbolic
 

@@ -36,7 +36,7 @@ from precision.emulated.algorithms import emulate
 from precision.emulated.thresholds import GapScan, gap_text
 from precision.formats.arithmetic import arithmetic
 from precision.formats.block_scaled import BlockFormat, block_format, quantise
-from precision.formats.number_formats import BUILTIN
+from precision.formats.named_formats import BUILTIN
 from precision.formats.search import first_true_index
 
 FLOAT32 = BUILTIN["float32"]

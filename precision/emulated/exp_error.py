@@ -23,8 +23,10 @@ from fractions import Fraction
 import mpmath
 
 from precision.emulated.thresholds import thresholds
+from precision.formats.binary import BinaryFormat
 from precision.formats.dtypes import DTYPES
-from precision.formats.number_formats import BinaryFormat, get_format, to_fraction
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import to_fraction
 
 
 def flocq_parameters(fmt: str) -> tuple[int, int]:

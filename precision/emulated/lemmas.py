@@ -22,7 +22,8 @@ import mpmath
 
 from precision.common.errors import InputError
 from precision.emulated.algorithms import ALGORITHMS, AlgorithmName, check_logits, exact_bits, exact_softmax, softmax
-from precision.formats.number_formats import Format, get_format, mpf_of
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import Format, mpf_of
 
 # Every step of these is a monotone function of the top logit, so their top output is monotone in it
 # (corrected Lemma 2.1). The log-sum-exp forms are not: fl(m + L) − m depends on the binade of m.

@@ -26,7 +26,8 @@ from numpy.typing import ArrayLike
 from precision.common.errors import InputError
 from precision.emulated.algorithms import tree_reduce
 from precision.formats.arithmetic import Arithmetic, arithmetic
-from precision.formats.number_formats import BinaryFormat, get_format
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import get_format
 
 ExpName = Literal["exact", "exp_u20", "fexp_u20"]  # the vector part's exp: correctly rounded, or PyTorch's x86
 #                                                  `exp_u20` (float32 P) or `fexp_u20` (P rounded to 16 bits)

@@ -16,7 +16,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from precision.emulated.online import OnlineSoftmax, Step, attention_weights
-from precision.formats.number_formats import BUILTIN, BinaryFormat, get_format
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import BUILTIN, get_format
 from precision.formats.search import first_true_index
 
 F32 = BUILTIN["float32"]

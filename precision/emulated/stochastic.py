@@ -23,7 +23,9 @@ import mpmath
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.formats.number_formats import BinaryFormat, get_format, to_fraction
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import to_fraction
 
 EXP_BITS = 160  # bits of e^−g behind its rounding probability
 

@@ -24,7 +24,8 @@ from precision.common.errors import InputError
 from precision.emulated.algorithms import ALGORITHMS, ORDERS, AlgorithmName, Order, emulate
 from precision.emulated.mode_forms import mode_closed_forms
 from precision.formats.arithmetic import arithmetic
-from precision.formats.number_formats import Format, get_format, mpf_of, to_fraction
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import Format, mpf_of, to_fraction
 from precision.formats.rounding import DEFAULT_ROUNDING
 from precision.formats.search import SEARCH_POINTS, first_true_index, runs
 

@@ -18,8 +18,10 @@ from typing import Any, Callable
 import mpmath
 import numpy as np
 
+from precision.formats.binary import BinaryFormat
 from precision.formats.error_free import error_sign, toward_exact
-from precision.formats.number_formats import BinaryFormat, Format, Overflow, get_format
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import Format, Overflow
 from precision.formats.rounding import DEFAULT_ROUNDING
 
 _LONG_BITS = np.finfo(np.longdouble).nmant  # 63 on x86 (80-bit), 112 where long double is quad, 52 elsewhere

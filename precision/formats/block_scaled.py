@@ -34,7 +34,8 @@ from typing import Literal, get_args
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.formats.number_formats import BUILTIN, BinaryFormat
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import BUILTIN
 
 ScaleKind = Literal["e8m0", "e4m3"]
 SCALE_KINDS: tuple[ScaleKind, ...] = get_args(ScaleKind)
@@ -46,7 +47,7 @@ NVFP4_TENSOR_TARGET = 448.0 * 6.0  # a row's amax maps to E4M3's largest (448) t
 @dataclass(frozen=True)
 class BlockFormat:
     """A block-scaled format: `block` consecutive values share a scale of kind `scale`; each is stored in the
-    element format `element` (a name of `precision.formats.number_formats.BUILTIN`, or "int8")."""
+    element format `element` (a name of `precision.formats.named_formats.BUILTIN`, or "int8")."""
 
     name: str
     element: str

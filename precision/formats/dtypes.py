@@ -9,7 +9,8 @@ from typing import overload
 import ml_dtypes
 import numpy as np
 
-from precision.formats.number_formats import BUILTIN, LOW_PRECISION, BinaryFormat
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import BUILTIN, LOW_PRECISION
 
 
 @dataclass(frozen=True)

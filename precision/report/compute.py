@@ -13,7 +13,7 @@ from precision.common.devices import device_description
 from precision.emulated.measures import MEASURES, saturation_gap
 from precision.emulated.thresholds import ORDERS, thresholds
 from precision.formats.dtypes import NARROW
-from precision.formats.number_formats import get_format
+from precision.formats.named_formats import get_format
 from precision.kernels.exp_error import exp_error_rows
 from precision.kernels.registry import Kernel, kernel_versions
 from precision.kernels.scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows

@@ -9,7 +9,8 @@ from precision.common.plotting import save_figure, subplots
 from precision.emulated.mode_forms import mode_closed_forms
 from precision.emulated.stochastic import first_reaching, stochastic_curve
 from precision.emulated.thresholds import gap_text, thresholds
-from precision.formats.number_formats import BinaryFormat, get_format
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import get_format
 from precision.formats.rounding import ROUNDING_MODES
 
 MODE_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import example, given
 
 from precision.formats.arithmetic import Arithmetic
-from precision.formats.number_formats import get_format
+from precision.formats.named_formats import get_format
 from precision.strategies import signed_values
 
 ml_dtypes = pytest.importorskip("ml_dtypes")

@@ -15,7 +15,8 @@ from precision.common.errors import InputError
 from precision.emulated.algorithms import softmax
 from precision.emulated.block_thresholds import GAP_FIELDS, block_thresholds
 from precision.formats.block_scaled import BLOCK_FORMATS, block_format, quantise
-from precision.formats.number_formats import BUILTIN, to_fraction
+from precision.formats.named_formats import BUILTIN
+from precision.formats.number_formats import to_fraction
 
 gfloat = pytest.importorskip("gfloat")
 from gfloat import formats as gf  # noqa: E402

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from precision.formats.number_formats import BUILTIN, decimal_format, delta_grid, get_format, mp_format, to_fraction
+from precision.formats.named_formats import BUILTIN, decimal_format, delta_grid, get_format, mp_format
+from precision.formats.number_formats import to_fraction
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 torch = pytest.importorskip("torch")

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from precision.emulated.thresholds import thresholds
-from precision.formats.number_formats import LOW_PRECISION, get_format
+from precision.formats.named_formats import LOW_PRECISION, get_format
 
 NAMES = [f.name for f in LOW_PRECISION]
 

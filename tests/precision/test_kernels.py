@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from precision.emulated.thresholds import thresholds
-from precision.formats.number_formats import BUILTIN
+from precision.formats.named_formats import BUILTIN
 from precision.kernels import scan as kt
 from precision.kernels.certificate import INTERVALS_KEPT, OTHERS_WHEN_ONE_BOUND_ULPS, VerifyError, verify
 from precision.kernels.registry import DTYPES, KERNELS, Kernel, KernelError, get_kernel

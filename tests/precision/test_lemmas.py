@@ -13,7 +13,8 @@ from precision.emulated.lemmas import (
     lemma_2_2_condition,
     lemma_2_2_corrected,
 )
-from precision.formats.number_formats import get_format, to_fraction
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import to_fraction
 from precision.strategies import IEEE_FORMATS, gaps_near_threshold, signed_values, values
 
 deltas = st.sampled_from(["0.05", "0.01", "0.001"])

@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from precision.common.errors import InputError
 from precision.emulated.thresholds import thresholds
 from precision.formats.arithmetic import Arithmetic
-from precision.formats.number_formats import BinaryFormat, get_format, to_fraction
+from precision.formats.binary import BinaryFormat
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import to_fraction
 from precision.formats.rounding import ROUNDING_MODES
 
 SMALL = ("float8_e4m3fn", "float8_e5m2")

@@ -13,7 +13,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from precision.formats.number_formats import get_format, to_fraction
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import to_fraction
 from precision.formats.rounding import ROUNDING_MODES
 
 gfloat = pytest.importorskip("gfloat")

@@ -9,7 +9,8 @@ import pytest
 
 from precision.emulated.algorithms import softmax
 from precision.emulated.thresholds import GapScan, closed_forms, sum_exceeds_one, thresholds
-from precision.formats.number_formats import get_format, to_fraction
+from precision.formats.named_formats import get_format
+from precision.formats.number_formats import to_fraction
 
 
 def top(fmt, algorithm, gap, classes=2, **kw):

@@ -9,7 +9,7 @@ import pytest
 
 from precision.common.errors import InputError
 from precision.emulated.stochastic import Stochastic, first_reaching, monte_carlo_top, stochastic_curve, stochastic_top
-from precision.formats.number_formats import get_format
+from precision.formats.named_formats import get_format
 
 
 @pytest.mark.parametrize("name", ["bfloat16", "float8_e5m2", "float8_e4m3fn"])
