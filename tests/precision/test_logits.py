@@ -9,6 +9,7 @@ from precision.logits.dumps import analyse_sources
 from precision.logits.files import LogitsFile, LogitsFileError
 from precision.logits.rows import emulated_kernel, row_saturation
 from softmax_sat import main
+from tests.precision.cpu_path import on_this_path
 
 
 def _strict(text: str):
@@ -128,7 +129,7 @@ def _llm_rows(rows, classes, seed=0):
 
 
 @pytest.mark.parametrize("kernel", ["torch", "torch-log", "numpy", "jax", "onnxruntime"])
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_the_models_guess_changes_no_threshold(kernel, dtype, monkeypatch):
     """The bisection checks the model's guess first: every threshold equals the one searched over the whole range."""
     import precision.logits.rows as rows_module
@@ -143,8 +144,11 @@ def test_the_models_guess_changes_no_threshold(kernel, dtype, monkeypatch):
     assert np.isfinite(searched).sum() >= 60
 
 
-def test_a_right_guess_costs_a_few_kernel_calls_per_row(monkeypatch):
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float64"])
+def test_a_right_guess_costs_a_few_kernel_calls_per_row(dtype, monkeypatch):
     pytest.importorskip("torch")
+    if dtype != "bfloat16":  # in the dtype, the guess follows the vector loop measured on AVX2 (`largest_partner`)
+        on_this_path({"AVX2": None})
     import precision.logits.rows as rows_module
     from precision.kernels.registry import Kernel
     evaluated = []
@@ -152,11 +156,11 @@ def test_a_right_guess_costs_a_few_kernel_calls_per_row(monkeypatch):
     monkeypatch.setattr(Kernel, "__call__",
                         lambda self, x, *a, **kw: evaluated.append(len(x)) or call(self, x, *a, **kw))
     x = _llm_rows(64, 1000)
-    row_saturation(x, "bfloat16", "torch")
+    row_saturation(x, dtype, "torch")
     guessed = sum(evaluated)
     evaluated.clear()
     monkeypatch.setattr(rows_module, "GUESS_STEPS", ())
-    row_saturation(x, "bfloat16", "torch")
+    row_saturation(x, dtype, "torch")
     # the rows and their log-softmax, then the guess ±1 (both ends, and one or two bisection steps) for every row
     assert 64 * (2 + 3) <= guessed <= 64 * (2 + 4)
     assert sum(evaluated) > 2.5 * guessed  # the whole range: a reach check and ~15 bisection rounds
