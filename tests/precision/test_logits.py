@@ -1,5 +1,7 @@
 """`softmax-sat logits`: real kernels per row, streamed in chunks, strict JSON, and bad files named."""
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +166,25 @@ def test_a_right_guess_costs_a_few_kernel_calls_per_row(dtype, monkeypatch):
     # the rows and their log-softmax, then the guess ±1 (both ends, and one or two bisection steps) for every row
     assert 64 * (2 + 3) <= guessed <= 64 * (2 + 4)
     assert sum(evaluated) > 2.5 * guessed  # the whole range: a reach check and ~15 bisection rounds
+
+
+# SqueezeNet 1.1's float32 logits (../shared/models) on 250 images of the shared ImageNet sample (every 4th file in
+# name order), kept here so the test runs without ../shared. `softmax-sat logits`'s per-row records, summary and
+# Markdown on them, pinned per torch CPU path: the same bytes before and after issue 24's rework and stop 32's guess.
+SAMPLE = Path(__file__).parents[1] / "data" / "squeezenet_sample_logits.npy"
+SAMPLE_DIGESTS = {"AVX2": {"tokens": "3a971a0bb70f8bb6936c0ff1a313571033b036972e825aa314fd495db64d7998",
+                           "summary": "a20fef77c9facdd0d3e8c2dd2ae753ca28a5c3a88a82d5b2902e5e2c5e15b9c3",
+                           "markdown": "f6109e4d70fb2c6a7080a86895f227e36216e2e94641039928ebae3eb3b80072"}}
+
+
+def test_the_logits_analysis_of_the_shared_sample_is_the_same_bytes(tmp_path):
+    pytest.importorskip("torch")
+    expected = on_this_path(SAMPLE_DIGESTS)
+    out = tmp_path / "o"
+    assert main(["logits", str(SAMPLE), "--out", str(out), "--no-figures"]) == 0
+    summary = json.loads((out / "logits.json").read_text())["summary"]
+    markdown = (out / "logits.md").read_text().split("\n", 1)[1]  # below the title, which names the file
+    assert {"tokens": hashlib.sha256((out / "logits.tokens-00000.npy").read_bytes()).hexdigest(),
+            "summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
+            "markdown": hashlib.sha256(markdown.encode()).hexdigest()} == expected
+    assert [s["saturated"] for s in summary] == [9, 22, 0, 0]  # float16, bfloat16, float32, float64
