@@ -8,6 +8,7 @@ import pytest
 from softmax_sat import main
 from tests.precision.cpu_path import on_this_path
 
+
 def digest(value) -> str:
     """sha256 of a JSON value written canonically: a report's numbers byte for byte, whatever else it holds."""
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
