@@ -238,8 +238,8 @@ def _model_threshold(rivals: np.ndarray, base: np.ndarray, top: np.ndarray, mode
             ln_weight = log_weight
         else:
             terms = np.exp(rivals.astype(np.float64) - base[:, None])
-            in_dtype = not rounded_once and model.order is not None
-            ln_weight = np.log(largest_partner(terms, top, model.order) if in_dtype else terms.sum(axis=1))
+            order = None if rounded_once else model.order
+            ln_weight = np.log(terms.sum(axis=1) if order is None else largest_partner(terms, top, order))
         return ln_weight - np.log(absorbed_weight(dtype, rounded_once))
 
 
