@@ -188,3 +188,18 @@ def test_the_logits_analysis_of_the_shared_sample_is_the_same_bytes(tmp_path):
             "summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
             "markdown": hashlib.sha256(markdown.encode()).hexdigest()} == expected
     assert [s["saturated"] for s in summary] == [9, 22, 0, 0]  # float16, bfloat16, float32, float64
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_model_places_torch_rows_within_a_few_grid_steps(dtype):
+    """In the dtype, torch's sum is absorbed partner by partner (`largest_partner`): the model's threshold (`watch`,
+    `saturation_of`) lands within 8 of the dtype's steps of the exact one (summing all rivals at once put it about
+    ln 2 too high)."""
+    pytest.importorskip("torch")
+    on_this_path({"AVX2": None})
+    from precision.logits.rows import saturation_of
+    x = _llm_rows(64, 1000, seed=2)
+    model = saturation_of(x, (dtype,), "torch")[dtype].threshold
+    exact = row_saturation(x, dtype, "torch").threshold
+    step = np.spacing(exact.astype(dtype)).astype(np.float64)
+    assert np.all(np.abs(model - exact) <= 8 * step)
