@@ -1,6 +1,7 @@
 """The precision-saturation report behind `softmax-sat report` (and `softmax-sat thresholds`)."""
 from __future__ import annotations
 
+import multiprocessing
 import platform
 import sys
 import time
@@ -104,23 +105,13 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
     (32,000 if None; about 45 s at 128,256); `block_formats`: MX and NVFP4 thresholds (about 10 s).
     """
     start = time.perf_counter()
-    measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary) if kernels else None
-    table = [thresholds(*c) for c in _progress(configurations(formats, algorithms, classes), "thresholds", progress)]
-    orders = [thresholds(f, "shifted", 1000, "equal", order=o)
-              for f in _progress([f for f in ORDER_STUDY if f in formats], "summation orders", progress)
-              for o in ORDERS]
-    accumulation = [thresholds(f, "shifted", m, "equal", accumulate=acc)
-                    for f, acc in ACCUMULATION_STUDY if f in formats for m in (2, 1000)]
-    measures = []
-    for f in _progress(formats, "measures", progress):
-        row = {"format": f}
-        for name in MEASURES:
-            try:
-                g = saturation_gap(f, name, 2)
-                row[name] = None if g is None else str(g)
-            except ValueError as e:  # e.g. log(0) on the δ-grid, which has no infinity
-                row[name] = f"undefined: {e}"
-        measures.append(row)
+    if kernels:  # the emulated tables (pure NumPy and mpmath, one core) in a process of their own meanwhile
+        with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it ends the process, however left
+            tables = pool.apply_async(emulated_tables, (tuple(formats), tuple(algorithms), classes))
+            measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary)
+            emulated = tables.get()
+    else:
+        measured, emulated = None, emulated_tables(formats, algorithms, classes, progress)
     extra: dict = {"coq": proved}  # the per-format facts a prove certificate's Coq records prove (None: none read)
     if cpu_paths:
         from precision.report.dispatch import compare_paths
@@ -140,7 +131,27 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
                          "classes": list(classes) if classes else {"carrier": list(DEFAULT_CLASSES),
                                                                    "pure_python": list(OBJECT_FORMAT_CLASSES)},
                          "rivals": ["equal", "one"], "exp": "correctly rounded", "order": "sequential"},
-            "versions": _versions(),
-            "thresholds": [t.as_dict() for t in table], "orders": [t.as_dict() for t in orders],
-            "accumulation": [t.as_dict() for t in accumulation], "measures": measures,
-            "seconds": round(time.perf_counter() - start, 2)}
+            "versions": _versions()} | emulated | {"seconds": round(time.perf_counter() - start, 2)}
+
+
+def emulated_tables(formats, algorithms, classes, progress: bool = False) -> dict:
+    """The report's emulated numbers, JSON-ready: the thresholds of every configuration, the summation orders and
+    the accumulation studies at 1,000 classes, and the measures that never saturate."""
+    table = [thresholds(*c) for c in _progress(configurations(formats, algorithms, classes), "thresholds", progress)]
+    orders = [thresholds(f, "shifted", 1000, "equal", order=o)
+              for f in _progress([f for f in ORDER_STUDY if f in formats], "summation orders", progress)
+              for o in ORDERS]
+    accumulation = [thresholds(f, "shifted", m, "equal", accumulate=acc)
+                    for f, acc in ACCUMULATION_STUDY if f in formats for m in (2, 1000)]
+    measures = []
+    for f in _progress(formats, "measures", progress):
+        row = {"format": f}
+        for name in MEASURES:
+            try:
+                g = saturation_gap(f, name, 2)
+                row[name] = None if g is None else str(g)
+            except ValueError as e:  # e.g. log(0) on the δ-grid, which has no infinity
+                row[name] = f"undefined: {e}"
+        measures.append(row)
+    return {"thresholds": [t.as_dict() for t in table], "orders": [t.as_dict() for t in orders],
+            "accumulation": [t.as_dict() for t in accumulation], "measures": measures}
