@@ -196,12 +196,12 @@ def _write_report(plan: ReportPlan, staging: Path) -> str:
         data = compute(plan.formats, plan.algorithms or tuple(ALGORITHMS), plan.classes, list(plan.kernels),
                        plan.kernel_classes, plan.device, progress=True, cpu_paths=plan.cpu_paths,
                        language_models=plan.language_models, proved=plan.proved, vocabulary=plan.vocabulary,
-                       rounding_modes=plan.rounding_modes, block_formats=plan.block_formats)
+                       rounding_modes=plan.rounding_modes, block_formats=plan.block_formats, processes=True)
     write_text_atomic(staging / "report.json", strict_json(data, indent=1))
     figures = []
     if plan.figures:
         from precision.report.figures import draw_all
-        figures = draw_all(data, staging)
+        figures = draw_all(data, staging, processes=True)
         if "stochastic" in data:
             from precision.report.rounding_modes import stochastic_figure
             figures.append(stochastic_figure(data["stochastic"], staging))

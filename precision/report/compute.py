@@ -96,22 +96,26 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
             device: str = "cpu", progress: bool = False, cpu_paths: bool = False,
             language_models: bool = False, proved: list[dict] | None = None,
             vocabulary: int | None = DEFAULT_VOCABULARY, rounding_modes: bool = False,
-            block_formats: bool = False) -> dict:
+            block_formats: bool = False, processes: bool = False) -> dict:
     """All the numbers of the report, as one JSON-ready dict: real kernels first, then emulated arithmetic.
 
     `vocabulary`: the torch kernels also measured at this many classes (None: not); `cpu_paths`: torch measured
     again under each CPU code path this processor supports (a subprocess each, tens of seconds);
     `language_models`: log-probability kernels, cross-entropy, attention and soft-capping at `vocabulary` classes
-    (32,000 if None; about 45 s at 128,256); `block_formats`: MX and NVFP4 thresholds (about 10 s).
+    (32,000 if None; about 45 s at 128,256); `block_formats`: MX and NVFP4 thresholds (about 10 s); `processes`:
+    the emulated tables computed in a process of their own while the kernels are measured (the command line does;
+    a script doing so needs the `if __name__ == "__main__":` guard that process start-up asks for).
     """
     start = time.perf_counter()
-    if kernels:  # the emulated tables (pure NumPy and mpmath, one core) in a process of their own meanwhile
+    measured: dict | None
+    if kernels and processes:  # the emulated tables (pure NumPy and mpmath, one core) in a process meanwhile
         with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it ends the process, however left
             tables = pool.apply_async(emulated_tables, (tuple(formats), tuple(algorithms), classes))
             measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary)
             emulated = tables.get()
     else:
-        measured, emulated = None, emulated_tables(formats, algorithms, classes, progress)
+        measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary) if kernels else None
+        emulated = emulated_tables(formats, algorithms, classes, progress)
     extra: dict = {"coq": proved}  # the per-format facts a prove certificate's Coq records prove (None: none read)
     if cpu_paths:
         from precision.report.dispatch import compare_paths

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from contextlib import nullcontext
 from fractions import Fraction
 from pathlib import Path
 
@@ -219,12 +220,12 @@ def kernels_figure(data: dict, out: Path) -> Path:
     return save_figure(fig, out / "kernels.png")
 
 
-def draw_all(data: dict, out: Path) -> list[Path]:
-    """Every figure of the report; the top-output figure (the longest: it computes its curves) in a process of its
-    own meanwhile."""
-    with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it ends the process, however left
-        top = pool.apply_async(top_output_figure, (data, out))
+def draw_all(data: dict, out: Path, processes: bool = False) -> list[Path]:
+    """Every figure of the report; `processes`: the top-output figure (the longest: it computes its curves) drawn
+    in a process of its own meanwhile (see `precision.report.compute.compute`)."""
+    with multiprocessing.get_context("spawn").Pool(1) if processes else nullcontext() as pool:
+        top = pool.apply_async(top_output_figure, (data, out)) if pool else None  # the pool ends with the block
         paths = [kernels_figure(data, out) if data["kernels"] else None, thresholds_figure(data, out),
                  sum_window_figure(data, out), measures_figure(data, out)]
-        paths.insert(1, top.get())
+        paths.insert(1, top.get() if top else top_output_figure(data, out))
     return [p for p in paths if p is not None]

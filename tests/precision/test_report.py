@@ -151,7 +151,7 @@ def test_an_interrupted_report_leaves_the_previous_complete_set(tmp_path, monkey
     before = _snapshot(out)
     import precision.report.figures as figures
 
-    def interrupted(data, folder):
+    def interrupted(data, folder, processes=False):
         (folder / "kernels.png").write_bytes(b"half a figure")
         raise KeyboardInterrupt
     monkeypatch.setattr(figures, "draw_all", interrupted)
