@@ -22,7 +22,7 @@ from softmax_sat import main  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ",".join(f"tests.attacks.tiny_models:tiny{k}" for k in range(3))
-ITERATIONS, IMAGES, BATCH = 150, 6, 2
+ITERATIONS, IMAGES, BATCH = 60, 6, 2
 SHARDS = 3 * 2 * (IMAGES // BATCH)  # sources × methods × batches
 
 
