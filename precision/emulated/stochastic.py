@@ -45,23 +45,37 @@ class Stochastic:
     fmt: BinaryFormat
 
     @cached_property
-    def _down(self) -> BinaryFormat:
-        return self.fmt.with_rounding("toward-zero")
+    def _largest(self) -> Fraction:
+        return to_fraction(self.fmt.max_finite)
 
     @cached_property
-    def _up(self) -> BinaryFormat:
-        return self.fmt.with_rounding("toward-positive")
+    def reach(self) -> Fraction:
+        """`curve_reach` of the format."""
+        return curve_reach(self.fmt)
+
+    @cached_property
+    def below_one(self) -> Fraction:
+        """The format's value just below 1."""
+        return to_fraction(self.fmt.value_at(self.fmt.index_of(self.fmt.round(1)) - 1))
 
     def outcomes(self, x: Fraction) -> list[tuple[Fraction, Fraction]]:
         """[(value, probability)] of SR(x) for a real x ≥ 0 (one outcome where x is a value of the format)."""
-        lo = to_fraction(self._down.round(x))
-        if lo == x:
-            return [(lo, Fraction(1))]
-        hi_value = self._up.round(x)
-        if not mpmath.isfinite(hi_value):  # past the largest finite value: up means ∞
+        num, den = x.numerator, x.denominator
+        if num == 0:
+            return [(x, Fraction(1))]
+        e = num.bit_length() - den.bit_length()  # 2^e ≤ x < 2^(e+1) once corrected
+        if (num << max(0, -e)) < (den << max(0, e)):
+            e -= 1
+        q = max(e, self.fmt.emin) - (self.fmt.precision - 1)  # the quantum of x's binade
+        scale = den << q if q >= 0 else den  # x / 2^q = n + rem / scale, in integers
+        n, rem = divmod(num if q >= 0 else num << -q, scale)
+        if rem == 0:
+            return [(x, Fraction(1))]
+        step = Fraction(1 << q) if q >= 0 else Fraction(1, 1 << -q)
+        lo, hi = n * step, (n + 1) * step
+        if hi > self._largest:  # past the largest finite value: up means ∞
             raise ArithmeticError(f"{x} overflows {self.fmt.name}")
-        hi = to_fraction(hi_value)
-        up = (x - lo) / (hi - lo)
+        up = Fraction(rem, scale)
         return [(lo, 1 - up), (hi, up)]
 
 
@@ -84,13 +98,16 @@ def _exp_neg(fmt: BinaryFormat, gap: Fraction) -> Fraction:
 def stochastic_top(fmt: BinaryFormat | str, gap, classes: int = 2) -> StochasticTop:
     """Exact P(top output = 1) and E[top output] of the max-shifted softmax of [gap, 0 × (classes − 1)], every
     operation stochastically rounded, the rivals summed after the top (see the module docstring)."""
-    sr = Stochastic(binary_format(fmt))
+    return _top(Stochastic(binary_format(fmt)), gap, classes)
+
+
+def _top(sr: Stochastic, gap, classes: int) -> StochasticTop:
     g = to_fraction(gap)
     if g < 0 or classes < 2:
         raise InputError("gap", f"needs a gap ≥ 0 and classes ≥ 2, got {gap}, {classes}")
-    if g > 2 * curve_reach(sr.fmt):
+    if g > 2 * sr.reach:
         raise InputError("gap", f"e^−{float(g):g} is too small to enumerate exactly (gaps up to "
-                                f"{float(2 * curve_reach(sr.fmt)):g} in {sr.fmt.name})")
+                                f"{float(2 * sr.reach):g} in {sr.fmt.name})")
     e = sr.outcomes(_exp_neg(sr.fmt, g)) if g else [(Fraction(1), Fraction(1))]
     sums = {Fraction(1): Fraction(1)}
     for _ in range(classes - 1):
@@ -100,7 +117,7 @@ def stochastic_top(fmt: BinaryFormat | str, gap, classes: int = 2) -> Stochastic
                 for v, pv in sr.outcomes(s + ev):
                     after[v] = after.get(v, Fraction(0)) + ps * pe * pv
         sums = after
-    below = to_fraction(sr.fmt.value_at(sr.fmt.index_of(sr.fmt.round(1)) - 1))
+    below = sr.below_one
     p_one = Fraction(0)
     for s, ps in sums.items():
         y = 1 / s
@@ -117,9 +134,9 @@ def curve_reach(fmt: BinaryFormat) -> Fraction:
 
 def stochastic_curve(fmt: BinaryFormat | str, classes: int = 2, step: int = 1) -> list[StochasticTop]:
     """`stochastic_top` at every `step`-th non-negative value of the format up to `curve_reach`."""
-    f = binary_format(fmt)
-    last = f.index_of(f.round(curve_reach(f)))
-    return [stochastic_top(f, f.value_at(i), classes) for i in range(0, last + 1, step)]
+    sr = Stochastic(binary_format(fmt))
+    last = sr.fmt.index_of(sr.fmt.round(curve_reach(sr.fmt)))
+    return [_top(sr, sr.fmt.value_at(i), classes) for i in range(0, last + 1, step)]
 
 
 def first_reaching(curve: list[StochasticTop], levels=(Fraction(1, 2), Fraction(99, 100), Fraction(1))) -> dict:
