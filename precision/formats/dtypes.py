@@ -10,6 +10,7 @@ from typing import overload
 import ml_dtypes
 import numpy as np
 
+from precision.common.errors import InputError
 from precision.formats.binary import BinaryFormat
 from precision.formats.block_scaled import BLOCK_FORMATS, BlockFormat
 from precision.formats.named_formats import BUILTIN, LOW_PRECISION
@@ -97,6 +98,19 @@ EMULATED_ONLY: dict[str, Dtype] = {d.name: d for d in (
     *(Dtype(f.name, getattr(ml_dtypes, f.name), np.uint8) for f in LOW_PRECISION if not f.name.startswith("float8")),
     *(BlockDtype(b.name, np.float32, np.uint32, block=b) for b in BLOCK_FORMATS.values()))}
 ALL_DTYPES: dict[str, Dtype] = DTYPES | EMULATED_ONLY
+# ml_dtypes' formats that are no dtype of a logits analysis, and why
+NO_LOGITS = {"float8_e8m0fnu": "float8_e8m0fnu is a scale format: powers of two only, no zero and no negative value, "
+                               "so it holds no logits (it is the MX formats' block scale: use mxfp8_e4m3 … mxint8)",
+             "float8_e5m3fnu": "float8_e5m3fnu is unsigned: it holds no negative logit",
+             "float8_e4m3": "float8_e4m3 (ml_dtypes' IEEE-style E4M3, with infinities) is not a format of the "
+                            "emulated arithmetic yet; float8_e4m3fn is"}
+
+
+def check_logits_dtype(name: str) -> str:
+    """A dtype name a logits analysis can take, or one line saying why not."""
+    if name in NO_LOGITS:
+        raise InputError("dtypes", NO_LOGITS[name])
+    return name
 
 IEEE = ("float16", "bfloat16", "float32", "float64")  # the dtypes of every framework; float8 is NumPy's alone
 NARROW = IEEE[:3]  # float16, bfloat16, float32: what attention and language models' logits are computed in

@@ -10,7 +10,7 @@ from precision.common.files import check_writable, output_folder
 from precision.common.options import device_option, listed
 from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
-from precision.formats.dtypes import ALL_DTYPES, EMULATED_ONLY
+from precision.formats.dtypes import ALL_DTYPES, EMULATED_ONLY, NO_LOGITS, check_logits_dtype
 from precision.kernels.registry import KERNELS, Kernel, get_kernel
 from precision.logits.dumps import LOGIT_DTYPES
 
@@ -27,7 +27,8 @@ def configure_logits(parser: argparse.ArgumentParser) -> None:
                              "'emulated' with --algorithm)")
     parser.add_argument("--algorithm", default=None, choices=tuple(ALGORITHMS),
                         help="the emulated algorithm of --kernel emulated")
-    parser.add_argument("--dtypes", type=listed(tuple(ALL_DTYPES)), default=None,
+    parser.add_argument("--dtypes", type=listed(tuple(ALL_DTYPES) + tuple(NO_LOGITS), check=check_logits_dtype),
+                        default=None,
                         help="dtypes (default the kernel's among " + ",".join(LOGIT_DTYPES) + "); with --kernel "
                              "emulated also " + ",".join(EMULATED_ONLY) + ": FP6/FP4 round the logits to the "
                              "format (a logit beyond its largest value is stored as the largest: no overflow row), "
