@@ -24,10 +24,10 @@ def _tokens(tmp_path, rows, dtypes):
 
 @pytest.mark.parametrize("fmt", ["mxfp4_e2m1", "mxint8", "nvfp4", "mxfp6_e3m2"])
 def test_a_row_saturates_from_the_block_threshold_and_not_one_step_before(fmt, tmp_path):
-    t = np.float32(block_thresholds(fmt, 32).top_is_one_from_gap)  # rivals at 1, computed by its own search
+    t = np.float32(block_thresholds(fmt, CLASSES).top_is_one_from_gap)  # rivals at 1, found by its own search
     before = np.nextafter(t, np.float32(0))
     rows = np.ones((2, CLASSES), dtype=np.float32)
-    rows[:, 0] = np.float32(1) + np.array([t, before], dtype=np.float32)  # the top's own block: 32 classes
+    rows[:, 0] = np.float32(1) + np.array([t, before], dtype=np.float32)
     tokens = _tokens(tmp_path, rows, [fmt])
     assert ((tokens[f"{fmt}.flags"] & TOP_IS_ONE) > 0).tolist() == [True, False]
     # each row's own threshold, bisected on the kernel, is the block threshold: gap − threshold in float64
