@@ -21,8 +21,8 @@ FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8
 FACTS = ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap", "top_not_one_after_first", "method")
 
 
-def measure(formats, classes, curves) -> list[dict]:
-    """Time thresholds(FORMAT@MODE, "shifted", M) and stochastic_curve(FORMAT) in this process."""
+def measure(formats, classes, curves, algorithm="shifted") -> list[dict]:
+    """Time thresholds(FORMAT@MODE, algorithm, M) and stochastic_curve(FORMAT) in this process."""
     from precision.emulated.stochastic import first_reaching, stochastic_curve
     from precision.emulated.thresholds import thresholds
     from precision.formats.rounding import ROUNDING_MODES
@@ -31,9 +31,10 @@ def measure(formats, classes, curves) -> list[dict]:
         for mode in ROUNDING_MODES:
             for m in classes:
                 wall, cpu = time.perf_counter(), time.process_time()
-                d = thresholds(f"{f}@{mode}", "shifted", m).as_dict()
-                rows.append({"what": f"{f}@{mode} M={m}", "wall": time.perf_counter() - wall,
-                             "cpu": time.process_time() - cpu, "result": {k: d[k] for k in FACTS}})
+                d = thresholds(f"{f}@{mode}", algorithm, m).as_dict()
+                what = f"{f}@{mode} M={m}" + ("" if algorithm == "shifted" else f" {algorithm}")
+                rows.append({"what": what, "wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu,
+                             "result": {k: d[k] for k in FACTS}})
         if f in curves:
             wall, cpu = time.perf_counter(), time.process_time()
             curve = stochastic_curve(f)
@@ -46,11 +47,12 @@ def measure(formats, classes, curves) -> list[dict]:
     return rows
 
 
-def run_tree(tree: Path, fmt: str, classes, curves) -> list[dict]:
+def run_tree(tree: Path, fmt: str, classes, curves, algorithm: str) -> list[dict]:
     """`measure` for one format in a fresh process importing `precision` from `tree`."""
     env = dict(os.environ, PYTHONPATH=str(tree))
     out = subprocess.run([sys.executable, __file__, "--json", "--formats", fmt, "--classes",
-                          ",".join(map(str, classes)), "--curves", ",".join(curves)], env=env, check=True,
+                          ",".join(map(str, classes)), "--curves", ",".join(curves), "--algorithm", algorithm],
+                         env=env, check=True,
                          capture_output=True, text=True).stdout
     return json.loads(out)
 
@@ -59,6 +61,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--formats", default=",".join(FORMATS))
     ap.add_argument("--classes", default="2,1000")
+    ap.add_argument("--algorithm", default="shifted", help="the emulated algorithm of the thresholds")
     ap.add_argument("--curves", default="bfloat16", help="formats whose stochastic curve is timed ('' for none)")
     ap.add_argument("--compare", type=Path, default=None, help="an older tree to time side by side")
     ap.add_argument("--json", action="store_true", help="print the measurements as JSON (used by --compare)")
@@ -66,19 +69,19 @@ def main():
     formats, classes = args.formats.split(","), [int(m) for m in args.classes.split(",")]
     curves = [c for c in args.curves.split(",") if c]
     if args.json:
-        print(json.dumps(measure(formats, classes, curves)))
+        print(json.dumps(measure(formats, classes, curves, args.algorithm)))
         return
     here = Path(__file__).resolve().parents[1]
     differ = 0
     print(f"{'configuration':40s} {'old wall':>9s} {'old CPU':>8s} {'new wall':>9s} {'new CPU':>8s}"
           if args.compare else f"{'configuration':40s} {'wall':>7s} {'CPU':>7s}")
     for f in formats:
-        new = run_tree(here, f, classes, curves)
+        new = run_tree(here, f, classes, curves, args.algorithm)
         if args.compare is None:
             for r in new:
                 print(f"{r['what']:40s} {r['wall']:7.2f} {r['cpu']:7.2f}")
             continue
-        old = run_tree(args.compare, f, classes, curves)
+        old = run_tree(args.compare, f, classes, curves, args.algorithm)
         for o, n in zip(old, new):
             same = o["result"] == n["result"]
             differ += not same

@@ -127,9 +127,15 @@ def online(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     m = np.maximum.accumulate(cols, axis=1)  # the running max is exact; precompute it and both exps
     previous = np.concatenate([cols[:, :1], m[:, :-1]], axis=1)
     scale, term = ar.exp(ar.sub(previous, m)), ar.exp(ar.sub(cols, m))
+    # once every row's max has stopped moving its scales are all exp(0) = 1 and d·1 = d exactly in every mode:
+    # the rest of the loop is a sequential sum, which adds a run of equal terms in closed form
+    moving = np.flatnonzero(~np.all(scale[:, 1:] == 1, axis=0))
+    last = int(moving[-1]) + 1 if len(moving) else 0
     d = term[:, 0]
-    for j in range(1, cols.shape[1]):
+    for j in range(1, last + 1):
         d = ar.add(ar.mul(d, scale[:, j]), term[:, j])
+    if last + 1 < cols.shape[1]:
+        d = ar.sum_sequential(np.concatenate([d[:, None], term[:, last + 1:]], axis=1))
     return ar.div(ar.exp(ar.sub(u, m[:, -1:])), d[:, None])
 
 

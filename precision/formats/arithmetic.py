@@ -189,8 +189,8 @@ class Arithmetic:
 
 
 def object_ids(x: np.ndarray) -> np.ndarray:
-    """The identity of each element of an object array, as int64."""
-    return np.frompyfunc(id, 1, 1)(x).astype(np.int64)
+    """The identity of each element of an object array, as int64, in x's shape."""
+    return np.fromiter(map(id, x.ravel()), dtype=np.int64, count=x.size).reshape(x.shape)
 
 
 def per_distinct(op: Callable[..., Any], *operands) -> np.ndarray:
@@ -199,8 +199,11 @@ def per_distinct(op: Callable[..., Any], *operands) -> np.ndarray:
     args = np.broadcast_arrays(*(np.asarray(x, dtype=object) for x in operands))
     if args[0].size < 64:
         return op(*args)
-    ids = np.stack([object_ids(x).ravel() for x in args], axis=1)
-    _, first, inverse = np.unique(ids, axis=0, return_index=True, return_inverse=True)
+    key = np.zeros(args[0].size, dtype=np.int64)
+    for x in args:  # each operand's objects numbered densely, the numbers combined into one key per tuple
+        _, code = np.unique(object_ids(x).ravel(), return_inverse=True)
+        key = key * (int(code.max()) + 1) + code.reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
     distinct = np.asarray(op(*(x.ravel()[first] for x in args)))
     return distinct[inverse.reshape(-1)].reshape(args[0].shape)
 

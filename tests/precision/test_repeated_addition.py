@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import precision.formats.arithmetic as arithmetic_module
+from precision.emulated.algorithms import online
 from precision.emulated.thresholds import thresholds
 from precision.formats.arithmetic import Arithmetic, per_distinct
 from precision.formats.named_formats import BUILTIN, get_format
@@ -91,3 +92,23 @@ def test_per_distinct_equals_the_elementwise_operation():
     b = np.array([fmt.round(3)] * 80, dtype=object)
     op = np.frompyfunc(fmt.add, 2, 1)
     assert list(per_distinct(op, a, b)) == list(op(a, b))
+
+
+@pytest.mark.parametrize("name", ["bfloat16@toward-zero", "float16@nearest-away", "float8_e5m2@to-odd", "float32",
+                                  "float64@toward-negative"])
+def test_online_equals_its_loop_written_out(name):
+    ar = Arithmetic(get_format(name))
+    rng = np.random.default_rng(4)
+    rows = np.zeros((12, 60))
+    rows[:6, 0] = rng.random(6) * 40  # the top first, equal rivals: the max never moves again
+    rows[6:9] = rng.normal(size=(3, 60)) * 3  # the max moves anywhere
+    rows[9:, -1] = 25.0  # the top last
+    u = ar.array(rows)
+    m = np.maximum.accumulate(u, axis=1)  # Milakov & Gimelshein's loop, every scale multiplied in
+    scale, term = ar.exp(ar.sub(np.concatenate([u[:, :1], m[:, :-1]], axis=1), m)), ar.exp(ar.sub(u, m))
+    d = term[:, 0]
+    for j in range(1, u.shape[1]):
+        d = ar.add(ar.mul(d, scale[:, j]), term[:, j])
+    expected = ar.div(ar.exp(ar.sub(u, m[:, -1:])), d[:, None])
+    got = online(ar, u, "sequential")
+    assert np.array_equal(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64), equal_nan=True)
