@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.formats.arithmetic import Arithmetic, arithmetic, object_ids
+from precision.formats.arithmetic import Arithmetic, arithmetic, equals, object_ids, running_max
 from precision.formats.number_formats import Format, mpf_of
 
 Order = Literal["sequential", "max_first", "max_last", "pairwise", "vector8"]  # how a sum visits its terms
@@ -124,12 +124,12 @@ def logsumexp_log1p(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
 def online(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """One pass (Milakov & Gimelshein 2018): running max m and d ← d·exp(m_old − m) + exp(x − m)."""
     cols = _columns_in_order(u, u, "sequential" if order == "pairwise" else order)
-    m = np.maximum.accumulate(cols, axis=1)  # the running max is exact; precompute it and both exps
+    m = running_max(cols)  # the running max is exact; precompute it and both exps
     previous = np.concatenate([cols[:, :1], m[:, :-1]], axis=1)
     scale, term = ar.exp(ar.sub(previous, m)), ar.exp(ar.sub(cols, m))
     # once every row's max has stopped moving its scales are all exp(0) = 1 and d·1 = d exactly in every mode:
     # the rest of the loop is a sequential sum, which adds a run of equal terms in closed form
-    moving = np.flatnonzero(~np.all(scale[:, 1:] == 1, axis=0))
+    moving = np.flatnonzero(~np.all(equals(scale[:, 1:], 1), axis=0))
     last = int(moving[-1]) + 1 if len(moving) else 0
     d = term[:, 0]
     for j in range(1, last + 1):

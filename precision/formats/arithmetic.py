@@ -208,6 +208,31 @@ def per_distinct(op: Callable[..., Any], *operands) -> np.ndarray:
     return distinct[inverse.reshape(-1)].reshape(args[0].shape)
 
 
+def equals(x: np.ndarray, value) -> np.ndarray:
+    """x == value elementwise, as booleans (object arrays: compared once per distinct object)."""
+    if x.dtype != object:
+        return np.asarray(x == value)
+    return per_distinct(np.frompyfunc(lambda v: v == value, 1, 1), x).astype(bool)
+
+
+def running_max(x: np.ndarray) -> np.ndarray:
+    """The running maximum along each row (object arrays: the distinct objects ranked once, the ranks maximised)."""
+    if x.dtype != object:
+        return np.maximum.accumulate(x, axis=1)
+    _, first, inverse = np.unique(object_ids(x).ravel(), return_index=True, return_inverse=True)
+    distinct = x.ravel()[first]
+    order = sorted(range(len(distinct)), key=lambda i: distinct[i])
+    rank, value = np.empty(len(distinct), dtype=np.int64), np.empty(len(distinct), dtype=object)
+    r = 0
+    for k, i in enumerate(order):  # equal values share a rank (and the first of them stands for it)
+        if k and distinct[i] != distinct[order[k - 1]]:
+            r += 1
+        rank[i] = r
+        if value[r] is None:
+            value[r] = distinct[i]
+    return value[np.maximum.accumulate(rank[inverse.reshape(-1)].reshape(x.shape), axis=1)]
+
+
 @lru_cache(maxsize=64)  # bounded: mpBITS, decimalDIGITS and δ-grids are formats without end
 def _arithmetic_of(fmt: Format) -> Arithmetic:
     return Arithmetic(fmt)
