@@ -13,7 +13,7 @@ import mpmath
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.formats.arithmetic import Arithmetic, arithmetic, equals, object_ids, running_max
+from precision.formats.arithmetic import Arithmetic, arithmetic, equals, running_max
 from precision.formats.number_formats import Format, mpf_of
 
 Order = Literal["sequential", "max_first", "max_last", "pairwise", "vector8"]  # how a sum visits its terms
@@ -74,12 +74,7 @@ def tree_reduce(ar: Arithmetic, lanes: np.ndarray) -> np.ndarray:
 
 
 def _rowmax(u: np.ndarray) -> np.ndarray:
-    if u.dtype != object:
-        return np.max(u, axis=1, keepdims=True)
-    ids, out = object_ids(u), np.empty((len(u), 1), dtype=object)
-    for r in range(len(u)):  # each distinct object compared once (a scan's rivals are one object)
-        out[r, 0] = max(u[r, np.unique(ids[r], return_index=True)[1]])
-    return out
+    return np.max(u, axis=1, keepdims=True) if u.dtype != object else running_max(u)[:, -1:]
 
 
 def naive(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
