@@ -14,7 +14,7 @@ import mpmath
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.formats.arithmetic import Arithmetic, arithmetic
+from precision.formats.arithmetic import Arithmetic, arithmetic, equals, running_max
 from precision.formats.number_formats import Format, mpf_of
 
 Order = Literal["sequential", "max_first", "max_last", "pairwise", "vector8", "vector4"]  # how a sum visits terms
@@ -132,7 +132,7 @@ def largest_partner(terms: np.ndarray, top: np.ndarray, order: Order) -> np.ndar
 
 
 def _rowmax(u: np.ndarray) -> np.ndarray:
-    return np.max(u, axis=1, keepdims=True)
+    return np.max(u, axis=1, keepdims=True) if u.dtype != object else running_max(u)[:, -1:]
 
 
 def naive(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
@@ -177,12 +177,18 @@ def logsumexp_log1p(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
 def online(ar: Arithmetic, u: np.ndarray, order: Order) -> np.ndarray:
     """One pass (Milakov & Gimelshein 2018): running max m and d ← d·exp(m_old − m) + exp(x − m)."""
     cols = _columns_in_order(u, u, "sequential" if order == "pairwise" else order)
-    m = np.maximum.accumulate(cols, axis=1)  # the running max is exact; precompute it and both exps
+    m = running_max(cols)  # the running max is exact; precompute it and both exps
     previous = np.concatenate([cols[:, :1], m[:, :-1]], axis=1)
     scale, term = ar.exp(ar.sub(previous, m)), ar.exp(ar.sub(cols, m))
+    # once every row's max has stopped moving its scales are all exp(0) = 1 and d·1 = d exactly in every mode:
+    # the rest of the loop is a sequential sum, which adds a run of equal terms in closed form
+    moving = np.flatnonzero(~np.all(equals(scale[:, 1:], 1), axis=0))
+    last = int(moving[-1]) + 1 if len(moving) else 0
     d = term[:, 0]
-    for j in range(1, cols.shape[1]):
+    for j in range(1, last + 1):
         d = ar.add(ar.mul(d, scale[:, j]), term[:, j])
+    if last + 1 < cols.shape[1]:
+        d = ar.sum_sequential(np.concatenate([d[:, None], term[:, last + 1:]], axis=1))
     return ar.div(ar.exp(ar.sub(u, m[:, -1:])), d[:, None])
 
 

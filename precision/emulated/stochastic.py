@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
+from typing import TypeAlias
 
 import mpmath
 import numpy as np
@@ -45,24 +46,70 @@ class Stochastic:
     fmt: BinaryFormat
 
     @cached_property
-    def _down(self) -> BinaryFormat:
-        return self.fmt.with_rounding("toward-zero")
+    def _largest(self) -> Fraction:
+        return to_fraction(self.fmt.max_finite)
 
     @cached_property
-    def _up(self) -> BinaryFormat:
-        return self.fmt.with_rounding("toward-positive")
+    def reach(self) -> Fraction:
+        """`curve_reach` of the format."""
+        return curve_reach(self.fmt)
+
+    @cached_property
+    def below_one(self) -> Fraction:
+        """The format's value just below 1."""
+        return to_fraction(self.fmt.value_at(self.fmt.index_of(self.fmt.round(1)) - 1))
+
+    def _split(self, num: int, den: int) -> tuple[int, int, int, int]:
+        """x = num/den > 0 as (n + rem/scale)·2^q, 2^q the quantum of x's binade (0 ≤ rem < scale): x lies
+        between the neighbours n·2^q and (n + 1)·2^q (on n·2^q where rem = 0); refused past the largest value."""
+        e = num.bit_length() - den.bit_length()  # 2^e ≤ x < 2^(e+1) once corrected
+        if (num << max(0, -e)) < (den << max(0, e)):
+            e -= 1
+        q = max(e, self.fmt.emin) - (self.fmt.precision - 1)
+        scale = den << q if q >= 0 else den
+        n, rem = divmod(num if q >= 0 else num << -q, scale)
+        top = self._largest
+        if rem and ((n + 1) << max(q, 0)) * top.denominator > top.numerator << max(-q, 0):
+            raise ArithmeticError(f"{num}/{den} overflows {self.fmt.name}")  # up would mean ∞
+        return n, q, rem, scale
 
     def outcomes(self, x: Fraction) -> list[tuple[Fraction, Fraction]]:
         """[(value, probability)] of SR(x) for a real x ≥ 0 (one outcome where x is a value of the format)."""
-        lo = to_fraction(self._down.round(x))
-        if lo == x:
-            return [(lo, Fraction(1))]
-        hi_value = self._up.round(x)
-        if not mpmath.isfinite(hi_value):  # past the largest finite value: up means ∞
-            raise ArithmeticError(f"{x} overflows {self.fmt.name}")
-        hi = to_fraction(hi_value)
-        up = (x - lo) / (hi - lo)
-        return [(lo, 1 - up), (hi, up)]
+        if x == 0:
+            return [(x, Fraction(1))]
+        n, q, rem, scale = self._split(x.numerator, x.denominator)
+        if rem == 0:
+            return [(x, Fraction(1))]
+        step = Fraction(1 << q) if q >= 0 else Fraction(1, 1 << -q)
+        up = Fraction(rem, scale)
+        return [(n * step, 1 - up), ((n + 1) * step, up)]
+
+    def dyadic_outcomes(self, x: Dyadic) -> list[tuple[Dyadic, Dyadic]]:
+        """`outcomes` of a dyadic x = m/2^k, in dyadics: values in lowest terms, probabilities as they come."""
+        m, k = x
+        if m == 0:
+            return [((0, 0), (1, 0))]
+        n, q, rem, scale = self._split(m, 1 << k)
+        if rem == 0:
+            return [(_lowest(m, k), (1, 0))]
+        j = scale.bit_length() - 1  # scale = 2^j: x's denominator is a power of two
+        return [(_lowest(n, -q), (scale - rem, j)), (_lowest(n + 1, -q), (rem, j))]
+
+
+Dyadic: TypeAlias = tuple[int, int]  # (m, k): the dyadic rational m/2^k, k ≥ 0 or a value in lowest terms
+
+
+def _lowest(m: int, k: int) -> Dyadic:
+    """m/2^k (k of any sign) as (m', k') in lowest terms, k' ≥ 0."""
+    if k <= 0:
+        return m << -k, 0
+    zeros = min((m & -m).bit_length() - 1, k) if m else k
+    return m >> zeros, k - zeros
+
+
+def _add(a: Dyadic, b: Dyadic) -> Dyadic:
+    k = max(a[1], b[1])
+    return (a[0] << (k - a[1])) + (b[0] << (k - b[1])), k
 
 
 @dataclass(frozen=True)
@@ -84,28 +131,40 @@ def _exp_neg(fmt: BinaryFormat, gap: Fraction) -> Fraction:
 def stochastic_top(fmt: BinaryFormat | str, gap, classes: int = 2) -> StochasticTop:
     """Exact P(top output = 1) and E[top output] of the max-shifted softmax of [gap, 0 × (classes − 1)], every
     operation stochastically rounded, the rivals summed after the top (see the module docstring)."""
-    sr = Stochastic(binary_format(fmt))
+    return _top(Stochastic(binary_format(fmt)), gap, classes)
+
+
+def _top(sr: Stochastic, gap, classes: int) -> StochasticTop:
     g = to_fraction(gap)
     if g < 0 or classes < 2:
         raise InputError("gap", f"needs a gap ≥ 0 and classes ≥ 2, got {gap}, {classes}")
-    if g > 2 * curve_reach(sr.fmt):
+    if g > 2 * sr.reach:
         raise InputError("gap", f"e^−{float(g):g} is too small to enumerate exactly (gaps up to "
-                                f"{float(2 * curve_reach(sr.fmt)):g} in {sr.fmt.name})")
-    e = sr.outcomes(_exp_neg(sr.fmt, g)) if g else [(Fraction(1), Fraction(1))]
-    sums = {Fraction(1): Fraction(1)}
+                                f"{float(2 * sr.reach):g} in {sr.fmt.name})")
+    # every value and probability of the enumeration is dyadic (e^−g too, at EXP_BITS): integers until 1/s
+    x = _exp_neg(sr.fmt, g) if g else Fraction(1)
+    e = sr.dyadic_outcomes((x.numerator, x.denominator.bit_length() - 1))
+    sums: dict[Dyadic, Dyadic] = {(1, 0): (1, 0)}
     for _ in range(classes - 1):
-        after: dict[Fraction, Fraction] = {}
+        after: dict[Dyadic, Dyadic] = {}
         for s, ps in sums.items():
             for ev, pe in e:
-                for v, pv in sr.outcomes(s + ev):
-                    after[v] = after.get(v, Fraction(0)) + ps * pe * pv
+                for v, pv in sr.dyadic_outcomes(_add(s, ev)):
+                    w = (ps[0] * pe[0] * pv[0], ps[1] + pe[1] + pv[1])
+                    after[v] = _add(after[v], w) if v in after else w
         sums = after
-    below = to_fraction(sr.fmt.value_at(sr.fmt.index_of(sr.fmt.round(1)) - 1))
-    p_one = Fraction(0)
-    for s, ps in sums.items():
-        y = 1 / s
-        p_one += ps * (1 if y == 1 else (y - below) / (1 - below) if y > below else 0)
-    return StochasticTop(g, p_one, sum((ps / s for s, ps in sums.items()), Fraction(0)), len(sums))
+    # SR(1/s) is 1 with probability 1 where s = 1, (1/s − b)/(1 − b) where 1/s > b (b: the value below 1), else 0
+    b = sr.below_one
+    p_one = expected = Fraction(0)
+    for (sm, sk), (pm, pk) in sums.items():
+        total, chance = Fraction(sm, 1 << sk), Fraction(pm, 1 << pk)
+        share = chance / total
+        expected += share
+        if total == 1:
+            p_one += chance
+        elif b * total < 1:
+            p_one += (share - chance * b) / (1 - b)
+    return StochasticTop(g, p_one, expected, len(sums))
 
 
 def curve_reach(fmt: BinaryFormat) -> Fraction:
@@ -117,9 +176,9 @@ def curve_reach(fmt: BinaryFormat) -> Fraction:
 
 def stochastic_curve(fmt: BinaryFormat | str, classes: int = 2, step: int = 1) -> list[StochasticTop]:
     """`stochastic_top` at every `step`-th non-negative value of the format up to `curve_reach`."""
-    f = binary_format(fmt)
-    last = f.index_of(f.round(curve_reach(f)))
-    return [stochastic_top(f, f.value_at(i), classes) for i in range(0, last + 1, step)]
+    sr = Stochastic(binary_format(fmt))
+    last = sr.fmt.index_of(sr.fmt.round(curve_reach(sr.fmt)))
+    return [_top(sr, sr.fmt.value_at(i), classes) for i in range(0, last + 1, step)]
 
 
 def first_reaching(curve: list[StochasticTop], levels=(Fraction(1, 2), Fraction(99, 100), Fraction(1))) -> dict:

@@ -23,7 +23,7 @@ import numpy as np
 from precision.common.errors import InputError
 from precision.emulated.algorithms import ALGORITHMS, ORDERS, AlgorithmName, Order, emulate
 from precision.emulated.mode_forms import mode_closed_forms
-from precision.formats.arithmetic import arithmetic
+from precision.formats.arithmetic import arithmetic, equals
 from precision.formats.named_formats import get_format
 from precision.formats.number_formats import Format, mpf_of, to_fraction
 from precision.formats.rounding import DEFAULT_ROUNDING
@@ -103,7 +103,7 @@ class GapScan:
         p = self.outputs(np.asarray(idx))
         top, rest = p[:, 0], p[:, 1:]
         nan = np.array([v != v for v in top]) if top.dtype == object else np.isnan(top)
-        return {"top": top, "top_one": top == 1, "others_zero": np.all(rest == 0, axis=1), "nan": nan}
+        return {"top": top, "top_one": top == 1, "others_zero": np.all(equals(rest, 0), axis=1), "nan": nan}
 
 
 GAP_FACTS = ("top_is_one_from_gap", "others_zero_from_gap", "sum_exceeds_one", "nan_from_gap",

@@ -22,6 +22,7 @@ from precision.formats.binary import BinaryFormat
 from precision.formats.error_free import error_sign, toward_exact
 from precision.formats.named_formats import get_format
 from precision.formats.number_formats import Format, Overflow
+from precision.formats.repeated_addition import MIN_REPEATS, add_repeatedly, constant_tail
 from precision.formats.rounding import DEFAULT_ROUNDING
 
 _LONG_BITS = np.finfo(np.longdouble).nmant  # 63 on x86 (80-bit), 112 where long double is quad, 52 elsewhere
@@ -85,7 +86,11 @@ class Arithmetic:
             if f.rounding != DEFAULT_ROUNDING and isinstance(f, BinaryFormat):
                 s = toward_exact(s, error_sign(name, a, b, s), f.precision, f.emin)
             return self._round_result(s)
-        return self._ops[name](a, b)
+        return self._each(name, a, b)
+
+    def _each(self, name: str, *operands) -> np.ndarray:
+        """The exact operation elementwise on object arrays (`per_distinct`)."""
+        return per_distinct(self._ops[name], *operands)
 
     def add(self, a, b):
         return self._binary("add", a, b, np.add)
@@ -121,14 +126,32 @@ class Arithmetic:
         if dtype is not None:  # NumPy's accumulate is strictly sequential and rounds each step in dtype
             with np.errstate(all="ignore"):
                 return np.add.accumulate(cols.astype(dtype), axis=1)[:, -1].astype(np.float64)
+        # equal terms at the end of every row (a scan's equal rivals): added in closed form, a binade at a time
+        f = self.fmt
+        closed = isinstance(f, BinaryFormat) and f.precision <= 53 and f.emin >= -1022 and f.emax <= 1023
+        n = cols.shape[1]
+        last = constant_tail(cols) if closed else n - 1
+        last = last if n - 1 - last >= MIN_REPEATS else n - 1
         s = cols[:, 0]
-        for j in range(1, cols.shape[1]):
+        for j in range(1, last + 1):
             s = self.add(s, cols[:, j])
-        return s
+        return s if last == n - 1 else self._add_repeatedly(s, cols[:, last], n - 1 - last)
+
+    def _add_repeatedly(self, s: np.ndarray, t: np.ndarray, count: int) -> np.ndarray:
+        """s ← s + t, `count` times, every addition rounded (`add_repeatedly`; binary64 under a mode is carried
+        by object arrays of mpf, whose values float64 holds exactly)."""
+        assert isinstance(self.fmt, BinaryFormat)
+        if self.vectorized:
+            return add_repeatedly(self.fmt, s, t, count, self.add)
+        floats = np.frompyfunc(float, 1, 1)
+        exact = lambda x: np.frompyfunc(mpmath.mpf, 1, 1)(x)
+        add = lambda a, b: floats(self.add(exact(a), exact(b))).astype(np.float64)
+        return exact(add_repeatedly(self.fmt, floats(s).astype(np.float64), floats(t).astype(np.float64), count,
+                                    add))
 
     def _function(self, name, a, libm):
         if not self.vectorized:
-            return self._ops[name](a)
+            return self._each(name, a)
         a = np.asarray(a, dtype=np.float64)
         if a.size >= 1 << 16 and self.fmt.precision > 26:  # long double is slow, and wide rows repeat their
             # rivals: evaluate each distinct argument once
@@ -163,6 +186,51 @@ class Arithmetic:
             exact = np.array([float(self._exact[name](mpmath.mpf(float(v)))) for v in values])
             out[unsure] = exact[inverse.reshape(-1)]
         return out
+
+
+def object_ids(x: np.ndarray) -> np.ndarray:
+    """The identity of each element of an object array, as int64, in x's shape."""
+    return np.fromiter(map(id, x.ravel()), dtype=np.int64, count=x.size).reshape(x.shape)
+
+
+def per_distinct(op: Callable[..., Any], *operands) -> np.ndarray:
+    """op (a NumPy ufunc over object arrays) elementwise, called once per distinct tuple of operand objects: a
+    scan's rows share their rivals' objects, and the elements of one tuple get the same result object."""
+    args = np.broadcast_arrays(*(np.asarray(x, dtype=object) for x in operands))
+    if args[0].size < 64:
+        return op(*args)
+    key = np.zeros(args[0].size, dtype=np.int64)
+    for x in args:  # each operand's objects numbered densely, the numbers combined into one key per tuple
+        _, code = np.unique(object_ids(x).ravel(), return_inverse=True)
+        key = key * (int(code.max()) + 1) + code.reshape(-1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    distinct = np.asarray(op(*(x.ravel()[first] for x in args)))
+    return distinct[inverse.reshape(-1)].reshape(args[0].shape)
+
+
+def equals(x: np.ndarray, value) -> np.ndarray:
+    """x == value elementwise, as booleans (object arrays: compared once per distinct object)."""
+    if x.dtype != object:
+        return np.asarray(x == value)
+    return per_distinct(np.frompyfunc(lambda v: v == value, 1, 1), x).astype(bool)
+
+
+def running_max(x: np.ndarray) -> np.ndarray:
+    """The running maximum along each row (object arrays: the distinct objects ranked once, the ranks maximised)."""
+    if x.dtype != object:
+        return np.maximum.accumulate(x, axis=1)
+    _, first, inverse = np.unique(object_ids(x).ravel(), return_index=True, return_inverse=True)
+    distinct = x.ravel()[first]
+    order = sorted(range(len(distinct)), key=lambda i: distinct[i])
+    rank, value = np.empty(len(distinct), dtype=np.int64), np.empty(len(distinct), dtype=object)
+    r = 0
+    for k, i in enumerate(order):  # equal values share a rank (and the first of them stands for it)
+        if k and distinct[i] != distinct[order[k - 1]]:
+            r += 1
+        rank[i] = r
+        if value[r] is None:
+            value[r] = distinct[i]
+    return value[np.maximum.accumulate(rank[inverse.reshape(-1)].reshape(x.shape), axis=1)]
 
 
 @lru_cache(maxsize=64)  # bounded: mpBITS, decimalDIGITS and δ-grids are formats without end

@@ -1,15 +1,18 @@
 """The hardware dtypes, one table: each name with its NumPy storage type, the unsigned type of its bits and its
-exact `BinaryFormat`. Every list of dtype names in the project is a view of `DTYPES`."""
+exact `BinaryFormat`. Every list of dtype names in the project is a view of `DTYPES`, or, for the dtypes only the
+emulated kernel computes in (`EMULATED_ONLY`: ml_dtypes' FP6/FP4 and the block-scaled formats), of `ALL_DTYPES`."""
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import overload
 
 import ml_dtypes
 import numpy as np
 
+from precision.common.errors import InputError
 from precision.formats.binary import BinaryFormat
+from precision.formats.block_scaled import BLOCK_FORMATS, BlockFormat
 from precision.formats.named_formats import BUILTIN, LOW_PRECISION
 
 
@@ -71,9 +74,43 @@ DTYPES = {d.name: d for d in (
     Dtype("float16", np.float16, np.uint16), Dtype("bfloat16", ml_dtypes.bfloat16, np.uint16),
     Dtype("float32", np.float32, np.uint32), Dtype("float64", np.float64, np.uint64),
     Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8),
-    # ml_dtypes' other float8 formats; FP6/FP4 are formats of the emulated arithmetic only for now: with neither
-    # infinity nor NaN their bit patterns do not end in a non-finite value, as every dtype here does
+    # ml_dtypes' other float8 formats; FP6/FP4 are in EMULATED_ONLY: with neither infinity nor NaN their bit
+    # patterns do not end in a non-finite value, as every dtype here does
     *(Dtype(f.name, getattr(ml_dtypes, f.name), np.uint8) for f in LOW_PRECISION if f.name.startswith("float8")))}
+
+
+@dataclass(frozen=True)
+class BlockDtype(Dtype):
+    """A block-scaled format as a dtype of the emulated kernel: a row of logits is held in float32 (its values, grid
+    and gaps are float32's) and quantised per block along the row by the kernel before a softmax computed in
+    float32, as `precision.emulated.block_thresholds` quantises logits before the softmax."""
+
+    block: BlockFormat = field(kw_only=True)
+
+    @property
+    def format(self) -> BinaryFormat:
+        return BUILTIN["float32"]
+
+
+# Only the emulated kernel computes in these (no framework does): ml_dtypes' FP6 and FP4, whose casts saturate a
+# value beyond the largest (neither infinity nor NaN), and the block-scaled formats
+EMULATED_ONLY: dict[str, Dtype] = {d.name: d for d in (
+    *(Dtype(f.name, getattr(ml_dtypes, f.name), np.uint8) for f in LOW_PRECISION if not f.name.startswith("float8")),
+    *(BlockDtype(b.name, np.float32, np.uint32, block=b) for b in BLOCK_FORMATS.values()))}
+ALL_DTYPES: dict[str, Dtype] = DTYPES | EMULATED_ONLY
+# ml_dtypes' formats that are no dtype of a logits analysis, and why
+NO_LOGITS = {"float8_e8m0fnu": "float8_e8m0fnu is a scale format: powers of two only, no zero and no negative value, "
+                               "so it holds no logits (it is the MX formats' block scale: use mxfp8_e4m3 … mxint8)",
+             "float8_e5m3fnu": "float8_e5m3fnu is unsigned: it holds no negative logit",
+             "float8_e4m3": "float8_e4m3 (ml_dtypes' IEEE-style E4M3, with infinities) is not a format of the "
+                            "emulated arithmetic yet; float8_e4m3fn is"}
+
+
+def check_logits_dtype(name: str) -> str:
+    """A dtype name a logits analysis can take, or one line saying why not."""
+    if name in NO_LOGITS:
+        raise InputError("dtypes", NO_LOGITS[name])
+    return name
 
 IEEE = ("float16", "bfloat16", "float32", "float64")  # the dtypes of every framework; float8 is NumPy's alone
 NARROW = IEEE[:3]  # float16, bfloat16, float32: what attention and language models' logits are computed in

@@ -15,7 +15,7 @@ from typing import Callable, Literal
 import numpy as np
 
 from precision.emulated.algorithms import AlgorithmName, Order
-from precision.formats.dtypes import DTYPES, IEEE, Dtype, exactly
+from precision.formats.dtypes import ALL_DTYPES, DTYPES, IEEE, Dtype, exactly
 from precision.kernels.errors import KernelError
 from precision.kernels.user_call import UserCall, callable_name
 
@@ -134,7 +134,7 @@ class Kernel:
         if not self.available():
             raise KernelError("kernel", f"kernel {self.name} needs the {self.package} package: "
                               f"pip install 'softmax-saturation[{self.extra}]'")
-        return DTYPES[dtype]
+        return ALL_DTYPES[dtype]
 
     @property
     def one(self) -> float:

@@ -10,7 +10,8 @@ from precision.common.files import check_writable, output_folder
 from precision.common.options import device_option, listed
 from precision.common.publishing import publishing
 from precision.emulated.algorithms import ALGORITHMS
-from precision.kernels.registry import DTYPES, KERNELS, Kernel, get_kernel
+from precision.formats.dtypes import ALL_DTYPES, EMULATED_ONLY, NO_LOGITS, check_logits_dtype
+from precision.kernels.registry import KERNELS, Kernel, get_kernel
 from precision.logits.dumps import LOGIT_DTYPES
 
 LOGITS_FILES = ("logits.json", "logits.md", "logits_past_threshold.png")
@@ -26,8 +27,14 @@ def configure_logits(parser: argparse.ArgumentParser) -> None:
                              "'emulated' with --algorithm)")
     parser.add_argument("--algorithm", default=None, choices=tuple(ALGORITHMS),
                         help="the emulated algorithm of --kernel emulated")
-    parser.add_argument("--dtypes", type=listed(tuple(DTYPES)), default=None,
-                        help="dtypes (default the kernel's among " + ",".join(LOGIT_DTYPES) + ")")
+    parser.add_argument("--dtypes", type=listed(tuple(ALL_DTYPES) + tuple(NO_LOGITS), check=check_logits_dtype),
+                        default=None,
+                        help="dtypes (default the kernel's among " + ",".join(LOGIT_DTYPES) + "); with --kernel "
+                             "emulated also " + ",".join(EMULATED_ONLY) + ": FP6/FP4 round the logits to the "
+                             "format (a logit beyond its largest value is stored as the largest: no overflow row), "
+                             "and a block-scaled format (MX: blocks of 32, NVFP4: 16) quantises each row per block "
+                             "along the row before a softmax computed in float32, whose gaps, thresholds and ulps "
+                             "are float32's; a kernel that cannot run a dtype is refused")
     parser.add_argument("--scheduler", default=None,
                         help="spread a dump's shards over Dask: 'dask' (a local cluster on 127.0.0.1) or "
                              "tcp://HOST:PORT (a running cluster whose workers can open the files); needs "
@@ -72,8 +79,9 @@ def _run(args) -> int:
     kernel = logits_kernel(args.kernel, args.algorithm)
     dtypes = args.dtypes or tuple(d for d in LOGIT_DTYPES if d in kernel.dtypes)
     device = device_option(args.device, [kernel])
-    for d in dtypes:
-        kernel.check(d, device)
+    with under("--dtypes", only="dtype"):
+        for d in dtypes:
+            kernel.check(d, device)
     from precision.logits.dask_scan import check_scheduler
     from precision.logits.shards import find_shards
     check_scheduler(args.scheduler)

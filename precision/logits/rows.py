@@ -33,9 +33,10 @@ import numpy as np
 from precision.common.errors import InputError
 from precision.emulated.algorithms import ALGORITHMS, check_logits, emulate, largest_partner
 from precision.formats.arithmetic import arithmetic
-from precision.formats.dtypes import exactly
+from precision.formats.block_scaled import quantise
+from precision.formats.dtypes import ALL_DTYPES, BlockDtype, exactly
 from precision.formats.search import first_true
-from precision.kernels.registry import DTYPES, EmulationModel, Kernel, get_kernel, log_kernel_of
+from precision.kernels.registry import EmulationModel, Kernel, get_kernel, log_kernel_of
 
 REACH = 2048.0  # largest gap searched: every kernel here saturates long before (float64: at ~37 + ln M)
 
@@ -99,7 +100,7 @@ def check_rows(logits, name: str = "logits") -> np.ndarray:
 
 def absorbed_weight(dtype: str, rounded_once: bool) -> float:
     """c of the module docstring: the largest rival weight e^−gap·W that leaves the top output exactly 1."""
-    f = DTYPES[dtype].format
+    f = ALL_DTYPES[dtype].format
     one = f.index_of(f.round(1))
     if rounded_once:
         h = (1 - float(f.value_at(one - 1))) / 2
@@ -108,17 +109,22 @@ def absorbed_weight(dtype: str, rounded_once: bool) -> float:
 
 
 def emulated_kernel(algorithm: str) -> Kernel:
-    """An emulated algorithm of `precision.emulated.algorithms`, every operation rounded in the dtype, as a Kernel."""
+    """An emulated algorithm of `precision.emulated.algorithms`, every operation rounded in the dtype, as a Kernel.
+    It takes every dtype of `ALL_DTYPES`: a block-scaled one (`BlockDtype`) quantises each row per block first and
+    computes in float32."""
     if algorithm not in ALGORITHMS:
         raise InputError("algorithm", f"unknown {algorithm!r}; expected one of {', '.join(ALGORITHMS)}")
 
     def compute(x, d, device):
         ar = arithmetic(d.format)
-        return emulate(algorithm, x.astype(np.float64), ar, ar, "sequential")
+        x = x.astype(np.float64)
+        if isinstance(d, BlockDtype):  # the row stored in the block format and read back into float32
+            x = ar.array(quantise(x, d.block))
+        return emulate(algorithm, x, ar, ar, "sequential")
 
     model = EmulationModel(algorithm, None, "sequential", "the emulation itself")
     return Kernel(f"emulated-{algorithm}", f"precision.emulated.algorithms.{algorithm}, every operation rounded",
-                  "numpy", "", tuple(DTYPES), compute, lambda dtype: model)
+                  "numpy", "", tuple(ALL_DTYPES), compute, lambda dtype: model)
 
 
 def saturation_of(logits, dtypes=("float32",), kernel: Kernel | str = "torch", device: str = "cpu",
@@ -282,7 +288,9 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess
         threshold[rows[step]] = d.values(found).astype(np.float64)
         return step
 
-    reach = int(d.index(d.cast(np.array([min(REACH, float(d.format.max_finite) / 4)])))[0])
+    # a quarter of the largest value; all of it where the format saturates (FP6/FP4: a top beyond it is stored as it)
+    largest = float(d.format.max_finite) / (1 if d.format.overflow == "finite" else 4)
+    reach = int(d.index(d.cast(np.array([min(REACH, largest)])))[0])
     todo = ok
     if guess is not None:
         g = guess[ok]

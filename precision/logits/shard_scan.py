@@ -19,7 +19,8 @@ from typing import Callable
 
 import numpy as np
 
-from precision.kernels.registry import DTYPES, Kernel, get_kernel
+from precision.formats.dtypes import ALL_DTYPES
+from precision.kernels.registry import Kernel, get_kernel
 from precision.logits.rows import Saturation, log_kernel_of, margin_and_log_odds, saturation_in_dtype
 from precision.logits.shards import Shard
 from precision.logits.summary import NO_ULPS, DtypeStatistics, merge
@@ -37,7 +38,7 @@ def token_dtype(dtypes) -> np.dtype:
 def past_ulps(s: Saturation) -> np.ndarray:
     """Per row: the number of the dtype's values between its saturation gap and its gap rounded to the dtype
     (> 0: past it); NO_ULPS for flagged rows and rows beyond reach."""
-    d = DTYPES[s.dtype]
+    d = ALL_DTYPES[s.dtype]
     ok = np.isfinite(s.threshold) & np.isfinite(s.gap)
     out = np.full(len(s.gap), NO_ULPS, dtype=np.int64)
     if ok.any():

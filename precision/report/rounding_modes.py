@@ -14,7 +14,7 @@ from precision.formats.named_formats import get_format
 from precision.formats.rounding import ROUNDING_MODES
 
 MODE_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
-MODE_CLASSES = {"float8_e4m3fn": (2, 1000), "float8_e5m2": (2, 1000)}  # others: 2 (1000 takes seconds a mode)
+MODE_CLASSES = {"float8_e4m3fn": (2, 1000), "float8_e5m2": (2, 1000)}  # others: 2 (1000: `thresholds --classes`)
 
 
 def rounding_mode_rows(formats) -> list[dict]:
@@ -53,7 +53,7 @@ def rounding_mode_markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-STOCHASTIC_FORMATS = ("float8_e4m3fn", "float8_e5m2")  # whole curves in a tenth of a second (bfloat16: ~10 s)
+STOCHASTIC_FORMATS = ("float8_e4m3fn", "float8_e5m2")  # whole curves in hundredths of a second (bfloat16: ~2 s)
 
 
 def stochastic_rows(formats=STOCHASTIC_FORMATS) -> list[dict]:

@@ -10,6 +10,7 @@ import pytest
 from precision.common.errors import InputError
 from precision.emulated.stochastic import Stochastic, first_reaching, monte_carlo_top, stochastic_curve, stochastic_top
 from precision.formats.named_formats import get_format
+from precision.formats.number_formats import to_fraction
 
 
 @pytest.mark.parametrize("name", ["bfloat16", "float8_e5m2", "float8_e4m3fn"])
@@ -65,3 +66,23 @@ def test_report_rows_and_figure(tmp_path):
     assert rows[0]["first_reaching"] == {"1/2": "2.5", "99/100": "6", "1": None}
     assert "| float8_e5m2 | 2.5 | 6 | never |" in stochastic_markdown(rows)
     assert stochastic_figure(rows, tmp_path).stat().st_size > 1000
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "float16", "float8_e4m3fn", "float8_e5m2fnuz", "float4_e2m1fn"])
+def test_outcomes_are_the_two_directed_roundings(name):
+    fmt = get_format(name)
+    sr, down, up = Stochastic(fmt), fmt.with_rounding("toward-zero"), fmt.with_rounding("toward-positive")
+    rng = np.random.default_rng(5)
+    top = to_fraction(fmt.max_finite)
+    xs = [Fraction(int(n), int(d)) * top for n, d in zip(rng.integers(1, 10**6, 200), rng.integers(10**6, 10**9, 200))]
+    xs += [to_fraction(fmt.value_at(i)) for i in range(min(40, fmt.max_index + 1))]
+    xs += [to_fraction(fmt.smallest_subnormal) / 3, Fraction(1) + to_fraction(fmt.epsilon) / 2]
+    for x in xs:
+        lo, hi = to_fraction(down.round(x)), to_fraction(up.round(x))
+        expected = [(x, 1)] if lo == x else [(lo, (hi - x) / (hi - lo)), (hi, (x - lo) / (hi - lo))]
+        assert sr.outcomes(x) == expected, (name, x)
+
+
+def test_the_bfloat16_curve_reaches_its_levels_where_the_readme_says():
+    first = first_reaching(stochastic_curve("bfloat16"))
+    assert first == {"1/2": Fraction("5.5625"), "99/100": Fraction("9.5"), "1": None}
