@@ -19,6 +19,7 @@ from precision.emulated.exp_error import PROVED_FORMATS
 
 from . import coq_spec
 from .coq import (
+    ALGORITHM_THEOREMS,
     EXTRA_THEOREMS,
     FORMATS,
     GENERIC_THEOREMS,
@@ -224,7 +225,7 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
         names = list(generic)
         for n in generic:
             shutil.copyfile(SOURCE / f"{n}.v", build / f"{n}.v")
-        theorems = GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS
+        theorems = GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + ALGORITHM_THEOREMS
         for fmt in formats:
             t = format_thresholds(fmt)
             n = f"Thresholds_{_ident(fmt)}"

@@ -260,6 +260,7 @@ def test_every_coq_theorem_lands_in_the_certificate():
     """Each main theorem the runner checks belongs to a certificate group (none is checked and then dropped)."""
     from proofs.certificates import COQ_GROUPS
     from proofs.checkers.coq import (
+        ALGORITHM_THEOREMS,
         EXTRA_THEOREMS,
         GENERIC_THEOREMS,
         IEEE_THEOREMS,
@@ -267,7 +268,25 @@ def test_every_coq_theorem_lands_in_the_certificate():
         format_thresholds,
         kernel_theorems,
     )
-    theorems = (GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + kernel_theorems()
+    theorems = (GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + ALGORITHM_THEOREMS + kernel_theorems()
                 + format_theorems(format_thresholds("float32")))
     prefixes = tuple(p for _, _, group in COQ_GROUPS for p in group)
     assert [t.file for t in theorems if not t.file.startswith(prefixes)] == []
+
+
+@pytest.mark.parametrize("fmt", coq.FORMATS)
+def test_thresholds_are_the_closed_form(fmt):
+    """Every format's computed two-class threshold T is what ThresholdClosedForm.format_threshold_of_closed_form
+    makes of the closed form: the least format value at or above T* = −ln(2^−p + 2^(max(1 − 2p, emin) − 1)), i.e.
+    pred(T) < T* ≤ T. A T one value off either way fails."""
+    import mpmath
+
+    from precision.emulated.exp_error import predecessor, successor
+    t = coq.format_thresholds(fmt)
+    p, emin, T = t.p, t.emin, t.top_is_one_from_gap
+    with mpmath.workprec(max(400, 4 * p)):
+        star = -mpmath.log(mpmath.mpf(2) ** -p + mpmath.mpf(2) ** (max(1 - 2 * p, emin) - 1))
+        value = lambda x: mpmath.mpf(x.numerator) / x.denominator
+        closed = lambda g: value(predecessor(g, p, emin)) < star <= value(g)
+        assert closed(T)
+        assert not closed(successor(T, p, emin)) and not closed(predecessor(T, p, emin))
