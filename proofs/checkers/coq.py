@@ -383,8 +383,12 @@ ALGORITHM_THEOREMS: list[Theorem] = [
             "Lemma 2.2 rounded: d ≤ d′ and l1 = 1 ⇒ p1 = 1, so l1 < p1 fails once saturated (and raising the top "
             "logit never lowers a top output that is 1)", tuple(GENERIC_HYPOTHESES) + (CR_EXP, LEMMA_2_2_ROUNDED)),
     Theorem("lemma_2_2_rounded_drops_before_one", "Lemma22Rounded",
-            "p ≥ 6: logits (1, 0) raised by (1, 1.5): p1 < 1 and l1 < p1 (before saturation it does drop)",
-            tuple(GENERIC_HYPOTHESES) + (CR_EXP, "p ≥ 6")),
+            "p ≥ 5: logits (2, 0) raised by (1, 2.5): p1 < 1 and l1 < p1 (before saturation it does drop)",
+            tuple(GENERIC_HYPOTHESES) + (CR_EXP, "p ≥ 5")),
+    Theorem("ieee_raise_top_keeps_one", "Lemma22IEEE",
+            "IEEE 754, x2 ≤ x1 ≤ y1 finite, no overflow in x2 − x1: top output 1 at (x1, x2) ⇒ 1 at (y1, x2), "
+            "whether y1 − x2 overflows or not (raising the top logit never lowers a top output that is 1)",
+            IEEE + ("prec ≥ 2, emax ≥ 4",)),
     Theorem("binary32_lemma_2_2_both_one", "Lemma22IEEE",
             "IEEE binary32, logits (30, 0) raised by (1, 1.1) to (31, 1.1f): both top outputs are exactly 1, so the "
             "paper's l1 < p1 fails", IEEE),

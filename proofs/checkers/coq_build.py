@@ -37,6 +37,7 @@ from .coq import (
     kernel_theorems,
     threshold_file,
 )
+from .coq_windows import WINDOW_FILE, window_file, window_theorems
 
 PRINTED_ALONE = "this theorem"
 OWN_RUNS, GENERATED_RUN = ("Assumptions", "AssumptionsMore"), "AssumptionsGenerated"
@@ -125,7 +126,7 @@ def _checked(exe: str, build: Path, name: str, timeout: float) -> FileResult:
 
 
 def _generated(t: Theorem) -> bool:
-    return t.file.startswith("Thresholds_") or t.file == KERNEL_FILE
+    return t.file.startswith("Thresholds_") or t.file in (KERNEL_FILE, WINDOW_FILE)
 
 
 def _start_assumptions(exe: str, build: Path, run: str, theorems: list[Theorem]) -> subprocess.Popen:
@@ -226,12 +227,18 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
         for n in generic:
             shutil.copyfile(SOURCE / f"{n}.v", build / f"{n}.v")
         theorems = GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + ALGORITHM_THEOREMS
+        per_format = []
         for fmt in formats:
             t = format_thresholds(fmt)
             n = f"Thresholds_{_ident(fmt)}"
             (build / f"{n}.v").write_text(threshold_file(fmt, thresholds=t))
             names.append(n)
             theorems += format_theorems(t)
+            per_format.append(t)
+        if window_theorems(per_format):  # the sum > 1 windows, from the threshold files' theorems
+            (build / f"{WINDOW_FILE}.v").write_text(window_file(per_format))
+            names.append(WINDOW_FILE)
+            theorems += window_theorems(per_format)
         if kernel_formats:  # the k-ulp intervals of kernels whose exp is not correctly rounded
             (build / f"{KERNEL_FILE}.v").write_text(kernel_file(kernel_formats))
             names.append(KERNEL_FILE)

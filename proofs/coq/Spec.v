@@ -381,10 +381,19 @@ Definition pin_lemma_2_2_rounded_equal_once_one : forall p emin, (2 <= p)%Z -> (
   forall d d', d <= d' -> top p emin (rnd p emin (exp (rnd p emin d'))) = 1 -> top p emin (rnd p emin (exp (rnd p emin d))) = 1
   := lemma_2_2_rounded_equal_once_one.
 
-Definition pin_lemma_2_2_rounded_drops_before_one : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z -> (6 <= p)%Z ->
-  top p emin (rnd p emin (exp (rnd p emin (0 - 1)))) < 1 /\
-  top p emin (rnd p emin (exp (rnd p emin (3 / 2 - 2)))) < top p emin (rnd p emin (exp (rnd p emin (0 - 1))))
+Definition pin_lemma_2_2_rounded_drops_before_one : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z -> (5 <= p)%Z ->
+  top p emin (rnd p emin (exp (rnd p emin (0 - 2)))) < 1 /\
+  top p emin (rnd p emin (exp (rnd p emin (5 / 2 - 3)))) < top p emin (rnd p emin (exp (rnd p emin (0 - 2))))
   := lemma_2_2_rounded_drops_before_one.
+
+Definition pin_ieee_raise_top_keeps_one :
+  forall prec emax `{Prec_gt_0 prec} `{Prec_lt_emax prec emax}, (2 <= prec)%Z -> (4 <= emax)%Z ->
+  forall E : binary_float prec emax -> binary_float prec emax, exp_ok prec emax E ->
+  forall x1 x2 y1, is_finite x1 = true -> is_finite x2 = true -> is_finite y1 = true ->
+  B2R x2 <= B2R x1 -> B2R x1 <= B2R y1 ->
+  Rabs (rnd prec (3 - emax - prec)%Z (B2R x2 - B2R x1)) < bpow radix2 emax ->
+  B2R (ieee_top E x1 x2) = 1 -> B2R (ieee_top E y1 x2) = 1
+  := ieee_raise_top_keeps_one.
 
 (** binary32 (24 bits, infinities at 2^128): logits (30, 0) = (15728640·2^−19, +0) raised to
     (31, 1.1f) = (16252928·2^−19, 9227469·2^−23). *)

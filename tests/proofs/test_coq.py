@@ -290,3 +290,24 @@ def test_thresholds_are_the_closed_form(fmt):
         closed = lambda g: value(predecessor(g, p, emin)) < star <= value(g)
         assert closed(T)
         assert not closed(successor(T, p, emin)) and not closed(predecessor(T, p, emin))
+
+
+@needs_coq
+def test_sum_above_one_windows_are_proved_and_tight(coq_checked):
+    """Every format with an others-zero gap has its [T, T0) sum > 1 theorem in the certificate; the float16 window
+    with T0 one value later, or T one value earlier, is refused by coqc (the file names the exact window)."""
+    from dataclasses import replace
+
+    from precision.emulated.exp_error import predecessor, successor
+    from proofs.checkers.coq_windows import WINDOW_FILE, window_file
+    result, build, _ = coq_checked
+    assert result.ok, result.note
+    names = {t.name for t in result.theorems if t.file == WINDOW_FILE}
+    assert {f"{coq._ident(f)}_sum_above_one_on_window" for f in coq.FORMATS if f != "mp113"} <= names
+    t = coq.format_thresholds("float16")
+    p, emin = t.p, t.emin
+    assert _coqc(build, "WindowCheck", window_file([t])).returncode == 0
+    for moved in (replace(t, others_zero_from_gap=successor(t.others_zero_from_gap, p, emin)),
+                  replace(t, top_is_one_from_gap=predecessor(t.top_is_one_from_gap, p, emin))):
+        r = _coqc(build, "WindowCheck", window_file([moved]))
+        assert r.returncode != 0, "Coq accepted a window one value too wide"
