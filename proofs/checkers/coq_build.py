@@ -37,7 +37,7 @@ from .coq import (
     kernel_theorems,
     threshold_file,
 )
-from .coq_windows import WINDOW_FILE, window_file, window_theorems
+from .coq_corollaries import COROLLARY_FILE, corollary_file, corollary_theorems
 
 PRINTED_ALONE = "this theorem"
 OWN_RUNS, GENERATED_RUN = ("Assumptions", "AssumptionsMore"), "AssumptionsGenerated"
@@ -126,7 +126,7 @@ def _checked(exe: str, build: Path, name: str, timeout: float) -> FileResult:
 
 
 def _generated(t: Theorem) -> bool:
-    return t.file.startswith("Thresholds_") or t.file in (KERNEL_FILE, WINDOW_FILE)
+    return t.file.startswith("Thresholds_") or t.file in (KERNEL_FILE, COROLLARY_FILE)
 
 
 def _start_assumptions(exe: str, build: Path, run: str, theorems: list[Theorem]) -> subprocess.Popen:
@@ -235,10 +235,10 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
             names.append(n)
             theorems += format_theorems(t)
             per_format.append(t)
-        if window_theorems(per_format):  # the sum > 1 windows, from the threshold files' theorems
-            (build / f"{WINDOW_FILE}.v").write_text(window_file(per_format))
-            names.append(WINDOW_FILE)
-            theorems += window_theorems(per_format)
+        if corollary_theorems(per_format):  # the sum > 1 windows and log1p zeros, from the threshold files
+            (build / f"{COROLLARY_FILE}.v").write_text(corollary_file(per_format))
+            names.append(COROLLARY_FILE)
+            theorems += corollary_theorems(per_format)
         if kernel_formats:  # the k-ulp intervals of kernels whose exp is not correctly rounded
             (build / f"{KERNEL_FILE}.v").write_text(kernel_file(kernel_formats))
             names.append(KERNEL_FILE)

@@ -294,20 +294,23 @@ def test_thresholds_are_the_closed_form(fmt):
 
 @needs_coq
 def test_sum_above_one_windows_are_proved_and_tight(coq_checked):
-    """Every format with an others-zero gap has its [T, T0) sum > 1 theorem in the certificate; the float16 window
-    with T0 one value later, or T one value earlier, is refused by coqc (the file names the exact window)."""
+    """Every format with an others-zero gap has its [T, T0) sum > 1 theorem and its log1p log-probability zero from
+    T0 in the certificate; the float16 window with T0 one value later, or T one value earlier, is refused by coqc
+    (the file names the exact window)."""
     from dataclasses import replace
 
     from precision.emulated.exp_error import predecessor, successor
-    from proofs.checkers.coq_windows import WINDOW_FILE, window_file
+    from proofs.checkers.coq_corollaries import COROLLARY_FILE, corollary_file
     result, build, _ = coq_checked
     assert result.ok, result.note
-    names = {t.name for t in result.theorems if t.file == WINDOW_FILE}
-    assert {f"{coq._ident(f)}_sum_above_one_on_window" for f in coq.FORMATS if f != "mp113"} <= names
+    names = {t.name for t in result.theorems if t.file == COROLLARY_FILE}
+    assert {f"{coq._ident(f)}_{what}" for f in coq.FORMATS if f != "mp113"
+            for what in ("sum_above_one_on_window", "log1p_logprob_zero_from_gap", "log1p_logprob_nonzero_at_pred")
+            } <= names
     t = coq.format_thresholds("float16")
     p, emin = t.p, t.emin
-    assert _coqc(build, "WindowCheck", window_file([t])).returncode == 0
+    assert _coqc(build, "WindowCheck", corollary_file([t])).returncode == 0
     for moved in (replace(t, others_zero_from_gap=successor(t.others_zero_from_gap, p, emin)),
                   replace(t, top_is_one_from_gap=predecessor(t.top_is_one_from_gap, p, emin))):
-        r = _coqc(build, "WindowCheck", window_file([moved]))
+        r = _coqc(build, "WindowCheck", corollary_file([moved]))
         assert r.returncode != 0, "Coq accepted a window one value too wide"
