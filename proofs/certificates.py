@@ -23,7 +23,12 @@ COQ_GROUPS = [("2.1", "Coq: IEEE binary formats, any precision p ≥ 2 (Flocq)",
               ("2.1", "Coq: exact thresholds per format, generated from precision.thresholds (Flocq + Interval)",
                ("Thresholds_",)),
               ("2.1", "Coq: δ-grid, exact softmax rounded once", ("Lemma21DeltaGrid",)),
-              ("2.2", "Coq: exact real arithmetic (Reals + Interval)", ("Lemma22Reals",))]
+              ("2.2", "Coq: exact real arithmetic (Reals + Interval)", ("Lemma22Reals",)),
+              ("2.1", "Coq: the division-free log1p form, other summation orders, the threshold and the sum > 1 "
+                      "window in closed form, any precision p ≥ 2 (Flocq)",
+               ("Log1pForm", "MClassesOtherOrders", "ThresholdClosedForm", "SumAboveOneWindow", "FormatCorollaries")),
+              ("2.2", "Coq: rounded, FLT any precision and IEEE binary32 (Flocq + Interval)",
+               ("Lemma22Rounded", "Lemma22IEEE"))]
 
 
 def certify(proof: Proof) -> dict:

@@ -354,6 +354,75 @@ IEEE_THEOREMS: list[Theorem] = [
 ]
 
 
+LOG1P = "log1p r = ln(1 + r) correctly rounded: the form computes rnd(0 − rnd(log1p r)) and rnd(exp(rnd(x1 − lse)))"
+LEMMA_2_2_ROUNDED = "d = x2 − x1 the logits' difference before, d′ after (d ≤ d′: the rival rose more), rounded"
+ALGORITHM_THEOREMS: list[Theorem] = [
+    Theorem("log1p_logprob_eq_zero_iff", "Log1pForm",
+            "log1p form, r ∈ F, r ≥ 0: the top log-probability rnd(0 − rnd(log1p r)) = 0 ⇔ r = 0",
+            tuple(GENERIC_HYPOTHESES) + (LOG1P,)),
+    Theorem("log1p_logprob_zero_iff_exp_le", "Log1pForm",
+            "log1p form: top log-probability rnd(0 − rnd(log1p rnd(e^−g))) = 0 ⇔ e^−g ≤ 2^emin/2",
+            tuple(GENERIC_HYPOTHESES) + (LOG1P, CR_EXP)),
+    Theorem("log1p_logprob_zero_iff_other_zero", "Log1pForm",
+            "∀ g ≥ 0: the log1p top log-probability is 0 ⇔ the max-shifted other output is 0 (the same gap T0)",
+            tuple(GENERIC_HYPOTHESES) + (LOG1P, CR_EXP)),
+    Theorem("round_exp_neg_eq_one_iff", "Log1pForm", "x ∈ F, x ≥ 0: rnd(e^−x) = 1 ⇔ x ≤ 2^(−p−1)",
+            tuple(GENERIC_HYPOTHESES) + ("exp correctly rounded",)),
+    Theorem("top_output_log1p_at_zero_eq_one_iff", "Log1pForm",
+            "log1p form, top logit 0: top output rnd(exp(rnd(0 − rnd(0 + rnd(log1p r))))) = 1 ⇔ r ≤ 2^(−p−1) "
+            "(r ∈ F, r ≥ 0: half the division form's bound)", tuple(GENERIC_HYPOTHESES) + (LOG1P,)),
+    Theorem("top_output_log1p_eq_one_iff", "Log1pForm",
+            "log1p form, top logit x1 ∈ F, x1 ≥ 1/2: top output = 1 ⇔ lse = rnd(x1 + rnd(log1p r)) = x1",
+            tuple(GENERIC_HYPOTHESES) + (LOG1P,)),
+    Theorem("top_output_antitone", "Lemma22Rounded", "0 ≤ r ≤ r′ ⇒ rnd(1/rnd(1 + r′)) ≤ rnd(1/rnd(1 + r))",
+            tuple(GENERIC_HYPOTHESES)),
+    Theorem("lemma_2_2_rounded_no_increase", "Lemma22Rounded",
+            "Lemma 2.2 rounded, two classes: d ≤ d′ ⇒ l1 = top(rnd(e^rnd(d′))) ≤ p1 = top(rnd(e^rnd(d)))",
+            tuple(GENERIC_HYPOTHESES) + (CR_EXP, LEMMA_2_2_ROUNDED)),
+    Theorem("lemma_2_2_rounded_equal_once_one", "Lemma22Rounded",
+            "Lemma 2.2 rounded: d ≤ d′ and l1 = 1 ⇒ p1 = 1, so l1 < p1 fails once saturated (and raising the top "
+            "logit never lowers a top output that is 1)", tuple(GENERIC_HYPOTHESES) + (CR_EXP, LEMMA_2_2_ROUNDED)),
+    Theorem("lemma_2_2_rounded_drops_before_one", "Lemma22Rounded",
+            "p ≥ 5: logits (2, 0) raised by (1, 2.5): p1 < 1 and l1 < p1 (before saturation it does drop)",
+            tuple(GENERIC_HYPOTHESES) + (CR_EXP, "p ≥ 5")),
+    Theorem("ieee_raise_top_keeps_one", "Lemma22IEEE",
+            "IEEE 754, x2 ≤ x1 ≤ y1 finite, no overflow in x2 − x1: top output 1 at (x1, x2) ⇒ 1 at (y1, x2), "
+            "whether y1 − x2 overflows or not (raising the top logit never lowers a top output that is 1)",
+            IEEE + ("prec ≥ 2, emax ≥ 4",)),
+    Theorem("binary32_lemma_2_2_both_one", "Lemma22IEEE",
+            "IEEE binary32, logits (30, 0) raised by (1, 1.1) to (31, 1.1f): both top outputs are exactly 1, so the "
+            "paper's l1 < p1 fails", IEEE),
+    Theorem("top_rivals_first_eq_one_iff", "MClassesOtherOrders",
+            "M classes summed rivals first (S := rnd(… rnd(r_1 + r_2) … + r_n), then s := rnd(S + 1)): "
+            "rnd(1/s) = 1 ⇔ S ≤ 2^−p (the bound on the rivals' rounded sum, not on each term)",
+            tuple(GENERIC_HYPOTHESES) + ("r_j ≥ 0 the rivals' rounded exponentials, any M",)),
+    Theorem("rivals_first_one_implies_top_first_one", "MClassesOtherOrders",
+            "rivals first saturated ⇒ every r_j ≤ 2^−p and the top-first sum saturated too (rivals first never "
+            "saturates earlier)", tuple(GENERIC_HYPOTHESES) + ("r_j ∈ F, r_j ≥ 0",)),
+    Theorem("tree_top_eq_one_iff", "MClassesOtherOrders",
+            "any summation tree (pairwise, lanes) with the top class's 1 as a leaf: rnd(1/s) = 1 ⇔ its rounded "
+            "sum s = 1", tuple(GENERIC_HYPOTHESES) + ("leaves ∈ F, ≥ 0",)),
+    Theorem("tree_node_one_iff", "MClassesOtherOrders",
+            "a tree node whose left part holds the 1 (pairwise, top class in column 0): sum = 1 ⇔ the left part "
+            "sums to 1 and the right part's rivals to at most 2^−p (each of them ≤ 2^−p)",
+            tuple(GENERIC_HYPOTHESES) + ("leaves ∈ F, ≥ 0",)),
+    Theorem("top_one_iff_gap_ge", "ThresholdClosedForm",
+            "closed form: two classes, top output = 1 ⇔ g ≥ T* = −ln(2^−p + 2^(max(1 − 2p, emin) − 1)) "
+            "(the tie e^−g = that midpoint rounds to the even 2^−p)", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("format_threshold_of_closed_form", "ThresholdClosedForm",
+            "a format value G with pred(G) < T* ≤ G: top output 1 for every g ≥ G and < 1 at pred(G) (what each "
+            "Thresholds_<fmt>.v states)", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("window_closed_form", "SumAboveOneWindow",
+            "∀ g ≥ 0: top output 1 and other output ≠ 0 ⇔ T* ≤ g < T0* = −ln(2^emin/2) (the sum > 1 window in "
+            "closed form)", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("sum_above_one_closed_form", "SumAboveOneWindow",
+            "∀ g ∈ [T*, T0*): the two rounded outputs sum to more than 1", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+    Theorem("sum_above_one_on_format_window", "SumAboveOneWindow",
+            "top output 1 from T on, T0 ∈ F with the other output ≠ 0 at pred(T0) (the per-format theorems) ⇒ on "
+            "every format gap g ∈ [T, T0) the top output is 1, the other is r and they sum to more than 1 "
+            "(precision.emulated.thresholds.sum_exceeds_one)", tuple(GENERIC_HYPOTHESES) + (CR_EXP,)),
+]
+
 # --- kernels whose exp is within k ulps: the interval of possible thresholds -----------------------------------
 KERNEL_FILE = "KernelThresholds"
 KERNEL_K = tuple(k for k in PROVED_K if k != Fraction(1, 2))  # k = 1/2 is the threshold files' correctly rounded exp

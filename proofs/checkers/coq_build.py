@@ -19,6 +19,7 @@ from precision.emulated.exp_error import PROVED_FORMATS
 
 from . import coq_spec
 from .coq import (
+    ALGORITHM_THEOREMS,
     EXTRA_THEOREMS,
     FORMATS,
     GENERIC_THEOREMS,
@@ -36,6 +37,7 @@ from .coq import (
     kernel_theorems,
     threshold_file,
 )
+from .coq_corollaries import COROLLARY_FILE, corollary_file, corollary_theorems
 
 PRINTED_ALONE = "this theorem"
 OWN_RUNS, GENERATED_RUN = ("Assumptions", "AssumptionsMore"), "AssumptionsGenerated"
@@ -124,7 +126,7 @@ def _checked(exe: str, build: Path, name: str, timeout: float) -> FileResult:
 
 
 def _generated(t: Theorem) -> bool:
-    return t.file.startswith("Thresholds_") or t.file == KERNEL_FILE
+    return t.file.startswith("Thresholds_") or t.file in (KERNEL_FILE, COROLLARY_FILE)
 
 
 def _start_assumptions(exe: str, build: Path, run: str, theorems: list[Theorem]) -> subprocess.Popen:
@@ -224,13 +226,19 @@ def check(formats=FORMATS, build_dir: Path | None = None, timeout: float = 300.0
         names = list(generic)
         for n in generic:
             shutil.copyfile(SOURCE / f"{n}.v", build / f"{n}.v")
-        theorems = GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS
+        theorems = GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + ALGORITHM_THEOREMS
+        per_format = []
         for fmt in formats:
             t = format_thresholds(fmt)
             n = f"Thresholds_{_ident(fmt)}"
             (build / f"{n}.v").write_text(threshold_file(fmt, thresholds=t))
             names.append(n)
             theorems += format_theorems(t)
+            per_format.append(t)
+        if corollary_theorems(per_format):  # the sum > 1 windows and log1p zeros, from the threshold files
+            (build / f"{COROLLARY_FILE}.v").write_text(corollary_file(per_format))
+            names.append(COROLLARY_FILE)
+            theorems += corollary_theorems(per_format)
         if kernel_formats:  # the k-ulp intervals of kernels whose exp is not correctly rounded
             (build / f"{KERNEL_FILE}.v").write_text(kernel_file(kernel_formats))
             names.append(KERNEL_FILE)

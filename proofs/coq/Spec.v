@@ -335,3 +335,147 @@ Definition pin_e4m3_no_inf_overflow_gives_nan : forall E : binary_float 4 9 -> b
                            (no_inf_s E (@B754_finite 4 9 false 14 5 eq_refl) (@B754_finite 4 9 true 14 5 eq_refl)))
     = B754_nan
   := e4m3_no_inf_overflow_gives_nan.
+
+(** ** Log1pForm, Lemma22Rounded, Lemma22IEEE (issue 27, item 3): the division-free log1p form and Lemma 2.2
+    rounded.  log1p r is [ln (1 + r)]; the log1p form's top log-probability is rnd(0 − rnd(log1p r)), its top
+    output rnd(exp(rnd(x1 − rnd(x1 + rnd(log1p r))))). *)
+From SoftmaxSat Require Import Log1pForm Lemma22Rounded Lemma22IEEE.
+
+Definition pin_log1p_logprob_eq_zero_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, F p emin r -> 0 <= r -> (rnd p emin (0 - rnd p emin (ln (1 + r))) = 0 <-> r = 0)
+  := log1p_logprob_eq_zero_iff.
+
+Definition pin_log1p_logprob_zero_iff_exp_le : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall g, rnd p emin (0 - rnd p emin (ln (1 + rnd p emin (exp (- g))))) = 0 <-> exp (- g) <= bpow radix2 emin / 2
+  := log1p_logprob_zero_iff_exp_le.
+
+Definition pin_log1p_logprob_zero_iff_other_zero : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall g, 0 <= g ->
+  (rnd p emin (0 - rnd p emin (ln (1 + rnd p emin (exp (- g))))) = 0 <-> other p emin (rnd p emin (exp (- g))) = 0)
+  := log1p_logprob_zero_iff_other_zero.
+
+Definition pin_round_exp_neg_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x, F p emin x -> 0 <= x -> (rnd p emin (exp (- x)) = 1 <-> x <= bpow radix2 (- p - 1))
+  := round_exp_neg_eq_one_iff.
+
+Definition pin_top_output_log1p_at_zero_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r, F p emin r -> 0 <= r ->
+  (rnd p emin (exp (rnd p emin (0 - rnd p emin (0 + rnd p emin (ln (1 + r)))))) = 1 <-> r <= bpow radix2 (- p - 1))
+  := top_output_log1p_at_zero_eq_one_iff.
+
+Definition pin_top_output_log1p_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall x1 r, F p emin x1 -> / 2 <= x1 -> 0 <= r ->
+  (rnd p emin (exp (rnd p emin (x1 - rnd p emin (x1 + rnd p emin (ln (1 + r)))))) = 1 <->
+   rnd p emin (x1 + rnd p emin (ln (1 + r))) = x1)
+  := top_output_log1p_eq_one_iff.
+
+Definition pin_top_output_antitone : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall r r', 0 <= r <= r' -> top p emin r' <= top p emin r
+  := top_output_antitone.
+
+Definition pin_lemma_2_2_rounded_no_increase : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall d d', d <= d' -> top p emin (rnd p emin (exp (rnd p emin d'))) <= top p emin (rnd p emin (exp (rnd p emin d)))
+  := lemma_2_2_rounded_no_increase.
+
+Definition pin_lemma_2_2_rounded_equal_once_one : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall d d', d <= d' -> top p emin (rnd p emin (exp (rnd p emin d'))) = 1 -> top p emin (rnd p emin (exp (rnd p emin d))) = 1
+  := lemma_2_2_rounded_equal_once_one.
+
+Definition pin_lemma_2_2_rounded_drops_before_one : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z -> (5 <= p)%Z ->
+  top p emin (rnd p emin (exp (rnd p emin (0 - 2)))) < 1 /\
+  top p emin (rnd p emin (exp (rnd p emin (5 / 2 - 3)))) < top p emin (rnd p emin (exp (rnd p emin (0 - 2))))
+  := lemma_2_2_rounded_drops_before_one.
+
+Definition pin_ieee_raise_top_keeps_one :
+  forall prec emax `{Prec_gt_0 prec} `{Prec_lt_emax prec emax}, (2 <= prec)%Z -> (4 <= emax)%Z ->
+  forall E : binary_float prec emax -> binary_float prec emax, exp_ok prec emax E ->
+  forall x1 x2 y1, is_finite x1 = true -> is_finite x2 = true -> is_finite y1 = true ->
+  B2R x2 <= B2R x1 -> B2R x1 <= B2R y1 ->
+  Rabs (rnd prec (3 - emax - prec)%Z (B2R x2 - B2R x1)) < bpow radix2 emax ->
+  B2R (ieee_top E x1 x2) = 1 -> B2R (ieee_top E y1 x2) = 1
+  := ieee_raise_top_keeps_one.
+
+(** binary32 (24 bits, infinities at 2^128): logits (30, 0) = (15728640·2^−19, +0) raised to
+    (31, 1.1f) = (16252928·2^−19, 9227469·2^−23). *)
+Definition pin_binary32_lemma_2_2_both_one : forall E : binary_float 24 128 -> binary_float 24 128,
+  exp_ok 24%Z 128%Z E ->
+  B2R (ieee_top E (@B754_finite 24 128 false 15728640 (-19) eq_refl) (B754_zero false)) = 1 /\
+  B2R (ieee_top E (@B754_finite 24 128 false 16252928 (-19) eq_refl) (@B754_finite 24 128 false 9227469 (-23) eq_refl)) = 1
+  := binary32_lemma_2_2_both_one.
+
+(** ** MClassesOtherOrders, ThresholdClosedForm (issue 27, item 3): M classes summed rivals first and by any
+    summation tree (pairwise), and the two-class threshold in closed form. *)
+From SoftmaxSat Require Import MClassesOtherOrders ThresholdClosedForm.
+
+Definition pin_top_rivals_first_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall rs, Forall (fun r => 0 <= r) rs ->
+  (rnd p emin (1 / rnd p emin (fold_left (fun s r => rnd p emin (s + r)) rs 0 + 1)) = 1 <->
+   fold_left (fun s r => rnd p emin (s + r)) rs 0 <= bpow radix2 (- p))
+  := top_rivals_first_eq_one_iff.
+
+Definition pin_rivals_first_one_implies_top_first_one : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall rs, Forall (fun r => F p emin r /\ 0 <= r) rs ->
+  rnd p emin (1 / rnd p emin (fold_left (fun s r => rnd p emin (s + r)) rs 0 + 1)) = 1 ->
+  Forall (fun r => r <= bpow radix2 (- p)) rs /\ rnd p emin (1 / sum_top_first p emin rs) = 1
+  := rivals_first_one_implies_top_first_one.
+
+(** A summation tree's rounded sum and its leaves are written out as [fix] terms. *)
+Definition pin_tree_top_eq_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall t, Forall (fun r => F p emin r /\ 0 <= r) ((fix lv (t : sum_tree) : list R :=
+      match t with Leaf x => x :: nil | Node l r => lv l ++ lv r end) t) ->
+  In 1 ((fix lv (t : sum_tree) : list R :=
+      match t with Leaf x => x :: nil | Node l r => lv l ++ lv r end) t) ->
+  (rnd p emin (1 / (fix ts (t : sum_tree) : R :=
+      match t with Leaf x => x | Node l r => rnd p emin (ts l + ts r) end) t) = 1 <->
+   (fix ts (t : sum_tree) : R :=
+      match t with Leaf x => x | Node l r => rnd p emin (ts l + ts r) end) t = 1)
+  := tree_top_eq_one_iff.
+
+Definition pin_tree_node_one_iff : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall l r, Forall (fun x => F p emin x /\ 0 <= x) ((fix lv (t : sum_tree) : list R :=
+      match t with Leaf x => x :: nil | Node l r => lv l ++ lv r end) (Node l r)) ->
+  In 1 ((fix lv (t : sum_tree) : list R :=
+      match t with Leaf x => x :: nil | Node l r => lv l ++ lv r end) l) ->
+  ((fix ts (t : sum_tree) : R :=
+      match t with Leaf x => x | Node l r => rnd p emin (ts l + ts r) end) (Node l r) = 1 <->
+   (fix ts (t : sum_tree) : R :=
+      match t with Leaf x => x | Node l r => rnd p emin (ts l + ts r) end) l = 1 /\
+   (fix ts (t : sum_tree) : R :=
+      match t with Leaf x => x | Node l r => rnd p emin (ts l + ts r) end) r <= bpow radix2 (- p) /\
+   Forall (fun x => x <= bpow radix2 (- p)) ((fix lv (t : sum_tree) : list R :=
+      match t with Leaf x => x :: nil | Node l r => lv l ++ lv r end) r))
+  := tree_node_one_iff.
+
+Definition pin_top_one_iff_gap_ge : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall g, top p emin (rnd p emin (exp (- g))) = 1 <->
+  - ln (bpow radix2 (- p) + bpow radix2 (Z.max (1 - 2 * p) emin - 1)) <= g
+  := top_one_iff_gap_ge.
+
+Definition pin_format_threshold_of_closed_form : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall G, pred radix2 (FLT_exp emin p) G < - ln (bpow radix2 (- p) + bpow radix2 (Z.max (1 - 2 * p) emin - 1)) <= G ->
+  (forall g, G <= g -> top p emin (rnd p emin (exp (- g))) = 1) /\
+  top p emin (rnd p emin (exp (- pred radix2 (FLT_exp emin p) G))) < 1
+  := format_threshold_of_closed_form.
+
+(** ** SumAboveOneWindow (issue 27, item 3): the outputs sum to more than 1 on every gap of [T, T0). *)
+From SoftmaxSat Require Import SumAboveOneWindow.
+
+Definition pin_window_closed_form : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall g, 0 <= g ->
+  (top p emin (rnd p emin (exp (- g))) = 1 /\ other p emin (rnd p emin (exp (- g))) <> 0 <->
+   - ln (bpow radix2 (- p) + bpow radix2 (Z.max (1 - 2 * p) emin - 1)) <= g < - ln (bpow radix2 emin / 2))
+  := window_closed_form.
+
+Definition pin_sum_above_one_closed_form : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall g, 0 <= g ->
+  - ln (bpow radix2 (- p) + bpow radix2 (Z.max (1 - 2 * p) emin - 1)) <= g < - ln (bpow radix2 emin / 2) ->
+  top p emin (rnd p emin (exp (- g))) + other p emin (rnd p emin (exp (- g))) > 1
+  := sum_above_one_closed_form.
+
+Definition pin_sum_above_one_on_format_window : forall p emin, (2 <= p)%Z -> (emin <= - p - 1)%Z ->
+  forall T T0, (forall g, T <= g -> top p emin (rnd p emin (exp (- g))) = 1) -> F p emin T0 ->
+  other p emin (rnd p emin (exp (- pred radix2 (FLT_exp emin p) T0))) <> 0 ->
+  forall g, F p emin g -> 0 <= g -> T <= g < T0 ->
+  top p emin (rnd p emin (exp (- g))) = 1 /\ other p emin (rnd p emin (exp (- g))) = rnd p emin (exp (- g)) /\
+  top p emin (rnd p emin (exp (- g))) + other p emin (rnd p emin (exp (- g))) > 1
+  := sum_above_one_on_format_window.

@@ -260,6 +260,7 @@ def test_every_coq_theorem_lands_in_the_certificate():
     """Each main theorem the runner checks belongs to a certificate group (none is checked and then dropped)."""
     from proofs.certificates import COQ_GROUPS
     from proofs.checkers.coq import (
+        ALGORITHM_THEOREMS,
         EXTRA_THEOREMS,
         GENERIC_THEOREMS,
         IEEE_THEOREMS,
@@ -267,7 +268,49 @@ def test_every_coq_theorem_lands_in_the_certificate():
         format_thresholds,
         kernel_theorems,
     )
-    theorems = (GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + kernel_theorems()
+    theorems = (GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + ALGORITHM_THEOREMS + kernel_theorems()
                 + format_theorems(format_thresholds("float32")))
     prefixes = tuple(p for _, _, group in COQ_GROUPS for p in group)
     assert [t.file for t in theorems if not t.file.startswith(prefixes)] == []
+
+
+@pytest.mark.parametrize("fmt", coq.FORMATS)
+def test_thresholds_are_the_closed_form(fmt):
+    """Every format's computed two-class threshold T is what ThresholdClosedForm.format_threshold_of_closed_form
+    makes of the closed form: the least format value at or above T* = −ln(2^−p + 2^(max(1 − 2p, emin) − 1)), i.e.
+    pred(T) < T* ≤ T. A T one value off either way fails."""
+    import mpmath
+
+    from precision.emulated.exp_error import predecessor, successor
+    t = coq.format_thresholds(fmt)
+    p, emin, T = t.p, t.emin, t.top_is_one_from_gap
+    with mpmath.workprec(max(400, 4 * p)):
+        star = -mpmath.log(mpmath.mpf(2) ** -p + mpmath.mpf(2) ** (max(1 - 2 * p, emin) - 1))
+        value = lambda x: mpmath.mpf(x.numerator) / x.denominator
+        closed = lambda g: value(predecessor(g, p, emin)) < star <= value(g)
+        assert closed(T)
+        assert not closed(successor(T, p, emin)) and not closed(predecessor(T, p, emin))
+
+
+@needs_coq
+def test_sum_above_one_windows_are_proved_and_tight(coq_checked):
+    """Every format with an others-zero gap has its [T, T0) sum > 1 theorem and its log1p log-probability zero from
+    T0 in the certificate; the float16 window with T0 one value later, or T one value earlier, is refused by coqc
+    (the file names the exact window)."""
+    from dataclasses import replace
+
+    from precision.emulated.exp_error import predecessor, successor
+    from proofs.checkers.coq_corollaries import COROLLARY_FILE, corollary_file
+    result, build, _ = coq_checked
+    assert result.ok, result.note
+    names = {t.name for t in result.theorems if t.file == COROLLARY_FILE}
+    assert {f"{coq._ident(f)}_{what}" for f in coq.FORMATS if f != "mp113"
+            for what in ("sum_above_one_on_window", "log1p_logprob_zero_from_gap", "log1p_logprob_nonzero_at_pred")
+            } <= names
+    t = coq.format_thresholds("float16")
+    p, emin = t.p, t.emin
+    assert _coqc(build, "WindowCheck", corollary_file([t])).returncode == 0
+    for moved in (replace(t, others_zero_from_gap=successor(t.others_zero_from_gap, p, emin)),
+                  replace(t, top_is_one_from_gap=predecessor(t.top_is_one_from_gap, p, emin))):
+        r = _coqc(build, "WindowCheck", corollary_file([moved]))
+        assert r.returncode != 0, "Coq accepted a window one value too wide"
