@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 import traceback
+import warnings
 from dataclasses import dataclass
 
 from precision.common.errors import InputError
@@ -79,6 +80,16 @@ def _option_of(args: argparse.Namespace, filename) -> str:
     return "" if option is None else f"{option}: "
 
 
+def _one_line_warning(name: str):
+    """A warning shown as one line (torch's run over several, with the C++ file that raised them), so a command's
+    output stays one line per event."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = " ".join(str(message).split())
+        print(f"softmax-sat {name}: warning: {category.__name__}: {text[:400]} ({filename}:{lineno})",
+              file=sys.stderr if file is None else file)
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     top = OneLineParser(prog="softmax-sat", description="When does a softmax stop telling you how strong a "
@@ -102,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         print(e, file=sys.stderr)
         return 2
     try:
-        return run(args)
+        with warnings.catch_warnings():  # restores the display when the command ends
+            warnings.showwarning = _one_line_warning(name)
+            return run(args)
     except InputError as e:  # bad input: one line naming the option, exit 2
         print(f"softmax-sat {name}: error: {e.option}: {e.message}", file=sys.stderr)
         return 2

@@ -6,6 +6,7 @@ kernel with float32 accumulation does. `order` is the order in which a sum visit
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Callable, Literal, get_args
 
@@ -16,11 +17,23 @@ from precision.common.errors import InputError
 from precision.formats.arithmetic import Arithmetic, arithmetic
 from precision.formats.number_formats import Format, mpf_of
 
-Order = Literal["sequential", "max_first", "max_last", "pairwise", "vector8"]  # how a sum visits its terms
+Order = Literal["sequential", "max_first", "max_last", "pairwise", "vector8", "vector4"]  # how a sum visits terms
 ORDERS: tuple[Order, ...] = ("sequential", "max_first", "max_last", "pairwise")  # the orders the report studies
-# A kernel's vectorised loop (ATen's `vec::reduce_all` on x86): lane k adds terms k, k + W, … in order, the last
-# n mod W terms go into lanes 0 … n mod W − 1, and the W lanes are added by halving. W = 8 float32 lanes is AVX2's.
-VECTOR_LANES: dict[Order, int] = {"vector8": 8}
+
+
+@dataclass(frozen=True)
+class VectorLoop:
+    """A kernel's vectorised loop (ATen's `vec::reduce_all` on x86): lane k adds terms k, k + W, … in order, the last
+    n mod W terms go into lanes 0 … n mod W − 1, then the W lanes are added up, by halving (W/2 pairs (i, i + W/2),
+    then W/4, …: the AVX2 float specialisation) or lane by lane from lane 0 (ATen's generic reduction)."""
+
+    lanes: int
+    halving: bool
+
+
+# AVX2: 8 float32 lanes added by halving; 4 float64 lanes added lane by lane (both measured on torch, see
+# `largest_partner`'s tests)
+VECTOR_LOOPS: dict[Order, VectorLoop] = {"vector8": VectorLoop(8, True), "vector4": VectorLoop(4, False)}
 AlgorithmName = Literal["naive", "shifted", "shifted_reciprocal", "logsumexp", "logsumexp_log1p", "online"]
 
 
@@ -39,8 +52,8 @@ def _columns_in_order(u: np.ndarray, terms: np.ndarray, order: Order) -> np.ndar
 def total(ar: Arithmetic, terms: np.ndarray, u: np.ndarray, order: Order) -> np.ndarray:
     """Σ terms along each row, every addition rounded, in the given order."""
     cols = _columns_in_order(u, terms, order)
-    if order in VECTOR_LANES:
-        return vector_sum(ar, cols, VECTOR_LANES[order])
+    if order in VECTOR_LOOPS:
+        return vector_sum(ar, cols, VECTOR_LOOPS[order])
     if order == "pairwise":
         def pairwise(lo: int, hi: int) -> np.ndarray:
             if hi - lo == 1:
@@ -51,10 +64,10 @@ def total(ar: Arithmetic, terms: np.ndarray, u: np.ndarray, order: Order) -> np.
     return ar.sum_sequential(cols)
 
 
-def vector_sum(ar: Arithmetic, terms: np.ndarray, lanes: int) -> np.ndarray:
-    """Σ terms along axis 1 as `vec::reduce_all` adds them in `lanes` lanes (a row shorter than a vector: zeros
-    fill the lanes)."""
-    n = terms.shape[1]
+def vector_sum(ar: Arithmetic, terms: np.ndarray, loop: VectorLoop) -> np.ndarray:
+    """Σ terms along axis 1 as `vec::reduce_all` adds them in `loop` (a row shorter than a vector: zeros fill the
+    lanes)."""
+    n, lanes = terms.shape[1], loop.lanes
     acc = np.zeros((len(terms), lanes), dtype=terms.dtype)
     acc[:, :min(n, lanes)] = terms[:, :lanes]
     body = lanes if n < lanes else n - n % lanes
@@ -62,7 +75,7 @@ def vector_sum(ar: Arithmetic, terms: np.ndarray, lanes: int) -> np.ndarray:
         acc = ar.add(acc, terms[:, j:j + lanes])
     if body < n:
         acc[:, :n - body] = ar.add(acc[:, :n - body], terms[:, body:])
-    return tree_reduce(ar, acc)
+    return tree_reduce(ar, acc) if loop.halving else ar.sum_sequential(acc)
 
 
 def tree_reduce(ar: Arithmetic, lanes: np.ndarray) -> np.ndarray:
@@ -71,6 +84,51 @@ def tree_reduce(ar: Arithmetic, lanes: np.ndarray) -> np.ndarray:
         half = lanes.shape[1] // 2
         lanes = ar.add(lanes[:, :half], lanes[:, half:])
     return lanes[:, 0]
+
+
+def largest_partner(terms: np.ndarray, top: np.ndarray, order: Order) -> np.ndarray:
+    """Per row of `terms` (N, M), whose column `top` (N,) holds 0: the largest partial sum that the running sum
+    holding the top term meets in one addition when `total` adds in `order` (the sums exact). The top's term is 1
+    and a sum in the format stays exactly 1 while each addend it meets is absorbed, so a row whose rivals' exps
+    are `terms`·e^(−gap) sums to exactly 1 from about the gap ln(largest partner) − ln(half an ulp of 1) on."""
+    n, m = terms.shape
+    rows = np.arange(n)
+    if order == "max_first":
+        return terms.max(axis=1)
+    if order == "max_last":
+        return terms.sum(axis=1)
+    if order == "pairwise":
+        lo, hi = np.zeros(n, dtype=np.int64), np.full(n, m, dtype=np.int64)
+        prefix = np.concatenate([np.zeros((n, 1)), np.cumsum(terms, axis=1)], axis=1)
+        largest = np.zeros(n)
+        while (live := hi - lo > 1).any():  # down the split, the sibling of the top's half met at each level
+            mid = (lo + hi) // 2
+            left = top < mid
+            sibling = np.where(left, prefix[rows, hi] - prefix[rows, mid], prefix[rows, mid] - prefix[rows, lo])
+            largest = np.where(live, np.maximum(largest, sibling), largest)
+            lo, hi = np.where(live & ~left, mid, lo), np.where(live & left, mid, hi)
+        return largest
+    loop = VECTOR_LOOPS.get(order, VectorLoop(1, False))  # sequential: one lane
+    w = loop.lanes
+    padded = np.zeros((n, -(-m // w) * w))
+    padded[:, :m] = terms
+    by_lane = padded.reshape(n, -1, w)  # [row, step, lane]: the lane's terms in the order it adds them
+    lane, step = top % w, top // w
+    own = by_lane[rows, :, lane]
+    before = np.arange(own.shape[1])[None, :] < step[:, None]
+    in_lane = np.maximum(np.where(before, own, 0).sum(axis=1), np.where(before, 0, own).max(axis=1))
+    sums = by_lane.sum(axis=1)  # each lane's total (the top's own lane: its rivals)
+    ids = np.arange(w)[None, :]
+    met = [in_lane]
+    if loop.halving:
+        half = w // 2
+        while half:  # the lanes the top's lane meets at each halving
+            met.append(np.where(ids % (2 * half) == ((lane % (2 * half)) ^ half)[:, None], sums, 0).sum(axis=1))
+            half //= 2
+    else:  # lane 0 + lane 1 + …: the lanes before the top's as one sum, each lane after it alone
+        met.append(np.where(ids < lane[:, None], sums, 0).sum(axis=1))
+        met.append(np.where(ids > lane[:, None], sums, 0).max(axis=1))
+    return np.max(met, axis=0)
 
 
 def _rowmax(u: np.ndarray) -> np.ndarray:

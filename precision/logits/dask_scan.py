@@ -7,6 +7,7 @@ must be able to open the shard paths. Dask is optional: `pip install 'softmax-sa
 """
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sys
@@ -118,16 +119,32 @@ def _task(shard: Shard, dtypes, kernel, device: str) -> tuple[dict[str, DtypeSta
 def _rebuilt(spec: str | bytes | Kernel) -> Kernel:
     """The kernel on a worker, from what `_shipped` sent."""
     if isinstance(spec, bytes):
-        import cloudpickle
-        return cloudpickle.loads(spec)
+        return _unpickled(spec)
     return get_kernel(spec) if isinstance(spec, str) else spec
 
 
+@functools.lru_cache(maxsize=4)
+def _unpickled(spec: bytes) -> Kernel:
+    """A shipped user kernel, unpickled once per worker process, not once per shard (so its module's state lives as
+    long as it does in one process)."""
+    import cloudpickle
+    return cloudpickle.loads(spec)
+
+
+def _rebuilt_name(spec: str | bytes) -> str:
+    return _rebuilt(spec).name
+
+
 def _check_workers_rebuild(client, spec: str | bytes, name: str) -> None:
-    """One small task first: a kernel the workers cannot rebuild is refused in one line within REBUILD_S, never a
-    run that waits for ever."""
+    """One small task on every worker first: a kernel the workers cannot rebuild is refused in one line within
+    REBUILD_S, never a run that waits for ever."""
     try:
-        client.submit(lambda s: _rebuilt(s).name, spec, pure=False).result(timeout=REBUILD_S)
+        client.wait_for_workers(1, timeout=REBUILD_S)
+        checks = [client.submit(_rebuilt_name, spec, workers=[w], allow_other_workers=False, pure=False)
+                  for w in client.scheduler_info()["workers"]]
+        _distributed().wait(checks, timeout=REBUILD_S)
+        for check in checks:
+            check.result()
     except Exception as e:  # the worker's own error, or a timeout
         raise KernelError("kernel", f"{name}: the Dask workers cannot rebuild this kernel within {REBUILD_S} s "
                           f"({one_line(e) or type(e).__name__}); install its module where the workers run") from None

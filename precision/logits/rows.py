@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from precision.common.errors import InputError
-from precision.emulated.algorithms import ALGORITHMS, check_logits, emulate
+from precision.emulated.algorithms import ALGORITHMS, check_logits, emulate, largest_partner
 from precision.formats.arithmetic import arithmetic
 from precision.formats.dtypes import exactly
 from precision.formats.search import first_true
@@ -209,23 +209,38 @@ def saturation_in_dtype(x: np.ndarray, nan: np.ndarray, dtype: str, kernel: Kern
     base = wide.max(axis=1).astype(np.float64)
     gap = np.where(flagged, np.nan, top_value - base)
     ok = np.flatnonzero(~unmeasured)
-    rounded_once = kernel.has_model and kernel.model(dtype).accumulate is not None
+    model = kernel.model(dtype) if kernel.has_model else None
     if exact:
-        # the model's threshold from the rivals' weight ln W = margin − log_odds, where the kernel has a model: a
-        # guess that the bisection checks on the kernel first (about four calls a row where it is right)
-        guess = None
-        if kernel.has_model:
-            with np.errstate(all="ignore"):
-                guess = (margin - log_odds) - np.log(absorbed_weight(dtype, rounded_once))
+        # the model's threshold, where the kernel has a model: a guess that the bisection checks on the kernel first
+        # (about four calls a row where it is right)
+        guess = None if model is None else _model_threshold(wide, base, top, model, dtype, margin - log_odds)
         threshold = _bisected_threshold(xs, top, base, ok, d, kernel, device, guess)
         method = "exact"
     else:
-        weight = np.exp(wide.astype(np.float64) - base[:, None]).sum(axis=1)
-        threshold = np.where(unmeasured, np.nan, np.log(weight) - np.log(absorbed_weight(dtype, rounded_once)))
+        assert model is not None  # a kernel without a model is always measured exactly
+        threshold = np.where(unmeasured, np.nan, _model_threshold(wide, base, top, model, dtype))
         method = "model"
     return Saturation(dtype, kernel.name, method, top_is_one & ~unmeasured, others_zero & ~unmeasured,
                       exactly(log_top, log_kernel.one) & ~unmeasured, nan, overflow, bad_output, gap, threshold,
                       np.where(flagged, np.nan, margin), np.where(flagged, np.nan, log_odds))
+
+
+def _model_threshold(rivals: np.ndarray, base: np.ndarray, top: np.ndarray, model: EmulationModel, dtype: str,
+                     log_weight: np.ndarray | None = None) -> np.ndarray:
+    """Each row's saturation gap by the kernel's model (module docstring): ln W − ln c, W what the sum must absorb.
+    Rounded once: all the rivals' weight (`log_weight`, ln W from the logits as given, where known). In the dtype:
+    the largest partial sum the top's running sum meets in the model's order (`largest_partner`; about half the
+    rivals in an 8-lane vector loop). `rivals`: the rows in a float holding the dtype exactly, the top at −inf;
+    `base`: the largest rival."""
+    rounded_once = model.accumulate is not None
+    with np.errstate(all="ignore"):
+        if rounded_once and log_weight is not None:
+            ln_weight = log_weight
+        else:
+            terms = np.exp(rivals.astype(np.float64) - base[:, None])
+            order = None if rounded_once else model.order
+            ln_weight = np.log(terms.sum(axis=1) if order is None else largest_partner(terms, top, order))
+        return ln_weight - np.log(absorbed_weight(dtype, rounded_once))
 
 
 def nonfinite_outputs(p: np.ndarray, top: np.ndarray, log_space: bool) -> np.ndarray:

@@ -1,5 +1,7 @@
 """`softmax-sat logits`: real kernels per row, streamed in chunks, strict JSON, and bad files named."""
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,6 +11,7 @@ from precision.logits.dumps import analyse_sources
 from precision.logits.files import LogitsFile, LogitsFileError
 from precision.logits.rows import emulated_kernel, row_saturation
 from softmax_sat import main
+from tests.precision.cpu_path import on_this_path
 
 
 def _strict(text: str):
@@ -128,7 +131,7 @@ def _llm_rows(rows, classes, seed=0):
 
 
 @pytest.mark.parametrize("kernel", ["torch", "torch-log", "numpy", "jax", "onnxruntime"])
-@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float32", "float64"])
 def test_the_models_guess_changes_no_threshold(kernel, dtype, monkeypatch):
     """The bisection checks the model's guess first: every threshold equals the one searched over the whole range."""
     import precision.logits.rows as rows_module
@@ -143,8 +146,11 @@ def test_the_models_guess_changes_no_threshold(kernel, dtype, monkeypatch):
     assert np.isfinite(searched).sum() >= 60
 
 
-def test_a_right_guess_costs_a_few_kernel_calls_per_row(monkeypatch):
+@pytest.mark.parametrize("dtype", ["bfloat16", "float32", "float64"])
+def test_a_right_guess_costs_a_few_kernel_calls_per_row(dtype, monkeypatch):
     pytest.importorskip("torch")
+    if dtype != "bfloat16":  # in the dtype, the guess follows the vector loop measured on AVX2 (`largest_partner`)
+        on_this_path({"AVX2": None})
     import precision.logits.rows as rows_module
     from precision.kernels.registry import Kernel
     evaluated = []
@@ -152,11 +158,33 @@ def test_a_right_guess_costs_a_few_kernel_calls_per_row(monkeypatch):
     monkeypatch.setattr(Kernel, "__call__",
                         lambda self, x, *a, **kw: evaluated.append(len(x)) or call(self, x, *a, **kw))
     x = _llm_rows(64, 1000)
-    row_saturation(x, "bfloat16", "torch")
+    row_saturation(x, dtype, "torch")
     guessed = sum(evaluated)
     evaluated.clear()
     monkeypatch.setattr(rows_module, "GUESS_STEPS", ())
-    row_saturation(x, "bfloat16", "torch")
+    row_saturation(x, dtype, "torch")
     # the rows and their log-softmax, then the guess ±1 (both ends, and one or two bisection steps) for every row
     assert 64 * (2 + 3) <= guessed <= 64 * (2 + 4)
     assert sum(evaluated) > 2.5 * guessed  # the whole range: a reach check and ~15 bisection rounds
+
+
+# SqueezeNet 1.1's float32 logits (../shared/models) on 250 images of the shared ImageNet sample (every 4th file in
+# name order), kept here so the test runs without ../shared. `softmax-sat logits`'s per-row records, summary and
+# Markdown on them, pinned per torch CPU path: the same bytes before and after issue 24's rework and stop 32's guess.
+SAMPLE = Path(__file__).parents[1] / "data" / "squeezenet_sample_logits.npy"
+SAMPLE_DIGESTS = {"AVX2": {"tokens": "3a971a0bb70f8bb6936c0ff1a313571033b036972e825aa314fd495db64d7998",
+                           "summary": "a20fef77c9facdd0d3e8c2dd2ae753ca28a5c3a88a82d5b2902e5e2c5e15b9c3",
+                           "markdown": "f6109e4d70fb2c6a7080a86895f227e36216e2e94641039928ebae3eb3b80072"}}
+
+
+def test_the_logits_analysis_of_the_shared_sample_is_the_same_bytes(tmp_path):
+    pytest.importorskip("torch")
+    expected = on_this_path(SAMPLE_DIGESTS)
+    out = tmp_path / "o"
+    assert main(["logits", str(SAMPLE), "--out", str(out), "--no-figures"]) == 0
+    summary = json.loads((out / "logits.json").read_text())["summary"]
+    markdown = (out / "logits.md").read_text().split("\n", 1)[1]  # below the title, which names the file
+    assert {"tokens": hashlib.sha256((out / "logits.tokens-00000.npy").read_bytes()).hexdigest(),
+            "summary": hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest(),
+            "markdown": hashlib.sha256(markdown.encode()).hexdigest()} == expected
+    assert [s["saturated"] for s in summary] == [9, 22, 0, 0]  # float16, bfloat16, float32, float64

@@ -1,10 +1,31 @@
 """`softmax-sat report` and `softmax-sat thresholds` end to end, on a small configuration."""
+import hashlib
 import json
 
 import numpy as np
 import pytest
 
 from softmax_sat import main
+from tests.precision.cpu_path import on_this_path
+
+
+def digest(value) -> str:
+    """sha256 of a JSON value written canonically: a report's numbers byte for byte, whatever else it holds."""
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+# The report's numbers on the two configurations below, pinned: a change that moves any threshold, order, measure or
+# kernel figure fails here (these digests are those of the report before and after issue 24's rework and the
+# logits guess of stop 32, computed by both). The kernels' numbers are those of the torch CPU path they were taken on.
+EMULATED_DIGEST = "4189f9e4c58334b0cf44024744243d52060518dda9b97b51b9ae7604a33e2847"
+KERNEL_DIGESTS = {"AVX2": "f424642363e9f662ae7bad7540ffbbb4f4682573d98e3804ad2899038de23cbd"}
+VOCABULARY_EMULATED_DIGEST = "7d732c7a3c046d81b3e2cd8d239157c11bdb81ca8a876ab4a223906e777e8818"
+VOCABULARY_KERNEL_DIGESTS = {"AVX2": "aca840aaee17e0e029ff8d0220a2072620277d0778e596d0e091f07f7f7980dd"}
+
+
+def emulated_numbers(report: dict) -> dict:
+    return {k: report[k] for k in ("thresholds", "orders", "accumulation", "measures")}
+
 
 KEYS = {"format", "algorithm", "classes", "rivals", "top_is_one_from_gap", "others_zero_from_gap",
         "sum_exceeds_one", "distinct_top_outputs"}
@@ -29,6 +50,8 @@ def test_report_writes_json_markdown_and_figures(tmp_path, capsys):
     assert not list(out.glob(".staging-*"))
     for png in ("kernels.png", "top_output.png", "thresholds.png", "sum_window.png"):
         assert (out / png).stat().st_size > 10_000
+    assert digest(emulated_numbers(data)) == EMULATED_DIGEST
+    assert digest(data["kernels"]["thresholds"]) == on_this_path(KERNEL_DIGESTS)
 
 
 def test_the_report_measures_the_torch_kernels_at_a_vocabulary(tmp_path):
@@ -43,6 +66,9 @@ def test_the_report_measures_the_torch_kernels_at_a_vocabulary(tmp_path):
     assert at["torch", "bfloat16"]["top_is_one_from_gap"] == "13.1875"  # test_kernels checks it against torch
     table = (out / "report.md").read_text().split("1,000 classes, all rivals equal**")[1].split("\n\n")[1]
     assert "| torch |" in table and "numpy" not in table  # the vocabulary's table lists what was measured there
+    data = json.loads((out / "report.json").read_text())
+    assert digest(emulated_numbers(data)) == VOCABULARY_EMULATED_DIGEST
+    assert digest(k["thresholds"]) == on_this_path(VOCABULARY_KERNEL_DIGESTS)
 
 
 def test_thresholds_command_prints_one_configuration(capsys):

@@ -229,3 +229,13 @@ def test_a_kernel_the_workers_cannot_rebuild_is_refused_in_one_line(tmp_path, cl
     with pytest.raises(KernelError, match="the Dask workers cannot rebuild this kernel"):
         analyse_sources(str(tmp_path / "part-*.npy"), tmp_path / "o", ("float32",), kernel, progress=False,
                         scheduler=cluster.scheduler_address)
+
+
+def test_a_shipped_kernel_is_unpickled_once_per_worker_process():
+    import cloudpickle
+
+    from precision.kernels.registry import get_kernel
+    from precision.logits import dask_scan
+    spec = cloudpickle.dumps(get_kernel("numpy"))
+    first = dask_scan._rebuilt(spec)
+    assert dask_scan._rebuilt(spec) is first and first.name == "numpy"

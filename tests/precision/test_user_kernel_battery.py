@@ -153,3 +153,18 @@ def test_an_error_of_a_kernel_in_the_report_names_kernels(module, tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert err.startswith("softmax-sat report: error: --kernels: kernel bk_late:late returned out of range 2.0")
     assert not out.exists() or not any(out.iterdir())  # nothing left behind
+
+
+def test_a_warning_over_several_lines_is_shown_as_one(module, capsys):
+    name = module("bk_warns", """
+        import warnings
+
+        def warns(x):
+            warnings.warn("first line\\n  second line\\n(Triggered internally at x.cpp:1.)", UserWarning)
+            return stable(x)
+        """)
+    assert main(["thresholds", "--kernel", f"{name}:warns", "--dtype", "float16", "--classes", "2"]) == 0
+    err = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(err) == 1 and err[0].startswith(
+        "softmax-sat thresholds: warning: UserWarning: first line second line (Triggered internally at x.cpp:1.) (")
+    assert err[0].endswith(f"{name}.py:12)")  # the kernel's line (the module starts with STABLE)

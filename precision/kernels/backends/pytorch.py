@@ -40,17 +40,21 @@ def exp(x: np.ndarray, dtype: str) -> np.ndarray:
     return from_torch(torch.exp(to_torch(x, d, "cpu")), d)
 
 
-def _cpu_sum() -> tuple[Order, str]:
-    """The order of torch's vectorised CPU sum on this process's code path: AVX2's 8 float32 lanes measured bit for
-    bit here; on other paths pairwise, the nearest order (bit for bit on AVX512 on the rows the tests use)."""
-    if torch_cpu_capability() == "AVX2":
-        return "vector8", "the sum in AVX2's 8 float32 lanes, as vec::reduce_all adds them"
-    return "pairwise", "the sum vectorised and blocked (pairwise is the nearest order)"
+def _cpu_sum(accumulate: str) -> tuple[Order, str]:
+    """The order of torch's vectorised CPU sum in `accumulate` on this process's code path. AVX2: 8 float32 lanes
+    added by halving (bit for bit on 16-bit rows), 4 float64 lanes added lane by lane (which rivals add up before
+    meeting the top's lane, measured). Other paths: pairwise, the nearest order (bit for bit on AVX512 on the rows
+    the tests use)."""
+    if torch_cpu_capability() != "AVX2":
+        return "pairwise", "the sum vectorised and blocked (pairwise is the nearest order)"
+    if accumulate == "float64":
+        return "vector4", "the sum in AVX2's 4 float64 lanes, added lane by lane as vec::reduce_all adds them"
+    return "vector8", "the sum in AVX2's 8 float32 lanes, as vec::reduce_all adds them"
 
 
 def softmax_model(dtype: str) -> EmulationModel:
     wide = dtype in _WIDENED
-    order, how = _cpu_sum()
+    order, how = _cpu_sum("float32" if wide else dtype)
     return EmulationModel("shifted_reciprocal", "float32" if wide else None, order,
                           ("16-bit input widened to float32, one rounding at the end; " if wide else "")
                           + "exp(x − max) times 1/Σ, " + how)
@@ -63,7 +67,7 @@ def log_softmax_model(dtype: str) -> EmulationModel:
 
 
 def upcast_model(dtype: str) -> EmulationModel:
-    order, how = _cpu_sum()
+    order, how = _cpu_sum("float32")
     return EmulationModel("shifted_reciprocal", "float32", order,
                           "softmax(x, dtype=float32), then cast to the input dtype: one rounding at the end; " + how)
 
