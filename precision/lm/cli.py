@@ -108,7 +108,8 @@ def run_generate(args) -> int:
         path = Path(args.model).resolve()
         model_key = {"model": str(path), "sha256": _file_digest(path) if path.is_file() else None}
     check_writable(args.out)
-    config = {**model_key, "prompts": _file_digest(prompts_path), "limit": args.limit, **plan.as_dict()}
+    config = {**model_key, "prompts": _file_digest(prompts_path), "limit": args.limit, **plan.as_dict(),
+              "threads": args.threads}  # the thread count can move the model's rounding (float32 logits by 5e-5)
     outputs = OUTPUTS if not args.no_figures else tuple(o for o in OUTPUTS if not o.endswith(".png"))
     with publishing(args.out, "lm", config, outputs, work=("parts",)) as staging:
         lm = load_causal_lm(args.model, "float32")

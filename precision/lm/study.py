@@ -215,8 +215,7 @@ def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=
               ) -> dict[str, dict]:
     """Every part of the plan, generated or read back (a finished part is not generated again); the model is cast
     to each model dtype in turn from the weights as loaded (a narrower dtype never feeds a wider one); torch's
-    threads set to `threads` meanwhile (where given; not part of the plan: the model's matmuls here give the same
-    bits on 1 and 2 threads), then set back."""
+    threads set to `threads` meanwhile (where given), then set back."""
     import torch
     before = torch.get_num_threads()
     torch.set_num_threads(threads or before)
@@ -226,7 +225,14 @@ def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=
         torch.set_num_threads(before)
 
 
+def model_tensors(model) -> dict:
+    """Every parameter and buffer of a model by name, the non-persistent buffers a state dict leaves out included
+    (a Llama's rotary frequencies: cast to bfloat16 and back they would stay rounded)."""
+    return dict(model.named_parameters()) | dict(model.named_buffers())
+
+
 def _run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say) -> dict[str, dict]:
+    import torch
     parts = {}
     loaded = lm.dtype
     weights: dict = {}
@@ -234,9 +240,11 @@ def _run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say
     def cast(dtype: str) -> None:
         if lm.dtype != dtype:
             if not weights:  # a copy of the weights as loaded, before the first cast
-                weights.update({k: v.detach().clone() for k, v in lm.model.state_dict().items()})
+                weights.update({k: v.detach().clone() for k, v in model_tensors(lm.model).items()})
             lm.to(loaded)
-            lm.model.load_state_dict(weights)
+            with torch.no_grad():
+                for k, v in model_tensors(lm.model).items():
+                    v.copy_(weights[k])
             lm.to(dtype)
     for model_dtype, mode in plan.parts():
         name = part_name(model_dtype, mode)
