@@ -134,8 +134,9 @@ def test_the_readme_quotes_the_study_it_ships():
     data = json.loads((root / "docs" / "lm_study" / "lm.json").read_text())
     readme = (root / "README.md").read_text()
     pooled = {m: {(s["dtype"], s["kernel"]): s for s in v} for m, v in data["by_model_dtype"].items()}
-    tokens = {s["tokens"] for v in pooled.values() for s in v.values()}
-    assert len(tokens) == 1 and f"{tokens.pop():,} generated tokens per model dtype" in readme
+    tokens = [{s["tokens"] for s in pooled[m].values()} for m in ("float32", "bfloat16")]
+    assert all(len(t) == 1 for t in tokens)
+    assert f"{tokens[0].pop():,} and {tokens[1].pop():,} generated tokens per model dtype" in readme
     for model in ("float32", "bfloat16"):
         s = pooled[model]["bfloat16", "torch-log"]
         assert f"| {model} | bfloat16 | torch-log | {s['log_prob_zero']} ({s['log_prob_zero_percent']:.2f} %)" in readme
