@@ -9,7 +9,10 @@ same dtype, another code path), (3) one dump scored by torch.log_softmax in floa
 (summary JSON, Markdown, token table CSV, figures) are copied to --docs. Goal: at most 10 minutes on the 2-core
 development machine.
 
-Usage: python benchmarks/lm_study.py [--out reports/lm-study] [--docs docs/lm_study]
+The 32 prompts go through `generate` as one left-padded batch; `--threads N` sets torch's threads (default: one
+per core; on a machine other work shares, 1 wastes less CPU time in waits). Prints wall and CPU seconds.
+
+Usage: python benchmarks/lm_study.py [--out reports/lm-study] [--docs docs/lm_study] [--threads N]
 """
 from __future__ import annotations
 
@@ -34,9 +37,11 @@ def run() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("reports/lm-study"))
     parser.add_argument("--docs", type=Path, default=Path("docs/lm_study"))
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: one per core)")
     args = parser.parse_args()
-    start = time.perf_counter()
-    code = softmax_sat(["lm", "generate", "--out", str(args.out)])
+    start, cpu = time.perf_counter(), time.process_time()
+    threads = [] if args.threads is None else ["--threads", str(args.threads)]
+    code = softmax_sat(["lm", "generate", "--out", str(args.out), *threads])
     if code:
         sys.exit(code)
     args.docs.mkdir(parents=True, exist_ok=True)
@@ -55,7 +60,8 @@ def run() -> None:
         (args.docs / f"compare-{name}").mkdir(exist_ok=True)
         for file in ("compare.json", "compare.md", "compare_log_ratio.png"):
             shutil.copyfile(out / file, args.docs / f"compare-{name}" / file)
-    print(f"study and comparisons in {time.perf_counter() - start:.0f} s; copied to {args.docs}")
+    print(f"study and comparisons in {time.perf_counter() - start:.0f} s ({time.process_time() - cpu:.0f} s of CPU); "
+          f"copied to {args.docs}")
 
 
 if __name__ == "__main__":

@@ -242,6 +242,8 @@ def check_logits(logits, name: str = "logits", finite: bool = True) -> np.ndarra
 
 
 def _is_exact(logits) -> bool:
+    if isinstance(logits, np.ndarray) and logits.dtype != object:
+        return False  # numbers of a NumPy dtype: not exact values (no copy into objects to find that out)
     a = np.asarray(logits, dtype=object)
     return a.size > 0 and not isinstance(a.flat[0], (float, int, np.floating, np.integer))
 

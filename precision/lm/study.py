@@ -63,7 +63,7 @@ class StudyPlan:
     model_dtypes: tuple[str, ...] = ("float32", "bfloat16")
     modes: tuple[Mode, ...] = (Mode(0.0), Mode(0.7), Mode(1.0))
     max_new_tokens: int = 16
-    batch: int = 8
+    batch: int = 32  # prompts per `generate` call: all 32 shipped prompts at once (left-padded)
     seed: int = 0
     dtypes: tuple[str, ...] = ("float32", "bfloat16")  # scoring dtypes
     kernels: tuple[str, ...] = ("torch", "torch-log", "torch-log1p")
@@ -119,7 +119,7 @@ def generate_part(lm: CausalLM, prompts: list[str], mode: Mode, plan: StudyPlan)
         options |= {"temperature": mode.temperature, "top_k": 0, "top_p": 1.0}
     prompt_of, context = [], []
     started = time.perf_counter()
-    with watch_generation(lm.model, plan.dtypes, plan.kernels) as w, torch.no_grad():
+    with watch_generation(lm.model, plan.dtypes, plan.kernels) as w, torch.inference_mode():
         for first in range(0, len(prompts), plan.batch):
             enc = encode(lm, prompts[first:first + plan.batch])
             before = len(w.rows)
@@ -211,9 +211,28 @@ def read_part(out: Path, name: str, plan: StudyPlan | None = None) -> dict[str, 
     return arrays
 
 
-def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=print) -> dict[str, dict]:
+def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=print, threads: int | None = None
+              ) -> dict[str, dict]:
     """Every part of the plan, generated or read back (a finished part is not generated again); the model is cast
-    to each model dtype in turn from the weights as loaded (a narrower dtype never feeds a wider one)."""
+    to each model dtype in turn from the weights as loaded (a narrower dtype never feeds a wider one); torch's
+    threads set to `threads` meanwhile (where given), then set back."""
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or before)
+    try:
+        return _run_parts(lm, prompts, plan, out, say)
+    finally:
+        torch.set_num_threads(before)
+
+
+def model_tensors(model) -> dict:
+    """Every parameter and buffer of a model by name, the non-persistent buffers a state dict leaves out included
+    (a Llama's rotary frequencies: cast to bfloat16 and back they would stay rounded)."""
+    return dict(model.named_parameters()) | dict(model.named_buffers())
+
+
+def _run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say) -> dict[str, dict]:
+    import torch
     parts = {}
     loaded = lm.dtype
     weights: dict = {}
@@ -221,9 +240,11 @@ def run_parts(lm: CausalLM, prompts: list[str], plan: StudyPlan, out: Path, say=
     def cast(dtype: str) -> None:
         if lm.dtype != dtype:
             if not weights:  # a copy of the weights as loaded, before the first cast
-                weights.update({k: v.detach().clone() for k, v in lm.model.state_dict().items()})
+                weights.update({k: v.detach().clone() for k, v in model_tensors(lm.model).items()})
             lm.to(loaded)
-            lm.model.load_state_dict(weights)
+            with torch.no_grad():
+                for k, v in model_tensors(lm.model).items():
+                    v.copy_(weights[k])
             lm.to(dtype)
     for model_dtype, mode in plan.parts():
         name = part_name(model_dtype, mode)
@@ -261,7 +282,7 @@ def rescore(lm: CausalLM, prompts: list[str], arrays: dict[str, np.ndarray]):
     import torch
     n = len(arrays["chosen"])
     rows = None
-    with torch.no_grad():
+    with torch.inference_mode():
         for p in np.unique(arrays["prompt"]):
             idx = np.flatnonzero(arrays["prompt"] == p)
             idx = idx[np.argsort(arrays["position"][idx], kind="stable")]

@@ -96,6 +96,24 @@ def test_generate_writes_parts_table_summary_figures_and_resumes(model_folder, t
     assert compared["tokens"] == 9 and compared["worst"][0]["context"].startswith("w")
 
 
+def test_the_study_casts_the_model_back_to_float32_bit_for_bit():
+    """The float32 re-scoring after the bfloat16 runs: the weights as loaded, and the rotary frequencies too (a
+    buffer a state dict leaves out; restored from a state dict alone they stay rounded to bfloat16)."""
+    from precision.lm.study import model_tensors
+    model = tiny_llama(scale=300.0)
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8, 9, 10, 11, 12]])
+    with torch.no_grad():
+        before = model(ids).logits
+        kept = {k: v.detach().clone() for k, v in model_tensors(model).items()}
+        assert any("inv_freq" in k for k in kept) and not any("inv_freq" in k for k in model.state_dict())
+        model.to(torch.bfloat16).to(torch.float32)
+        model.load_state_dict({k: kept[k] for k in model.state_dict()})
+        assert not torch.equal(model(ids).logits, before)  # the state dict alone: the frequencies stayed rounded
+        for k, v in model_tensors(model).items():
+            v.copy_(kept[k])
+        assert torch.equal(model(ids).logits, before)
+
+
 def test_generate_refuses_bad_options_in_one_line(model_folder, tmp_path, capsys):
     base = ["lm", "generate", "--model", str(model_folder), "--out", str(tmp_path / "r")]
     for extra, option in ((["--model-dtypes", "float8"], "--model-dtypes"), (["--kernels", "nope"], "--kernels"),
@@ -116,8 +134,9 @@ def test_the_readme_quotes_the_study_it_ships():
     data = json.loads((root / "docs" / "lm_study" / "lm.json").read_text())
     readme = (root / "README.md").read_text()
     pooled = {m: {(s["dtype"], s["kernel"]): s for s in v} for m, v in data["by_model_dtype"].items()}
-    tokens = {s["tokens"] for v in pooled.values() for s in v.values()}
-    assert len(tokens) == 1 and f"{tokens.pop():,} generated tokens per model dtype" in readme
+    tokens = [{s["tokens"] for s in pooled[m].values()} for m in ("float32", "bfloat16")]
+    assert all(len(t) == 1 for t in tokens)
+    assert f"{tokens[0].pop():,} and {tokens[1].pop():,} generated tokens per model dtype" in readme
     for model in ("float32", "bfloat16"):
         s = pooled[model]["bfloat16", "torch-log"]
         assert f"| {model} | bfloat16 | torch-log | {s['log_prob_zero']} ({s['log_prob_zero_percent']:.2f} %)" in readme

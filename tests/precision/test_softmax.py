@@ -112,3 +112,13 @@ def test_unknown_names_are_refused():
         softmax([1.0, 2.0], "float32", order="random")
     with pytest.raises(ValueError, match="kernel: unknown 'tensorflow'"):
         native_softmax([1.0, 2.0], "tensorflow")
+
+
+def test_check_logits_keeps_exact_values_as_objects_and_numbers_as_float64():
+    from precision.emulated.algorithms import check_logits
+    exact = check_logits([[Fraction(1, 3), Fraction(2)]])
+    assert exact.dtype == object and exact[0, 0] == Fraction(1, 3)  # never rounded to a float
+    assert check_logits(np.array([[Fraction(1, 3), 2]], dtype=object)).dtype == object
+    for given in (np.array([[1.5, -2.0]], dtype=np.float32), np.array([[3, 4]]), [[1.5, -2.0]]):
+        a = check_logits(given)
+        assert a.dtype == np.float64 and a.tolist() == np.asarray(given, dtype=np.float64).tolist()
