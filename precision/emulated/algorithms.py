@@ -110,7 +110,7 @@ def largest_partner(terms: np.ndarray, top: np.ndarray, order: Order) -> np.ndar
         return largest
     loop = VECTOR_LOOPS.get(order, VectorLoop(1, False))  # sequential: one lane
     w = loop.lanes
-    padded = np.zeros((n, -(-m // w) * w))
+    padded = np.zeros((n, -(-m // w) * w), dtype=terms.dtype)
     padded[:, :m] = terms
     by_lane = padded.reshape(n, -1, w)  # [row, step, lane]: the lane's terms in the order it adds them
     lane, step = top % w, top // w

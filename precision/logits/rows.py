@@ -243,7 +243,9 @@ def _model_threshold(rivals: np.ndarray, base: np.ndarray, top: np.ndarray, mode
         if rounded_once and log_weight is not None:
             ln_weight = log_weight
         else:
-            terms = np.exp(rivals.astype(np.float64) - base[:, None])
+            # float32 holds a guess to ~1e-6 of ln W: under a grid step of formats of ≤ 24 bits at these gaps
+            narrow = ALL_DTYPES[dtype].format.precision <= 24
+            terms = np.exp((rivals - base[:, None]).astype(np.float32 if narrow else np.float64))
             order = None if rounded_once else model.order
             ln_weight = np.log(terms.sum(axis=1) if order is None else largest_partner(terms, top, order))
         return ln_weight - np.log(absorbed_weight(dtype, rounded_once))
