@@ -63,7 +63,9 @@ def test_only_standard_axioms_listed_per_theorem(coq_checked):
     alone = by_name["lemma_2_2_corrected"]  # the reals only, not its file neighbour's Interval primitives
     assert alone.assumptions_of == coq_build.PRINTED_ALONE and len(alone.assumptions) <= 4
     assert not any(a.startswith(coq.PRIMITIVE_MODULES) for a in alone.assumptions)
-    assert any(a.startswith(coq.PRIMITIVE_MODULES) for a in by_name["lemma_2_2_as_written_is_false"].assumptions)
+    assert not any(a.startswith(coq.PRIMITIVE_MODULES) for t in result.theorems if not t.file.startswith(
+        tuple(coq_build.GENERATED_FILES)) for a in t.assumptions)  # `interval` only in the generated files
+    assert any(a.startswith(coq.PRIMITIVE_MODULES) for a in by_name["float32_top_is_one_from_gap"].assumptions)
     every = {a for t in result.theorems for a in t.assumptions}
     assert every <= coq.REAL_AXIOMS | {a for a in every if a.startswith(coq.PRIMITIVE_MODULES)}
 
@@ -97,7 +99,7 @@ def test_the_hand_written_development_builds_with_coq_makefile(tmp_path):
 @needs_coq
 def test_coqchk_accepts_every_module(coq_checked):
     result, build, _ = coq_checked
-    modules = [f.name for f in result.files if f.name not in (*coq_build.OWN_RUNS, coq_build.GENERATED_RUN, "coqchk")]
+    modules = coq_build.compiled_modules(result)
     r = coq_build.coqchk(build, modules)
     assert r.ok, r.error
     assert not coq_build.coqchk(build, ["NoSuchModule"]).ok  # it can fail
@@ -229,8 +231,8 @@ def test_prove_fails_naming_a_swapped_statement(tmp_path, monkeypatch, capsys):
     f.write_text(text[:start] + "Corollary e4m3_offset8_tau4_clips : True.\nProof. exact I. Qed.\n")
     monkeypatch.setattr(coq_build, "SOURCE", source)
     check = coq_build.check
-    monkeypatch.setattr(coq_build, "check", lambda build_dir: check(formats=(), kernel_formats=(),
-                                                                    build_dir=build_dir))
+    monkeypatch.setattr(coq_build, "check", lambda build_dir: check(formats=(), kernel_formats=(), mode_formats=(),
+                                                                    witness_formats=(), build_dir=build_dir))
     monkeypatch.setattr(cli, "all_proofs", lambda: [])
     monkeypatch.delenv(cli.REQUIRE_COQ, raising=False)
 
@@ -267,7 +269,8 @@ def test_every_coq_theorem_lands_in_the_certificate():
         format_thresholds,
         kernel_theorems,
     )
+    from proofs.checkers.coq_modes import mode_theorems, mode_thresholds
     theorems = (GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + kernel_theorems()
-                + format_theorems(format_thresholds("float32")))
+                + format_theorems(format_thresholds("float32")) + mode_theorems(mode_thresholds(("float16",))))
     prefixes = tuple(p for _, _, group in COQ_GROUPS for p in group)
     assert [t.file for t in theorems if not t.file.startswith(prefixes)] == []
