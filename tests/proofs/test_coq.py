@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from precision.emulated.exp_error import threshold_interval
-from proofs.checkers import coq, coq_build, coq_spec
+from proofs.checkers import coq, coq_build, coq_jobs, coq_spec
 
 needs_coq = pytest.mark.skipif(coq_build.coqc() is None, reason=coq.INSTALL_HINT)
 
@@ -163,12 +163,16 @@ def test_moved_kernel_interval_end_is_rejected(coq_checked, moved):
 
 @needs_coq
 def test_admitted_is_refused(tmp_path):
-    """A file that assumes is refused before coqc runs (check's per-file step), with the reason."""
+    """A file that assumes is refused before coqc runs (check's per-file job), with the reason; it stops the rest."""
     (tmp_path / "Cheat.v").write_text("Lemma cheat : 1 = 2. Proof. Admitted.\n")
-    r = coq_build._checked(coq_build.coqc(), tmp_path, "Cheat", 60)
-    assert not r.ok and r.error == "forbidden: Admitted"
     (tmp_path / "Fine.v").write_text("Lemma fine : 1 = 1. Proof. reflexivity. Qed.\n")
-    assert coq_build._checked(coq_build.coqc(), tmp_path, "Fine", 60).ok
+    exe = coq_build.coqc()
+    done = coq_jobs.run([coq_build._compile_job(exe, tmp_path, n, ["Cheat", "Fine"]) for n in ("Cheat", "Fine")],
+                        tmp_path, workers=1)
+    assert not done["Cheat"].ok and done["Cheat"].output == "forbidden: Admitted"
+    assert "Fine" not in done or done["Fine"].ok
+    done = coq_jobs.run([coq_build._compile_job(exe, tmp_path, "Fine", ["Fine"])], tmp_path)
+    assert done["Fine"].ok and (tmp_path / "Fine.vo").exists() and done["Fine"].cpu > 0
 
 
 @pytest.mark.parametrize("required", ["no", "flag", "env"])
