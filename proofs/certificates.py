@@ -19,16 +19,17 @@ COQ_GROUPS = [("2.1", "Coq: IEEE binary formats, any precision p ≥ 2 (Flocq)",
                ("RoundOnePlus", "TopOutputTwoClass", "MClassesTopFirst")),
               ("2.1", "Coq: IEEE 754 with overflow, infinities and NaN (Flocq's binary model)", ("IEEESoftmax",)),
               ("2.1", "Coq: kernels whose exp is within k ulps, generic and per format (Flocq + Interval)",
-               ("KernelExpError", "KernelThresholds")),
+               ("KernelExpError", "KernelThresholds", "KernelWitnesses")),
               ("2.1", "Coq: exact thresholds per format, generated from precision.thresholds (Flocq + Interval)",
-               ("Thresholds_",)),
+               ("Thresholds",)),
+              ("2.1", "Coq: the two-class threshold in every other deterministic rounding mode, per format, generated "
+                      "from precision.thresholds (Flocq + Interval)", ("ModeThresholds",)),
               ("2.1", "Coq: δ-grid, exact softmax rounded once", ("Lemma21DeltaGrid",)),
-              ("2.2", "Coq: exact real arithmetic (Reals + Interval)", ("Lemma22Reals",)),
-              ("2.1", "Coq: the division-free log1p form, other summation orders, the threshold and the sum > 1 "
-                      "window in closed form, any precision p ≥ 2 (Flocq)",
-               ("Log1pForm", "MClassesOtherOrders", "ThresholdClosedForm", "SumAboveOneWindow", "FormatCorollaries")),
-              ("2.2", "Coq: rounded, FLT any precision and IEEE binary32 (Flocq + Interval)",
-               ("Lemma22Rounded", "Lemma22IEEE"))]
+               ("2.2", "Coq: exact real arithmetic (Reals)", ("Lemma22Reals",)),
+               ("2.1", "Coq: the division-free log1p form, other summation orders, the threshold and the sum > 1 "
+                       "window in closed form, any precision p ≥ 2 (Flocq)",
+                ("Log1pForm", "MClassesOtherOrders", "ThresholdClosedForm", "SumAboveOneWindow", "FormatCorollaries")),
+               ("2.2", "Coq: rounded, FLT any precision and IEEE binary32 (Flocq)", ("Lemma22Rounded", "Lemma22IEEE"))]
 
 
 def certify(proof: Proof) -> dict:

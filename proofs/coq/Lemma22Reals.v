@@ -4,7 +4,6 @@
     Classes: the top class (logit u1, raised by v1), the rival t (logit ut, raised by vt) and the others, whose
     exponentials sum to c >= 0 (their v_k = 0).  p = softmax(u), l = softmax(u + v). *)
 From Coq Require Import Reals Lra.
-From Interval Require Import Tactic.
 Open Scope R_scope.
 
 Definition p1 (u1 ut c : R) := exp u1 / (exp u1 + exp ut + c).
@@ -93,5 +92,19 @@ Proof.
   - lra.
   - lra.
   - lra.
-  - assert (p1 2 0 (exp (19 / 10)) < l1 2 0 (exp (19 / 10)) 1 (11 / 10)) by (unfold l1, p1; interval). lra.
+  - assert (p1 2 0 (exp (19 / 10)) < l1 2 0 (exp (19 / 10)) 1 (11 / 10)); [|lra].
+    (* p1 - l1 has the sign of (e^1.1 - e) - e^1.9 (e - 1), negative: e - 1 > 1 and e^1.1 < e^1.9 *)
+    pose proof (exp_ineq1 1 ltac:(lra)) as E. pose proof (exp_pos 1) as X0.
+    assert (Y : exp (11 / 10) < exp (19 / 10)) by (apply exp_increasing; lra).
+    pose proof (exp_pos 2) as A. pose proof (exp_pos (19 / 10)) as C0. pose proof (exp_pos (11 / 10)) as Y0.
+    pose proof (lemma_2_2_identity (exp 2) 1 (exp (19 / 10)) (exp 1) (exp (11 / 10)) A ltac:(lra) ltac:(lra) X0 Y0)
+      as I.
+    unfold l1, p1. rewrite !exp_plus, exp_0.
+    set (P := exp 2 / (exp 2 + 1 + exp (19 / 10))) in *.
+    set (L := exp 2 * exp 1 / (exp 2 * exp 1 + 1 * exp (11 / 10) + exp (19 / 10))) in *.
+    assert (D : 0 < (exp 2 + 1 + exp (19 / 10)) * (exp 2 * exp 1 + 1 * exp (11 / 10) + exp (19 / 10)))
+      by (apply Rmult_lt_0_compat; nra).
+    assert (N : 1 * (exp (11 / 10) - exp 1) - exp (19 / 10) * (exp 1 - 1) < 0) by nra.
+    assert (M : exp 2 * (1 * (exp (11 / 10) - exp 1) - exp (19 / 10) * (exp 1 - 1)) < 0) by nra.
+    nra.
 Qed.

@@ -9,7 +9,7 @@ from fractions import Fraction
 import pytest
 
 from precision.emulated.exp_error import threshold_interval
-from proofs.checkers import coq, coq_build, coq_spec
+from proofs.checkers import coq, coq_build, coq_jobs, coq_spec
 
 needs_coq = pytest.mark.skipif(coq_build.coqc() is None, reason=coq.INSTALL_HINT)
 
@@ -63,7 +63,9 @@ def test_only_standard_axioms_listed_per_theorem(coq_checked):
     alone = by_name["lemma_2_2_corrected"]  # the reals only, not its file neighbour's Interval primitives
     assert alone.assumptions_of == coq_build.PRINTED_ALONE and len(alone.assumptions) <= 4
     assert not any(a.startswith(coq.PRIMITIVE_MODULES) for a in alone.assumptions)
-    assert any(a.startswith(coq.PRIMITIVE_MODULES) for a in by_name["lemma_2_2_as_written_is_false"].assumptions)
+    assert not any(a.startswith(coq.PRIMITIVE_MODULES) for t in result.theorems if not t.file.startswith(
+        tuple(coq_build.GENERATED_FILES)) for a in t.assumptions)  # `interval` only in the generated files
+    assert any(a.startswith(coq.PRIMITIVE_MODULES) for a in by_name["float32_top_is_one_from_gap"].assumptions)
     every = {a for t in result.theorems for a in t.assumptions}
     assert every <= coq.REAL_AXIOMS | {a for a in every if a.startswith(coq.PRIMITIVE_MODULES)}
 
@@ -97,7 +99,7 @@ def test_the_hand_written_development_builds_with_coq_makefile(tmp_path):
 @needs_coq
 def test_coqchk_accepts_every_module(coq_checked):
     result, build, _ = coq_checked
-    modules = [f.name for f in result.files if f.name not in (*coq_build.OWN_RUNS, coq_build.GENERATED_RUN, "coqchk")]
+    modules = coq_build.compiled_modules(result)
     r = coq_build.coqchk(build, modules)
     assert r.ok, r.error
     assert not coq_build.coqchk(build, ["NoSuchModule"]).ok  # it can fail
@@ -161,12 +163,16 @@ def test_moved_kernel_interval_end_is_rejected(coq_checked, moved):
 
 @needs_coq
 def test_admitted_is_refused(tmp_path):
-    """A file that assumes is refused before coqc runs (check's per-file step), with the reason."""
+    """A file that assumes is refused before coqc runs (check's per-file job), with the reason; it stops the rest."""
     (tmp_path / "Cheat.v").write_text("Lemma cheat : 1 = 2. Proof. Admitted.\n")
-    r = coq_build._checked(coq_build.coqc(), tmp_path, "Cheat", 60)
-    assert not r.ok and r.error == "forbidden: Admitted"
     (tmp_path / "Fine.v").write_text("Lemma fine : 1 = 1. Proof. reflexivity. Qed.\n")
-    assert coq_build._checked(coq_build.coqc(), tmp_path, "Fine", 60).ok
+    exe = coq_build.coqc()
+    done = coq_jobs.run([coq_build._compile_job(exe, tmp_path, n, ["Cheat", "Fine"]) for n in ("Cheat", "Fine")],
+                        tmp_path, workers=1)
+    assert not done["Cheat"].ok and done["Cheat"].output == "forbidden: Admitted"
+    assert "Fine" not in done or done["Fine"].ok
+    done = coq_jobs.run([coq_build._compile_job(exe, tmp_path, "Fine", ["Fine"])], tmp_path)
+    assert done["Fine"].ok and (tmp_path / "Fine.vo").exists() and done["Fine"].cpu > 0
 
 
 @pytest.mark.parametrize("required", ["no", "flag", "env"])
@@ -229,8 +235,8 @@ def test_prove_fails_naming_a_swapped_statement(tmp_path, monkeypatch, capsys):
     f.write_text(text[:start] + "Corollary e4m3_offset8_tau4_clips : True.\nProof. exact I. Qed.\n")
     monkeypatch.setattr(coq_build, "SOURCE", source)
     check = coq_build.check
-    monkeypatch.setattr(coq_build, "check", lambda build_dir: check(formats=(), kernel_formats=(),
-                                                                    build_dir=build_dir))
+    monkeypatch.setattr(coq_build, "check", lambda build_dir: check(formats=(), kernel_formats=(), mode_formats=(),
+                                                                    witness_formats=(), build_dir=build_dir))
     monkeypatch.setattr(cli, "all_proofs", lambda: [])
     monkeypatch.delenv(cli.REQUIRE_COQ, raising=False)
 
@@ -268,8 +274,9 @@ def test_every_coq_theorem_lands_in_the_certificate():
         format_thresholds,
         kernel_theorems,
     )
+    from proofs.checkers.coq_modes import mode_theorems, mode_thresholds
     theorems = (GENERIC_THEOREMS + EXTRA_THEOREMS + IEEE_THEOREMS + ALGORITHM_THEOREMS + kernel_theorems()
-                + format_theorems(format_thresholds("float32")))
+                + format_theorems(format_thresholds("float32")) + mode_theorems(mode_thresholds(("float16",))))
     prefixes = tuple(p for _, _, group in COQ_GROUPS for p in group)
     assert [t.file for t in theorems if not t.file.startswith(prefixes)] == []
 
