@@ -264,6 +264,9 @@ GUESS_STEPS = (1, 16)  # grid steps around the model's guess (bisected) tried be
 #                       before rounding to the dtype), ±16 the rest of a model's; a user's kernel has no guess
 
 
+LADDER_START, LADDER_RUNGS = 2.0 ** -4, 120  # gaps geometric from 1/16 to the reach: 8 a binade over float16's
+
+
 def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess: np.ndarray | None) -> np.ndarray:
     """Each row's own saturation gap, by bisection on the kernel over the dtype's grid (rows `ok` only): the first
     gap of a False→True step of "the top output is exactly 1" (the only one for a monotone kernel); a row's
@@ -304,6 +307,17 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess
             done = bracket(live, np.maximum(at - 1 - steps, -1), np.minimum(at + steps, reach))
             live, at = live[~done], at[~done]
         todo = np.concatenate([todo, live])
-    # the whole range; rows that do not saturate up to `reach` keep NaN
-    bracket(todo, np.full(len(todo), -1, dtype=np.int64), np.full(len(todo), reach, dtype=np.int64))
+    # the whole range
+    found = bracket(todo, np.full(len(todo), -1, dtype=np.int64), np.full(len(todo), reach, dtype=np.int64))
+    # a kernel can stop giving 1 before `reach` (a naive exp overflows to NaN): those rows are tried on a ladder of
+    # gaps, a few rows at a time (each row runs once per rung); rows no rung saturates keep NaN
+    rest = todo[~found]
+    rungs = np.unique(d.index(d.cast(np.geomspace(LADDER_START, float(d.values(np.array([reach]))[0]),
+                                                  LADDER_RUNGS))))
+    step = max(1, len(xs) // len(rungs))  # a kernel call no larger than the chunk's own
+    for part in (rest[i:i + step] for i in range(0, len(rest), step)):
+        hits = saturated(np.broadcast_to(rungs, (len(part), len(rungs))).copy(), part)
+        first = hits.argmax(axis=1)
+        hit = hits.any(axis=1)
+        bracket(part[hit], np.where(first > 0, rungs[first - 1], -1)[hit], rungs[first][hit])
     return threshold

@@ -108,3 +108,19 @@ def test_watch_counts_and_warns_once_about_nonfinite_outputs():
     f16 = w.summary()[0]
     assert f16["nonfinite_output_rows"] == 2 and f16["saturated_rows"] == 0
     assert "rows with NaN/inf outputs" in w.table()
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32"])
+def test_a_kernel_that_overflows_before_the_reach_still_gets_its_threshold(dtype):
+    """A user's naive kernel has no model to guess from, and gives NaN at the far end of the search (e^x overflows
+    long before a gap of 2048): its threshold is still found where it is, not called beyond reach."""
+    from tests.precision.nonfinite_kernels import naive
+    row = np.array([[3.0, 0.0, 1.0, -1.0]])
+    s = saturation_of(row, (dtype,), "tests.precision.nonfinite_kernels:naive", exact_distance=True)[dtype]
+    (t,) = s.threshold
+    assert np.isfinite(t) and not s.beyond_reach.any()
+    at = np.array([[1.0 + t, 0.0, 1.0, -1.0]], dtype=dtype)
+    below = at.copy()
+    below[0, 0] = np.nextafter(at[0, 0], np.array(0, dtype=dtype))
+    assert naive(at)[0, 0] == 1 and naive(below)[0, 0] < 1  # saturates here, not one grid step below
+    assert np.log(np.finfo(dtype).max) - 1 > t  # below the overflow that made the old search miss it
