@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2", "float8_e3m4",
+FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2", "float8_e4m3", "float8_e3m4",
            "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e4m3b11fnuz", "float6_e2m3fn", "float6_e3m2fn",
            "float4_e2m1fn")
 FACTS = ("top_is_one_from_gap", "others_zero_from_gap", "nan_from_gap", "top_not_one_after_first", "method")

@@ -101,9 +101,7 @@ ALL_DTYPES: dict[str, Dtype] = DTYPES | EMULATED_ONLY
 # ml_dtypes' formats that are no dtype of a logits analysis, and why
 NO_LOGITS = {"float8_e8m0fnu": "float8_e8m0fnu is a scale format: powers of two only, no zero and no negative value, "
                                "so it holds no logits (it is the MX formats' block scale: use mxfp8_e4m3 … mxint8)",
-             "float8_e5m3fnu": "float8_e5m3fnu is unsigned: it holds no negative logit",
-             "float8_e4m3": "float8_e4m3 (ml_dtypes' IEEE-style E4M3, with infinities) is not a format of the "
-                            "emulated arithmetic yet; float8_e4m3fn is"}
+             "float8_e5m3fnu": "float8_e5m3fnu is unsigned: it holds no negative logit"}
 
 
 def check_logits_dtype(name: str) -> str:

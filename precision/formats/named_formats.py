@@ -20,9 +20,11 @@ FLOAT32 = BinaryFormat("float32", 24, -126, 127)
 FLOAT64 = BinaryFormat("float64", 53, -1022, 1023)
 FLOAT8_E4M3FN = BinaryFormat("float8_e4m3fn", 4, -6, 8, overflow="saturate", largest_significand=0b1110)
 FLOAT8_E5M2 = BinaryFormat("float8_e5m2", 3, -14, 15)
-# ml_dtypes' other narrow formats (its casts round to nearest even): e3m4 is IEEE-style; the "fnuz" ones have no
-# infinity and one NaN, and overflow to it; the OCP FP6/FP4 ones have neither and saturate
-LOW_PRECISION = (BinaryFormat("float8_e3m4", 5, -2, 3), BinaryFormat("float8_e4m3fnuz", 4, -7, 7, overflow="nan"),
+# ml_dtypes' other narrow formats (its casts round to nearest even): e4m3 and e3m4 are IEEE-style (e4m3: largest
+# 240, where e4m3fn spends that exponent on finite values up to 448); the "fnuz" ones have no infinity and one NaN,
+# and overflow to it; the OCP FP6/FP4 ones have neither and saturate
+LOW_PRECISION = (BinaryFormat("float8_e4m3", 4, -6, 7), BinaryFormat("float8_e3m4", 5, -2, 3),
+                 BinaryFormat("float8_e4m3fnuz", 4, -7, 7, overflow="nan"),
                  BinaryFormat("float8_e5m2fnuz", 3, -15, 15, overflow="nan"),
                  BinaryFormat("float8_e4m3b11fnuz", 4, -10, 4, overflow="nan"),
                  BinaryFormat("float6_e2m3fn", 4, 0, 2, overflow="finite"),

@@ -1,4 +1,4 @@
-"""ml_dtypes' other narrow formats (float8 e3m4 and the fnuz ones, float6, float4) as formats of the emulated
+"""ml_dtypes' other narrow formats (float8 e4m3, e3m4 and the fnuz ones, float6, float4) as formats of the emulated
 arithmetic: rounding equal to ml_dtypes' casts on every gap, overflow as each format defines it, thresholds."""
 from __future__ import annotations
 
@@ -31,11 +31,15 @@ def test_overflow_means_what_each_format_says():
     assert mpmath.isnan(get_format("float8_e4m3fnuz").round(1000))  # no infinity: past the largest, NaN
     assert get_format("float6_e2m3fn").round(1000) == 7.5  # neither: saturate
     assert get_format("float8_e3m4").round(1000) == mpmath.inf  # IEEE-style
+    assert get_format("float8_e4m3").round(247.9) == 240 and get_format("float8_e4m3").round(248) == mpmath.inf
     # under toward-zero an fnuz overflow is the largest finite, as IEEE's ∞ would be
     assert get_format("float8_e4m3fnuz@toward-zero").round(1000) == 240
 
 
 @pytest.mark.parametrize("name, top, zero, nan", [
+    # e4m3, by hand: 1 + e^-g rounds to 1 from e^-g ≤ 2^-4 (as e4m3fn: the same p); e^-g to 0 from 2^-10 (half its
+    # least subnormal 2^-9: 7, not 6.5); e^g to ∞ from 240 + 8 (6, not 5.5)
+    ("float8_e4m3", "2.75", "7", "6"),
     ("float8_e3m4", "3.25", "5", "2.875"), ("float8_e4m3fnuz", "2.75", "8", "6"), ("float8_e5m2fnuz", "2", "14", "12"),
     ("float8_e4m3b11fnuz", "2.75", "10", "3.5"), ("float6_e2m3fn", "3", "3", None),
     ("float6_e3m2fn", "2", "3.5", None), ("float4_e2m1fn", "1.5", "1.5", None)])

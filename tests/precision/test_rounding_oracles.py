@@ -6,6 +6,7 @@ be the known ones listed in `KNOWN` (a new kind fails the test, naming the libra
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import warnings
 from fractions import Fraction
@@ -26,7 +27,11 @@ GFLOAT_MODES = {"nearest-even": gfloat.RoundMode.TiesToEven, "nearest-away": gfl
                 "toward-negative": gfloat.RoundMode.TowardNegative}  # gfloat 0.5 has no deterministic to-odd
 PYCHOP_MODES = {"nearest-even": 1, "toward-positive": 2, "toward-negative": 3, "toward-zero": 4,
                 "nearest-away": 8, "to-odd": 9}
-FORMATS = {"float8_e4m3fn": (gf.format_info_ocp_e4m3, (4, 3)), "float8_e5m2": (gf.format_info_ocp_e5m2, (5, 2)),
+# gfloat names no IEEE-style e4m3 (largest 240, then ∞): built as its e5m2 is, with 4 bits of precision, bias 7 and the
+# seven NaN patterns of an all-ones exponent
+IEEE_E4M3 = dataclasses.replace(gf.format_info_ocp_e5m2, name="ieee_e4m3", precision=4, bias=7, num_high_nans=7)
+FORMATS = {"float8_e4m3fn": (gf.format_info_ocp_e4m3, (4, 3)), "float8_e4m3": (IEEE_E4M3, (4, 3)),
+           "float8_e5m2": (gf.format_info_ocp_e5m2, (5, 2)),
            "float16": (gf.format_info_binary16, (5, 10)), "bfloat16": (gf.format_info_bfloat16, (8, 7)),
            "float32": (gf.format_info_binary32, (8, 23))}
 # pychop's e4m3 is IEEE-style (largest 240, then ∞), not e4m3fn: compared below 240 only, where the grids agree.
@@ -113,7 +118,7 @@ def pychop_round(name, mode, x):
         return x, np.asarray(pychop.Chop(*FORMATS[name][1], rmode=PYCHOP_MODES[mode])(x.copy()), dtype=np.float64)
 
 
-@pytest.mark.parametrize("name", ["float8_e4m3fn", "float8_e5m2", "float16", "bfloat16", "float32"])
+@pytest.mark.parametrize("name", list(FORMATS))
 def test_rounding_agrees_with_gfloat_and_pychop_or_the_library_is_wrong(name):
     fmt = get_format(name)
     x = every_gap(fmt) if fmt.max_index < 256 else random_values(fmt)
