@@ -5,7 +5,7 @@ import time
 from dataclasses import asdict
 
 from . import lemma_2_1, lemma_2_2
-from .kernel import Proof, check_proof, proof_holds
+from .kernel import Proof, Status, check_proof, proof_holds
 
 
 def all_proofs() -> list[Proof]:
@@ -32,17 +32,18 @@ COQ_GROUPS = [("2.1", "Coq: IEEE binary formats, any precision p ≥ 2 (Flocq)",
                ("2.2", "Coq: rounded, FLT any precision and IEEE binary32 (Flocq)", ("Lemma22Rounded", "Lemma22IEEE"))]
 
 
-def certify(proof: Proof) -> dict:
-    """One certificate record: the statement, verdict and every checked claim (and the corrected statement)."""
+def certify(proof: Proof, answered: dict[str, tuple[Status, str]] | None = None) -> dict:
+    """One certificate record: the statement, verdict and every checked claim (and the corrected statement);
+    `answered`: z3's answers so far in this run (`check_claim`)."""
     start = time.perf_counter()
-    results = check_proof(proof)
+    results = check_proof(proof, answered)
     record = {"lemma": proof.lemma, "reading": proof.reading, "statement": proof.statement, "verdict": proof.verdict,
               "assumptions": proof.assumptions, "checks": proof_holds(results),
               "evidence": [asdict(r) | {"checker": CHECKER_OF_KIND.get(r.kind, r.kind)} for r in results],
               "counterexample": next((r.inputs for r, c in zip(results, proof.claims)
                                       if c.evidence.kind == "counterexample" and r.status == "checked"), None)}
     if proof.corrected is not None:
-        record["corrected"] = certify(proof.corrected)
+        record["corrected"] = certify(proof.corrected, answered)
     record["seconds"] = round(time.perf_counter() - start, 3)
     return record
 

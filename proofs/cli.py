@@ -11,6 +11,7 @@ from precision.common.files import check_writable, output_folder, write_json_ato
 from precision.common.publishing import publishing
 
 from .certificates import all_checked, all_proofs, certify, coq_records, evidence_kinds, markdown
+from .kernel import Status
 
 
 def configure_prove(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +54,10 @@ def _prove_into(out: Path, coq_too: bool, require_coq: bool = False, coq_build_d
     """Check every proof (and the Coq development), write the certificate and proofs.md into `out`; whether
     everything checked."""
     records, coq_missing = [], False
+    answered: dict[str, tuple[Status, str]] = {}  # z3's answers, shared by the proofs that ask the same query
     print(f"{'lemma':6} {'reading':72} {'verdict':8} {'corrected':10} {'evidence':46} {'s':>6}")
     for proof in all_proofs():
-        r = certify(proof)
+        r = certify(proof, answered)
         records.append(r)
         c = r.get("corrected", {}).get("verdict", "—")
         flag = "" if all_checked(r) else "  ← EVIDENCE FAILED"

@@ -126,6 +126,14 @@ class Exhaustive:
         return {"enumeration": self.name, **self.params}
 
 
+def _z3():
+    try:
+        import z3
+    except ImportError:
+        raise EvidenceSkipped("z3-solver is not installed (pip install 'softmax-saturation[proofs]')") from None
+    return z3
+
+
 @dataclass
 class SMT:
     """z3: `formula()` builds the claim; the kernel asks z3 for a model of its negation (must be unsat)."""
@@ -136,10 +144,7 @@ class SMT:
     kind: ClassVar[EvidenceKind] = "smt"
 
     def check(self) -> str:
-        try:
-            import z3
-        except ImportError:
-            raise EvidenceSkipped("z3-solver is not installed (pip install 'softmax-saturation[proofs]')") from None
+        z3 = _z3()
         solver = z3.Solver()
         solver.set("timeout", self.timeout_ms)
         solver.add(z3.Not(self.formula()))
@@ -149,6 +154,11 @@ class SMT:
             raise EvidenceFailed(f"z3 says {result} for the negation of: {self.description}"
                                  + (f"; counter-model {model}" if model is not None else ""))
         return f"z3: negation unsatisfiable ({self.description})"
+
+    def query(self) -> str:
+        """The query z3 is asked, as text: two claims with the same query have the same answer."""
+        _z3()
+        return str(self.formula().sexpr())  # type: ignore[attr-defined]  # a z3 expression
 
     def inputs(self) -> dict:
         return {"formula": self.description}
@@ -204,25 +214,38 @@ class ClaimResult:
     inputs: dict
 
 
-def check_claim(claim: Claim) -> ClaimResult:
-    """Check one claim's evidence: checked, failed (with what did not hold) or skipped (checker not installed)."""
+def check_claim(claim: Claim, answered: dict[str, tuple[Status, str]] | None = None) -> ClaimResult:
+    """Check one claim's evidence: checked, failed (with what did not hold) or skipped (checker not installed).
+    `answered`: z3's answers so far in this run, by query; a query asked again (the corrected Lemmas 2.1 and 2.2
+    cite the same step per format: 10 s each for float64) takes the first answer."""
     start = time.perf_counter()
     status: Status
+    smt = claim.evidence if isinstance(claim.evidence, SMT) else None
+    memo = answered if answered is not None and smt is not None else None
+    query = ""
     try:
-        status, detail = "checked", claim.evidence.check()
+        query = smt.query() if smt is not None and memo is not None else ""
+        if memo is not None and query in memo:
+            status, detail = memo[query]
+            detail += " (the same query as an earlier claim)"
+        else:
+            status, detail = "checked", claim.evidence.check()
     except EvidenceSkipped as e:
         status, detail = "skipped", str(e)
     except EvidenceFailed as e:
         status, detail = "failed", str(e)
     except Exception as e:  # a checker that crashes has not checked anything
         status, detail = "failed", f"{type(e).__name__}: {e}"
+    if memo is not None and query:
+        memo.setdefault(query, (status, detail))
     return ClaimResult(claim.statement, claim.evidence.kind, status, detail, time.perf_counter() - start,
                        claim.evidence.inputs())
 
 
-def check_proof(proof: Proof) -> list[ClaimResult]:
-    """Check every claim; a refutation must carry a checked counterexample, a proof must carry none."""
-    results = [check_claim(c) for c in proof.claims]
+def check_proof(proof: Proof, answered: dict[str, tuple[Status, str]] | None = None) -> list[ClaimResult]:
+    """Check every claim; a refutation must carry a checked counterexample, a proof must carry none. `answered`:
+    see `check_claim`."""
+    results = [check_claim(c, answered) for c in proof.claims]
     kinds = [c.evidence.kind for c in proof.claims]
     if proof.verdict == "refuted" and "counterexample" not in kinds:
         results.append(ClaimResult("a refutation carries a counterexample", "kernel", "failed",

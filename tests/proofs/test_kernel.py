@@ -85,3 +85,26 @@ def test_prove_command_writes_the_certificate(tmp_path):
     assert all(r["checks"] for r in records)
     assert {"statement", "verdict", "assumptions", "evidence", "counterexample"} <= set(records[0])
     assert "Lemma 2.2" in (tmp_path / "proofs.md").read_text()
+
+
+def test_a_query_asked_again_in_one_run_takes_the_first_answer_and_only_that_query():
+    """The corrected Lemmas 2.1 and 2.2 cite the same z3 step per format (10 s for float64): asked once a run. A
+    different query under the same description is solved on its own, and a failed answer stays failed."""
+    x = z3.Real("x")
+    calls = []
+
+    def formula(claim):
+        def build():
+            calls.append(claim)
+            return claim
+        return build
+    true, false = x * x >= 0, x * x > 0
+    answered: dict = {}
+    first = check_claim(Claim("a", SMT("x² ≥ 0", formula(true))), answered)
+    again = check_claim(Claim("b", SMT("x² ≥ 0", formula(true))), answered)
+    assert (first.status, again.status) == ("checked", "checked") and "same query" in again.detail
+    assert calls.count(true) == 3  # the key of each, and one solver run
+    wrong = check_claim(Claim("c", SMT("x² ≥ 0", formula(false))), answered)  # same words, another query
+    assert wrong.status == "failed" and "same query" not in wrong.detail
+    assert check_claim(Claim("d", SMT("x² ≥ 0", formula(false))), answered).status == "failed"
+    assert check_claim(Claim("e", SMT("x² ≥ 0", formula(true)))).detail == first.detail  # no memo: solved again
