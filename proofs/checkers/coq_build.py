@@ -139,8 +139,9 @@ def _compile_job(exe: str, build: Path, name: str, names: list[str]) -> coq_jobs
     text = (build / f"{name}.v").read_text()
     bad = coq_spec.forbidden_commands(text)
     cost = GENERATED_COST if name in GENERATED_FILES else 2.0
+    pins = name in (coq_spec.SPEC, coq_spec.SPEC_FORMATS)  # a gate: a rejected statement stops the check early
     return coq_jobs.Job(name, _coqc_cmd(exe, name), coq_jobs.requires(text, LOGICAL) & set(names), cost,
-                        "forbidden: " + ", ".join(bad) if bad else "")
+                        "forbidden: " + ", ".join(bad) if bad else "", gate=pins)
 
 
 def _generated(t: Theorem) -> bool:

@@ -24,13 +24,16 @@ def requires(text: str, logical: str) -> set[str]:
 @dataclass
 class Job:
     """One command: it starts once every job of `deps` has succeeded; `cost` (seconds, a rough estimate) orders
-    the ready jobs; a job with a reason in `refused` fails when its turn comes, without running."""
+    the ready jobs; a job with a reason in `refused` fails when its turn comes, without running. A `gate` (a check
+    that fails the run, such as the pinned statements) and the jobs it waits on go before every other ready job,
+    so that a failure is known before the long runs that would be wasted on it start."""
 
     name: str
     cmd: list[str]
     deps: set[str] = field(default_factory=set)
     cost: float = 1.0
     refused: str = ""
+    gate: bool = False
 
 
 @dataclass
@@ -57,6 +60,18 @@ def _chain(jobs: dict[str, Job]) -> dict[str, float]:
     return {n: chain(n) for n in jobs}
 
 
+def _before_gates(jobs: dict[str, Job]) -> set[str]:
+    """The gates and every job they wait on, directly or not."""
+    found: set[str] = set()
+    todo = [n for n, j in jobs.items() if j.gate]
+    while todo:
+        n = todo.pop()
+        if n not in found:
+            found.add(n)
+            todo += jobs[n].deps
+    return found
+
+
 def run(jobs: list[Job], cwd: Path, workers: int | None = None, timeout: float = 300.0) -> dict[str, Done]:
     """Run the jobs, at most `workers` at once (default: the machine's cores); {name: Done} of those that ran."""
     byname = {j.name: j for j in jobs}
@@ -64,8 +79,8 @@ def run(jobs: list[Job], cwd: Path, workers: int | None = None, timeout: float =
     if unknown:
         raise ValueError(f"jobs depend on unknown jobs: {sorted(unknown)}")
     workers = workers or os.cpu_count() or 2
-    priority = _chain(byname)
-    pending = sorted(byname, key=lambda n: -priority[n])
+    priority, gates = _chain(byname), _before_gates(byname)
+    pending = sorted(byname, key=lambda n: (n not in gates, -priority[n]))
     running: dict[str, tuple[subprocess.Popen, float, Path]] = {}
     done: dict[str, Done] = {}
     failed = False

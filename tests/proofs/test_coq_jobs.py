@@ -17,6 +17,15 @@ def test_dependencies_order_and_longest_chain_first(tmp_path):
     assert (tmp_path / "order").read_text().split() == ["a", "b", "d", "c"]  # a's chain (7) before c (1)
 
 
+def test_a_gate_and_what_it_waits_on_go_first(tmp_path):
+    """The pins are a gate: a long run ready before them waits, so that a rejected statement stops the check
+    before the run starts (here: c, the longest chain, after the gate g and its dependency a)."""
+    jobs = [Job("a", _sh("echo a >> order"), cost=1), Job("g", _sh("echo g >> order; exit 1"), {"a"}, gate=True),
+            Job("c", _sh("echo c >> order"), cost=50)]
+    done = run(jobs, tmp_path, workers=1)
+    assert (tmp_path / "order").read_text().split() == ["a", "g"] and not done["g"].ok and "c" not in done
+
+
 def test_a_failure_stops_the_rest(tmp_path):
     jobs = [Job("bad", _sh("echo broken; exit 3"), cost=10), Job("after", _sh("touch ran"), {"bad"}),
             Job("refused", _sh("touch ran2"), refused="forbidden: Admitted", cost=1)]
