@@ -264,21 +264,28 @@ GUESS_STEPS = (1, 16)  # grid steps around the model's guess (bisected) tried be
 #                       before rounding to the dtype), ±16 the rest of a model's; a user's kernel has no guess
 
 
-LADDER_START, LADDER_RUNGS = 2.0 ** -4, 120  # gaps geometric from 1/16 to the reach: 8 a binade over float16's
-
-
 def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess: np.ndarray | None) -> np.ndarray:
     """Each row's own saturation gap, by bisection on the kernel over the dtype's grid (rows `ok` only): the first
     gap of a False→True step of "the top output is exactly 1" (the only one for a monotone kernel); a row's
     `guess` (a gap; NaN: none) is checked first, and the whole range [0, reach] searched where it is wrong."""
     dtype = d.name
 
-    def saturated(pts: np.ndarray, live: np.ndarray) -> np.ndarray:
+    def outputs(pts: np.ndarray, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The kernel's outputs for rows `live` with their top at the gaps of grid indices `pts` (rows, k), and
+        each output row's top class."""
         r = np.repeat(live, pts.shape[1])
         trial = xs[r]
         with np.errstate(all="ignore"):
             trial[np.arange(len(r)), top[r]] = d.cast(base[r] + d.values(pts.ravel()).astype(np.float64))
-        return exactly(kernel(trial, dtype, device)[np.arange(len(r)), top[r]], kernel.one).reshape(pts.shape)
+        return kernel(trial, dtype, device), top[r]
+
+    def saturated(pts: np.ndarray, live: np.ndarray) -> np.ndarray:
+        p, t = outputs(pts, live)
+        return exactly(p[np.arange(len(t)), t], kernel.one).reshape(pts.shape)
+
+    def broken(pts: np.ndarray, live: np.ndarray) -> np.ndarray:
+        p, t = outputs(pts, live)
+        return nonfinite_outputs(p, t, kernel.log_space).reshape(pts.shape)
 
     threshold = np.full(len(xs), np.nan)
 
@@ -309,15 +316,13 @@ def _bisected_threshold(xs, top, base, ok, d, kernel: Kernel, device: str, guess
         todo = np.concatenate([todo, live])
     # the whole range
     found = bracket(todo, np.full(len(todo), -1, dtype=np.int64), np.full(len(todo), reach, dtype=np.int64))
-    # a kernel can stop giving 1 before `reach` (a naive exp overflows to NaN): those rows are tried on a ladder of
-    # gaps, a few rows at a time (each row runs once per rung); rows no rung saturates keep NaN
+    # a kernel can stop giving numbers before `reach` (a naive exp overflows: NaN): where its outputs at `reach`
+    # are not finite, the search's far end is the last gap whose outputs are (bisected), and the row is searched
+    # below it; rows that do not saturate up to their far end keep NaN
     rest = todo[~found]
-    rungs = np.unique(d.index(d.cast(np.geomspace(LADDER_START, float(d.values(np.array([reach]))[0]),
-                                                  LADDER_RUNGS))))
-    step = max(1, len(xs) // len(rungs))  # a kernel call no larger than the chunk's own
-    for part in (rest[i:i + step] for i in range(0, len(rest), step)):
-        hits = saturated(np.broadcast_to(rungs, (len(part), len(rungs))).copy(), part)
-        first = hits.argmax(axis=1)
-        hit = hits.any(axis=1)
-        bracket(part[hit], np.where(first > 0, rungs[first - 1], -1)[hit], rungs[first][hit])
+    rest = rest[broken(np.full((len(rest), 1), reach), rest)[:, 0]] if len(rest) else rest
+    if len(rest):
+        last = first_true(lambda pts, live: broken(pts, rest[live]), np.full(len(rest), -1, dtype=np.int64),
+                          np.full(len(rest), reach, dtype=np.int64), points=1) - 1
+        bracket(rest[last >= 0], np.full(int((last >= 0).sum()), -1, dtype=np.int64), last[last >= 0])
     return threshold
