@@ -113,6 +113,8 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
             tables = pool.apply_async(emulated_tables, (tuple(formats), tuple(algorithms), classes))
             measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary)
             emulated = tables.get()
+            pool.close()  # a worker that ends of itself leaves no semaphore for the resource tracker to warn about
+            pool.join()
     else:
         measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary) if kernels else None
         emulated = emulated_tables(formats, algorithms, classes, progress)

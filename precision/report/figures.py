@@ -228,4 +228,7 @@ def draw_all(data: dict, out: Path, processes: bool = False) -> list[Path]:
         paths = [kernels_figure(data, out) if data["kernels"] else None, thresholds_figure(data, out),
                  sum_window_figure(data, out), measures_figure(data, out)]
         paths.insert(1, top.get() if top else top_output_figure(data, out))
+        if pool:  # ended of itself, as in `compute`
+            pool.close()
+            pool.join()
     return [p for p in paths if p is not None]
