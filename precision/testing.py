@@ -44,7 +44,7 @@ from precision.kernels.registry import Kernel, KernelError, get_kernel
 
 PROPERTIES = ("finite", "monotone", "stays 1", "others stay 0", "sum bound", "not too early", "shift invariance")
 EARLY_TOLERANCE = math.log(2)  # the rivals' mass more than halved by absorption before the top output is 1
-SPREAD = 64  # grid steps around a threshold drawn from
+SPREAD = 64  # grid steps around a threshold drawn from: at most a 32nd of the grid (a float8 grid has 128 steps)
 
 
 class SoftmaxConformanceError(AssertionError):
@@ -82,12 +82,13 @@ def _landmarks(dtype: str, classes: int, rivals: str) -> tuple[int, ...]:
 
 def _gap_indices(cfg: _Config) -> st.SearchStrategy[int]:
     """Grid indices of the gap: uniform in value over the saturation region (up to 1.5× the rounded-once
-    threshold, drawn twice as often), within SPREAD steps of a landmark, uniform in value up to twice the
-    overflow point of an unshifted exp, and any index at all (subnormals, huge gaps)."""
+    threshold, drawn twice as often), within SPREAD steps (a 32nd of a small grid) of a landmark, uniform in value
+    up to twice the overflow point of an unshifted exp, and any index at all (subnormals, huge gaps)."""
     d = DTYPES[cfg.dtype]
     top = d.max_index
     marks = _landmarks(cfg.dtype, cfg.classes, cfg.rivals)
-    near = st.sampled_from(marks).flatmap(lambda c: st.integers(max(0, c - SPREAD), min(top, c + SPREAD)))
+    spread = max(2, min(SPREAD, top // 32))
+    near = st.sampled_from(marks).flatmap(lambda c: st.integers(max(0, c - spread), min(top, c + spread)))
     once = thresholds(cfg.dtype, "shifted", cfg.classes, cfg.rivals, accumulate="float64").top_is_one_from_gap
     largest = float(d.format.max_finite)
 
