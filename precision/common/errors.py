@@ -13,6 +13,9 @@ class InputError(ValueError):
         super().__init__(f"{argument}: {message}")
         self.argument, self.message = argument, message
 
+    def __reduce__(self):  # raised in a worker process and read in the caller's (ValueError's would drop `message`)
+        return type(self), (self.argument, self.message)
+
     @property
     def option(self) -> str:
         """The command-line option of the argument (`batch_size` → `--batch-size`; a positional, in capitals as its

@@ -6,6 +6,7 @@ import platform
 import sys
 import time
 from collections.abc import Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 
 import numpy as np
 from tqdm import tqdm
@@ -16,8 +17,15 @@ from precision.emulated.thresholds import ORDERS, thresholds
 from precision.formats.dtypes import NARROW
 from precision.formats.named_formats import get_format
 from precision.kernels.exp_error import exp_error_rows
-from precision.kernels.registry import Kernel, kernel_versions
-from precision.kernels.scan import Agreement, agreement, kernel_thresholds, sample_rows, two_class_rows
+from precision.kernels.registry import KERNELS, Kernel, kernel_versions
+from precision.kernels.scan import (
+    Agreement,
+    KernelThresholds,
+    agreement,
+    kernel_thresholds,
+    sample_rows,
+    two_class_rows,
+)
 
 DEFAULT_FORMATS = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2",
                    "mp113", "decimal7", "delta0.01", "delta0.01-paper")
@@ -43,9 +51,9 @@ def configurations(formats, algorithms, classes) -> list[tuple]:
     return out
 
 
-def _progress(items, desc: str, on: bool):
+def _progress(items, desc: str, on: bool, total: int | None = None):
     """A progress bar on stderr when asked for (the command line asks; a library call stays quiet)."""
-    return tqdm(items, desc=desc, unit="config", file=sys.stderr, leave=False, disable=not on or None)
+    return tqdm(items, desc=desc, unit="config", file=sys.stderr, leave=False, disable=not on or None, total=total)
 
 
 def _versions() -> dict:
@@ -72,17 +80,59 @@ def vocabulary_kernels(kernels: Sequence[Kernel], vocabulary: int | None, classe
     return [k for k in kernels if k.wide_rows == "fast"]
 
 
+def _sendable(kernel: Kernel) -> bool:
+    """A kernel another process can measure: a built-in one (found there by name) that runs on the CPU alone
+    (torch's stay in the process that chose their device and CPU code path)."""
+    return KERNELS.get(kernel.name) is kernel and not kernel.accelerated
+
+
+def _measure(configs: list[tuple], device: str, progress: bool, beside: Executor | None) -> list[KernelThresholds]:
+    """`kernel_thresholds` of every (kernel, dtype, classes, rivals), in order. With `beside` (an executor of one
+    process), the configurations of `_sendable` kernels are sent to it, and those it has not started when this
+    process has measured its own are taken back: the two processes share the work whatever its balance. The
+    libraries this process loads anyway (NumPy, its own kernels') are sent last, so that what it takes back never
+    makes it load and warm up another (JAX's import and compilations take seconds)."""
+    sent: dict[int, Future] = {}
+    if beside is not None:
+        loaded_here = {"numpy"} | {k.package for k, *_ in configs if not _sendable(k)}
+        for i in sorted((i for i, c in enumerate(configs) if _sendable(c[0])),
+                        key=lambda i: configs[i][0].package in loaded_here):
+            k, d, m, r = configs[i]
+            sent[i] = beside.submit(kernel_thresholds, k.name, d, m, r, device)
+    done: dict[int, KernelThresholds] = {}
+    with _progress(None, "kernels", progress, total=len(configs)) as bar:
+
+        def here(i: int) -> None:
+            k, d, m, r = configs[i]
+            done[i] = kernel_thresholds(k, d, m, r, device)
+            bar.update()
+
+        for i in range(len(configs)):
+            if i not in sent:
+                here(i)
+        for i in reversed(sent):  # the other process takes them first to last: the last are still waiting
+            if not sent[i].cancel():
+                break
+            here(i)
+        there = {f: i for i, f in sent.items() if i not in done}
+        for f in as_completed(there):
+            done[there[f]] = f.result()
+            bar.update()
+    return [done[i] for i in range(len(configs))]
+
+
 def compute_kernels(kernels: list[Kernel], classes, device: str = "cpu", progress: bool = False,
-                    vocabulary: int | None = None) -> dict:
+                    vocabulary: int | None = None, beside: Executor | None = None) -> dict:
     """Measured thresholds of every kernel × dtype × classes (one rival and all equal), the kernels of
     `vocabulary_kernels` at `vocabulary` classes (all rivals equal, dtypes of `NARROW`), and agreement with
-    emulation, as one JSON-ready dict."""
+    emulation, as one JSON-ready dict. `beside`: a process that measures the CPU-only built-in kernels meanwhile
+    (`_measure`)."""
     configs = [(k, d, m, r) for k in kernels for d in k.dtypes for m in classes
                for r in (("equal", "one") if m > 2 else ("equal",))]
     at_vocabulary = vocabulary_kernels(kernels, vocabulary, classes)
     configs += [(k, d, vocabulary, "equal") for k in at_vocabulary for d in k.dtypes if d in NARROW]
     classes = list(classes) + ([vocabulary] if at_vocabulary else [])
-    table = [kernel_thresholds(k, d, m, r, device) for k, d, m, r in _progress(configs, "kernels", progress)]
+    table = _measure(configs, device, progress, beside)
     agree = [a for k in kernels if not k.log_space for d in k.dtypes for a in kernel_agreement(k, d)]
     return {"device": device, "device_name": device_description(device), "versions": kernel_versions(kernels),
             "kernels": {k.name: {"call": k.summary, "dtypes": list(k.dtypes), "log_space": k.log_space,
@@ -103,18 +153,20 @@ def compute(formats, algorithms, classes, kernels: Sequence[Kernel] = (), kernel
     again under each CPU code path this processor supports (a subprocess each, tens of seconds);
     `language_models`: log-probability kernels, cross-entropy, attention and soft-capping at `vocabulary` classes
     (32,000 if None; about 45 s at 128,256); `block_formats`: MX and NVFP4 thresholds (about 10 s); `processes`:
-    the emulated tables computed in a process of their own while the kernels are measured (the command line does;
-    a script doing so needs the `if __name__ == "__main__":` guard that process start-up asks for).
+    the emulated tables, then the CPU-only kernels, computed in a process of their own while torch's kernels are
+    measured (the command line does; a script doing so needs the `if __name__ == "__main__":` guard that process
+    start-up asks for).
     """
     start = time.perf_counter()
     measured: dict | None
     if kernels and processes:  # the emulated tables (pure NumPy and mpmath, one core) in a process meanwhile
-        with multiprocessing.get_context("spawn").Pool(1) as pool:  # leaving it ends the process, however left
-            tables = pool.apply_async(emulated_tables, (tuple(formats), tuple(algorithms), classes))
-            measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary)
-            emulated = tables.get()
-            pool.close()  # a worker that ends of itself leaves no semaphore for the resource tracker to warn about
-            pool.join()
+        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+        try:
+            tables = pool.submit(emulated_tables, tuple(formats), tuple(algorithms), classes)
+            measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary, beside=pool)
+            emulated = tables.result()
+        finally:  # nothing left waiting, the process joined: no semaphore for the resource tracker to warn about
+            pool.shutdown(cancel_futures=True)
     else:
         measured = compute_kernels(list(kernels), kernel_classes, device, progress, vocabulary) if kernels else None
         emulated = emulated_tables(formats, algorithms, classes, progress)

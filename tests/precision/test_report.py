@@ -176,3 +176,39 @@ def test_a_run_without_figures_removes_the_old_figures(tmp_path):
     (out / "report.config.json").unlink()  # the user removed the config on purpose: a new run may claim the folder
     assert main([*SMALL, "--no-figures", "--out", str(out)]) == 0
     assert not list(out.glob("*.png"))
+
+
+def test_the_kernels_measured_in_the_other_process_are_those_measured_here_in_order():
+    import multiprocessing
+    import pickle
+    import threading
+    from concurrent.futures import Executor, Future, ProcessPoolExecutor
+
+    from precision.kernels.registry import KernelError, get_kernel
+    from precision.report.compute import _measure
+    configs = [(get_kernel(n), d, m, "equal") for n in ("numpy", "scipy") for d in ("float16", "float32")
+               for m in (2, 10)]
+    here = _measure(configs, "cpu", False, None)
+
+    class Idle(Executor):  # takes the work and never starts it: all of it must be taken back
+        def submit(self, fn, /, *args, **kwargs):
+            return Future()
+    taken_back: list = []  # in a thread: code that waited on Idle's work would wait forever
+    waiting = threading.Thread(target=lambda: taken_back.append(_measure(configs, "cpu", False, Idle())), daemon=True)
+    waiting.start()
+    waiting.join(60)
+    assert taken_back == [here]
+
+    sent = []
+
+    class Recording(ProcessPoolExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            sent.append(super().submit(fn, *args, **kwargs))
+            return sent[-1]
+    with Recording(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        assert _measure(configs, "cpu", False, pool) == here
+    assert len(sent) == len(configs) and any(not f.cancelled() for f in sent)  # the other process measured some
+    # a kernel's error raised there reads the same here
+    said = "kernel numpy does not take dtype 'int8'"
+    e = pickle.loads(pickle.dumps(KernelError("dtype", said)))
+    assert isinstance(e, KernelError) and (e.argument, e.message) == ("dtype", said)
