@@ -24,7 +24,7 @@ from precision.kernels.errors import KernelError
 from precision.kernels.user import user_kernel
 
 __all__ = ["DTYPES", "KERNELS", "EmulationModel", "Kernel", "KernelError", "available_kernels", "get_kernel",
-           "kernel_versions", "native_softmax"]
+           "is_built_in", "kernel_versions", "native_softmax"]
 
 _NUMPY_DTYPES = ("float16", "float32", "float64")
 _FLOAT8 = tuple(d for d in DTYPES if d.startswith("float8"))  # ml_dtypes' float8 formats, NumPy's alone
@@ -77,6 +77,12 @@ def get_kernel(name) -> Kernel:
         raise KernelError("kernel", f"unknown {name!r}; expected one of {', '.join([*KERNELS, *OPT_IN])}, or a "
                           "function of yours as package.module:function")
     return KERNELS.get(name) or OPT_IN[name]
+
+
+def is_built_in(kernel: Kernel) -> bool:
+    """Whether the kernel is an entry this module defines: one that every process importing it finds by name (not
+    one registered at run time, nor a user's)."""
+    return any(kernel is k for k in _ENTRIES)
 
 
 def available_kernels() -> list[Kernel]:

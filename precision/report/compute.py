@@ -17,7 +17,7 @@ from precision.emulated.thresholds import ORDERS, thresholds
 from precision.formats.dtypes import NARROW
 from precision.formats.named_formats import get_format
 from precision.kernels.exp_error import exp_error_rows
-from precision.kernels.registry import KERNELS, Kernel, kernel_versions
+from precision.kernels.registry import KERNELS, Kernel, is_built_in, kernel_versions
 from precision.kernels.scan import (
     Agreement,
     KernelThresholds,
@@ -81,9 +81,9 @@ def vocabulary_kernels(kernels: Sequence[Kernel], vocabulary: int | None, classe
 
 
 def _sendable(kernel: Kernel) -> bool:
-    """A kernel another process can measure: a built-in one (found there by name) that runs on the CPU alone
-    (torch's stay in the process that chose their device and CPU code path)."""
-    return KERNELS.get(kernel.name) is kernel and not kernel.accelerated
+    """A kernel another process can measure: a built-in one (found there by name; one registered at run time is
+    not) that runs on the CPU alone (torch's stay in the process that chose their device and CPU code path)."""
+    return is_built_in(kernel) and KERNELS.get(kernel.name) is kernel and not kernel.accelerated
 
 
 def _measure(configs: list[tuple], device: str, progress: bool, beside: Executor | None) -> list[KernelThresholds]:
