@@ -1,6 +1,6 @@
 """The hardware dtypes, one table: each name with its NumPy storage type, the unsigned type of its bits and its
 exact `BinaryFormat`. Every list of dtype names in the project is a view of `DTYPES`, or, for the dtypes only the
-emulated kernel computes in (`EMULATED_ONLY`: ml_dtypes' FP6/FP4 and the block-scaled formats), of `ALL_DTYPES`."""
+emulated kernel computes in (`EMULATED_ONLY`: the block-scaled formats), of `ALL_DTYPES`."""
 from __future__ import annotations
 
 import functools
@@ -74,9 +74,9 @@ DTYPES = {d.name: d for d in (
     Dtype("float16", np.float16, np.uint16), Dtype("bfloat16", ml_dtypes.bfloat16, np.uint16),
     Dtype("float32", np.float32, np.uint32), Dtype("float64", np.float64, np.uint64),
     Dtype("float8_e4m3fn", ml_dtypes.float8_e4m3fn, np.uint8), Dtype("float8_e5m2", ml_dtypes.float8_e5m2, np.uint8),
-    # ml_dtypes' other float8 formats; FP6/FP4 are in EMULATED_ONLY: with neither infinity nor NaN their bit
-    # patterns do not end in a non-finite value, as every dtype here does
-    *(Dtype(f.name, getattr(ml_dtypes, f.name), np.uint8) for f in LOW_PRECISION if f.name.startswith("float8")))}
+    # ml_dtypes' other float8, FP6 and FP4 formats (one byte each; FP6/FP4 have neither infinity nor NaN: the
+    # pattern after the largest value is −0, not a non-finite value)
+    *(Dtype(f.name, getattr(ml_dtypes, f.name), np.uint8) for f in LOW_PRECISION))}
 
 
 @dataclass(frozen=True)
@@ -92,11 +92,9 @@ class BlockDtype(Dtype):
         return BUILTIN["float32"]
 
 
-# Only the emulated kernel computes in these (no framework does): ml_dtypes' FP6 and FP4, whose casts saturate a
-# value beyond the largest (neither infinity nor NaN), and the block-scaled formats
-EMULATED_ONLY: dict[str, Dtype] = {d.name: d for d in (
-    *(Dtype(f.name, getattr(ml_dtypes, f.name), np.uint8) for f in LOW_PRECISION if not f.name.startswith("float8")),
-    *(BlockDtype(b.name, np.float32, np.uint32, block=b) for b in BLOCK_FORMATS.values()))}
+# Only the emulated kernel computes in these (no framework does): the block-scaled formats
+EMULATED_ONLY: dict[str, Dtype] = {b.name: BlockDtype(b.name, np.float32, np.uint32, block=b)
+                                   for b in BLOCK_FORMATS.values()}
 ALL_DTYPES: dict[str, Dtype] = DTYPES | EMULATED_ONLY
 # ml_dtypes' formats that are no dtype of a logits analysis, and why
 NO_LOGITS = {"float8_e8m0fnu": "float8_e8m0fnu is a scale format: powers of two only, no zero and no negative value, "

@@ -27,7 +27,7 @@ __all__ = ["DTYPES", "KERNELS", "EmulationModel", "Kernel", "KernelError", "avai
            "is_built_in", "kernel_versions", "native_softmax"]
 
 _NUMPY_DTYPES = ("float16", "float32", "float64")
-_FLOAT8 = tuple(d for d in DTYPES if d.startswith("float8"))  # ml_dtypes' float8 formats, NumPy's alone
+_ML_DTYPES = tuple(d for d in DTYPES if d not in IEEE)  # ml_dtypes' float8, FP6 and FP4 formats: NumPy's alone
 
 _ENTRIES = (  # in report order
     Kernel("torch", "torch.softmax(x, dim=-1)", "torch", "attacks", IEEE, pytorch.softmax, pytorch.softmax_model,
@@ -48,7 +48,7 @@ _ENTRIES = (  # in report order
            ("float16", "bfloat16"), pytorch.float32_then_cast, pytorch.upcast_model, accelerated=True,
            log_companion="torch-log", exp=pytorch.exp),
     Kernel("numpy", "e = np.exp(x − x.max(1)); e / e.sum(1)", "numpy", "kernels",
-           IEEE + _FLOAT8, numpy_scipy.numpy_softmax, numpy_scipy.softmax_model,
+           IEEE + _ML_DTYPES, numpy_scipy.numpy_softmax, numpy_scipy.softmax_model,
            exp=numpy_scipy.exp),
     Kernel("scipy", "scipy.special.softmax(x, axis=1)", "scipy", "kernels", _NUMPY_DTYPES,
            numpy_scipy.scipy_softmax, numpy_scipy.softmax_model, exp=numpy_scipy.exp),

@@ -29,10 +29,10 @@ def configure_logits(parser: argparse.ArgumentParser) -> None:
                         help="the emulated algorithm of --kernel emulated")
     parser.add_argument("--dtypes", type=listed(tuple(ALL_DTYPES) + tuple(NO_LOGITS), check=check_logits_dtype),
                         default=None,
-                        help="dtypes (default the kernel's among " + ",".join(LOGIT_DTYPES) + "); with --kernel "
-                             "emulated also " + ",".join(EMULATED_ONLY) + ": FP6/FP4 round the logits to the "
-                             "format (a logit beyond its largest value is stored as the largest: no overflow row), "
-                             "and a block-scaled format (MX: blocks of 32, NVFP4: 16) quantises each row per block "
+                        help="dtypes (default the kernel's among " + ",".join(LOGIT_DTYPES) + "; FP6/FP4 "
+                             "round the logits to the format: a logit beyond its largest value is stored as the "
+                             "largest, no overflow row); with --kernel emulated also " + ",".join(EMULATED_ONLY) +
+                             ": a block-scaled format (MX: blocks of 32, NVFP4: 16) quantises each row per block "
                              "along the row before a softmax computed in float32, whose gaps, thresholds and ulps "
                              "are float32's; a kernel that cannot run a dtype is refused")
     parser.add_argument("--scheduler", default=None,

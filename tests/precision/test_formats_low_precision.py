@@ -49,10 +49,7 @@ def test_two_class_thresholds(name, top, zero, nan):
     assert naive["nan_from_gap"] == nan  # exp(u) overflows: to NaN (fnuz), to ∞ then ∞/∞ (e3m4); saturates (FP6/4)
 
 
-FLOAT8 = [n for n in NAMES if n.startswith("float8")]  # the ones in the dtypes table (FP6/FP4: emulated only)
-
-
-@pytest.mark.parametrize("name", FLOAT8)
+@pytest.mark.parametrize("name", NAMES)
 def test_dtype_bit_patterns_are_the_grid(name):
     from precision.formats.dtypes import DTYPES
     d = DTYPES[name]
@@ -61,18 +58,14 @@ def test_dtype_bit_patterns_are_the_grid(name):
     assert np.array_equal(d.index(d.values(idx)), idx)
 
 
-@pytest.mark.parametrize("name", FLOAT8)
+@pytest.mark.parametrize("name", NAMES)
 def test_numpy_kernel_in_these_dtypes_is_its_emulated_model_bit_for_bit(name):
-    """The NumPy kernel run in each dtype (its registry row lists only float16…float8_e5m2 so far: the dtype is
-    added here) against the emulated model on every two-class gap, and its measured thresholds."""
-    import dataclasses
-
-    from precision.kernels.registry import get_kernel
+    """The NumPy kernel run in each dtype against the emulated model on every two-class gap, and its measured
+    thresholds against the emulated ones at 2 and 1,000 classes."""
     from precision.kernels.scan import agreement, kernel_thresholds, two_class_rows
-    numpy_kernel = get_kernel("numpy")
-    kernel = dataclasses.replace(numpy_kernel, dtypes=numpy_kernel.dtypes + (name,))
-    assert agreement(kernel, name, two_class_rows(name), "every two-class gap").as_dict()["bit_for_bit"]
-    measured = kernel_thresholds(kernel, name, 2, "equal", "cpu").as_dict()
-    emulated = thresholds(name, "shifted", 2).as_dict()
-    assert measured["top_is_one_from_gap"] == emulated["top_is_one_from_gap"]
-    assert measured["others_zero_from_gap"] == emulated["others_zero_from_gap"]
+    assert agreement("numpy", name, two_class_rows(name), "every two-class gap").as_dict()["bit_for_bit"]
+    for classes, rivals in ((2, "equal"), (1000, "equal"), (1000, "one")):
+        measured = kernel_thresholds("numpy", name, classes, rivals, "cpu").as_dict()
+        emulated = thresholds(name, "shifted", classes, rivals).as_dict()
+        assert measured["top_is_one_from_gap"] == emulated["top_is_one_from_gap"]
+        assert measured["others_zero_from_gap"] == emulated["others_zero_from_gap"]

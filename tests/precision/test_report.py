@@ -23,8 +23,9 @@ VOCABULARY_EMULATED_DIGEST = "7d732c7a3c046d81b3e2cd8d239157c11bdb81ca8a876ab4a2
 VOCABULARY_KERNEL_DIGESTS = {"AVX2": "aca840aaee17e0e029ff8d0220a2072620277d0778e596d0e091f07f7f7980dd"}
 
 
-# The dtypes the kernel digests were taken in: NumPy's other float8 dtypes were measured after (stop 33), so their rows
-# are left out here (tests/precision/test_formats_low_precision.py compares them with the emulation)
+# The dtypes the kernel digests were taken in: NumPy's other float8, FP6 and FP4 dtypes were measured after (stops 33
+# and 34), so their rows are left out here (tests/precision/test_formats_low_precision.py compares them with the
+# emulation)
 PINNED_DTYPES = ("float16", "bfloat16", "float32", "float64", "float8_e4m3fn", "float8_e5m2")
 
 
@@ -62,7 +63,8 @@ def test_report_writes_json_markdown_and_figures(tmp_path, capsys):
     assert digest(emulated_numbers(data)) == EMULATED_DIGEST
     assert digest(kernel_numbers(data)) == on_this_path(KERNEL_DIGESTS)
     assert {r["dtype"] for r in data["kernels"]["thresholds"]} - set(PINNED_DTYPES) == {
-        "float8_e4m3", "float8_e3m4", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e4m3b11fnuz"}
+        "float8_e4m3", "float8_e3m4", "float8_e4m3fnuz", "float8_e5m2fnuz", "float8_e4m3b11fnuz", "float6_e2m3fn",
+        "float6_e3m2fn", "float4_e2m1fn"}
 
 
 def test_the_report_measures_the_torch_kernels_at_a_vocabulary(tmp_path):

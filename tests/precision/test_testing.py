@@ -23,12 +23,16 @@ EXAMPLES = 12  # per dtype × classes × rivals: 5 configurations per dtype unde
 # kernels call it 1,024 rows at a time and conform; jax.nn.softmax called as it comes is below.)
 ABSORBS = {("numpy", "bfloat16"): 10, ("numpy", "float8_e4m3fn"): 1000, ("numpy", "float8_e5m2"): 10,
            ("numpy", "float8_e4m3"): 1000, ("numpy", "float8_e3m4"): 10, ("numpy", "float8_e4m3fnuz"): 10,
-           ("numpy", "float8_e5m2fnuz"): 10, ("numpy", "float8_e4m3b11fnuz"): 10,
+           ("numpy", "float8_e5m2fnuz"): 10, ("numpy", "float8_e4m3b11fnuz"): 10, ("numpy", "float6_e3m2fn"): 10,
            ("torch", "float32"): None, ("torch-log", "float32"): None}
 # NumPy in the "fnuz" formats (no infinity): where x − max overflows, the difference is NaN, and so is the row —
 # a rival at −240 below a top of 8 in e4m3fnuz (−248 rounds to 256, past its largest). Kept visible: flagged
 # 'finite' with a far rival.
 SUBTRACTION_NAN = {("numpy", "float8_e4m3fnuz"), ("numpy", "float8_e5m2fnuz"), ("numpy", "float8_e4m3b11fnuz")}
+# NumPy in FP6 E2M3 (neither infinity nor NaN: an overflow is the largest value, 7.5): 1,000 equal logits give a sum
+# of exps that stops at 7.5, so every output is 1/7.5 → 0.125 and they sum to 125. Flagged 'sum bound' there; it
+# conforms at 2 and 10 classes. (FP4 E2M1 does the same, 1/6 → 0.25, within its loose (M + 1)·u = 250.25.)
+SUM_SATURATES = {("numpy", "float6_e2m3fn"): 1000}
 TORCH_SCALAR_LOOP = {"AVX512": 10, "AVX2": 7}
 
 BUILT_IN = [pytest.param(k.name, d, id=f"{k.name}-{d}",
@@ -47,6 +51,12 @@ def test_every_built_in_kernel_conforms(kernel, dtype):
                                     derandomize=True)
         assert_softmax_conforms(kernel, dtypes=(dtype,), classes=(m,), rivals=("equal",), absorbed_ulps=m,
                                 early_tolerance=math.log(m) + 1, max_examples=EXAMPLES, derandomize=True)
+    elif (kernel, dtype) in SUM_SATURATES:
+        m = SUM_SATURATES[kernel, dtype]
+        assert_softmax_conforms(kernel, dtypes=(dtype,), classes=(2, 10), max_examples=EXAMPLES, derandomize=True)
+        with pytest.raises(SoftmaxConformanceError, match="breaks 'sum bound': the outputs sum to 1 ±"):
+            assert_softmax_conforms(kernel, dtypes=(dtype,), classes=(m,), rivals=("equal",), max_examples=200,
+                                    derandomize=True)
     else:
         assert_softmax_conforms(kernel, dtypes=(dtype,), max_examples=EXAMPLES, derandomize=True)
     if (kernel, dtype) in SUBTRACTION_NAN:
