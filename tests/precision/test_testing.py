@@ -31,7 +31,8 @@ ABSORBS = {("numpy", "bfloat16"): 10, ("numpy", "float8_e4m3fn"): 1000, ("numpy"
 SUBTRACTION_NAN = {("numpy", "float8_e4m3fnuz"), ("numpy", "float8_e5m2fnuz"), ("numpy", "float8_e4m3b11fnuz")}
 # NumPy in FP6 E2M3 (neither infinity nor NaN: an overflow is the largest value, 7.5): 1,000 equal logits give a sum
 # of exps that stops at 7.5, so every output is 1/7.5 → 0.125 and they sum to 125. Flagged 'sum bound' there; it
-# conforms at 2 and 10 classes. (FP4 E2M1 does the same, 1/6 → 0.25, within its loose (M + 1)·u = 250.25.)
+# conforms at 2 and 10 classes. (FP4 E2M1's sum stops at 4, where 4 + 1 ties to 4, and 1/4 ties to 0: outputs
+# summing to 0, which its (M + 1)·u = 250.25 lets through, u being 1/4.)
 SUM_SATURATES = {("numpy", "float6_e2m3fn"): 1000}
 TORCH_SCALAR_LOOP = {"AVX512": 10, "AVX2": 7}
 
